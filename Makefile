@@ -1,0 +1,49 @@
+# Two commands do all the set-up: `make run` and `make test` (see README.md).
+# Everything else here is a helper target those two use, or a developer convenience.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# The install stamp changes whenever the dependency list changes, so a pull that adds a
+# dependency reinstalls on the next `make run`/`make test` without a manual step.
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test test-slow lint typecheck install models bench clean demo
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+models: install
+	$(BIN)/vigil models install
+
+run: models
+	$(BIN)/vigil run --config vigil.example.yaml
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+# pytest exits 5 when it collected nothing; that must fail, never pass silently.
+test: models lint typecheck
+	$(BIN)/python -m pytest -m "not slow" -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+test-slow: models
+	$(BIN)/python -m pytest -m slow -p no:cacheprovider
+
+bench: models
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build src/*.egg-info

@@ -1,0 +1,1 @@
+"""Analytics: zones, line crossings, dwell and crowd counting."""

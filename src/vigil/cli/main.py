@@ -1,0 +1,62 @@
+"""The ``vigil`` command line. Each command group lives in its own module of this package.
+
+Exit codes: 0 success, 1 unexpected failure, 2 invalid input or config, 3 model problem,
+4 refused by policy. User-facing errors (:class:`vigil.errors.VigilError`) print one clear message
+on stderr, never a traceback; ``--debug`` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from vigil import __version__
+from vigil.cli import config_cmd, models_cmd, run_cmd
+from vigil.errors import VigilError
+
+app = typer.Typer(
+    name="vigil",
+    help="Vigil: city-scale video analytics with authorised, audited, human-verified "
+    "identification.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(models_cmd.app, name="models")
+run_cmd.register(app)
+
+
+@app.command()
+def version() -> None:
+    """Print Vigil's version."""
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the app and turns VigilError into a clean exit."""
+    debug = "--debug" in (argv if argv is not None else sys.argv)
+    args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--debug"]
+    try:
+        # With standalone_mode off, click returns typer.Exit's code instead of exiting.
+        rv = app(args, standalone_mode=False)
+        if isinstance(rv, int) and rv != 0:
+            sys.exit(rv)
+    except VigilError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

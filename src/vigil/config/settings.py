@@ -1,0 +1,302 @@
+"""The configuration schema: one YAML file validated into these pydantic models.
+
+Every model forbids unknown keys (a typo is an error, not a silently ignored setting), and every
+field has a title, a description and bounds, which ``vigil config check`` and the docs use.
+Validation here is pure: no file, network or model access. Secrets (camera credentials, API keys)
+are :class:`pydantic.SecretStr`, so they never appear in ``repr`` or logs, and they are usually
+supplied through the environment (see :mod:`vigil.config.loader`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    """Base for every config section: unknown keys are errors; values are re-validated on set."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class SystemConfig(Strict):
+    data_dir: Path = Field(
+        Path("var"),
+        title="Data directory",
+        description="Where the embedded database, media store and indexes live (relative paths "
+        "are resolved against the config file's folder).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", title="Log level", description="Minimum level of log lines written."
+    )
+    log_json: bool = Field(
+        False, title="JSON logs", description="Write one JSON object per log line (for shipping)."
+    )
+
+
+class ModelsConfig(Strict):
+    dir: Path | None = Field(
+        None,
+        title="Model cache",
+        description="Folder of installed models; default `$VIGIL_MODEL_DIR` or "
+        "`~/.cache/vigil/models`. Models are never downloaded at run time.",
+    )
+
+
+class YuNetDetectorConfig(Strict):
+    backend: Literal["yunet"] = Field("yunet", title="Backend", description="YuNet 2023mar.")
+    score_threshold: float = Field(
+        0.6,
+        ge=0.05,
+        le=0.99,
+        title="Score threshold",
+        description="Minimum detection score; lower finds more faces and more false ones.",
+    )
+    nms_iou: float = Field(
+        0.3, ge=0.05, le=0.95, title="NMS IoU", description="Overlap above which boxes merge."
+    )
+    min_face_px: int = Field(
+        16,
+        ge=4,
+        le=512,
+        title="Minimum face size",
+        description="Faces whose shorter box side is below this many pixels are dropped.",
+    )
+    max_input_side: int = Field(
+        1920,
+        ge=160,
+        le=8192,
+        title="Maximum input side",
+        description="Frames larger than this are processed in overlapping tiles of this size "
+        "instead of being downscaled, so small faces in 4K frames are not lost.",
+    )
+
+
+class CenterFaceDetectorConfig(Strict):
+    backend: Literal["centerface"] = Field("centerface", title="Backend", description="CenterFace.")
+    score_threshold: float = Field(
+        0.5,
+        ge=0.05,
+        le=0.99,
+        title="Score threshold",
+        description="Minimum heat-map score of a face centre.",
+    )
+    nms_iou: float = Field(
+        0.3, ge=0.05, le=0.95, title="NMS IoU", description="Overlap above which boxes merge."
+    )
+    min_face_px: int = Field(
+        16,
+        ge=4,
+        le=512,
+        title="Minimum face size",
+        description="Faces smaller than this (shorter side) are dropped.",
+    )
+    max_input_side: int = Field(
+        1280,
+        ge=160,
+        le=8192,
+        title="Maximum input side",
+        description="Tile size for larger frames.",
+    )
+
+
+FaceDetectorConfig = Annotated[
+    YuNetDetectorConfig | CenterFaceDetectorConfig, Field(discriminator="backend")
+]
+
+
+class FaceQualityConfig(Strict):
+    min_quality: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        title="Minimum quality",
+        description="Faces scoring below this are not embedded or matched (see docs for the rule).",
+    )
+    min_face_px: int = Field(
+        32,
+        ge=8,
+        le=512,
+        title="Minimum face size for matching",
+        description="Inter-ocular-derived face size below which a face is never matched.",
+    )
+
+
+class FaceEmbedderConfig(Strict):
+    backend: Literal["fr_feature", "mobilefacenet", "sface", "fusion"] = Field(
+        "fr_feature", title="Embedder", description="Face embedding model (or score fusion)."
+    )
+    fusion_members: list[Literal["fr_feature", "mobilefacenet", "sface"]] = Field(
+        default_factory=list,
+        title="Fusion members",
+        description="Embedders whose scores are fused when backend is `fusion`.",
+    )
+    batch_size: int = Field(
+        32,
+        ge=1,
+        le=4096,
+        title="Batch size",
+        description="Faces per inference call; larger is faster per face.",
+    )
+
+    @model_validator(mode="after")
+    def _fusion_needs_members(self) -> FaceEmbedderConfig:
+        if self.backend == "fusion" and len(self.fusion_members) < 2:
+            raise ValueError("backend 'fusion' needs at least two fusion_members")
+        return self
+
+
+class IdentificationConfig(Strict):
+    threshold: float = Field(
+        0.45,
+        ge=-1.0,
+        le=1.0,
+        title="Match threshold",
+        description="Similarity at or above which a probe raises an alert. Set by "
+        "`vigil calibrate` from a measured false-positive identification rate.",
+    )
+    calibrated_fpir: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        title="Calibrated FPIR",
+        description="False-positive identification rate measured at `threshold` (written by "
+        "`vigil calibrate`).",
+    )
+    calibrated_watchlist_size: int | None = Field(
+        None,
+        ge=1,
+        title="Calibration watchlist size",
+        description="Watchlist size the calibration was made for.",
+    )
+
+
+class FacesConfig(Strict):
+    detector: FaceDetectorConfig = Field(
+        default_factory=YuNetDetectorConfig,
+        title="Face detector",
+        description="Face detector backend and its knobs.",
+    )
+    quality: FaceQualityConfig = Field(
+        default_factory=FaceQualityConfig, title="Face quality", description="Quality gate."
+    )
+    embedder: FaceEmbedderConfig = Field(
+        default_factory=FaceEmbedderConfig, title="Embedder", description="Face embedding model."
+    )
+    identification: IdentificationConfig = Field(
+        default_factory=IdentificationConfig,
+        title="Identification",
+        description="Open-set decision threshold and its calibration.",
+    )
+
+
+class CameraLocation(Strict):
+    lat: float | None = Field(None, ge=-90, le=90, title="Latitude", description="WGS84 degrees.")
+    lon: float | None = Field(
+        None, ge=-180, le=180, title="Longitude", description="WGS84 degrees."
+    )
+    zone: str | None = Field(
+        None, max_length=100, title="Zone", description="Named area used by deployments."
+    )
+
+
+Analytic = Literal["faces", "persons", "vehicles", "plates", "crowd"]
+
+
+def _default_analytics() -> list[Analytic]:
+    return ["persons"]
+
+
+class CameraConfig(Strict):
+    id: str = Field(
+        ...,
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        title="Camera id",
+        description="Stable id: lower-case letters, digits, '-' and '_'.",
+    )
+    name: str = Field("", max_length=200, title="Name", description="Human-readable name.")
+    url: SecretStr = Field(
+        ...,
+        title="Source URL",
+        description="file path, rtsp://, http(s):// MJPEG or snapshot URL. May hold credentials: "
+        "write `${ENV_VAR}` to take them from the environment; never logged.",
+    )
+    enabled: bool = Field(True, title="Enabled", description="Whether the camera is ingested.")
+    location: CameraLocation = Field(
+        default_factory=CameraLocation, title="Location", description="Where the camera is."
+    )
+    analytics: list[Analytic] = Field(
+        default_factory=_default_analytics,
+        title="Analytics",
+        description="Which analyses run on this camera.",
+    )
+    fps: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        title="Analysis rate",
+        description="Frames per second analysed (2-5 is typical).",
+    )
+    loop: bool = Field(False, title="Loop", description="Loop a video file (demos).")
+
+    @field_validator("url")
+    @classmethod
+    def _url_not_empty(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().strip():
+            raise ValueError("url must not be empty")
+        return v
+
+
+class ApiConfig(Strict):
+    host: str = Field(
+        "127.0.0.1",
+        title="Bind address",
+        description="Address the API listens on; loopback by default.",
+    )
+    port: int = Field(8080, ge=1, le=65535, title="Port", description="TCP port of the API.")
+    secret_key: SecretStr | None = Field(
+        None,
+        title="Secret key",
+        description="Key for signing sessions and webhooks; set VIGIL__API__SECRET_KEY.",
+    )
+
+
+class StorageConfig(Strict):
+    url: SecretStr = Field(
+        SecretStr("sqlite:///{data_dir}/vigil.db"),
+        title="Database URL",
+        description="SQLAlchemy URL; `{data_dir}` expands to system.data_dir. Use "
+        "postgresql+psycopg://... for cluster mode.",
+    )
+
+
+class VigilConfig(Strict):
+    """The whole configuration file."""
+
+    system: SystemConfig = Field(
+        default_factory=SystemConfig, title="System", description="Paths and logging."
+    )
+    models: ModelsConfig = Field(
+        default_factory=ModelsConfig, title="Models", description="Model cache."
+    )
+    faces: FacesConfig = Field(
+        default_factory=FacesConfig, title="Faces", description="Face pipeline."
+    )
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, title="Cameras", description="Cameras defined in the file."
+    )
+    api: ApiConfig = Field(default_factory=ApiConfig, title="API", description="HTTP API.")
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, title="Storage", description="System of record."
+    )
+
+    @model_validator(mode="after")
+    def _unique_camera_ids(self) -> VigilConfig:
+        seen: set[str] = set()
+        for cam in self.cameras:
+            if cam.id in seen:
+                raise ValueError(f"duplicate camera id {cam.id!r}")
+            seen.add(cam.id)
+        return self

@@ -1,0 +1,51 @@
+"""The data model: typed records and box geometry shared by every stage."""
+
+from vigil.core.geometry import (
+    box_area,
+    box_iou,
+    clip_boxes,
+    cxcywh_to_xyxy,
+    nms,
+    xywh_to_xyxy,
+    xyxy_to_cxcywh,
+    xyxy_to_xywh,
+)
+from vigil.core.records import (
+    Alert,
+    AlertKind,
+    AlertStatus,
+    AuditEntry,
+    CrowdSample,
+    Detections,
+    FaceObservation,
+    FrameRef,
+    ObjectClass,
+    PlateRead,
+    Sighting,
+    Track,
+    TrackState,
+)
+
+__all__ = [
+    "Alert",
+    "AlertKind",
+    "AlertStatus",
+    "AuditEntry",
+    "CrowdSample",
+    "Detections",
+    "FaceObservation",
+    "FrameRef",
+    "ObjectClass",
+    "PlateRead",
+    "Sighting",
+    "Track",
+    "TrackState",
+    "box_area",
+    "box_iou",
+    "clip_boxes",
+    "cxcywh_to_xyxy",
+    "nms",
+    "xywh_to_xyxy",
+    "xyxy_to_cxcywh",
+    "xyxy_to_xywh",
+]

@@ -1,0 +1,1 @@
+"""Evaluation harness (vigil eval ...): accuracy on real data with honest statistics."""

@@ -1,0 +1,1 @@
+"""Governance: deployments, two-person verification, purge, retention and the audit chain."""

@@ -1,0 +1,1 @@
+"""Identification: watchlist 1:N matching (only inside an active deployment) and plate hotlists."""

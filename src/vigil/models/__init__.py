@@ -1,0 +1,8 @@
+"""Model registry (:mod:`.catalog`), installer (:mod:`.installer`) and conversions."""
+
+from vigil.models import builtin as _builtin  # registers the built-in models
+from vigil.models.catalog import CATALOG, ModelSpec, default_models, register
+
+del _builtin
+
+__all__ = ["CATALOG", "ModelSpec", "default_models", "register"]

@@ -1,0 +1,1 @@
+"""Built-in model entries (filled from the verified package contents)."""

@@ -1,0 +1,1 @@
+"""Perception: face, person, vehicle and plate detection, alignment, quality and embedding."""

@@ -1,0 +1,1 @@
+"""Camera sources: video files, RTSP, HTTP MJPEG and snapshots, decoded with PyAV."""

@@ -1,0 +1,1 @@
+"""Multi-object tracking per camera and best-shot selection."""

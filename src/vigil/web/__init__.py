@@ -1,0 +1,1 @@
+"""Web console served by the API."""
