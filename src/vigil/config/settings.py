@@ -133,6 +133,16 @@ class FaceEmbedderConfig(Strict):
         title="Fusion members",
         description="Embedders whose scores are fused when backend is `fusion`.",
     )
+    fusion_weights: list[float] = Field(
+        default_factory=list,
+        title="Fusion weights",
+        description="Positive weight per fusion member (empty: equal weights).",
+    )
+    flip: bool = Field(
+        False,
+        title="Flip augmentation",
+        description="Also embed the mirrored face and average (twice the cost).",
+    )
     batch_size: int = Field(
         32,
         ge=1,
@@ -145,6 +155,10 @@ class FaceEmbedderConfig(Strict):
     def _fusion_needs_members(self) -> FaceEmbedderConfig:
         if self.backend == "fusion" and len(self.fusion_members) < 2:
             raise ValueError("backend 'fusion' needs at least two fusion_members")
+        if self.fusion_weights and (
+            len(self.fusion_weights) != len(self.fusion_members) or min(self.fusion_weights) <= 0
+        ):
+            raise ValueError("fusion_weights needs one positive weight per fusion member")
         return self
 
 
@@ -240,6 +254,75 @@ class CameraConfig(Strict):
         description="Frames per second analysed (2-5 is typical).",
     )
     loop: bool = Field(False, title="Loop", description="Loop a video file (demos).")
+    kind: Literal["auto", "file", "rtsp", "mjpeg", "snapshot"] = Field(
+        "auto",
+        title="Source kind",
+        description="How to read `url`. `auto` picks from the scheme: rtsp:// is RTSP, "
+        "http(s):// is an MJPEG stream unless the path ends in .jpg/.jpeg (a snapshot), "
+        "anything else is a file. Set `snapshot` for a JPEG URL polled at `fps`.",
+    )
+    transport: Literal["tcp", "udp"] = Field(
+        "tcp",
+        title="RTSP transport",
+        description="TCP survives NAT and lossy links; UDP has less latency but loses packets "
+        "(seen as corrupt frames) on a congested network.",
+    )
+    decode_mode: Literal["auto", "keyframes", "all"] = Field(
+        "auto",
+        title="Decode mode",
+        description="`keyframes` decodes only intra frames (far less CPU, but at most one "
+        "analysed frame per GOP); `all` decodes every frame; `auto` uses key frames whenever "
+        "the measured key-frame interval is no longer than the analysis interval 1/fps.",
+    )
+    realtime: bool = Field(
+        True,
+        title="Real-time files",
+        description="Read video files at their native frame rate, like a live camera. Off reads "
+        "as fast as decoding allows (offline analysis of recordings).",
+    )
+    connect_timeout_s: float = Field(
+        10.0,
+        ge=0.5,
+        le=120,
+        title="Connect timeout",
+        description="Seconds to wait for a stream to open before counting the attempt failed.",
+    )
+    stall_timeout_s: float = Field(
+        5.0,
+        ge=0.5,
+        le=120,
+        title="Stall timeout",
+        description="Seconds without data after which a stream counts as stalled and is "
+        "reconnected. Shorter detects failures sooner but may drop a camera on a slow link.",
+    )
+    reconnect_min_s: float = Field(
+        0.5,
+        ge=0.05,
+        le=60,
+        title="Reconnect base delay",
+        description="First reconnect delay; later ones double up to the maximum, with jitter.",
+    )
+    reconnect_max_s: float = Field(
+        30.0,
+        ge=0.1,
+        le=3600,
+        title="Reconnect maximum delay",
+        description="Ceiling of the reconnect delay for a camera that stays unreachable.",
+    )
+    queue_size: int = Field(
+        4,
+        ge=1,
+        le=256,
+        title="Frame queue size",
+        description="Frames waiting for analysis; when full the oldest is dropped (and counted). "
+        "Larger absorbs bursts of slow analysis at the cost of memory and latency.",
+    )
+
+    @model_validator(mode="after")
+    def _reconnect_bounds(self) -> CameraConfig:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        return self
 
     @field_validator("url")
     @classmethod

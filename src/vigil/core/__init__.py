@@ -11,6 +11,8 @@ from vigil.core.geometry import (
     xyxy_to_xywh,
 )
 from vigil.core.records import (
+    CLASS_IDS,
+    CLASS_IDS_FACE,
     Alert,
     AlertKind,
     AlertStatus,
@@ -27,6 +29,8 @@ from vigil.core.records import (
 )
 
 __all__ = [
+    "CLASS_IDS",
+    "CLASS_IDS_FACE",
     "Alert",
     "AlertKind",
     "AlertStatus",

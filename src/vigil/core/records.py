@@ -56,6 +56,7 @@ class ObjectClass(StrEnum):
 
 
 CLASS_IDS: dict[ObjectClass, int] = {c: i for i, c in enumerate(ObjectClass)}
+CLASS_IDS_FACE = CLASS_IDS[ObjectClass.FACE]
 
 
 @dataclass(frozen=True, slots=True)
