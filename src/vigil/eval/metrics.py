@@ -27,7 +27,7 @@ CIs are therefore somewhat optimistic and are labelled as such in the report.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -567,12 +567,16 @@ class FmrEstimate:
 def fpir_from_fmr(
     impostor_scores: npt.ArrayLike, thresholds: Sequence[float], n_enrolled: int
 ) -> list[FmrEstimate]:
-    """FMR over all 1:1 impostor comparisons and the FPIR it implies, at each threshold."""
-    imp = np.sort(np.asarray(impostor_scores, dtype=np.float64).reshape(-1))
-    ks = _count_at_or_above(imp, np.asarray(thresholds, dtype=np.float64))
+    """FMR over all 1:1 impostor comparisons and the FPIR it implies, at each threshold.
+
+    Counts by comparison in float64 without copying or sorting the (~10^7) float32 scores.
+    """
+    imp = np.asarray(impostor_scores).reshape(-1)
     return [
-        FmrEstimate(float(t), Rate(int(k), len(imp)), n_enrolled)
-        for t, k in zip(thresholds, ks, strict=True)
+        FmrEstimate(
+            float(t), Rate(int(np.count_nonzero(imp >= np.float64(t))), len(imp)), n_enrolled
+        )
+        for t in thresholds
     ]
 
 
@@ -588,7 +592,9 @@ def threshold_for_fpir_via_fmr(
     if not 0 < target_fpir < 1:
         raise ValidationError(f"target FPIR must be in (0, 1), got {target_fpir}")
     fmr = -math.expm1(math.log1p(-target_fpir) / n_enrolled)
-    imp = np.sort(np.asarray(impostor_scores, dtype=np.float64).reshape(-1))
+    imp = np.asarray(impostor_scores).reshape(-1)
+    if len(imp) > 1 and not bool(np.all(imp[:-1] <= imp[1:])):
+        imp = np.sort(imp)  # search() hands them over sorted; others may not
     return _threshold_for_rate(imp, fmr)
 
 
@@ -788,10 +794,3 @@ def evaluate_identification(
         top_nonmated=top_nonmated(results, top_k),
         cohorts=cohorts,
     )
-
-
-def per_search_cohorts(
-    probe_identity: Sequence[str], cohort_of: Mapping[str, str]
-) -> npt.NDArray[np.str_]:
-    """Cohort label per search from its probe's identity (``""`` where the map has none)."""
-    return np.array([cohort_of.get(name, "") for name in probe_identity], dtype=str)
