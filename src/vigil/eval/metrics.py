@@ -68,9 +68,9 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     _check_count(k, n)
     if n == 0:
         return 0.0, 1.0
-    from scipy.stats import norm
+    from scipy.special import ndtri  # scipy.special, not scipy.stats: ~50x faster to import
 
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = float(ndtri(0.5 + confidence / 2))
     p = k / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -89,11 +89,11 @@ def clopper_pearson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[
     _check_count(k, n)
     if n == 0:
         return 0.0, 1.0
-    from scipy.stats import beta
+    from scipy.special import betaincinv  # the beta quantile, without importing scipy.stats
 
     alpha = 1 - confidence
-    lo = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    lo = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, alpha / 2))
+    hi = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1 - alpha / 2))
     p = k / n
     return min(lo, p), max(hi, p)
 
@@ -159,9 +159,8 @@ def _count_at_or_above(sorted_asc: npt.NDArray[np.floating], thresholds: Float64
 def _threshold_for_rate(sorted_asc: npt.NDArray[np.floating], target: float) -> float:
     """The lowest threshold at which the fraction of ``sorted_asc`` that is ``>= t`` is <= target.
 
-    With ``a = floor(target * n)`` allowed acceptances, the threshold sits just above the
-    ``(a+1)``-th highest score (``nextafter``), so ties at that score are rejected and the realised
-    rate is ``<= target``. Accepting everything (target >= 1) returns the lowest score.
+    With ``a = floor(target * n)`` allowed acceptances, the threshold sits one ulp above the
+    ``(a+1)``-th highest score, so ties there are rejected and the realised rate is ``<= target``.
     """
     n = len(sorted_asc)
     if n == 0:
@@ -172,6 +171,10 @@ def _threshold_for_rate(sorted_asc: npt.NDArray[np.floating], target: float) -> 
     if allowed >= n:
         return float(sorted_asc[0])
     pivot = float(sorted_asc[n - 1 - allowed])
+    if float(np.float32(pivot)) == pivot:
+        # Step one float32 ulp: the threshold is then a float32 value and compares the same way
+        # against float32 scores whichever precision the comparison is done in.
+        return float(np.nextafter(np.float32(pivot), np.float32(math.inf)))
     return float(np.nextafter(pivot, math.inf))
 
 
