@@ -1,0 +1,264 @@
+"""Engines, transactions, retries and migrations for SQLite (embedded) and PostgreSQL (cluster).
+
+One :class:`Database` wraps two SQLAlchemy engines:
+
+* a **writer**: on SQLite exactly one connection, guarded by a lock, each transaction opened with
+  ``BEGIN IMMEDIATE`` so concurrent writers queue in Python instead of failing with
+  ``database is locked`` half-way through; on PostgreSQL a small pool (the server serialises).
+* **readers**: a pool of read-only connections (SQLite ``query_only``; WAL lets them read while
+  the writer writes) with a per-query time limit (SQLite: a progress handler that interrupts;
+  PostgreSQL: ``statement_timeout``).
+
+Writes go through :meth:`Database.write`, which runs a whole transaction function and, when the
+connection is lost or the file is busy, **re-runs the whole function** with back-off until
+``write_retry_s`` has passed, then raises :class:`StorageUnavailableError` (the caller still holds
+the batch: nothing is dropped silently). Re-running is safe because every write function of the
+repository is idempotent (client-generated ids and ``ON CONFLICT DO NOTHING``), so a commit whose
+acknowledgement was lost is not applied twice.
+
+Trade-offs: ``sqlite_synchronous="FULL"`` (default) fsyncs the WAL on each commit, so a commit that
+returned survives even power loss; ``NORMAL`` is faster and still survives a process crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from vigil.errors import ValidationError
+from vigil.logs import redact
+from vigil.storage.errors import QueryTimeoutError, StorageUnavailableError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseOptions:
+    """Knobs of a :class:`Database`.
+
+    Attributes:
+        readers: pooled read connections; more lets more API requests read at once.
+        busy_timeout_ms: how long SQLite waits on a lock held by another process before failing.
+        query_timeout_s: default time limit of one read; long scans are cancelled, not left hanging.
+        write_retry_s: how long a write keeps retrying a lost connection before giving up loudly.
+        sqlite_synchronous: ``FULL`` survives power loss, ``NORMAL`` only process crashes (faster).
+    """
+
+    readers: int = 4
+    busy_timeout_ms: int = 5000
+    query_timeout_s: float = 30.0
+    write_retry_s: float = 30.0
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+
+class _Deadline:
+    """Per-connection deadline the SQLite progress handler checks (monotonic seconds)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at = float("inf")
+
+
+class Database:
+    """The system of record: one writer, pooled readers, retried idempotent writes, migrations."""
+
+    def __init__(self, url: str | URL, options: DatabaseOptions | None = None) -> None:
+        self.url = make_url(url)
+        self.options = options or DatabaseOptions()
+        self.dialect = self.url.get_backend_name()
+        if self.dialect not in {"sqlite", "postgresql"}:
+            raise ValidationError(f"database must be sqlite or postgresql, got {self.dialect!r}")
+        self._write_lock = threading.Lock()
+        if self.dialect == "sqlite":
+            self.writer, self.reader = self._sqlite_engines()
+        else:
+            self.writer, self.reader = self._postgres_engines()
+
+    # -- engines --------------------------------------------------------------------------------
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file (SQLite only)."""
+        return Path(self.url.database or "") if self.dialect == "sqlite" else None
+
+    def _sqlite_engines(self) -> tuple[Engine, Engine]:
+        path = self.sqlite_path
+        if path is None or str(path) in {"", ":memory:"}:
+            raise ValidationError("SQLite needs a file path (WAL does not work in memory)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        opts = self.options
+        args = {"check_same_thread": False, "timeout": opts.busy_timeout_ms / 1000}
+        writer = create_engine(
+            self.url, pool_size=1, max_overflow=0, pool_timeout=3600, connect_args=args
+        )
+        reader = create_engine(
+            self.url, pool_size=opts.readers, max_overflow=0, pool_timeout=60, connect_args=args
+        )
+
+        def on_connect(dbapi_conn: Any, record: ConnectionPoolEntry, *, read: bool) -> None:
+            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+            cur = dbapi_conn.cursor()
+            if not read:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={opts.sqlite_synchronous}")
+            cur.execute(f"PRAGMA busy_timeout={int(opts.busy_timeout_ms)}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            if read:
+                cur.execute("PRAGMA query_only=ON")
+                deadline = _Deadline()
+                record.info["deadline"] = deadline
+                dbapi_conn.set_progress_handler(lambda: time.monotonic() > deadline.at, 20_000)
+            cur.close()
+
+        event.listen(writer, "connect", lambda c, r: on_connect(c, r, read=False))
+        event.listen(reader, "connect", lambda c, r: on_connect(c, r, read=True))
+        event.listen(writer, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(reader, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return writer, reader
+
+    def _postgres_engines(self) -> tuple[Engine, Engine]:
+        opts = self.options
+        timeout_ms = int(opts.query_timeout_s * 1000)
+        common: dict[str, Any] = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+        writer = create_engine(self.url, pool_size=4, max_overflow=4, **common)
+        reader = create_engine(
+            self.url,
+            pool_size=opts.readers,
+            max_overflow=0,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 5, "options": f"-c statement_timeout={timeout_ms}"},
+        )
+        return writer, reader
+
+    def dispose(self) -> None:
+        """Close every pooled connection (the object stays usable; pools reconnect on demand)."""
+        self.writer.dispose()
+        self.reader.dispose()
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    def _retryable(self, exc: DBAPIError) -> bool:
+        if exc.connection_invalidated:
+            return True
+        if not isinstance(exc, OperationalError):
+            return False
+        message = str(exc.orig).lower()
+        if self.dialect == "sqlite":
+            return "locked" in message or "busy" in message
+        return "cancel" not in message  # statement timeouts are not connection trouble
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one write transaction, re-running it whole on connection loss.
+
+        ``fn`` must be idempotent (it may run again after a commit whose acknowledgement was
+        lost). Raises :class:`StorageUnavailableError` when ``write_retry_s`` is exhausted.
+        """
+        deadline = time.monotonic() + self.options.write_retry_s
+        attempt = 0
+        while True:
+            try:
+                with self._write_lock, self.writer.begin() as conn:
+                    return fn(conn)
+            except DBAPIError as exc:
+                if not self._retryable(exc):
+                    raise
+                attempt += 1
+                if time.monotonic() >= deadline:
+                    raise StorageUnavailableError(
+                        f"write failed after {attempt} attempts over "
+                        f"{self.options.write_retry_s:.0f} s: {redact(str(exc.orig))}",
+                        hint="the batch was not stored; the caller keeps it and must retry",
+                    ) from exc
+                delay = min(2.0, 0.05 * 2 ** (attempt - 1))
+                log.warning(
+                    "write attempt %d failed (%s); retrying in %.2f s",
+                    attempt,
+                    redact(str(exc.orig)).splitlines()[0],
+                    delay,
+                )
+                time.sleep(delay)
+
+    @contextmanager
+    def read(self, timeout_s: float | None = None) -> Iterator[Connection]:
+        """A read-only connection in one snapshot transaction, cancelled after ``timeout_s``."""
+        limit = self.options.query_timeout_s if timeout_s is None else timeout_s
+        try:
+            with self.reader.connect() as conn:
+                deadline = conn.info.get("deadline")
+                if isinstance(deadline, _Deadline):
+                    deadline.at = time.monotonic() + limit
+                elif self.dialect == "postgresql" and timeout_s is not None:
+                    conn.exec_driver_sql(f"SET statement_timeout = {int(limit * 1000)}")
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    if isinstance(deadline, _Deadline):
+                        deadline.at = float("inf")
+                    elif self.dialect == "postgresql" and timeout_s is not None:
+                        conn.exec_driver_sql("RESET statement_timeout")
+        except OperationalError as exc:
+            message = str(exc.orig).lower()
+            if "interrupted" in message or "statement timeout" in message:
+                raise QueryTimeoutError(f"query ran past its {limit:.1f} s limit") from exc
+            raise
+
+    # -- migrations -----------------------------------------------------------------------------
+
+    def _alembic_config(self) -> Any:
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return cfg
+
+    def migrate(self, revision: str = "head") -> str | None:
+        """Upgrade the schema to ``revision`` (default: newest); returns the current revision."""
+        from alembic import command
+
+        cfg = self._alembic_config()
+
+        def run(conn: Connection) -> None:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+        self.write(run)
+        return self.current_revision()
+
+    def current_revision(self) -> str | None:
+        """The schema revision in the database, or ``None`` for an empty database."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.writer.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        """The newest revision shipped with this version of Vigil."""
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+
+def open_database(
+    url: str | URL, options: DatabaseOptions | None = None, *, migrate: bool = True
+) -> Database:
+    """Open (and by default migrate) the database at ``url``."""
+    db = Database(url, options)
+    if migrate:
+        rev = db.migrate()
+        log.info("database %s at schema revision %s", db.dialect, rev)
+    return db

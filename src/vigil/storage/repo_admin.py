@@ -1,0 +1,348 @@
+"""The administrative and governance half of the repository: cameras, accounts, watchlists,
+subjects, templates, deployments, verifications and cases.
+
+The policy (who may approve a deployment, when an alert becomes actionable) lives in the
+governance layer; this layer stores and returns typed rows and enforces only what the schema
+guarantees for everyone (one decision per user per alert, unique usernames, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from vigil.errors import ConflictError, NotFoundError
+from vigil.storage import schema as t
+from vigil.storage.database import Database
+from vigil.storage.repository import insert_ignore
+from vigil.storage.rows import (
+    CameraRow,
+    CaseLink,
+    CaseRow,
+    Decision,
+    DeploymentRow,
+    DeploymentState,
+    Role,
+    SessionRow,
+    SubjectRow,
+    TemplateRow,
+    UserRow,
+    VerificationRow,
+    WatchlistRow,
+)
+from vigil.storage.types import pack_vector, unpack_vector
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(p for p in text.split(",") if p)
+
+
+def _fields(row: Any, names: Sequence[str]) -> dict[str, Any]:
+    return {n: getattr(row, n) for n in names}
+
+
+def _one(c: Connection, table: Any, key: str, name: str) -> Row[Any]:
+    row = c.execute(select(table).where(next(iter(table.primary_key.columns)) == key)).first()
+    if row is None:
+        raise NotFoundError(f"no {name} {key!r}")
+    return row
+
+
+class AdminRepository:
+    """Cameras, users, sessions, watchlists, subjects, templates, deployments, cases."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- cameras --------------------------------------------------------------------------------
+
+    def upsert_camera(self, cam: CameraRow) -> None:
+        """Create or replace a camera row (from the config file or the admin API)."""
+        values = _fields(cam, [c.name for c in t.cameras.columns if c.name != "analytics"])
+        values["analytics"] = ",".join(cam.analytics)
+
+        def run(c: Connection) -> None:
+            if not insert_ignore(c, t.cameras, [values]):
+                c.execute(update(t.cameras).where(t.cameras.c.id == cam.id).values(**values))
+
+        self.db.write(run)
+
+    def get_camera(self, camera_id: str) -> CameraRow:
+        with self.db.read() as c:
+            return self._camera(_one(c, t.cameras, camera_id, "camera"))
+
+    def list_cameras(self) -> list[CameraRow]:
+        with self.db.read() as c:
+            return [self._camera(r) for r in c.execute(select(t.cameras).order_by(t.cameras.c.id))]
+
+    @staticmethod
+    def _camera(r: Row[Any]) -> CameraRow:
+        names = [c.name for c in t.cameras.columns if c.name != "analytics"]
+        return CameraRow(**_fields(r, names), analytics=_split(r.analytics))
+
+    # -- users and sessions ---------------------------------------------------------------------
+
+    def add_user(self, user: UserRow) -> None:
+        """Create an account; :class:`ConflictError` if the id or username is taken."""
+        values = _fields(user, [c.name for c in t.users.columns if c.name != "roles"])
+        values["roles"] = ",".join(r.value for r in user.roles)
+
+        def run(c: Connection) -> None:
+            existing = c.execute(
+                select(t.users.c.id).where(t.users.c.username == user.username)
+            ).scalar()
+            if existing is not None and existing != user.id:
+                raise ConflictError(f"username {user.username!r} is taken")
+            insert_ignore(c, t.users, [values])
+
+        self.db.write(run)
+
+    def get_user(self, user_id: str | None = None, *, username: str | None = None) -> UserRow:
+        q = select(t.users)
+        q = q.where(t.users.c.id == user_id) if user_id else q.where(t.users.c.username == username)
+        with self.db.read() as c:
+            row = c.execute(q).first()
+        if row is None:
+            raise NotFoundError(f"no user {user_id or username!r}")
+        names = [c.name for c in t.users.columns if c.name != "roles"]
+        return UserRow(**_fields(row, names), roles=tuple(Role(r) for r in _split(row.roles)))
+
+    def update_user(self, user_id: str, **values: Any) -> None:
+        """Set columns of a user (e.g. ``password_hash``, ``failed_logins``, ``locked_until``)."""
+        if "roles" in values:
+            values["roles"] = ",".join(Role(r).value for r in values["roles"])
+        self.db.write(
+            lambda c: c.execute(update(t.users).where(t.users.c.id == user_id).values(**values))
+        )
+
+    def add_session(self, session: SessionRow) -> None:
+        values = _fields(session, [c.name for c in t.sessions.columns if c.name != "scopes"])
+        values["scopes"] = ",".join(session.scopes)
+        self.db.write(lambda c: insert_ignore(c, t.sessions, [values]))
+
+    def get_session(self, token_hash: str) -> SessionRow:
+        with self.db.read() as c:
+            r = _one(c, t.sessions, token_hash, "session")
+        names = [c.name for c in t.sessions.columns if c.name != "scopes"]
+        return SessionRow(**_fields(r, names), scopes=_split(r.scopes))
+
+    def revoke_session(self, token_hash: str, at: datetime) -> None:
+        col = t.sessions.c
+        self.db.write(
+            lambda c: c.execute(
+                update(t.sessions)
+                .where(col.token_hash == token_hash, col.revoked_at.is_(None))
+                .values(revoked_at=at)
+            )
+        )
+
+    # -- watchlists, subjects, templates --------------------------------------------------------
+
+    def add_watchlist(self, wl: WatchlistRow) -> None:
+        self.db.write(lambda c: insert_ignore(c, t.watchlists, [_fields(wl, wl.__slots__)]))
+
+    def get_watchlist(self, watchlist_id: str) -> WatchlistRow:
+        with self.db.read() as c:
+            r = _one(c, t.watchlists, watchlist_id, "watchlist")
+        return WatchlistRow(**_fields(r, WatchlistRow.__slots__))
+
+    def list_watchlists(self) -> list[WatchlistRow]:
+        with self.db.read() as c:
+            rows = c.execute(select(t.watchlists).order_by(t.watchlists.c.created_at)).all()
+        return [WatchlistRow(**_fields(r, WatchlistRow.__slots__)) for r in rows]
+
+    def set_watchlist_version(self, watchlist_id: str, version: int, version_hash: str) -> None:
+        col = t.watchlists.c
+        self.db.write(
+            lambda c: c.execute(
+                update(t.watchlists)
+                .where(col.id == watchlist_id)
+                .values(version=version, version_hash=version_hash)
+            )
+        )
+
+    def add_subject(self, subject: SubjectRow) -> None:
+        values = _fields(subject, SubjectRow.__slots__)
+        self.db.write(lambda c: insert_ignore(c, t.subjects, [values]))
+
+    def list_subjects(self, watchlist_id: str) -> list[SubjectRow]:
+        col = t.subjects.c
+        q = select(t.subjects).where(col.watchlist_id == watchlist_id).order_by(col.created_at)
+        with self.db.read() as c:
+            return [SubjectRow(**_fields(r, SubjectRow.__slots__)) for r in c.execute(q)]
+
+    def delete_subject(self, subject_id: str) -> None:
+        """Delete a subject and (by cascade) its templates."""
+
+        def run(c: Connection) -> None:
+            c.execute(delete(t.templates).where(t.templates.c.subject_id == subject_id))
+            c.execute(delete(t.subjects).where(t.subjects.c.id == subject_id))
+
+        self.db.write(run)
+
+    def add_templates(self, templates: Sequence[TemplateRow]) -> int:
+        """Store enrolled templates (idempotent by id); returns how many were new."""
+        names = [c.name for c in t.templates.columns if c.name not in {"vector", "dim"}]
+        rows = []
+        for tpl in templates:
+            packed = pack_vector(tpl.vector)
+            rows.append({**_fields(tpl, names), "vector": packed, "dim": len(packed) // 4})
+        return len(self.db.write(lambda c: insert_ignore(c, t.templates, rows)))
+
+    def templates_for_watchlist(self, watchlist_id: str) -> list[TemplateRow]:
+        """Every template of every subject of a watchlist (what a deployment matches against)."""
+        q = (
+            select(t.templates)
+            .join(t.subjects, t.subjects.c.id == t.templates.c.subject_id)
+            .where(t.subjects.c.watchlist_id == watchlist_id)
+            .order_by(t.templates.c.id)
+        )
+        names = [c.name for c in t.templates.columns if c.name not in {"vector", "dim"}]
+        with self.db.read() as c:
+            return [
+                TemplateRow(**_fields(r, names), vector=unpack_vector(r.vector, r.dim))
+                for r in c.execute(q)
+            ]
+
+    def delete_templates(self, template_ids: Sequence[str]) -> int:
+        ids = list(template_ids)
+        return self.db.write(
+            lambda c: c.execute(delete(t.templates).where(t.templates.c.id.in_(ids))).rowcount
+        )
+
+    # -- deployments ----------------------------------------------------------------------------
+
+    def add_deployment(self, dep: DeploymentRow) -> None:
+        names = [n for n in DeploymentRow.__slots__ if n not in {"camera_ids", "watchlists"}]
+        values = {**_fields(dep, names), "camera_ids": ",".join(dep.camera_ids)}
+        links = [
+            {"deployment_id": dep.id, "watchlist_id": w, "version_hash": h}
+            for w, h in dep.watchlists
+        ]
+
+        def run(c: Connection) -> None:
+            insert_ignore(c, t.deployments, [values])
+            insert_ignore(c, t.deployment_watchlists, links)
+
+        self.db.write(run)
+
+    def get_deployment(self, deployment_id: str) -> DeploymentRow:
+        with self.db.read() as c:
+            r = _one(c, t.deployments, deployment_id, "deployment")
+            return self._deployment(c, r)
+
+    def list_deployments(self, *, active_at: datetime | None = None) -> list[DeploymentRow]:
+        """Deployments, optionally only those approved (or urgent-pending) at ``active_at``."""
+        col = t.deployments.c
+        q = select(t.deployments).order_by(col.starts_at, col.id)
+        if active_at is not None:
+            live = [DeploymentState.APPROVED.value, DeploymentState.URGENT_PENDING.value]
+            q = q.where(col.state.in_(live), col.starts_at <= active_at, col.ends_at > active_at)
+        with self.db.read() as c:
+            return [self._deployment(c, r) for r in c.execute(q).all()]
+
+    def set_deployment_state(
+        self,
+        deployment_id: str,
+        state: DeploymentState,
+        *,
+        at: datetime,
+        authorised_by: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"state": state.value, "decided_at": at}
+        if authorised_by is not None:
+            values["authorised_by"] = authorised_by
+        if reason is not None:
+            values["reason"] = reason
+        col = t.deployments.c
+        self.db.write(
+            lambda c: c.execute(
+                update(t.deployments).where(col.id == deployment_id).values(**values)
+            )
+        )
+
+    @staticmethod
+    def _deployment(c: Connection, r: Row[Any]) -> DeploymentRow:
+        col = t.deployment_watchlists.c
+        links = c.execute(
+            select(col.watchlist_id, col.version_hash)
+            .where(col.deployment_id == r.id)
+            .order_by(col.watchlist_id)
+        ).all()
+        names = [n for n in DeploymentRow.__slots__ if n not in {"camera_ids", "watchlists"}]
+        values = _fields(r, names)
+        values["state"] = DeploymentState(values["state"])
+        return DeploymentRow(
+            **values,
+            camera_ids=_split(r.camera_ids),
+            watchlists=tuple((w, h) for w, h in links),
+        )
+
+    # -- verifications --------------------------------------------------------------------------
+
+    def add_verification(self, v: VerificationRow) -> None:
+        """Record one user's decision on an alert. :class:`ConflictError` if that user already
+        decided differently (an exact replay of the same decision is accepted)."""
+        values = {**_fields(v, VerificationRow.__slots__), "decision": v.decision.value}
+
+        def run(c: Connection) -> None:
+            if insert_ignore(c, t.verifications, [values]):
+                return
+            col = t.verifications.c
+            prior = c.execute(
+                select(col.decision, col.decided_at).where(
+                    col.alert_id == v.alert_id, col.user_id == v.user_id
+                )
+            ).one()
+            if (prior.decision, prior.decided_at) != (v.decision.value, v.decided_at):
+                raise ConflictError(f"user {v.user_id} already decided on alert {v.alert_id}")
+
+        try:
+            self.db.write(run)
+        except IntegrityError as exc:  # unknown alert id
+            raise NotFoundError(f"no alert {v.alert_id!r}") from exc
+
+    def list_verifications(self, alert_id: str) -> list[VerificationRow]:
+        col = t.verifications.c
+        q = select(t.verifications).where(col.alert_id == alert_id).order_by(col.decided_at)
+        with self.db.read() as c:
+            rows = c.execute(q).all()
+        return [
+            VerificationRow(
+                **{**_fields(r, VerificationRow.__slots__), "decision": Decision(r.decision)}
+            )
+            for r in rows
+        ]
+
+    # -- cases ----------------------------------------------------------------------------------
+
+    def add_case(self, case: CaseRow) -> None:
+        self.db.write(lambda c: insert_ignore(c, t.cases, [_fields(case, CaseRow.__slots__)]))
+
+    def get_case(self, case_id: str) -> CaseRow:
+        with self.db.read() as c:
+            return CaseRow(**_fields(_one(c, t.cases, case_id, "case"), CaseRow.__slots__))
+
+    def link_case(self, link: CaseLink) -> None:
+        """Attach a record to a case; alerts and sightings linked to a held case are held too."""
+        values = _fields(link, CaseLink.__slots__)
+
+        def run(c: Connection) -> None:
+            insert_ignore(c, t.case_links, [values])
+            hold = c.execute(select(t.cases.c.legal_hold).where(t.cases.c.id == link.case_id))
+            if hold.scalar() and link.kind in {"alert", "sighting"}:
+                table = t.alerts if link.kind == "alert" else t.sightings
+                c.execute(update(table).where(table.c.id == link.target_id).values(legal_hold=True))
+
+        self.db.write(run)
+
+    def case_links(self, case_id: str) -> list[CaseLink]:
+        col = t.case_links.c
+        q = select(t.case_links).where(col.case_id == case_id).order_by(col.added_at, col.kind)
+        with self.db.read() as c:
+            return [CaseLink(**_fields(r, CaseLink.__slots__)) for r in c.execute(q)]

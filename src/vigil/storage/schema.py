@@ -1,0 +1,298 @@
+"""The relational schema of the system of record, one SQLAlchemy Core table per record kind.
+
+The same tables serve SQLite (embedded) and PostgreSQL (cluster); only portable types are used
+(text ids, UTC timestamps via :class:`~vigil.storage.types.UtcDateTime`, float32 vectors as bytes).
+Changes to these tables are made by adding an Alembic revision under ``migrations/versions`` (the
+initial revision was generated from this module and is checked against it by a test), never by
+``create_all``.
+
+Idempotency lives here: every table whose rows are written by pipelines has a client-generated
+primary key (ids made before the write) or a unique natural key, so a batch replayed after a lost
+connection inserts nothing twice (the repository uses ``ON CONFLICT DO NOTHING``).
+
+Biometric columns: ``templates.vector`` and ``sighting_embeddings.vector``. The purge rules delete
+those rows; nothing else stores an embedding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from vigil.storage.types import UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+ID = 64  # length of text ids (uuid4 hex, slugs, sha256 hex)
+
+
+def _id(name: str = "id", *args: ForeignKey, **kw: Any) -> Column[str]:
+    return Column(name, String(ID), *args, **kw)
+
+
+cameras = Table(
+    "cameras",
+    metadata,
+    _id(primary_key=True),
+    Column("name", String(200), nullable=False, default=""),
+    # May carry credentials: never logged, never returned by the API (issue 7).
+    Column("source_url", Text, nullable=False),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("zone", String(100), index=True),
+    Column("analytics", String(200), nullable=False, default=""),
+    Column("fps", Float, nullable=False, default=2.0),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("status", String(32), nullable=False, default="unknown"),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    _id(primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("password_hash", Text, nullable=False),
+    Column("roles", String(200), nullable=False, default=""),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    # sha256 of the bearer token or API key: the secret itself is never stored.
+    Column("token_hash", String(ID), primary_key=True),
+    _id("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False, default="session"),
+    Column("scopes", String(400), nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
+
+watchlists = Table(
+    "watchlists",
+    metadata,
+    _id(primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    _id("owner_id", nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("version", Integer, nullable=False, default=1),
+    Column("version_hash", String(ID), nullable=False, default=""),
+    Column("max_size", Integer),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    _id(primary_key=True),
+    _id(
+        "watchlist_id", ForeignKey("watchlists.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("label", String(200), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("expires_at", UtcDateTime),
+    _id("added_by", nullable=False),
+    _id("approved_by"),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    _id(primary_key=True),
+    _id("subject_id", ForeignKey("subjects.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("model", String(64), nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # biometric: float32 bytes
+    Column("image_key", String(ID)),  # media store key of the enrolled photo
+    Column("provenance", Text, nullable=False),
+    Column("captured_at", UtcDateTime),
+    Column("quality", Float, nullable=False),
+    _id("added_by", nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    _id(primary_key=True),
+    Column("kind", String(16), nullable=False, default="live"),  # live | post_event
+    Column("purpose", String(32), nullable=False),
+    Column("legal_reference", Text, nullable=False),
+    Column("camera_ids", Text, nullable=False, default=""),  # comma-separated
+    Column("zone", String(100)),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("state", String(32), nullable=False, index=True),
+    _id("requested_by", nullable=False),
+    _id("authorised_by"),
+    Column("urgent_deadline", UtcDateTime),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime),
+)
+
+deployment_watchlists = Table(
+    "deployment_watchlists",
+    metadata,
+    _id("deployment_id", ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True),
+    _id("watchlist_id", ForeignKey("watchlists.id", ondelete="CASCADE"), primary_key=True),
+    Column("version_hash", String(ID), nullable=False),
+)
+
+sightings = Table(
+    "sightings",
+    metadata,
+    _id(primary_key=True),
+    _id("camera_id", nullable=False),
+    Column("object_class", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=False),
+    Column("best_quality", Float, nullable=False),
+    Column("crop_key", String(ID)),
+    Column("plate_text", String(16)),
+    Column("legal_hold", Boolean, nullable=False, default=False),
+    Index("ix_sightings_camera_started", "camera_id", "started_at"),
+    Index("ix_sightings_started", "started_at"),
+)
+
+sighting_embeddings = Table(
+    "sighting_embeddings",
+    metadata,
+    # Integer key shared with the archive index (FAISS ids are int64).
+    Column("vector_id", Integer, primary_key=True, autoincrement=True),
+    _id("sighting_id", ForeignKey("sightings.id", ondelete="CASCADE"), nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # biometric: float32 bytes
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("sighting_id", "model", name="uq_sighting_embeddings_sighting_model"),
+)
+
+plate_reads = Table(
+    "plate_reads",
+    metadata,
+    # Deterministic key (sha256 of camera, time, text, track): replays collapse onto one row.
+    Column("key", String(ID), primary_key=True),
+    _id("camera_id", nullable=False),
+    Column("read_at", UtcDateTime, nullable=False),
+    Column("text", String(16), nullable=False, index=True),
+    Column("confidence", Float, nullable=False),
+    Column("region", String(16), nullable=False),
+    Column("x1", Float, nullable=False),
+    Column("y1", Float, nullable=False),
+    Column("x2", Float, nullable=False),
+    Column("y2", Float, nullable=False),
+    Column("track_id", Integer),
+    Index("ix_plate_reads_camera_read", "camera_id", "read_at"),
+)
+
+crowd_samples = Table(
+    "crowd_samples",
+    metadata,
+    _id("camera_id", primary_key=True),
+    Column("sampled_at", UtcDateTime, primary_key=True),
+    Column("zone", String(100), primary_key=True, default=""),  # '' = whole view
+    Column("count", Float, nullable=False),
+    Column("method", String(16), nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    _id(primary_key=True),
+    Column("kind", String(16), nullable=False),
+    _id("camera_id", nullable=False),
+    Column("raised_at", UtcDateTime, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    _id("deployment_id", ForeignKey("deployments.id", ondelete="SET NULL"), index=True),
+    _id("subject_id", ForeignKey("subjects.id", ondelete="SET NULL")),
+    _id("sighting_id", ForeignKey("sightings.id", ondelete="SET NULL")),
+    Column("false_alert_rate", Float),
+    Column("rank2_margin", Float),
+    Column("detail", Text, nullable=False, default=""),
+    Column("probe_key", String(ID)),  # media key of the probe crop
+    Column("legal_hold", Boolean, nullable=False, default=False),
+    Index("ix_alerts_camera_raised", "camera_id", "raised_at"),
+)
+
+verifications = Table(
+    "verifications",
+    metadata,
+    _id("alert_id", ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    # One decision per user per alert: the same person cannot confirm twice.
+    _id("user_id", primary_key=True),
+    Column("decision", String(16), nullable=False),  # confirm | reject
+    Column("reason", Text, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    _id(primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("outcome", String(32)),
+    _id("opened_by", nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime),
+    Column("legal_hold", Boolean, nullable=False, default=True),
+)
+
+case_links = Table(
+    "case_links",
+    metadata,
+    _id("case_id", ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # alert | sighting | search | export
+    _id("target_id", primary_key=True),
+    _id("added_by", nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
+)
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(ID), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("prev_hash", String(ID), nullable=False),
+    Column("entry_hash", String(ID), nullable=False, unique=True),
+    Column("details", Text, nullable=False, default="[]"),  # JSON list of [key, value]
+)
+
+ALL_TABLES = tuple(metadata.sorted_tables)
