@@ -102,8 +102,12 @@ def test_live_timestamps_reanchor_on_drift() -> None:
     mapper = TimestampMapper(live=True, max_drift_s=2.0, clock=lambda: now[0])
     mapper.map(0.0, 1)
     now[0] += timedelta(seconds=1)
-    assert mapper.map(100.0, 1) == now[0]  # camera clock jumped 99 s: follow the wall clock
+    assert mapper.map(100.0, 1) == now[0]  # camera clock jumped 99 s ahead: never in the future
+    now[0] += timedelta(seconds=10)
+    assert mapper.map(100.5, 1) == now[0]  # 9.5 s behind the wall clock: re-anchored
     assert mapper.reanchors == 1
+    now[0] += timedelta(seconds=1)
+    assert mapper.map(101.0, 1) == now[0] - timedelta(seconds=0.5)  # spacing from the stream
 
 
 def test_backoff_grows_then_resets() -> None:

@@ -107,10 +107,11 @@ class TimestampMapper:
 
     Capture time is ``anchor_wall + (media_time - anchor_media)``: the stream's own clock keeps
     the spacing between frames exact, the wall clock gives the absolute time. The anchor is reset
-    on a new segment (reconnect, loop), when media time is missing, and — for live sources — when
-    the mapped time drifts more than ``max_drift_s`` from the wall clock (a camera whose clock
-    runs fast, or a PTS jump). The result never repeats or goes back: a time at or before the last
-    one is bumped by one microsecond.
+    on a new segment (reconnect, loop) and when media time is missing. For live sources a capture
+    time is never later than the arrival time (the anchor is pulled back instead: the first frames
+    of a connection arrive late, buffered by stream probing), and a mapped time more than
+    ``max_drift_s`` behind the wall clock (a camera clock running slow, a PTS jump) re-anchors.
+    The result never repeats or goes back: a time at or before the last one is bumped by 1 µs.
 
     Knobs: a small ``max_drift_s`` follows the wall clock closely but lets network jitter leak into
     frame spacing; a large one keeps spacing exact but tolerates a wrong camera clock longer.
@@ -138,8 +139,14 @@ class TimestampMapper:
             if anchor is None or anchor[2] != segment or media_time < anchor[1]:
                 anchor = self._reanchor(now, media_time, segment)
             captured = anchor[0] + timedelta(seconds=media_time - anchor[1])
-            if self.live and abs(captured - now) > self.max_drift:
-                anchor = self._reanchor(now, media_time, segment)
+            if self.live and captured > now:
+                # A frame cannot be captured in the future. This happens when the first frames
+                # were buffered (stream probing) and so anchored late: pull the anchor back to
+                # the earliest arrival seen, which converges on the real offset.
+                self._anchor = (anchor[0] - (captured - now), anchor[1], segment)
+                captured = now
+            elif self.live and now - captured > self.max_drift:
+                self._reanchor(now, media_time, segment)
                 captured = now
         if self.last is not None and captured <= self.last:
             captured = self.last + self._TICK

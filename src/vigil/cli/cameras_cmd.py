@@ -1,0 +1,179 @@
+"""``vigil cameras list|status|run``: the configured cameras, their live health, and ingestion.
+
+Cameras come from the config file's ``cameras:`` list. ``status`` has no daemon to ask yet, so it
+probes: it runs the ingestion runtime on every enabled camera for a few seconds and prints what
+each camera did (state, since when, last error, frames, decode cost saved). ``run`` ingests until
+SIGTERM or Ctrl-C and then shuts down within five seconds. URLs are always printed redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from vigil import logs
+from vigil.config import load_config
+from vigil.config.settings import CameraConfig
+from vigil.errors import InputError
+from vigil.logs import redact
+from vigil.sources.base import SourceSpec
+
+if TYPE_CHECKING:  # the runtime (OpenCV, PyAV) loads only when a command needs it
+    from vigil.sources.status import CameraStatus
+    from vigil.sources.supervisor import Supervisor
+
+app = typer.Typer(help="Cameras: list, probe status, run ingestion.", no_args_is_help=True)
+
+CONFIG_ARG = typer.Argument(..., help="The YAML config file whose cameras to use.")
+
+
+def _cameras(path: Path, only: list[str] | None = None) -> list[CameraConfig]:
+    cams = load_config(path).cameras
+    if only:
+        unknown = sorted(set(only) - {c.id for c in cams})
+        if unknown:
+            raise InputError(f"no camera {', '.join(unknown)} in {path}")
+        cams = [c for c in cams if c.id in only]
+    return cams
+
+
+@app.command("list")
+def list_cameras(
+    path: Path = CONFIG_ARG,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per camera."),
+) -> None:
+    """List the cameras of the config file (URLs with credentials redacted)."""
+    for cam in _cameras(path):
+        spec = SourceSpec.from_config(cam)
+        row = {
+            "id": cam.id,
+            "name": cam.name,
+            "kind": spec.kind,
+            "url": spec.safe_url,
+            "enabled": cam.enabled,
+            "fps": cam.fps,
+            "decode_mode": cam.decode_mode,
+            "zone": cam.location.zone,
+            "analytics": list(cam.analytics),
+        }
+        if as_json:
+            typer.echo(json.dumps(row))
+        else:
+            flag = "" if cam.enabled else " (disabled)"
+            typer.echo(f"{cam.id:<20} {spec.kind:<8} {cam.fps:>5.1f} fps  {spec.safe_url}{flag}")
+
+
+def status_dict(s: CameraStatus) -> dict[str, Any]:
+    """A camera status as JSON-ready values (what the API will serve later)."""
+    d = s.decode
+    return {
+        "camera_id": s.camera_id,
+        "state": str(s.state),
+        "since": s.since.isoformat(),
+        "last_error": redact(s.last_error) if s.last_error else None,
+        "last_error_at": s.last_error_at.isoformat() if s.last_error_at else None,
+        "last_frame_at": s.last_frame_at.isoformat() if s.last_frame_at else None,
+        "frames": s.frames,
+        "dropped": s.dropped,
+        "reconnects": s.reconnects,
+        "restarts": s.restarts,
+        "resolution": list(s.resolution) if s.resolution else None,
+        "resolution_changes": s.resolution_changes,
+        "tamper": sorted(str(t) for t in s.tamper),
+        "keyframe_mode": d.keyframe_mode,
+        "packets": d.packets,
+        "packets_skipped": d.packets_skipped,
+        "decode_saved_fraction": round(d.saved_fraction, 4),
+        "decode_cpu_s": round(d.decode_cpu_s, 3),
+        "decode_saved_cpu_s_estimate": round(d.saved_cpu_s_estimate, 3),
+        "corrupt_packets": d.corrupt_packets,
+    }
+
+
+def _print_statuses(statuses: list[CameraStatus], as_json: bool) -> None:
+    for s in statuses:
+        if as_json:
+            typer.echo(json.dumps(status_dict(s)))
+            continue
+        err = f"  last error: {redact(s.last_error)}" if s.last_error else ""
+        typer.echo(
+            f"{s.camera_id:<20} {s.state:<8} since {s.since:%H:%M:%S}  frames {s.frames:<5} "
+            f"dropped {s.dropped:<4} decode saved {s.decode.saved_fraction:.0%}{err}"
+        )
+
+
+def _drain(sup: Supervisor, stop: threading.Event) -> None:
+    """Stand-in for analysis: take frames off every queue so they do not pile up."""
+    while not stop.is_set():
+        idle = True
+        for worker in sup.workers.values():
+            if worker.queue.get(0) is not None:
+                idle = False
+        if idle:
+            stop.wait(0.02)
+
+
+@app.command("status")
+def status(
+    path: Path = CONFIG_ARG,
+    probe: float = typer.Option(5.0, min=0.5, max=300, help="Seconds to watch the cameras."),
+    camera: list[str] = typer.Option(None, "--camera", help="Only these camera ids."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per camera."),
+) -> None:
+    """Probe the enabled cameras for --probe seconds and print each one's health."""
+    from vigil.sources.supervisor import Supervisor
+
+    logs.configure("ERROR")
+    sup = Supervisor.from_configs(_cameras(path, camera))
+    stop = threading.Event()
+    sup.start()
+    drain = threading.Thread(target=_drain, args=(sup, stop), daemon=True)
+    drain.start()
+    try:
+        stop.wait(probe)
+        statuses = sup.statuses()  # before stopping, which takes every camera offline
+    finally:
+        stop.set()
+        sup.stop()
+    _print_statuses(statuses, as_json)
+
+
+@app.command("run")
+def run(
+    path: Path = CONFIG_ARG,
+    report_every: float = typer.Option(30.0, min=0.5, help="Seconds between status lines."),
+    duration: float = typer.Option(0.0, min=0, help="Stop after this many seconds (0: never)."),
+    as_json: bool = typer.Option(False, "--json", help="Status lines as JSON."),
+) -> None:
+    """Ingest the enabled cameras until SIGTERM/Ctrl-C (frames are discarded: no analysis yet)."""
+    from vigil.sources.supervisor import Supervisor, stop_on_signals
+
+    config = load_config(path)
+    logs.configure(config.system.log_level, json_lines=config.system.log_json)
+    sup = Supervisor.from_configs(config.cameras)
+    stop = threading.Event()
+    restore = stop_on_signals(stop)
+    sup.start()
+    threading.Thread(target=_drain, args=(sup, stop), daemon=True).start()
+    typer.echo(f"ingesting {len(sup.workers)} camera(s); SIGTERM or Ctrl-C stops", err=True)
+    started = time.monotonic()
+    try:
+        while not stop.wait(report_every if not duration else min(report_every, duration)):
+            _print_statuses(sup.statuses(), as_json)
+            if duration and time.monotonic() - started >= duration:
+                break
+    finally:
+        stop.set()
+        stuck = sup.stop(timeout=4.0)
+        restore()
+    _print_statuses(sup.statuses(), as_json)
+    typer.echo(
+        f"stopped in {time.monotonic() - started:.1f} s of running; "
+        f"{len(stuck)} worker(s) still blocked",
+        err=True,
+    )
