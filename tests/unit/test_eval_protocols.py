@@ -29,6 +29,7 @@ from vigil.eval.protocols import (
     search,
     search_cohorts,
     split_identities,
+    without_aliases,
 )
 
 
@@ -310,3 +311,16 @@ def test_pair_scores_on_real_layout_names(tmp_path: Path) -> None:
     missing = read_pairs_from_rows([("A", 1, "C", 1, False)])
     with pytest.raises(InputError, match=r"C/C_0001\.jpg"):
         pair_scores(missing, images, CosineScorer(x))
+
+
+def test_without_aliases_keeps_the_gallery_and_relabels_searches() -> None:
+    ids = labels({"Ann_A": 2, "Anne_A": 2, "Twin_1": 3, "Twin_2": 2, "Other": 2})
+    al = parse_aliases("Ann_A\tAnne_A\nTwin_1\tTwin_2\ttwin\n")
+    p = build_open_set(ids, watchlist_names=["Ann_A", "Twin_1"], aliases=al, seed=1)
+    q = without_aliases(p, ids)
+    assert np.array_equal(p.gallery, q.gallery) and len(q.excluded) == 0
+    every = np.concatenate([q.gallery.ravel(), q.mated, q.nonmated])
+    assert sorted(every.tolist()) == list(range(len(ids)))
+    first = ids[int(p.gallery[0, 0])]
+    assert {ids[i] for i in q.mated[q.mated_identity == 0]} <= {first}
+    assert "Twin_2" in {ids[i] for i in q.nonmated}

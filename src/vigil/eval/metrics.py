@@ -171,10 +171,11 @@ def _threshold_for_rate(sorted_asc: npt.NDArray[np.floating], target: float) -> 
     if allowed >= n:
         return float(sorted_asc[0])
     pivot = float(sorted_asc[n - 1 - allowed])
-    if float(np.float32(pivot)) == pivot:
-        # Step one float32 ulp: the threshold is then a float32 value and compares the same way
-        # against float32 scores whichever precision the comparison is done in.
-        return float(np.nextafter(np.float32(pivot), np.float32(math.inf)))
+    step32 = float(np.nextafter(np.float32(pivot), np.float32(math.inf)))
+    if float(np.float32(pivot)) == pivot and (allowed == 0 or step32 <= sorted_asc[n - allowed]):
+        # A float32 threshold compares the same way against float32 scores in either precision;
+        # it is used unless it would skip a (float64) score lying within one float32 ulp.
+        return step32
     return float(np.nextafter(pivot, math.inf))
 
 

@@ -479,6 +479,30 @@ def build_open_set(
     )  # fmt: skip
 
 
+def without_aliases(protocol: OpenSetProtocol, identities: Sequence[str]) -> OpenSetProtocol:
+    """The same gallery searched as if there were no alias list, for a paired comparison.
+
+    Each enrolled template keeps its images and is named after its first image's folder; mated
+    searches are that folder's other images, every other image is non-mated (including the
+    other spelling of a merged person and the twin of an enrolled one). Only the alias
+    treatment differs from ``protocol``, so a change in FNIR/FPIR is due to it alone.
+    """
+    names = [identities[int(row[0])] for row in protocol.gallery]
+    row_of = {n: j for j, n in enumerate(names)}
+    in_gallery = set(protocol.gallery.reshape(-1).tolist())
+    every = np.concatenate([protocol.mated, protocol.nonmated, protocol.excluded])
+    rest = [int(i) for i in np.sort(every) if int(i) not in in_gallery]
+    mated = [(i, row_of[identities[i]]) for i in rest if identities[i] in row_of]
+    return OpenSetProtocol(
+        tuple(names),
+        protocol.gallery,
+        np.array([i for i, _ in mated], np.int64),
+        np.array([j for _, j in mated], np.int64),
+        np.array([i for i in rest if identities[i] not in row_of], np.int64),
+        np.zeros(0, np.int64),
+    )
+
+
 def _random_watchlist(
     n: int, by_person: dict[str, list[int]], al: Aliases, min_images: int, rng: np.random.Generator
 ) -> set[str]:
