@@ -201,16 +201,17 @@ class Database:
                 deadline = conn.info.get("deadline")
                 if isinstance(deadline, _Deadline):
                     deadline.at = time.monotonic() + limit
-                elif self.dialect == "postgresql" and timeout_s is not None:
-                    conn.exec_driver_sql(f"SET statement_timeout = {int(limit * 1000)}")
                 try:
                     with conn.begin():
+                        if self.dialect == "postgresql" and timeout_s is not None:
+                            # LOCAL: ends with this transaction, the pool default comes back.
+                            conn.exec_driver_sql(
+                                f"SET LOCAL statement_timeout = {int(limit * 1000)}"
+                            )
                         yield conn
                 finally:
                     if isinstance(deadline, _Deadline):
                         deadline.at = float("inf")
-                    elif self.dialect == "postgresql" and timeout_s is not None:
-                        conn.exec_driver_sql("RESET statement_timeout")
         except OperationalError as exc:
             message = str(exc.orig).lower()
             if "interrupted" in message or "statement timeout" in message:
