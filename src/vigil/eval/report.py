@@ -259,6 +259,11 @@ def _pct(x: JsonValue) -> str:
     return "n/a" if not isinstance(x, int | float) else f"{100 * x:.2f}%"
 
 
+def _g(x: JsonValue) -> str:
+    """Floats for people: 6 significant digits (thresholds: copy them from the JSON)."""
+    return f"{x:.6g}" if isinstance(x, float) else str(x)
+
+
 def _rate_md(r: JsonValue) -> str:
     if not isinstance(r, dict) or not r.get("n"):
         return "n/a (0 trials)"
@@ -280,7 +285,7 @@ def verification_markdown(doc: Json, plots: Sequence[str] = ()) -> str:
         f"- Accuracy (10-fold, threshold fitted on the other folds): **{_pct(v['accuracy'])}** "
         f"± {_pct(v['accuracy_std'])} (std over folds; pooled {_rate_md(v['accuracy_pooled'])})",
         f"- Pairs: {v['genuine_pairs']} matched, {v['impostor_pairs']} mismatched; the smallest "
-        f"resolvable FAR is {v['smallest_resolvable_far']}.",
+        f"resolvable FAR is {_g(v['smallest_resolvable_far'])}.",
         "",
         "| FAR target | threshold | TAR | FAR realised | resolvable |",
         "|---|---|---|---|---|",
@@ -288,7 +293,7 @@ def verification_markdown(doc: Json, plots: Sequence[str] = ()) -> str:
     for key, p in _obj(v["tar_at_far_detail"]).items():
         q = _obj(p)
         lines.append(
-            f"| {key} | {q['threshold']} | {_rate_md(q['tar'])} | {_rate_md(q['far'])} "
+            f"| {key} | {_g(q['threshold'])} | {_rate_md(q['tar'])} | {_rate_md(q['far'])} "
             f"| {'yes' if q['resolvable'] else 'no: bound only'} |"
         )
     lines += ["", *[f"![{Path(p).stem}]({Path(p).name})" for p in plots], ""]
@@ -303,7 +308,8 @@ def _identification_md(b: Json, title: str) -> list[str]:
         f"{b['nonmated_searches']} non-mated, {b['excluded_searches']} excluded "
         "(twins of the enrolled).",
         f"- Rank-1 identification rate (no threshold): {_rate_md(b['rank1_identification_rate'])}",
-        f"- Smallest resolvable FPIR: {b['smallest_resolvable_fpir']} (1 / non-mated searches).",
+        f"- Smallest resolvable FPIR: {_g(b['smallest_resolvable_fpir'])} "
+        "(1 / non-mated searches).",
         "",
         "| FPIR target | threshold | FNIR | FPIR realised | FPIR from 1:1 FMR | resolvable |",
         "|---|---|---|---|---|---|",
@@ -312,22 +318,22 @@ def _identification_md(b: Json, title: str) -> list[str]:
         q = _obj(p)
         est = _obj(q.get("fpir_from_fmr"))
         lines.append(
-            f"| {key} | {q['threshold']} | {_rate_md(q['fnir'])} | {_rate_md(q['fpir'])} "
+            f"| {key} | {_g(q['threshold'])} | {_rate_md(q['fnir'])} | {_rate_md(q['fpir'])} "
             f"| {_pct(est.get('fpir_estimate'))} | {'yes' if q['resolvable'] else 'no'} |"
         )
     d = _obj(b.get("default_threshold_detail"))
     if d:
         lines += [
             "",
-            f"At the shipped threshold {b['default_threshold']}: FPIR {_rate_md(d['fpir'])}, "
+            f"At the shipped threshold {_g(b['default_threshold'])}: FPIR {_rate_md(d['fpir'])}, "
             f"FNIR {_rate_md(d['fnir'])}.",
         ]
     for op, c in _obj(b.get("cohorts")).items():
         cc = _obj(c)
         lines += [
             "",
-            f"Cohorts at operating point {op} (threshold {cc['threshold']}), FPIR max/min "
-            f"ratio {cc['fpir_max_min_ratio'] if not cc['fpir_ratio_infinite'] else 'inf'}:",
+            f"Cohorts at operating point {op} (threshold {_g(cc['threshold'])}), FPIR max/min "
+            f"ratio {_g(cc['fpir_max_min_ratio']) if not cc['fpir_ratio_infinite'] else 'inf'}:",
             "",
             "| cohort | FNIR | FPIR |",
             "|---|---|---|",
@@ -364,9 +370,9 @@ def identification_markdown(doc: Json, plots: Sequence[str] = ()) -> str:
         for c in b["calibration"]:  # type: ignore[union-attr]
             q = _obj(c)
             lines.append(
-                f"| {q['target_fpir']} | {q['threshold']} | {_rate_md(q['expected_fpir'])} "
+                f"| {q['target_fpir']} | {_g(q['threshold'])} | {_rate_md(q['expected_fpir'])} "
                 f"| {_rate_md(q['expected_tpir'])} | {_rate_md(q['realised_fpir'])} "
-                f"| {q['realised_over_target']} |"
+                f"| {_g(q['realised_over_target'])} |"
             )
     lines += [
         "",
@@ -377,7 +383,9 @@ def identification_markdown(doc: Json, plots: Sequence[str] = ()) -> str:
     ]
     for h in b["top_nonmated"]:  # type: ignore[union-attr]
         q = _obj(h)
-        lines.append(f"| {q['score']:.4f} | {q['margin']} | `{q['probe']}` | `{q['enrolled']}` |")
+        lines.append(
+            f"| {q['score']:.4f} | {_g(q['margin'])} | `{q['probe']}` | `{q['enrolled']}` |"
+        )
     return "\n".join([*lines, ""])
 
 
