@@ -353,6 +353,67 @@ class StorageConfig(Strict):
         description="SQLAlchemy URL; `{data_dir}` expands to system.data_dir. Use "
         "postgresql+psycopg://... for cluster mode.",
     )
+    readers: int = Field(
+        4,
+        ge=1,
+        le=64,
+        title="Read connections",
+        description="Pooled read-only connections; more serve more concurrent API reads.",
+    )
+    busy_timeout_ms: int = Field(
+        5000,
+        ge=0,
+        le=600_000,
+        title="SQLite busy timeout",
+        description="How long SQLite waits for a lock held by another process before failing.",
+    )
+    query_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        title="Query time limit",
+        description="Reads running longer are cancelled (SQLite progress handler, PostgreSQL "
+        "statement_timeout).",
+    )
+    write_retry_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        title="Write retry window",
+        description="How long a write keeps retrying a lost connection before it fails loudly; "
+        "writes are idempotent, so retries never duplicate rows.",
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL",
+        title="SQLite durability",
+        description="FULL: a committed write survives power loss; NORMAL: faster, survives only "
+        "process crashes.",
+    )
+    media_dir: Path = Field(
+        Path("media"),
+        title="Media folder",
+        description="Content-addressed crops, key frames and exports (relative to data_dir).",
+    )
+    archive_dir: Path = Field(
+        Path("archive"),
+        title="Archive index folder",
+        description="The sighting archive index (relative to data_dir).",
+    )
+    archive_nprobe: int = Field(
+        16,
+        ge=1,
+        le=4096,
+        title="Archive lists probed",
+        description="Inverted lists scanned per archive search: more is slower and finds more.",
+    )
+    archive_rerank: int = Field(
+        100,
+        ge=10,
+        le=10_000,
+        title="Archive re-rank depth",
+        description="Candidates re-scored exactly per archive search: more is slower and more "
+        "accurate.",
+    )
 
 
 class VigilConfig(Strict):
