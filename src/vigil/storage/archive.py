@@ -222,7 +222,8 @@ class FaissArchiveIndex:
         if not len(id_arr):
             return
         with self._lock:
-            self._remove_from_index(id_arr)
+            # Only ids up to high_water can be present; new ids skip the O(N) removal scan.
+            self._remove_from_index(id_arr[id_arr <= self.high_water])
             self._vectors.write(id_arr, vec)
             if self.trained:
                 self._ivf.add_with_ids(vec, id_arr)
