@@ -145,3 +145,26 @@ def test_add_remove_search_consistent_with_a_model(ops: list[tuple[bool, list[in
             np.testing.assert_array_equal(got.ids[:, : want.shape[1]], want)
         assert set(got.ids[got.ids >= 0].tolist()) <= live
         idx.close()
+
+
+@pytest.mark.slow
+def test_recall_and_memory_gate_at_100k(tmp_path: Path) -> None:
+    """The issue's targets at a size CI can afford (the 2M run is `python -m bench`)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from bench.bench_storage import _exact_top10, clustered_unit_vectors
+
+    rng = np.random.default_rng(11)
+    centres = rng.standard_normal((1000, 512), dtype=np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    x = clustered_unit_vectors(100_000, centres, rng)
+    q = clustered_unit_vectors(200, centres, rng)
+    idx = FaissArchiveIndex(tmp_path, ArchiveParams(nlist=256, nprobe=16, rerank=100))
+    for s in range(0, len(x), 25_000):
+        idx.add(np.arange(s, s + 25_000), x[s : s + 25_000])
+    got = idx.search(q, 10).ids
+    truth = _exact_top10(x, q)
+    recall = np.mean([len(set(got[i]) & set(truth[i])) / 10 for i in range(len(q))])
+    assert recall >= 0.95
+    assert idx.memory_bytes() / len(x) <= 100
