@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from vigil import logs
 from vigil.config import load_config
 
+if TYPE_CHECKING:
+    from vigil.storage.database import Database
+
 app = typer.Typer(help="Database schema and backups.", no_args_is_help=True)
 CONFIG = typer.Option(None, "--config", "-c", help="vigil.yaml to use (default settings if none).")
 
 
-def _db(config_path: Path | None, *, migrate: bool = False):  # type: ignore[no-untyped-def]
+def _db(config_path: Path | None, *, migrate: bool = False) -> Database:
     from vigil.storage.factory import open_database_from_config
 
     config = load_config(config_path)

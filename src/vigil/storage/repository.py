@@ -21,7 +21,6 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Row, Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -479,11 +478,3 @@ class PipelineRepository:
         q = select(t.audit_entries).where(col.seq >= from_seq).order_by(col.seq)
         with self.db.read() as c:
             return [_audit(r) for r in c.execute(q.limit(_limit(limit)))]
-
-
-def vectors(embeddings: Sequence[StoredEmbedding]) -> tuple[npt.NDArray[np.int64], Any]:
-    """Stack stored embeddings into ``(ids, (N, D) float32)`` for the archive index."""
-    ids = np.array([e.vector_id for e in embeddings], dtype=np.int64)
-    if not embeddings:
-        return ids, np.zeros((0, 0), np.float32)
-    return ids, np.stack([e.vector for e in embeddings]).astype(np.float32)
