@@ -12,7 +12,7 @@ import sys
 import typer
 
 from vigil import __version__
-from vigil.cli import cameras_cmd, config_cmd, db_cmd, models_cmd, run_cmd
+from vigil.cli import cameras_cmd, config_cmd, db_cmd, eval_cmd, models_cmd, run_cmd
 from vigil.errors import VigilError
 
 app = typer.Typer(
@@ -27,6 +27,8 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(cameras_cmd.app, name="cameras")
+app.add_typer(eval_cmd.app, name="eval")
+eval_cmd.register_calibrate(app)
 run_cmd.register(app)
 
 

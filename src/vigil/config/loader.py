@@ -184,4 +184,7 @@ def load_config(
     config = parse_config(text, str(p), environ)
     if not config.system.data_dir.is_absolute():
         config.system.data_dir = (p.parent / config.system.data_dir).resolve()
+    ident = config.faces.identification
+    if ident.calibration_file is not None and not ident.calibration_file.is_absolute():
+        ident.calibration_file = (p.parent / ident.calibration_file).resolve()
     return config

@@ -179,6 +179,20 @@ class IdentificationConfig(Strict):
         description="False-positive identification rate measured at `threshold` (written by "
         "`vigil calibrate`).",
     )
+    calibrated_tpir: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        title="Expected TPIR",
+        description="True-positive identification rate expected at `threshold` (written by "
+        "`vigil calibrate`).",
+    )
+    calibration_file: Path | None = Field(
+        None,
+        title="Calibration file",
+        description="JSON written by `vigil calibrate`: the FMR-by-score curve from which each "
+        "alert's false-alert rate is computed for the watchlist size in force.",
+    )
     calibrated_watchlist_size: int | None = Field(
         None,
         ge=1,

@@ -41,6 +41,7 @@ class FaceSet:
 
     key: str
     paths: list[str]
+    perm: npt.NDArray[np.intp]  # row i is row perm[i] of the cache's canonical (sorted) order
     crops: npt.NDArray[np.uint8]
     found: npt.NDArray[np.bool_]
     quality: npt.NDArray[np.float32]
@@ -86,15 +87,30 @@ def extract_faces(
     settings: str = "",
     progress: Progress | None = None,
 ) -> FaceSet:
-    """Detect and align the central face of every image (cached on disk)."""
+    """Detect and align the central face of every image (cached on disk).
+
+    The cache is keyed on the *set* of paths (stored in sorted order), so the same images listed
+    in another order reuse it.
+    """
     str_paths = [str(p) for p in paths]
-    key = _key(detector.name, settings, *str_paths)
+    canon = sorted(str_paths)
+    position = {p: i for i, p in enumerate(canon)}
+    perm = np.array([position[p] for p in str_paths], np.intp)
+    key = _key(detector.name, settings, *canon)
     cache = eval_cache_dir() / f"faces-{key}.npz"
     if cache.is_file():
         data = np.load(cache)
         if progress:
             progress(len(str_paths))
-        return FaceSet(key, str_paths, data["crops"], data["found"], data["quality"], detector.name)
+        return FaceSet(
+            key,
+            str_paths,
+            perm,
+            data["crops"][perm],
+            data["found"][perm],
+            data["quality"][perm],
+            detector.name,
+        )
     crops = np.zeros((len(str_paths), 112, 112, 3), np.uint8)
     found = np.zeros(len(str_paths), bool)
     quality = np.zeros(len(str_paths), np.float32)
@@ -112,8 +128,10 @@ def extract_faces(
             found[i] = True
         if progress:
             progress(1)
-    _save(cache, crops=crops, found=found, quality=quality)
-    return FaceSet(key, str_paths, crops, found, quality, detector.name)
+    inverse = np.empty_like(perm)
+    inverse[perm] = np.arange(len(perm))
+    _save(cache, crops=crops[inverse], found=found[inverse], quality=quality[inverse])
+    return FaceSet(key, str_paths, perm, crops, found, quality, detector.name)
 
 
 def embed_faces(
@@ -124,7 +142,7 @@ def embed_faces(
     if cache.is_file():
         if progress:
             progress(len(faces.paths))
-        out: npt.NDArray[np.float32] = np.load(cache)
+        out: npt.NDArray[np.float32] = np.load(cache)[faces.perm]
         return out
     emb = np.zeros((len(faces.paths), embedder.dim), np.float32)
     idx = np.nonzero(faces.found)[0]
@@ -136,7 +154,9 @@ def embed_faces(
     if progress:
         progress(len(faces.paths) - len(idx))
     cache.parent.mkdir(parents=True, exist_ok=True)
+    canonical = np.empty_like(emb)
+    canonical[faces.perm] = emb
     tmp = cache.with_name(cache.stem + ".tmp.npy")
-    np.save(tmp, emb)
+    np.save(tmp, canonical)
     os.replace(tmp, cache)
     return emb

@@ -246,8 +246,20 @@ def write_json(path: Path | str, doc: Json) -> Path:
     """Write ``doc`` as strict, indented JSON (no NaN); parent folders are created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    text = json.dumps(_finite(doc), indent=2, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
     return path
+
+
+def _finite(value: JsonValue) -> JsonValue:
+    """Replace every NaN/inf anywhere in a document by ``None`` (undefined rates, e.g. n = 0)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------------------------

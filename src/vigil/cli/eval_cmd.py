@@ -1,0 +1,223 @@
+"""``vigil eval verification|identification`` and ``vigil calibrate``: accuracy on real faces.
+
+Every number Vigil states about its face matching comes from these commands, run on real data
+with the product's own pipeline. Reports are JSON (stable keys, see docs/evaluation.md), Markdown
+and PNG plots written next to ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from vigil.config import load_config
+from vigil.config.settings import FacesConfig
+from vigil.eval import faces as runner
+from vigil.eval import protocols
+
+app = typer.Typer(
+    help="Measure accuracy on real data (faces now; crowd, tracking and plates as they land).",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+
+ConfigOpt = typer.Option(
+    None,
+    "--config",
+    "-c",
+    help="vigil.yaml whose face pipeline to use (default: built-in defaults).",
+)
+ModelOpt = typer.Option(
+    None,
+    "--model",
+    help="Embedder instead of the config's: a name "
+    "(fr_feature, mobilefacenet, sface) or a weighted fusion "
+    "'fr_feature=2,mobilefacenet=1'.",
+)
+FlipOpt = typer.Option(
+    None, "--flip/--no-flip", help="Mirror-image augmentation (default: config)."
+)
+AliasOpt = typer.Option(
+    None,
+    "--aliases",
+    help="Alias list (Name_A<TAB>Name_B[<TAB>twin]); "
+    "default: the built-in LFW list; 'none' to disable.",
+)
+
+
+def _faces_config(config: Path | None) -> FacesConfig:
+    return load_config(config).faces if config else FacesConfig()
+
+
+def _aliases(value: str | None) -> protocols.Aliases | None:
+    if value is None:
+        return protocols.default_lfw_aliases()
+    if value.lower() == "none":
+        return None
+    return protocols.read_aliases(value)
+
+
+def _templates(
+    lfw_dir: Path, config: Path | None, model: str | None, flip: bool | None
+) -> runner.Templates:
+    faces_cfg = _faces_config(config)
+    choice = runner.ModelChoice.from_config(faces_cfg)
+    if model:
+        choice = runner.ModelChoice.parse(model, choice.flip)
+    if flip is not None:
+        choice = runner.ModelChoice(choice.members, choice.weights, flip)
+    cfg = load_config(config) if config else None
+    model_dir = cfg.models.dir if cfg else None
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+
+        def progress(label: str, total: int, _: int) -> Callable[[int], None]:
+            task = bar.add_task(label, total=total)
+            return lambda n: bar.advance(task, n)
+
+        return runner.compute_templates(lfw_dir, faces_cfg, choice, model_dir, progress)
+
+
+def _summary(out: Path, keys: list[str]) -> None:
+    doc = json.loads(out.read_text())
+    for dotted in keys:
+        node = doc
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        console.print(f"  {dotted}: {json.dumps(node)}")
+    console.print(f"report: {out} (+ .md and .png plots beside it)")
+
+
+@app.command("verification")
+def verification(
+    lfw_dir: Path = typer.Option(
+        ..., "--lfw-dir", help="Folder in LFW layout <Name>/<Name>_NNNN.jpg."
+    ),
+    pairs: Path = typer.Option(..., "--pairs", help="Pairs file (pairs_shared.tsv format)."),
+    out: Path = typer.Option(Path("reports/verification.json"), "--out", help="Report JSON."),
+    config: Path | None = ConfigOpt,
+    model: str | None = ModelOpt,
+    flip: bool | None = FlipOpt,
+) -> None:
+    """1:1 verification: 10-fold accuracy, TAR at FAR 1e-2/1e-3/1e-4, ROC and DET plots."""
+    templates = _templates(lfw_dir, config, model, flip)
+    files = runner.run_verification(templates, pairs, out)
+    _summary(
+        files.json,
+        ["model", "verification.accuracy", "verification.tar_at_far", "extra.failures_to_acquire"],
+    )
+
+
+@app.command("identification")
+def identification(
+    lfw_dir: Path = typer.Option(..., "--lfw-dir", help="Folder in LFW layout."),
+    watchlist_size: int = typer.Option(1000, "--watchlist-size", min=1, help="N enrolled."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random watchlist."),
+    out: Path = typer.Option(Path("reports/identification.json"), "--out", help="Report JSON."),
+    watchlist_names: Path | None = typer.Option(
+        None, "--watchlist-names", help="Enrol exactly these identities (one per line)."
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Evaluate this threshold instead of the shipped one."
+    ),
+    cohorts: Path | None = typer.Option(
+        None,
+        "--cohorts",
+        help="identity<TAB>cohort file supplied by the evaluator (never inferred).",
+    ),
+    images_per_identity: int = typer.Option(
+        1, "--images-per-identity", min=1, help="Enrolment images per person."
+    ),
+    aliases: str | None = AliasOpt,
+    config: Path | None = ConfigOpt,
+    model: str | None = ModelOpt,
+    flip: bool | None = FlipOpt,
+) -> None:
+    """Open-set 1:N (NIST FRTE-like): FNIR at FPIR, rates at the shipped threshold, DET."""
+    faces_cfg = _faces_config(config)
+    templates = _templates(lfw_dir, config, model, flip)
+    req = runner.IdentificationRequest(
+        watchlist_size=watchlist_size,
+        watchlist_names=protocols.read_watchlist_names(watchlist_names)
+        if watchlist_names
+        else None,
+        seed=seed,
+        threshold=threshold if threshold is not None else faces_cfg.identification.threshold,
+        images_per_identity=images_per_identity,
+        aliases=_aliases(aliases),
+        cohorts=protocols.read_cohorts(cohorts) if cohorts else None,
+    )
+    files = runner.run_identification(templates, req, out)
+    _summary(
+        files.json,
+        [
+            "model",
+            "identification.fnir_at_fpir",
+            "identification.default_threshold",
+            "identification.fpir_at_default_threshold",
+            "identification.fnir_at_default_threshold",
+            "identification.mated_searches",
+            "identification.nonmated_searches",
+        ],
+    )
+
+
+def register_calibrate(root: typer.Typer) -> None:
+    @root.command("calibrate")
+    def calibrate(
+        lfw_dir: Path = typer.Option(..., "--lfw-dir", help="Folder in LFW layout."),
+        target_fpir: float = typer.Option(
+            ...,
+            "--target-fpir",
+            min=1e-6,
+            max=0.5,
+            help="False-positive identification rate wanted.",
+        ),
+        watchlist_size: int = typer.Option(..., "--watchlist-size", min=1, help="N enrolled."),
+        config: Path | None = typer.Option(
+            None, "--config", "-c", help="Config file to update (its faces pipeline is used)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Seed of the random watchlist."),
+        aliases: str | None = AliasOpt,
+    ) -> None:
+        """Derive the threshold for a target FPIR and watchlist size; write it into config."""
+        from vigil.config.writer import write_calibration_to_config
+
+        templates = _templates(lfw_dir, config, None, None)
+        outcome = runner.run_calibration(
+            templates, target_fpir, watchlist_size, seed=seed, aliases=_aliases(aliases)
+        )
+        console.print(
+            f"threshold {outcome.threshold:.4f} for FPIR {target_fpir:g} at "
+            f"N={watchlist_size}: expected TPIR {outcome.expected_tpir:.3f}"
+        )
+        for h in outcome.holdout:
+            test = h.test_fpir.value if h.test_fpir else float("nan")
+            console.print(
+                f"  held-out check: fitted on half the people, realised FPIR "
+                f"{test:.2e} on the other half ({h.realised_over_target:.2f}x target)"
+            )
+        if config:
+            cal_path = config.parent / "calibration" / f"faces-N{watchlist_size}.json"
+            runner.write_calibration(outcome, cal_path, templates.model)
+            write_calibration_to_config(
+                config,
+                threshold=outcome.threshold,
+                target_fpir=target_fpir,
+                watchlist_size=watchlist_size,
+                expected_tpir=outcome.expected_tpir,
+                calibration_file=cal_path.relative_to(config.parent),
+            )
+            console.print(f"wrote the threshold into {config} and the curve to {cal_path}")
+        else:
+            console.print("no --config given: nothing written")

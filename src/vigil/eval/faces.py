@@ -1,0 +1,327 @@
+"""Run the face evaluations end to end: images → product pipeline → protocol → report.
+
+This is the glue behind ``vigil eval verification``, ``vigil eval identification`` and
+``vigil calibrate``. It builds the configured face pipeline (or a variant named on the command
+line), extracts templates with :mod:`vigil.eval.embed`, scores with a failure-aware cosine scorer
+and hands the scores to :mod:`vigil.eval.protocols` / :mod:`vigil.eval.metrics` /
+:mod:`vigil.eval.report`.
+
+A face the detector does not find is a *failure to acquire*: it scores −1 against everything, so a
+mated search with no face counts as a miss (FNIR includes failures, as in NIST FRTE) and a
+non-mated one can never raise a false alert. Failures are counted in every report.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.config.settings import FacesConfig
+from vigil.errors import ValidationError
+from vigil.eval import metrics, protocols, report
+from vigil.eval.embed import FaceSet, embed_faces, extract_faces
+from vigil.perception.faces.detectors import make_detector
+from vigil.perception.faces.embedders import l2_normalise, make_embedder
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], Callable[[int], None]]
+Int64 = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.floating]
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which embedder(s) to evaluate: one model, or a weighted fusion of several."""
+
+    members: tuple[str, ...]
+    weights: tuple[float, ...]
+    flip: bool = False
+
+    @property
+    def name(self) -> str:
+        base = (
+            self.members[0]
+            if len(self.members) == 1
+            else "fusion("
+            + "+".join(f"{m}*{w:g}" for m, w in zip(self.members, self.weights, strict=True))
+            + ")"
+        )
+        return base + ("+flip" if self.flip else "")
+
+    @classmethod
+    def from_config(cls, config: FacesConfig) -> ModelChoice:
+        emb = config.embedder
+        if emb.backend == "fusion":
+            weights = tuple(emb.fusion_weights) or (1.0,) * len(emb.fusion_members)
+            return cls(tuple(emb.fusion_members), weights, emb.flip)
+        return cls((emb.backend,), (1.0,), emb.flip)
+
+    @classmethod
+    def parse(cls, text: str, flip: bool = False) -> ModelChoice:
+        """``fr_feature`` or ``fr_feature=2,mobilefacenet=1`` (a weighted fusion)."""
+        members, weights = [], []
+        for part in text.split(","):
+            name, _, w = part.strip().partition("=")
+            members.append(name)
+            try:
+                weights.append(float(w) if w else 1.0)
+            except ValueError:
+                raise ValidationError(f"bad weight {w!r} in model spec {text!r}") from None
+        if any(w <= 0 for w in weights):
+            raise ValidationError(f"weights must be positive in {text!r}")
+        return cls(tuple(members), tuple(weights), flip)
+
+
+class AcquisitionAwareScorer:
+    """Cosine similarity where any image without a face scores −1 against everything."""
+
+    def __init__(self, embeddings: npt.NDArray[np.float32], found: npt.NDArray[np.bool_]) -> None:
+        self.embeddings = embeddings
+        self.found = found
+
+    def matrix(self, probes: Int64, gallery: Int64) -> FloatArray:
+        s = self.embeddings[probes] @ self.embeddings[gallery].T
+        s[~self.found[probes]] = -1.0
+        s[:, ~self.found[gallery]] = -1.0
+        out: FloatArray = s
+        return out
+
+    def pairs(self, a: Int64, b: Int64) -> FloatArray:
+        s = np.einsum("ij,ij->i", self.embeddings[a], self.embeddings[b])
+        s[~(self.found[a] & self.found[b])] = -1.0
+        out: FloatArray = s
+        return out
+
+
+@dataclass
+class Templates:
+    """Templates of an image set for one model choice, plus acquisition facts."""
+
+    images: protocols.ImageSet
+    faces: FaceSet
+    embeddings: npt.NDArray[np.float32]
+    model: str
+    detector: str
+    extra: dict[str, report.JsonValue] = field(default_factory=dict)
+
+    @property
+    def scorer(self) -> AcquisitionAwareScorer:
+        return AcquisitionAwareScorer(self.embeddings, self.faces.found)
+
+
+def compute_templates(
+    lfw_dir: Path,
+    config: FacesConfig,
+    choice: ModelChoice,
+    model_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> Templates:
+    """Scan the folder, detect/align once (cached), embed with each member (cached), fuse."""
+    images = protocols.scan_lfw_dir(lfw_dir.resolve())
+    paths = [str(images.root / p) for p in images.paths]
+    detector = make_detector(config.detector, model_dir)
+    tick = progress("detecting and aligning", len(paths), 0) if progress else None
+    faces = extract_faces(
+        paths, detector, settings=config.detector.model_dump_json(), progress=tick
+    )
+    parts = []
+    for member, weight in zip(choice.members, choice.weights, strict=True):
+        embedder = make_embedder(
+            member, model_dir, batch_size=config.embedder.batch_size, flip=choice.flip
+        )
+        tick = progress(f"embedding with {member}", len(paths), 0) if progress else None
+        emb = embed_faces(faces, embedder, tag=f"flip={choice.flip}", progress=tick)
+        parts.append(emb * np.float32(np.sqrt(weight / sum(choice.weights))))
+    fused = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+    fused = l2_normalise(fused)
+    fused[~faces.found] = 0.0
+    extra: dict[str, report.JsonValue] = {
+        "images": len(paths),
+        "failures_to_acquire": faces.failures,
+        "quality_mean": float(faces.quality[faces.found].mean()) if faces.found.any() else None,
+    }
+    return Templates(images, faces, fused, choice.name, detector.name, extra)
+
+
+def run_verification(
+    templates: Templates, pairs_file: Path, out: Path, aliases: protocols.Aliases | None = None
+) -> report.ReportFiles:
+    """LFW 10-fold verification on a pairs file; writes the report files."""
+    pairs = protocols.read_pairs(pairs_file)
+    if aliases is not None:
+        pairs = protocols.apply_aliases_to_pairs(pairs, aliases)
+    scores = protocols.pair_scores(pairs, templates.images, templates.scorer)
+    a, b = pairs.indices(templates.images)
+    missing = int((~(templates.faces.found[a] & templates.faces.found[b])).sum())
+    result = metrics.evaluate_verification(scores, pairs.same, pairs.fold)
+    extra = {
+        **templates.extra,
+        "pairs": len(scores),
+        "pairs_with_a_failure_to_acquire": missing,
+        "pairs_file": str(pairs_file),
+    }
+    return report.write_verification_report(
+        out, result, model=templates.model, detector=templates.detector, extra=extra
+    )
+
+
+@dataclass(frozen=True)
+class IdentificationRequest:
+    """Arguments of one open-set identification run."""
+
+    watchlist_size: int | None = 1000
+    watchlist_names: Sequence[str] | None = None
+    seed: int = 0
+    threshold: float | None = None
+    images_per_identity: int = 1
+    aliases: protocols.Aliases | None = None
+    cohorts: dict[str, str] | None = None
+    calibrate: bool = True
+
+
+def run_identification(
+    templates: Templates, req: IdentificationRequest, out: Path
+) -> report.ReportFiles:
+    """Open-set 1:N run (with and without the alias list) plus held-out calibration."""
+    ids = templates.images.identities
+    scorer = templates.scorer
+    proto = protocols.build_open_set(
+        ids,
+        watchlist_size=None if req.watchlist_names else req.watchlist_size,
+        watchlist_names=req.watchlist_names,
+        seed=req.seed,
+        images_per_identity=req.images_per_identity,
+        aliases=req.aliases,
+    )
+    results = protocols.search(proto, scorer)
+    cohort = protocols.search_cohorts(results, ids, req.cohorts) if req.cohorts else None
+    result = metrics.evaluate_identification(
+        results, default_threshold=req.threshold, cohort=cohort
+    )
+    without = None
+    if req.aliases is not None:
+        plain = protocols.search(
+            protocols.without_aliases(proto, ids), scorer, collect_impostors=False
+        )
+        without = metrics.evaluate_identification(plain, default_threshold=req.threshold)
+    calibration: list[metrics.Calibration] = []
+    if req.calibrate and req.watchlist_size and not req.watchlist_names:
+        calibration = protocols.calibration_holdout(
+            ids,
+            scorer,
+            watchlist_size=req.watchlist_size,
+            seed=req.seed,
+            aliases=req.aliases,
+            min_images=1,
+            images_per_identity=req.images_per_identity,
+        )
+    extra = {
+        **templates.extra,
+        "seed": req.seed,
+        "images_per_identity": req.images_per_identity,
+        "watchlist": "named" if req.watchlist_names else "random",
+    }
+    paths = [str(templates.images.root / p) for p in templates.images.paths]
+    return report.write_identification_report(
+        out,
+        result,
+        model=templates.model,
+        detector=templates.detector,
+        paths=paths,
+        aliases=req.aliases,
+        without_aliases=without,
+        calibration=calibration,
+        results=results,
+        extra=extra,
+    )
+
+
+@dataclass(frozen=True)
+class CalibrationOutcome:
+    """A threshold for a target FPIR at a watchlist size, with what to expect from it."""
+
+    threshold: float
+    target_fpir: float
+    watchlist_size: int
+    expected_tpir: float
+    fpir_on_fit: float
+    holdout: list[metrics.Calibration]
+    fmr_curve: dict[str, list[float]]
+
+
+def fmr_curve(
+    impostor_scores: npt.NDArray[np.float32], points: int = 400
+) -> dict[str, list[float]]:
+    """FMR at a grid of scores: what the alert code needs to show the false-alert rate."""
+    s = np.sort(np.asarray(impostor_scores, np.float64))
+    grid = np.unique(
+        np.quantile(
+            s,
+            np.concatenate(
+                [np.linspace(0, 0.99, points // 2), 1 - np.logspace(-2, -7, points // 2)]
+            ),
+        )
+    )
+    fmr = 1.0 - np.searchsorted(s, grid, side="left") / len(s)
+    return {
+        "score": grid.round(6).tolist(),
+        "fmr": fmr.tolist(),
+        "impostor_comparisons": [float(len(s))],
+    }
+
+
+def run_calibration(
+    templates: Templates,
+    target_fpir: float,
+    watchlist_size: int,
+    *,
+    seed: int = 0,
+    aliases: protocols.Aliases | None = None,
+) -> CalibrationOutcome:
+    """Fit the threshold on all identities; check it fit-on-half/test-on-other-half."""
+    ids = templates.images.identities
+    proto = protocols.build_open_set(
+        ids, watchlist_size=watchlist_size, seed=seed, aliases=aliases, min_images=1
+    )
+    results = protocols.search(proto, templates.scorer)
+    cal = metrics.calibrate(results, target_fpir)
+    holdout = protocols.calibration_holdout(
+        ids,
+        templates.scorer,
+        watchlist_size=watchlist_size,
+        target_fpirs=(target_fpir,),
+        seed=seed,
+        aliases=aliases,
+        min_images=1,
+    )
+    return CalibrationOutcome(
+        threshold=float(cal.threshold),
+        target_fpir=target_fpir,
+        watchlist_size=watchlist_size,
+        expected_tpir=float(cal.fit_tpir.value),
+        fpir_on_fit=float(cal.fit_fpir.value),
+        holdout=holdout,
+        fmr_curve=fmr_curve(results.impostor_scores),
+    )
+
+
+def write_calibration(outcome: CalibrationOutcome, path: Path, model: str) -> None:
+    """Write the calibration file the alert code reads (threshold, curve, provenance)."""
+    doc = {
+        "model": model,
+        "threshold": outcome.threshold,
+        "target_fpir": outcome.target_fpir,
+        "watchlist_size": outcome.watchlist_size,
+        "expected_tpir": outcome.expected_tpir,
+        "fpir_on_fit": outcome.fpir_on_fit,
+        "holdout": [report.calibration_json(c) for c in outcome.holdout],
+        "fmr_curve": outcome.fmr_curve,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2))
