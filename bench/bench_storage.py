@@ -31,6 +31,9 @@ PG_ADMIN = os.environ.get(
     "VIGIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
+# (nprobe, rerank) pairs tried, cheapest first; the headline is the first to reach recall 0.95
+# (else the most accurate), and every pair is reported.
+SWEEP = ((16, 100), (32, 100), (64, 100), (64, 200))
 
 
 def _sightings(start: int, n: int) -> list[Sighting]:
@@ -121,24 +124,36 @@ def _archive(quick: bool) -> dict[str, object]:
         t0 = time.perf_counter()
         index.save()
         save_s = time.perf_counter() - t0
-        index.search(q[:10], 10)  # warm the page cache the way a running service has it
         t0 = time.perf_counter()
         exact = _exact_top10(x, q)
         exact_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        got = index.search(q, 10).ids
-        ann_s = time.perf_counter() - t0
-        recall = float(np.mean([len(set(got[i]) & set(exact[i])) / 10 for i in range(len(q))]))
+        out: dict[str, object] = {}
+        tried: list[tuple[float, float, int, int]] = []
+        for nprobe, rerank in SWEEP:
+            index.tune(nprobe=nprobe, rerank=rerank)
+            index.search(q[:50], 10)  # warm the page cache the way a running service has it
+            t0 = time.perf_counter()
+            got = index.search(q, 10).ids
+            ann_s = time.perf_counter() - t0
+            recall = float(np.mean([len(set(got[i]) & set(exact[i])) / 10 for i in range(len(q))]))
+            tried.append((recall, ann_s, nprobe, rerank))
+            out[f"archive_sweep_nprobe{nprobe}_rerank{rerank}"] = (
+                f"recall@10 {recall:.4f}, {1000 * ann_s / len(q):.2f} ms/query, "
+                f"{exact_s / ann_s:.1f}x exact"
+            )
+        good = [t for t in tried if t[0] >= 0.95]
+        recall, ann_s, nprobe, rerank = good[0] if good else max(tried)
         return {
             "archive_vectors": n,
-            "archive_params": f"IVF{params.nlist},PQ{params.pq_m} nprobe={params.nprobe} "
-            f"rerank={params.rerank} (exact re-score from memory-mapped vectors.f32)",
+            "archive_params": f"IVF{params.nlist},PQ{params.pq_m} nprobe={nprobe} "
+            f"rerank={rerank} (exact re-score from memory-mapped vectors.f32)",
             "archive_build_s": round(build_s, 1),
             "archive_save_s": round(save_s, 2),
             "archive_recall_at_10": round(recall, 4),
             "archive_search_ms_per_query": round(1000 * ann_s / len(q), 3),
             "exact_numpy_ms_per_query": round(1000 * exact_s / len(q), 3),
             "archive_speed_ratio": round(exact_s / ann_s, 1),
+            **out,
             "archive_ram_bytes_per_vector": round(index.memory_bytes() / n, 1),
             "archive_disk_bytes_per_vector_vectors_f32": 512 * 4,
             "archive_index_file_bytes_per_vector": round(

@@ -207,6 +207,19 @@ class FaissArchiveIndex:
         elif (self.dir / "ids.npy").exists():
             self._ids = np.load(self.dir / "ids.npy")
 
+    def tune(self, *, nprobe: int | None = None, rerank: int | None = None) -> None:
+        """Change the search-time knobs (no rebuild); they are saved with the next :meth:`save`."""
+        from dataclasses import replace
+
+        with self._lock:
+            self.params = replace(
+                self.params,
+                nprobe=self.params.nprobe if nprobe is None else nprobe,
+                rerank=self.params.rerank if rerank is None else rerank,
+            )
+            if self._ivf is not None:
+                self._ivf.nprobe = self.params.nprobe
+
     @property
     def trained(self) -> bool:
         """Whether searches go through IVF-PQ (``False``: exact search)."""
