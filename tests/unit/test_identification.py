@@ -122,7 +122,7 @@ def test_tracker_ignores_unembedded_faces_for_best_shot_and_stays_bounded() -> N
 def test_active_deployment_cannot_be_forged_and_matcher_refuses_anything_else() -> None:
     row = DeploymentRow(
         "d",
-        "victim_or_missing_person_search",
+        "victim_or_missing_person",
         "ref",
         T0,
         T0 + timedelta(hours=1),

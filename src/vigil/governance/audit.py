@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 MAX_DETAIL_VALUE = 256
-_FORBIDDEN_KEYS = re.compile(r"(embedding|vector|template_data|pixels|image_bytes|crop_bytes)")
+_FORBIDDEN_KEYS = re.compile(
+    r"^(embedding|vector|template_data|pixels|image_bytes|crop_bytes)s?$|_vector$"
+)
 _NUMBERS = re.compile(r"[-+]?\d*\.\d+(?:[eE][-+]?\d+)?")
 
 

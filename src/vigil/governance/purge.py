@@ -1,0 +1,157 @@
+"""Purge of non-match biometrics, retention timers and legal hold.
+
+**Non-match purge.** The live identifier keeps a face track's crop and template in memory and
+drops them when the track closes without a match. Whatever did reach the stores (a sighting
+archived under a post-event search authorisation that has since lapsed, or rows left by a crash
+between the write and the decision) is found by :meth:`Purger.purge_unmatched`: every face sighting
+that still holds a crop or an embedding, is referred to by no alert, is not on legal hold, and is
+not covered by an approved post-event authorisation for its camera and time loses its biometric
+data (embedding rows deleted, archive-index rows zeroed through the ``on_vectors_removed`` hook,
+crop bytes deleted from the media store once no row refers to them). The sighting row itself,
+which holds no biometric data, stays until its retention time.
+
+**Retention.** :class:`RetentionPolicy` gives a time to keep alerts, sightings and media; records
+linked to a case on legal hold are kept whatever their age. Each run appends one audit entry with
+what it deleted. The audit log itself is never deleted by retention: deleting its head would be
+indistinguishable from tampering; its size is bounded by archiving, not by deletion.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from vigil.errors import ValidationError
+from vigil.governance.actors import SYSTEM, Actor
+from vigil.governance.audit import AuditAction, AuditLog, utc_now
+from vigil.governance.store import GovernanceStore
+from vigil.storage import Repository
+from vigil.storage.media import MediaStore
+from vigil.storage.rows import CaseLink, Role
+
+log = logging.getLogger(__name__)
+
+CoverageCheck = Callable[[str, datetime, datetime], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How long each kind of record is kept (legal hold overrides all of them)."""
+
+    alerts: timedelta = timedelta(days=31)
+    sightings: timedelta = timedelta(days=31)
+
+    def __post_init__(self) -> None:
+        if min(self.alerts, self.sightings) <= timedelta(0):
+            raise ValidationError("retention times must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    sightings: int
+    vectors: int
+    media: int
+
+
+class Purger:
+    """Deletes biometric data nobody may keep, and records past their retention time.
+
+    Args:
+        post_event_covers: ``(camera_id, start, end) -> bool``, true when an approved
+            post-event search authorisation covers a sighting (then its biometrics are kept).
+        on_vectors_removed: called with archive-index vector ids to remove from the index.
+    """
+
+    def __init__(
+        self,
+        repo: Repository,
+        media: MediaStore,
+        audit: AuditLog,
+        *,
+        post_event_covers: CoverageCheck,
+        on_vectors_removed: Callable[[list[int]], None] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.repo = repo
+        self.store = GovernanceStore(repo.db)
+        self.media = media
+        self.audit = audit
+        self.post_event_covers = post_event_covers
+        self.on_vectors_removed = on_vectors_removed
+        self.clock = clock
+
+    def purge_unmatched(self, *, reason: str = "track closed without a match") -> PurgeResult:
+        """Strip biometrics from closed face sightings that matched nothing (see module doc)."""
+        now = self.clock()
+        victims = [
+            sid
+            for sid, cam, start, end in self.store.unmatched_biometric_sightings(ended_before=now)
+            if not self.post_event_covers(cam, start, end)
+        ]
+        result = self._strip(victims)
+        if result.sightings:
+            self.audit.append(
+                SYSTEM.id,
+                AuditAction.PURGE_SIGHTINGS,
+                "sightings",
+                reason,
+                [
+                    ("sightings_stripped", str(result.sightings)),
+                    ("embeddings_deleted", str(result.vectors)),
+                    ("media_deleted", str(result.media)),
+                ],
+            )
+        return result
+
+    def _strip(self, sighting_ids: Sequence[str]) -> PurgeResult:
+        vector_ids, keys = self.store.strip_biometrics(sighting_ids)
+        if vector_ids and self.on_vectors_removed is not None:
+            self.on_vectors_removed(vector_ids)
+        removed = self._delete_media(keys)
+        return PurgeResult(len(sighting_ids), len(vector_ids), removed)
+
+    def _delete_media(self, keys: Sequence[str]) -> int:
+        removed = 0
+        for key in set(keys):
+            if not self.store.media_referenced(key) and self.media.delete(key):
+                removed += 1
+        return removed
+
+    def apply_retention(self, policy: RetentionPolicy) -> dict[str, int]:
+        """Delete alerts and sightings older than the policy allows (legal hold kept)."""
+        now = self.clock()
+        alert_ids = self.store.expired_alerts(now - policy.alerts)
+        keys = self.store.delete_alerts(alert_ids, with_sightings=False)
+        sighting_ids = self.store.expired_sightings(now - policy.sightings)
+        vector_ids, crop_keys = self.store.strip_biometrics(sighting_ids)
+        if vector_ids and self.on_vectors_removed is not None:
+            self.on_vectors_removed(vector_ids)
+        self.store.delete_sightings(sighting_ids)
+        media = self._delete_media([*keys, *crop_keys])
+        counts = {"alerts": len(alert_ids), "sightings": len(sighting_ids), "media": media}
+        self.audit.append(
+            SYSTEM.id,
+            AuditAction.RETENTION_RUN,
+            "retention",
+            "retention timers",
+            [(k, str(v)) for k, v in counts.items()],
+        )
+        log.info("retention: %s", counts)
+        return counts
+
+    def hold(self, actor: Actor, case_id: str, kind: str, target_id: str, reason: str) -> None:
+        """Link a record to a case; alerts and sightings of a held case are kept past retention."""
+        actor.require(Role.INVESTIGATOR, Role.SUPERVISOR, action="placing a legal hold")
+        if kind not in {"alert", "sighting", "search", "export"}:
+            raise ValidationError(f"kind must be alert|sighting|search|export, got {kind!r}")
+        self.repo.get_case(case_id)
+        self.repo.link_case(CaseLink(case_id, kind, target_id, actor.id, self.clock()))
+        self.audit.append(
+            actor.id,
+            AuditAction.LEGAL_HOLD,
+            f"{kind}:{target_id}",
+            reason,
+            [("case", case_id)],
+        )

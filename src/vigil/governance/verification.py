@@ -1,0 +1,112 @@
+"""Two-person verification: an alert is a lead until two different people confirm it.
+
+The rule (EU AI Act Art. 14(5)): an alert becomes ``actionable`` only after two confirmations by
+two distinct users, the first by an operator or supervisor, the second by a supervisor; each
+decision carries a reason. Either person may reject, which ends the alert as ``rejected``. Every
+decision is stored (who, when, what, why) and appended to the audit chain. A user who already
+decided on an alert cannot decide again (the storage layer's key makes that a conflict), and the
+state moves by compare-and-set so two supervisors racing cannot both be "the second".
+
+Viewing the probe crop or the enrolled image to decide is a view of biometric data and is logged
+by :meth:`VerificationService.view_biometric`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from vigil.core.records import AlertStatus
+from vigil.errors import ConflictError, PermissionDeniedError, ValidationError
+from vigil.governance.actors import Actor
+from vigil.governance.audit import AuditAction, AuditLog, utc_now
+from vigil.storage import Repository
+from vigil.storage.rows import Decision, Role, VerificationRow
+
+log = logging.getLogger(__name__)
+
+FIRST_ROLES = (Role.OPERATOR, Role.SUPERVISOR)
+SECOND_ROLES = (Role.SUPERVISOR,)
+OUTCOMES = frozenset({"arrest", "cleared", "false_alert", "no_action", "located"})
+
+
+class VerificationService:
+    """Record confirmation/rejection decisions and move alerts through their states."""
+
+    def __init__(
+        self, repo: Repository, audit: AuditLog, *, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.repo = repo
+        self.audit = audit
+        self.clock = clock
+
+    def decide(self, actor: Actor, alert_id: str, decision: Decision, reason: str) -> AlertStatus:
+        """Record ``actor``'s decision on an alert; returns the alert's new status.
+
+        Raises:
+            ValidationError: no reason given.
+            PermissionDeniedError: wrong role for this step.
+            ConflictError: the alert is already decided, or this user already decided on it.
+        """
+        if not reason.strip():
+            raise ValidationError("a verification decision needs a reason")
+        alert = self.repo.get_alert(alert_id)
+        prior = self.repo.list_verifications(alert_id)
+        if any(v.user_id == actor.id for v in prior):
+            raise ConflictError(
+                f"user {actor.id} already decided on alert {alert_id}; a second person must"
+            )
+        if alert.status not in (AlertStatus.PENDING, AlertStatus.ONE_CONFIRMED):
+            raise ConflictError(f"alert {alert_id} is already {alert.status}")
+        first = alert.status is AlertStatus.PENDING
+        if decision is Decision.CONFIRM:
+            roles = FIRST_ROLES if first else SECOND_ROLES
+            actor.require(*roles, action="the first confirmation" if first else "the second")
+        else:
+            actor.require(*FIRST_ROLES, action="rejecting an alert")
+        new = (
+            AlertStatus.REJECTED
+            if decision is Decision.REJECT
+            else AlertStatus.ONE_CONFIRMED
+            if first
+            else AlertStatus.ACTIONABLE
+        )
+        now = self.clock()
+        self.repo.add_verification(VerificationRow(alert_id, actor.id, decision, reason, now))
+        self.repo.transition_alert(alert_id, alert.status, new)
+        confirm = decision is Decision.CONFIRM
+        action = AuditAction.ALERT_CONFIRM if confirm else AuditAction.ALERT_REJECT
+        details = [("status", new.value), ("step", "1" if first else "2")]
+        self.audit.append(actor.id, action, f"alert:{alert_id}", reason, details)
+        if new is AlertStatus.ACTIONABLE:
+            self.audit.append(
+                actor.id,
+                AuditAction.ALERT_ACTIONABLE,
+                f"alert:{alert_id}",
+                "confirmed by two people",
+                [("confirmed_by", ",".join([*(v.user_id for v in prior), actor.id]))],
+            )
+        log.info("alert %s: %s by %s -> %s", alert_id, decision, actor.id, new)
+        return new
+
+    def record_outcome(self, actor: Actor, alert_id: str, outcome: str, reason: str) -> None:
+        """Record what came of an alert (arrest, cleared, false alert, ...) for the reports."""
+        actor.require(Role.SUPERVISOR, Role.INVESTIGATOR, action="recording an outcome")
+        if outcome not in OUTCOMES:
+            raise ValidationError(f"outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}")
+        self.repo.get_alert(alert_id)
+        self.audit.append(
+            actor.id, AuditAction.ALERT_OUTCOME, f"alert:{alert_id}", reason, [("outcome", outcome)]
+        )
+
+    def view_biometric(self, actor: Actor, alert_id: str, what: str, reason: str) -> None:
+        """Log a view of an alert's probe crop or enrolled image (auditors may not view)."""
+        if Role.AUDITOR in actor.roles and len(actor.roles) == 1:
+            raise PermissionDeniedError("auditors do not see biometric images")
+        actor.require(
+            Role.OPERATOR, Role.SUPERVISOR, Role.INVESTIGATOR, action="viewing biometric images"
+        )
+        self.audit.append(
+            actor.id, AuditAction.BIOMETRIC_VIEW, f"alert:{alert_id}", reason, [("what", what)]
+        )
