@@ -151,3 +151,21 @@ def test_slow_reads_are_cancelled(db: Database) -> None:
         conn.exec_driver_sql(slow).all()
     with db.read() as conn:  # the pooled connection is usable again
         assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+
+
+@pytest.mark.services
+def test_pooled_connections_killed_between_writes_are_replaced(pg_url: str) -> None:
+    repo = Repository(Database(pg_url, FAST))
+    with repo.db.writer.begin() as conn:
+        conn.execute(text("TRUNCATE sightings CASCADE"))
+    repo.add_sightings([make_sighting(i) for i in range(5)])
+    name = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(libpq_url(pg_url), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+    assert repo.add_sightings([make_sighting(i) for i in range(3, 10)]) == 5
+    assert {s.id for s in repo.list_sightings()} == {make_sighting(i).id for i in range(10)}
+    repo.db.dispose()

@@ -133,8 +133,11 @@ class Database:
     def _postgres_engines(self) -> tuple[Engine, Engine]:
         opts = self.options
         timeout_ms = int(opts.query_timeout_s * 1000)
-        common: dict[str, Any] = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
-        writer = create_engine(self.url, pool_size=4, max_overflow=4, **common)
+        # No pre-ping on the writer: write() retries a dead connection anyway, and a ping would
+        # cost a round trip per transaction. Readers have no retry, so they ping.
+        writer = create_engine(
+            self.url, pool_size=4, max_overflow=4, connect_args={"connect_timeout": 5}
+        )
         reader = create_engine(
             self.url,
             pool_size=opts.readers,
