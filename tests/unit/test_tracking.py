@@ -53,7 +53,8 @@ def test_two_walkers_keep_their_ids() -> None:
     ids = []
     for i in range(20):
         out = tr.update(dets([walker(0, 8, i), walker(400, -8, i)], [0.9, 0.8]), at(i))
-        ids.append(tuple(out.detections.tracker_id))
+        assert out.detections.tracker_id is not None
+        ids.append(tuple(out.detections.tracker_id.tolist()))
     assert len(set(ids[2:])) == 1
     assert -1 not in ids[-1]
     assert len(set(ids[-1])) == 2
