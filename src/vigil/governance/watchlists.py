@@ -34,11 +34,13 @@ from enum import StrEnum
 
 import numpy as np
 
+from vigil.core.records import FaceObservation, FrameRef
 from vigil.errors import PolicyViolationError, ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.governance.store import GovernanceStore
 from vigil.perception.faces.pipeline import FacePipeline
+from vigil.perception.faces.quality import face_size_px
 from vigil.perception.image import decode_image
 from vigil.storage import Repository
 from vigil.storage.media import MediaStore, media_key
@@ -279,8 +281,6 @@ class WatchlistService:
     def _templates(
         self, photos: Sequence[EnrolmentPhoto]
     ) -> tuple[list[np.ndarray], list[float], list[Refusal]]:
-        from vigil.core.records import FrameRef
-
         vectors, qualities, refusals = [], [], []
         for i, photo in enumerate(photos):
             try:
@@ -297,13 +297,8 @@ class WatchlistService:
             elif n > 1:
                 refusals.append(Refusal(i, f"{n} faces found; a photo must show one person"))
             elif not found.usable[0] or found.observations[0].embedding is None:
-                q = found.qualities[0].score
                 refusals.append(
-                    Refusal(
-                        i,
-                        f"face quality {q:.2f} is below the bar {self.pipeline.min_quality:.2f} "
-                        f"(or smaller than {self.pipeline.min_face_px} px)",
-                    )
+                    Refusal(i, self._why_unusable(found.qualities[0].score, found.observations[0]))
                 )
             else:
                 obs = found.observations[0]
@@ -311,6 +306,12 @@ class WatchlistService:
                 vectors.append(obs.embedding)
                 qualities.append(obs.quality)
         return vectors, qualities, refusals
+
+    def _why_unusable(self, quality: float, obs: FaceObservation) -> str:
+        size = face_size_px(obs.landmarks)
+        if quality < self.pipeline.min_quality:
+            return f"face quality {quality:.2f} is below the bar {self.pipeline.min_quality:.2f}"
+        return f"face is {size:.0f} px, below the {self.pipeline.min_face_px} px quality bar"
 
     def _bump_version(self, watchlist_id: str) -> str:
         wl = self.repo.get_watchlist(watchlist_id)

@@ -44,10 +44,14 @@ class FalseAlertModel:
         f = np.asarray(self.fmr, np.float64)
         if s.ndim != 1 or s.shape != f.shape or len(s) < 2:
             raise ValidationError(f"fmr curve needs matching 1-D arrays, got {s.shape}, {f.shape}")
-        if not (np.all(np.diff(s) > 0) and np.all((f >= 0) & (f <= 1))):
+        if not (np.all(np.diff(s) >= 0) and np.all((f >= 0) & (f <= 1))):
             raise ValidationError("fmr curve scores must ascend and fmr lie in [0, 1]")
+        # Rounded grids repeat scores: keep the first (highest) FMR of each, the cautious reading.
+        s, first = np.unique(s, return_index=True)
+        if len(s) < 2:
+            raise ValidationError("fmr curve needs at least two distinct scores")
         object.__setattr__(self, "scores", s)
-        object.__setattr__(self, "fmr", np.minimum.accumulate(f))
+        object.__setattr__(self, "fmr", np.minimum.accumulate(f[first]))
         if not 0 < self.floor <= 1:
             raise ValidationError(f"fmr floor must be in (0, 1], got {self.floor}")
 

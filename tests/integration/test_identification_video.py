@@ -1,0 +1,331 @@
+"""End to end on real video: an enrolled LFW person composited into vtest.avi frames raises one
+alert inside an active deployment, none without one, none after expiry; enrolment refusals;
+no non-match biometrics left in the stores. Real models, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vigil.config.settings import FacesConfig
+from vigil.core.records import AlertKind, AlertStatus, FrameRef
+from vigil.errors import PolicyViolationError
+from vigil.eval.faces import fmr_curve
+from vigil.governance.store import GovernanceStore
+from vigil.governance.watchlists import (
+    Category,
+    EnrolmentPhoto,
+    EnrolmentRefusedError,
+    WatchlistService,
+)
+from vigil.identification.calibration import FalseAlertModel
+from vigil.identification.gallery import Gallery
+from vigil.identification.live import FaceAlert, LiveIdentifier
+from vigil.perception.faces.pipeline import FacePipeline
+from vigil.perception.image import load_image
+from vigil.storage import Repository
+from vigil.storage.rows import Decision
+
+pytest.register_assert_rewrite("test_governance_world")
+from test_governance_world import (  # noqa: E402
+    INVESTIGATOR,
+    OFFICER,
+    OPERATOR,
+    SUPERVISOR,
+    World,
+    make_world,
+    request,
+)
+
+pytest_plugins = ["storage_fixtures"]
+pytestmark = [pytest.mark.models, pytest.mark.data]
+
+THRESHOLD = FacesConfig().identification.threshold
+N_FRAMES = 16
+FACE_FRAMES = range(3, 11)  # the composited person is in view for these sampled frames
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> FacePipeline:
+    return FacePipeline.from_config(FacesConfig())
+
+
+@pytest.fixture(scope="module")
+def people(lfw_dir: Path) -> list[list[Path]]:
+    """People with at least two photos present (part of LFW is withheld from ../shared)."""
+    folders = sorted(d for d in lfw_dir.iterdir() if d.is_dir())
+    out = [sorted(d.glob("*.jpg")) for d in folders]
+    return [p for p in out if len(p) >= 2][:60]
+
+
+@pytest.fixture(scope="module")
+def calibration(
+    pipeline: FacePipeline, people: list[list[Path]], tmp_path_factory: pytest.TempPathFactory
+) -> FalseAlertModel:
+    """An FMR curve from impostor pairs among 50 real people (different from the enrolled)."""
+    embs = []
+    for photos in people[10:60]:
+        img = load_image(photos[0])
+        found = pipeline.analyse(img, FrameRef("cal", _t0(), 0, img.shape[1], img.shape[0]))
+        embs += [o.embedding for o in found.observations[:1] if o.embedding is not None]
+    e = np.stack(embs)
+    scores = (e @ e.T)[np.triu_indices(len(e), 1)]
+    path = tmp_path_factory.mktemp("cal") / "faces.json"
+    path.write_text(json.dumps({"threshold": THRESHOLD, "fmr_curve": fmr_curve(scores)}))
+    return FalseAlertModel.from_file(path)
+
+
+def _t0():  # type: ignore[no-untyped-def]
+    from test_governance_world import T0
+
+    return T0
+
+
+@pytest.fixture(scope="module")
+def frames(vtest_video: Path, people: list[list[Path]]) -> list[np.ndarray]:
+    """vtest frames (every 3rd) with another photo of person 0 walking across frames 3..10."""
+    cap = cv2.VideoCapture(str(vtest_video))
+    out = []
+    face = cv2.resize(load_image(people[0][1])[40:210, 40:210], (150, 150))
+    for i in range(N_FRAMES * 3):
+        ok, frame = cap.read()
+        assert ok
+        if i % 3:
+            continue
+        k = len(out)
+        if k in FACE_FRAMES:
+            x = 520 + 6 * (k - FACE_FRAMES.start)
+            frame[30:180, x : x + 150] = face
+        out.append(frame)
+    cap.release()
+    return out
+
+
+@dataclass
+class Scene:
+    """The real-data pieces every test here shares (built once per module)."""
+
+    pipeline: FacePipeline
+    calibration: FalseAlertModel
+    frames: list[np.ndarray]
+    people: list[list[Path]]
+
+
+@pytest.fixture(scope="module")
+def scene(
+    pipeline: FacePipeline,
+    calibration: FalseAlertModel,
+    frames: list[np.ndarray],
+    people: list[list[Path]],
+) -> Scene:
+    return Scene(pipeline, calibration, frames, people)
+
+
+@pytest.fixture
+def w(repo: Repository, tmp_path: Path) -> World:
+    return make_world(repo, tmp_path)
+
+
+@pytest.fixture
+def watchlists(w: World, pipeline: FacePipeline, calibration: FalseAlertModel) -> WatchlistService:
+    return WatchlistService(
+        w.repo,
+        w.media,
+        w.audit,
+        pipeline,
+        max_size=lambda: calibration.max_watchlist_size(THRESHOLD, 0.05),
+        model="fr_feature",
+        clock=w.clock,
+    )
+
+
+def enrol_three(w: World, svc: WatchlistService, people: list[list[Path]]) -> str:
+    wl = svc.create(
+        INVESTIGATOR,
+        name="missing persons",
+        category=Category.MISSING_OR_VULNERABLE,
+        reason="missing persons reports",
+        expires_at=w.clock() + timedelta(days=7),
+    )
+    for i in range(3):
+        photo = EnrolmentPhoto(people[i][0].read_bytes(), f"family photo, report MP-{i}")
+        svc.enrol(INVESTIGATOR, wl, label=f"person {i}", photos=[photo], reason=f"report MP-{i}")
+    return wl
+
+
+def run_video(
+    w: World, pipeline: FacePipeline, calibration: FalseAlertModel, frames: list[np.ndarray]
+) -> tuple[list[FaceAlert], LiveIdentifier]:
+    live = LiveIdentifier(
+        "cam-1",
+        pipeline,
+        deployments=w.deployments,
+        repo=w.repo,
+        media=w.media,
+        audit=w.audit,
+        false_alerts=calibration,
+        threshold=THRESHOLD,
+        clock=w.clock,
+    )
+    alerts: list[FaceAlert] = []
+    for i, frame in enumerate(frames):
+        ref = FrameRef("cam-1", w.clock(), i, frame.shape[1], frame.shape[0])
+        alerts += live.process(frame, ref)
+        w.clock.advance(seconds=1.5)
+    return alerts + live.finish(), live
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch, pipeline: FacePipeline) -> Iterator[dict[str, int]]:
+    """Counts every 1:N search and every embedding computed."""
+    calls = {"search": 0, "embed": 0}
+    search, embed = Gallery.search, pipeline.embedder.embed
+
+    def counting_search(self, *a, **k):  # type: ignore[no-untyped-def]
+        calls["search"] += 1
+        return search(self, *a, **k)
+
+    def counting_embed(*a, **k):  # type: ignore[no-untyped-def]
+        calls["embed"] += 1
+        return embed(*a, **k)
+
+    monkeypatch.setattr(Gallery, "search", counting_search)
+    monkeypatch.setattr(pipeline.embedder, "embed", counting_embed)
+    yield calls
+
+
+def biometric_scan(w: World) -> dict[str, int]:
+    return GovernanceStore(w.repo.db).biometric_counts()
+
+
+def test_one_alert_inside_an_active_deployment_and_no_non_match_biometrics_remain(
+    w: World, watchlists: WatchlistService, scene: Scene, spy: dict[str, int]
+) -> None:
+    wl = enrol_three(w, watchlists, scene.people)
+    dep = request(w, wl, hours=2)
+    w.deployments.approve(OFFICER, dep, "child at risk; necessary and proportionate")
+    alerts, live = run_video(w, scene.pipeline, scene.calibration, scene.frames)
+    assert len(alerts) == 1, [(a.alert.score, a.alert.subject_id) for a in alerts]
+    fa = alerts[0]
+    a = fa.alert
+    assert a.kind is AlertKind.FACE_MATCH and a.deployment_id == dep
+    assert a.status is AlertStatus.PENDING and a.score >= THRESHOLD
+    subjects = {s.label: s.id for s in w.repo.list_subjects(wl)}
+    assert a.subject_id == subjects["person 0"]
+    assert a.false_alert_rate is not None and 0 < a.false_alert_rate < 0.05
+    assert a.false_alert_rate == pytest.approx(scene.calibration.fpir(a.score, 3))
+    assert a.rank2_margin is not None and a.rank2_margin > 0
+    assert w.media.get(fa.probe_key)[:2] == b"\xff\xd8"  # the probe crop, a JPEG
+    assert (
+        fa.enrolled_key is not None
+        and w.media.get(fa.enrolled_key) == scene.people[0][0].read_bytes()
+    )
+    assert spy["search"] >= 1 and live.tracks_closed >= 1
+    # Zero non-match biometrics in the stores: only the alert's crop and the enrolled templates.
+    counts = biometric_scan(w)
+    assert counts == {
+        "sighting_embeddings": 0,
+        "sighting_crops": 1,
+        "templates": 3,
+        "alert_probes": 1,
+    }
+    assert set(w.media.keys()) == {
+        fa.probe_key,
+        *(t.image_key for t in w.repo.templates_for_watchlist(wl)),
+    }
+    assert w.purger.purge_unmatched().sightings == 0
+    # The two-person rule then makes it actionable; the audit chain is intact and names it all.
+    w.verification.decide(OPERATOR, a.id, Decision.CONFIRM, "same person as the report photo")
+    w.verification.decide(SUPERVISOR, a.id, Decision.CONFIRM, "agree; dispatch")
+    assert w.repo.get_alert(a.id).status is AlertStatus.ACTIONABLE
+    assert w.audit.verify().ok
+    # A probe crop from the archive cannot be enrolled (no harvesting from the cameras).
+    with pytest.raises(PolicyViolationError, match="archive"):
+        watchlists.enrol(
+            INVESTIGATOR,
+            wl,
+            label="x",
+            reason="r",
+            photos=[EnrolmentPhoto(w.media.get(fa.probe_key), "a nice photo")],
+        )
+    with pytest.raises(PolicyViolationError, match="archive"):
+        watchlists.enrol(
+            INVESTIGATOR,
+            wl,
+            label="x",
+            reason="r",
+            photos=[EnrolmentPhoto(scene.people[5][0].read_bytes(), f"sighting:{a.id}")],
+        )
+
+
+def test_no_deployment_no_comparison(
+    w: World, watchlists: WatchlistService, scene: Scene, spy: dict[str, int]
+) -> None:
+    enrol_three(w, watchlists, scene.people)
+    spy.update(search=0, embed=0)
+    alerts, live = run_video(w, scene.pipeline, scene.calibration, scene.frames)
+    assert alerts == [] and live.tracks_closed >= 1
+    assert spy == {"search": 0, "embed": 0}  # no face was even turned into a template
+    assert biometric_scan(w)["sighting_embeddings"] == 0
+
+
+def test_expired_deployment_raises_nothing(
+    w: World, watchlists: WatchlistService, scene: Scene, spy: dict[str, int]
+) -> None:
+    wl = enrol_three(w, watchlists, scene.people)
+    dep = request(w, wl, hours=1)
+    w.deployments.approve(OFFICER, dep, "ok")
+    w.clock.advance(hours=1)
+    spy.update(search=0, embed=0)
+    alerts, _ = run_video(w, scene.pipeline, scene.calibration, scene.frames)
+    assert alerts == [] and spy["search"] == 0
+    assert w.repo.get_deployment(dep).state.value == "expired"
+
+
+def test_enrolment_refuses_bad_photos_with_the_reason(
+    w: World, watchlists: WatchlistService, people: list[list[Path]], frames: list[np.ndarray]
+) -> None:
+    watchlists.max_size = lambda: 4  # as if the target false-alert rate allowed four
+    wl = watchlists.create(
+        INVESTIGATOR,
+        name="l",
+        category=Category.WANTED_BY_COURT,
+        reason="warrants",
+        expires_at=w.clock() + timedelta(days=1),
+    )
+    a, b = (cv2.resize(load_image(people[i][0]), (250, 250)) for i in (0, 1))
+    two = np.hstack([a, b])
+    cases = {
+        "no face": frames[0][400:576, 0:200],
+        "2 faces": two,
+        "quality bar": cv2.resize(a, (50, 50)),
+    }
+    for expect, img in cases.items():
+        _, buf = cv2.imencode(".png", img)
+        with pytest.raises(EnrolmentRefusedError) as err:
+            watchlists.enrol(
+                INVESTIGATOR,
+                wl,
+                label="x",
+                reason="warrant",
+                photos=[EnrolmentPhoto(buf.tobytes(), "court file")],
+            )
+        assert expect in str(err.value)
+    assert w.repo.list_subjects(wl) == [] and list(w.media.keys()) == []
+    assert [e.action for e in w.audit.store.audit_entries()].count("watchlist.enrol_refused") == 3
+    with pytest.raises(PolicyViolationError, match="limit"):
+        for i in range(5):
+            photo = EnrolmentPhoto(people[i % 10][0].read_bytes(), f"court file {i}")
+            watchlists.enrol(INVESTIGATOR, wl, label=f"p{i}", reason="warrant", photos=[photo])
+    before = w.repo.get_watchlist(wl)
+    subject = w.repo.list_subjects(wl)[0]
+    watchlists.remove_subject(INVESTIGATOR, wl, subject.id, "warrant withdrawn")
+    after = w.repo.get_watchlist(wl)
+    assert after.version == before.version + 1 and after.version_hash != before.version_hash
