@@ -24,8 +24,18 @@ install: $(STAMP)
 models: install
 	$(BIN)/vigil models install
 
+# The first-run demo needs real footage: ../shared/data when present, else Debian's opencv-doc
+# (OpenCV's vtest.avi), installed here when we can (root with apt); `vigil demo --video FILE`
+# takes any other clip. For your own cameras: `vigil run --config vigil.yaml`.
+DEMO_FOOTAGE := $(firstword $(wildcard ../shared/data/opencv_vtest/vtest.avi /usr/share/doc/opencv-doc/examples/data/vtest.avi))
+
 run: models
-	$(BIN)/vigil run --config vigil.example.yaml
+ifeq ($(DEMO_FOOTAGE),)
+	-@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's opencv-doc for the demo footage (vtest.avi)"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends opencv-doc; fi
+endif
+	$(BIN)/vigil demo
 
 lint: install
 	$(BIN)/ruff check src tests bench

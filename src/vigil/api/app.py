@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
@@ -19,9 +19,14 @@ from vigil.config import VigilConfig
 from vigil.models import CATALOG
 from vigil.models.installer import status
 
+if TYPE_CHECKING:
+    from vigil.system.embedded import EmbeddedSystem
 
-def create_app(config: VigilConfig, *, model_dir: Path | None = None) -> FastAPI:
-    """Build the API app for ``config``."""
+
+def create_app(
+    config: VigilConfig, *, model_dir: Path | None = None, system: EmbeddedSystem | None = None
+) -> FastAPI:
+    """Build the API app for ``config`` (``system``: the running pipelines, if any)."""
     app = FastAPI(
         title="Vigil API",
         version=__version__,
@@ -39,5 +44,10 @@ def create_app(config: VigilConfig, *, model_dir: Path | None = None) -> FastAPI
     def models() -> list[dict[str, Any]]:
         """Installed state of every registered model (no weights, only metadata)."""
         return [dataclasses.asdict(status(s, model_dir)) for s in CATALOG.values()]
+
+    @app.get("/api/v1/cameras/status", tags=["cameras"])
+    def camera_status() -> list[dict[str, Any]]:
+        """Health and analysis totals per camera (never the source URL)."""
+        return system.camera_view() if system is not None else []
 
     return app

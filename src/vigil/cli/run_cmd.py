@@ -1,13 +1,105 @@
-"""``vigil run``: start the embedded system (API server now; pipelines as they land)."""
+"""``vigil run`` and ``vigil demo``: start the embedded system with its API and a live view."""
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
 from pathlib import Path
+from types import FrameType
 
 import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
 from vigil import logs
-from vigil.config import load_config
+from vigil.config import VigilConfig, load_config
+
+console = Console()
+
+
+def _table(system: object, url: str, started: float) -> Table:
+    from vigil.system.embedded import EmbeddedSystem
+
+    assert isinstance(system, EmbeddedSystem)
+    table = Table(
+        title=f"Vigil — API {url}/docs — up {time.monotonic() - started:.0f} s",
+        caption="Ctrl-C to stop",
+    )
+    for col in (
+        "camera",
+        "state",
+        "frames analysed",
+        "faces seen",
+        "faces embedded",
+        "face ms",
+        "dropped",
+        "last error",
+    ):
+        table.add_column(col)
+    for row in system.camera_view():
+        table.add_row(
+            row["camera_id"],
+            row["state"],
+            str(row["frames_analysed"]),
+            str(row["faces_seen"]),
+            str(row["faces_embedded"]),
+            str(row["face_ms"]),
+            str(row["dropped_frames"]),
+            (row["last_error"] or "")[:60],
+        )
+    return table
+
+
+def serve(
+    config: VigilConfig,
+    host: str | None,
+    port: int | None,
+    *,
+    live: bool = True,
+    duration: float | None = None,
+) -> None:
+    """Run the system and the API until SIGINT/SIGTERM (or ``duration`` seconds)."""
+    import uvicorn
+
+    from vigil.api.app import create_app
+    from vigil.system.embedded import EmbeddedSystem
+
+    system = EmbeddedSystem(config)
+    api = create_app(config, model_dir=config.models.dir, system=system)
+    bind_host, bind_port = host or config.api.host, port or config.api.port
+    server = uvicorn.Server(
+        uvicorn.Config(api, host=bind_host, port=bind_port, log_level="warning")
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    api_thread = threading.Thread(target=server.run, name="vigil-api", daemon=True)
+    url = f"http://{bind_host}:{bind_port}"
+    started = time.monotonic()
+    try:
+        system.start()
+        api_thread.start()
+        console.print(f"Vigil API on {url}/docs  (Ctrl-C to stop)")
+        deadline = None if duration is None else started + duration
+        if live:
+            with Live(_table(system, url, started), console=console, refresh_per_second=1) as view:
+                while not stop.wait(1.0) and (deadline is None or time.monotonic() < deadline):
+                    view.update(_table(system, url, started))
+        else:
+            while not stop.wait(1.0) and (deadline is None or time.monotonic() < deadline):
+                pass
+    finally:
+        server.should_exit = True
+        system.stop()
+        api_thread.join(5)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        console.print("stopped")
 
 
 def register(app: typer.Typer) -> None:
@@ -16,16 +108,40 @@ def register(app: typer.Typer) -> None:
         config_path: Path | None = typer.Option(None, "--config", "-c", help="vigil.yaml to use."),
         host: str | None = typer.Option(None, help="Override api.host."),
         port: int | None = typer.Option(None, help="Override api.port."),
+        live: bool = typer.Option(True, "--live/--no-live", help="Live terminal view."),
+        duration: float | None = typer.Option(None, help="Stop after this many seconds."),
     ) -> None:
-        """Start Vigil on the embedded default: API server and the configured pipelines."""
-        import uvicorn
-
-        from vigil.api.app import create_app
-
+        """Start Vigil on the embedded default: cameras, analysis and the API."""
         config = load_config(config_path)
         logs.configure(config.system.log_level, json_lines=config.system.log_json)
-        api_app = create_app(config, model_dir=config.models.dir)
-        bind_host = host or config.api.host
-        bind_port = port or config.api.port
-        typer.echo(f"Vigil API on http://{bind_host}:{bind_port}/docs  (Ctrl-C to stop)")
-        uvicorn.run(api_app, host=bind_host, port=bind_port, log_level="warning")
+        serve(config, host, port, live=live, duration=duration)
+
+    @app.command("demo")
+    def demo(
+        video: Path | None = typer.Option(
+            None, "--video", help="Footage to use instead of OpenCV's vtest.avi."
+        ),
+        data_dir: Path = typer.Option(
+            Path("var/demo"), "--data-dir", help="Where the demo's video, config and database go."
+        ),
+        host: str | None = typer.Option(None, help="Override api.host."),
+        port: int | None = typer.Option(None, help="Override api.port."),
+        live: bool = typer.Option(True, "--live/--no-live", help="Live terminal view."),
+        duration: float | None = typer.Option(None, help="Stop after this many seconds."),
+    ) -> None:
+        """Build the demo (real footage + real face photos) and run the system on it."""
+        from vigil.config.settings import YuNetDetectorConfig
+        from vigil.perception.faces.detectors import make_detector
+        from vigil.system.demo import build_demo_video, demo_config_text, find_footage
+
+        logs.configure("WARNING")
+        data_dir = data_dir.resolve()
+        footage = find_footage(video)
+        out = data_dir / f"demo-{footage.stem}.mp4"
+        if not out.is_file():
+            console.print(f"building the demo video from {footage} (once)...")
+            build_demo_video(footage, out, make_detector(YuNetDetectorConfig()))
+        cfg_path = data_dir / "vigil-demo.yaml"
+        cfg_path.write_text(demo_config_text(out, data_dir))
+        console.print(f"demo config: {cfg_path}")
+        serve(load_config(cfg_path), host, port, live=live, duration=duration)

@@ -150,7 +150,6 @@ def _download(source: PackageSource, dest: Path) -> Path:
                 "download",
                 "--quiet",
                 "--no-deps",
-                "--no-build-isolation",
                 binary,
                 "-d",
                 str(dest),

@@ -1,0 +1,130 @@
+"""Analysis workers: take sampled frames off the camera queues and run the perception stages.
+
+A small, fixed pool of threads serves every camera round-robin (ONNX Runtime sessions are
+thread-safe and release the GIL), so analysis cost is bounded by the pool, not by the number of
+cameras; when analysis is slower than capture the cameras' drop-oldest queues absorb it and count
+the drops. Per-camera statistics are fixed-size records (no per-frame history is kept), and the
+recent-faces ring holds counts and boxes only — never crops or embeddings.
+
+An exception in a stage is caught per frame, counted and logged with the camera id (the camera
+keeps running); if the same camera fails ``max_consecutive_failures`` times in a row it is
+reported as ``failing`` so the operator sees it, instead of a silent hang.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from vigil.perception.faces.pipeline import FaceAnalysis, FacePipeline
+from vigil.sources.frames import DecodedFrame
+from vigil.sources.worker import CameraWorker
+
+log = logging.getLogger(__name__)
+
+FaceHook = Callable[[DecodedFrame, FaceAnalysis], None]
+
+
+@dataclass
+class CameraStats:
+    """Running totals for one camera's analysis (bounded: scalars only)."""
+
+    frames: int = 0
+    faces: int = 0
+    faces_embedded: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_frame_at: str | None = None
+    face_ms_ewma: float = 0.0
+
+    def observe(self, analysis: FaceAnalysis, ms: float) -> None:
+        self.frames += 1
+        self.faces += len(analysis.observations)
+        self.faces_embedded += int(analysis.usable.sum())
+        self.consecutive_failures = 0
+        self.face_ms_ewma = ms if self.frames == 1 else 0.9 * self.face_ms_ewma + 0.1 * ms
+
+
+@dataclass
+class AnalysisPool:
+    """Round-robin analysis of every camera's queue by ``threads`` worker threads."""
+
+    workers: Sequence[CameraWorker]
+    faces: FacePipeline | None
+    face_cameras: frozenset[str]
+    threads: int = 1
+    hooks: list[FaceHook] = field(default_factory=list)
+    max_consecutive_failures: int = 20
+    stats: dict[str, CameraStats] = field(init=False)
+    _stop: threading.Event = field(init=False, default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(init=False, default_factory=list)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.stats = {w.camera_id: CameraStats() for w in self.workers}
+        self._next = 0
+
+    def start(self) -> None:
+        for i in range(self.threads):
+            t = threading.Thread(target=self._run, name=f"vigil-analysis-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 4.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def _take(self) -> tuple[CameraWorker, DecodedFrame] | None:
+        """The next frame in round-robin order across cameras, or None if all queues are empty."""
+        with self._lock:
+            n = len(self.workers)
+            for k in range(n):
+                worker = self.workers[(self._next + k) % n]
+                frame = worker.queue.get(0)
+                if frame is not None:
+                    self._next = (self._next + k + 1) % n
+                    return worker, frame
+        return None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            item = self._take()
+            if item is None:
+                self._stop.wait(0.02)
+                continue
+            worker, frame = item
+            self.analyse(worker.camera_id, frame)
+
+    def analyse(self, camera_id: str, frame: DecodedFrame) -> FaceAnalysis | None:
+        """Run the stages on one frame; failures are contained, counted and logged."""
+        stats = self.stats[camera_id]
+        stats.last_frame_at = frame.ref.captured_at.isoformat()
+        if self.faces is None or camera_id not in self.face_cameras:
+            stats.frames += 1
+            return None
+        t0 = time.perf_counter()
+        try:
+            analysis = self.faces.analyse(frame.image, frame.ref)
+            for hook in self.hooks:
+                hook(frame, analysis)
+        except Exception as exc:  # a bad frame or a bug must not stop the camera
+            stats.failures += 1
+            stats.consecutive_failures += 1
+            stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("analysis failed on camera %s frame %d", camera_id, frame.ref.index)
+            return None
+        stats.observe(analysis, (time.perf_counter() - t0) * 1000)
+        return analysis
+
+    def failing(self) -> list[str]:
+        return [
+            c
+            for c, s in self.stats.items()
+            if s.consecutive_failures >= self.max_consecutive_failures
+        ]

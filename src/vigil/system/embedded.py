@@ -1,0 +1,79 @@
+"""The embedded default: every stage in one process, served by one API.
+
+``EmbeddedSystem`` owns the camera supervisor (capture threads), the analysis pool (perception)
+and exposes a read-only view of their state for the API and the terminal view. It is started by
+``vigil run``; ``stop()`` brings everything down within a few seconds (SIGTERM-safe).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from vigil.config.settings import VigilConfig
+from vigil.perception.faces.pipeline import FacePipeline
+from vigil.sources.status import CameraStatus
+from vigil.sources.supervisor import Supervisor
+from vigil.system.analysis import AnalysisPool, FaceHook
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedSystem:
+    """Cameras → analysis for one config; start/stop and a status view."""
+
+    def __init__(
+        self, config: VigilConfig, *, hooks: list[FaceHook] | None = None, analysis_threads: int = 1
+    ) -> None:
+        self.config = config
+        cameras = [c for c in config.cameras if c.enabled]
+        self.supervisor = Supervisor.from_configs(cameras)
+        face_cams = frozenset(c.id for c in cameras if "faces" in c.analytics)
+        faces = FacePipeline.from_config(config.faces, config.models.dir) if face_cams else None
+        self.analysis = AnalysisPool(
+            list(self.supervisor.workers.values()),
+            faces,
+            face_cams,
+            threads=analysis_threads,
+            hooks=list(hooks or []),
+        )
+        self.started = False
+
+    def start(self) -> None:
+        self.supervisor.start()
+        self.analysis.start()
+        self.started = True
+        log.info("embedded system started with %d camera(s)", len(self.supervisor.workers))
+
+    def stop(self) -> None:
+        self.analysis.stop()
+        self.supervisor.stop()
+        self.started = False
+
+    def camera_statuses(self) -> list[CameraStatus]:
+        return [w.snapshot() for w in self.supervisor.workers.values()]
+
+    def camera_view(self) -> list[dict[str, Any]]:
+        """Per camera: health (no URL) and analysis totals; safe to serve to any role."""
+        out = []
+        for status in self.camera_statuses():
+            stats = self.analysis.stats.get(status.camera_id)
+            out.append(
+                {
+                    "camera_id": status.camera_id,
+                    "state": str(status.state),
+                    "since": status.since.isoformat(),
+                    "last_error": status.last_error,
+                    "frames_analysed": stats.frames if stats else 0,
+                    "faces_seen": stats.faces if stats else 0,
+                    "faces_embedded": stats.faces_embedded if stats else 0,
+                    "analysis_failures": stats.failures if stats else 0,
+                    "face_ms": round(stats.face_ms_ewma, 1) if stats else None,
+                    "dropped_frames": status.dropped,
+                }
+            )
+        return out
+
+    def stats_dict(self) -> dict[str, Any]:
+        return {k: asdict(v) for k, v in self.analysis.stats.items()}
