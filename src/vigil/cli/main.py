@@ -12,7 +12,16 @@ import sys
 import typer
 
 from vigil import __version__
-from vigil.cli import cameras_cmd, config_cmd, db_cmd, eval_cmd, models_cmd, run_cmd
+from vigil.cli import (
+    audit_cmd,
+    cameras_cmd,
+    config_cmd,
+    db_cmd,
+    eval_cmd,
+    models_cmd,
+    report_cmd,
+    run_cmd,
+)
 from vigil.errors import VigilError
 
 app = typer.Typer(
@@ -28,6 +37,8 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(cameras_cmd.app, name="cameras")
 app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(report_cmd.app, name="report")
 eval_cmd.register_calibrate(app)
 run_cmd.register(app)
 

@@ -1,0 +1,230 @@
+"""The oversight report: the figures a privacy commissioner asks for, with no biometric data.
+
+Built from the deployments table and the audit chain only, so it survives purges (a refused
+urgent deployment's alerts are deleted, but the chain still records that they were raised and
+purged) and never touches a template or an image. For ``[from, to)``:
+
+* every deployment overlapping the period: purpose, kind, legal reference, cameras or zone,
+  requester, authorising officer, state, start, end and duration;
+* per deployment and per watchlist: faces scanned (faces compared, from the live identifiers'
+  ``deployment.scan_summary`` entries), alerts raised, confirmed (made actionable by two people),
+  rejected, pending; the **observed false-alert rate** = rejected / decided alerts, and rejected
+  per 1,000 faces scanned; the mean calibrated false-alert rate shown on the alerts;
+* outcomes recorded on alerts (arrest, cleared, false alert, ...);
+* purges: deployments purged, alerts deleted with them, non-match sightings stripped, retention.
+
+The JSON keys are stable; the Markdown is rendered from the JSON.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from vigil.core.records import AuditEntry
+from vigil.governance.audit import AuditAction, iter_entries
+from vigil.storage import Repository
+from vigil.storage.rows import DeploymentRow
+
+SCHEMA = "vigil.report.oversight/1"
+
+
+@dataclass
+class _Tally:
+    faces_scanned: int = 0
+    alerts: int = 0
+    confirmed: int = 0
+    rejected: int = 0
+    calibrated_far: list[float] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        decided = self.confirmed + self.rejected
+        return {
+            "faces_scanned": self.faces_scanned,
+            "alerts": self.alerts,
+            "confirmed": self.confirmed,
+            "rejected": self.rejected,
+            "pending": self.alerts - decided,
+            "observed_false_alert_rate": (self.rejected / decided) if decided else None,
+            "rejected_per_1000_faces": (
+                1000 * self.rejected / self.faces_scanned if self.faces_scanned else None
+            ),
+            "mean_calibrated_false_alert_rate": (
+                sum(self.calibrated_far) / len(self.calibrated_far) if self.calibrated_far else None
+            ),
+            "outcomes": dict(sorted(self.outcomes.items())),
+        }
+
+
+def _details(e: AuditEntry) -> dict[str, str]:
+    return dict(e.details)
+
+
+def _id(target: str) -> str:
+    return target.split(":", 1)[1] if ":" in target else target
+
+
+def _deployment(d: DeploymentRow) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "kind": d.kind,
+        "purpose": d.purpose,
+        "legal_reference": d.legal_reference,
+        "cameras": list(d.camera_ids),
+        "zone": d.zone,
+        "state": d.state.value,
+        "requested_by": d.requested_by,
+        "authorised_by": d.authorised_by,
+        "starts_at": d.starts_at.isoformat(),
+        "ends_at": d.ends_at.isoformat(),
+        "duration_hours": round((d.ends_at - d.starts_at).total_seconds() / 3600, 3),
+        "urgent": d.urgent_deadline is not None,
+        "watchlists": [{"id": w, "version_hash": h} for w, h in d.watchlists],
+    }
+
+
+def build_oversight(repo: Repository, start: datetime, end: datetime) -> dict[str, Any]:
+    """The report for ``[start, end)`` as a JSON-ready dict (see the module docstring)."""
+    deployments = [d for d in repo.list_deployments() if d.starts_at < end and d.ends_at > start]
+    entries = [e for e in iter_entries(repo) if start <= e.at < end]
+    per_dep: dict[str, _Tally] = defaultdict(_Tally)
+    per_wl: dict[str, _Tally] = defaultdict(_Tally)
+    alert_home: dict[str, tuple[str, str]] = {}
+    purges: Counter[str] = Counter()
+    _tally(entries, per_dep, per_wl, alert_home, purges)
+    return {
+        "schema": SCHEMA,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "deployments": [{**_deployment(d), **per_dep[d.id].as_json()} for d in deployments],
+        "watchlists": {w: t.as_json() for w, t in sorted(per_wl.items())},
+        "totals": _total(per_dep.values()).as_json(),
+        "purges": dict(sorted(purges.items())),
+        "audit_entries_in_period": len(entries),
+    }
+
+
+def _tally(
+    entries: Iterable[AuditEntry],
+    per_dep: dict[str, _Tally],
+    per_wl: dict[str, _Tally],
+    alert_home: dict[str, tuple[str, str]],
+    purges: Counter[str],
+) -> None:
+    for e in entries:
+        d = _details(e)
+        home = alert_home.get(_id(e.target))
+        tallies = [per_dep[home[0]], per_wl[home[1]]] if home else []
+        if e.action == AuditAction.DEPLOYMENT_SCAN_SUMMARY:
+            per_dep[_id(e.target)].faces_scanned += int(d.get("faces_scanned", 0))
+        elif e.action == AuditAction.ALERT_RAISE:
+            alert_home[_id(e.target)] = (d.get("deployment", ""), d.get("watchlist", ""))
+            for t in (per_dep[d.get("deployment", "")], per_wl[d.get("watchlist", "")]):
+                t.alerts += 1
+                if "false_alert_rate" in d:
+                    t.calibrated_far.append(float(d["false_alert_rate"]))
+        elif e.action == AuditAction.ALERT_ACTIONABLE:
+            for t in tallies:
+                t.confirmed += 1
+        elif e.action == AuditAction.ALERT_REJECT:
+            for t in tallies:
+                t.rejected += 1
+        elif e.action == AuditAction.ALERT_OUTCOME:
+            for t in tallies:
+                t.outcomes[d.get("outcome", "unknown")] += 1
+        elif e.action == AuditAction.DEPLOYMENT_PURGE:
+            purges["deployments_purged"] += 1
+            purges["alerts_deleted"] += int(d.get("alerts_deleted", 0))
+        elif e.action == AuditAction.PURGE_SIGHTINGS:
+            purges["non_match_sightings_stripped"] += int(d.get("sightings_stripped", 0))
+        elif e.action == AuditAction.RETENTION_RUN:
+            purges["retention_alerts_deleted"] += int(d.get("alerts", 0))
+            purges["retention_sightings_deleted"] += int(d.get("sightings", 0))
+    # Scan summaries of watchlists: faces compared against a deployment were compared with
+    # every watchlist it pinned.
+    for dep_id, tally in list(per_dep.items()):
+        for wl_id in {h[1] for h in alert_home.values() if h[0] == dep_id}:
+            per_wl[wl_id].faces_scanned = max(per_wl[wl_id].faces_scanned, tally.faces_scanned)
+
+
+def _total(tallies: Iterable[_Tally]) -> _Tally:
+    total = _Tally()
+    for t in tallies:
+        total.faces_scanned += t.faces_scanned
+        total.alerts += t.alerts
+        total.confirmed += t.confirmed
+        total.rejected += t.rejected
+        total.calibrated_far += t.calibrated_far
+        total.outcomes.update(t.outcomes)
+    return total
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def to_markdown(doc: dict[str, Any]) -> str:
+    """Render the JSON report as Markdown for people."""
+    lines = [
+        f"# Oversight report {doc['from']} to {doc['to']}",
+        "",
+        "## Deployments",
+        "",
+        "| deployment | purpose | kind | state | hours | authorised by | faces scanned | alerts "
+        "| confirmed | rejected | observed false-alert rate | mean calibrated rate |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for d in doc["deployments"]:
+        cells = [
+            d["id"][:12],
+            d["purpose"],
+            d["kind"],
+            d["state"],
+            d["duration_hours"],
+            d["authorised_by"],
+            d["faces_scanned"],
+            d["alerts"],
+            d["confirmed"],
+            d["rejected"],
+            d["observed_false_alert_rate"],
+            d["mean_calibrated_false_alert_rate"],
+        ]
+        lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
+    lines += [
+        "",
+        "## Watchlists",
+        "",
+        "| watchlist | alerts | confirmed | rejected | observed false-alert rate |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for wid, t in doc["watchlists"].items():
+        cells = [
+            wid[:12],
+            t["alerts"],
+            t["confirmed"],
+            t["rejected"],
+            t["observed_false_alert_rate"],
+        ]
+        lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
+    tot = doc["totals"]
+    lines += [
+        "",
+        "## Totals",
+        "",
+        f"Faces scanned {tot['faces_scanned']}, alerts {tot['alerts']}, confirmed "
+        f"{tot['confirmed']}, rejected {tot['rejected']}, pending {tot['pending']}.",
+        f"Outcomes: {_fmt(tot['outcomes'] or 'none')}.",
+        "",
+        "## Purges",
+        "",
+    ]
+    lines += [f"- {k}: {v}" for k, v in doc["purges"].items()] or ["- none"]
+    return "\n".join(lines) + "\n"
