@@ -168,3 +168,12 @@ def test_recall_and_memory_gate_at_100k(tmp_path: Path) -> None:
     recall = np.mean([len(set(got[i]) & set(truth[i])) / 10 for i in range(len(q))])
     assert recall >= 0.95
     assert idx.memory_bytes() / len(x) <= 100
+
+
+def test_purged_row_is_never_returned_even_if_index_removal_was_lost(tmp_path: Path) -> None:
+    x = _unit(500, seed=8)
+    idx = FaissArchiveIndex(tmp_path, SMALL)
+    idx.add(np.arange(500), x)
+    assert idx.trained
+    idx._vectors.erase(np.array([42]))  # as if a crash hit between the two steps of remove()
+    assert 42 not in idx.search(x[42:43], 50).ids

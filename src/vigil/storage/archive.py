@@ -139,10 +139,12 @@ class _VectorFile:
                 if size
                 else None
             )
-        out = np.zeros((*ids.shape, self.dim), np.float32)
+        if self._map is None:
+            return np.zeros((*ids.shape, self.dim), np.float32)
         ok = (ids >= 0) & (ids < size)
-        if self._map is not None and ok.any():
-            out[ok] = self._map[ids[ok]]
+        out = np.asarray(self._map[np.where(ok, ids, 0)], dtype=np.float32)  # one gather
+        if not ok.all():
+            out[~ok] = 0.0
         return out
 
     def sync(self) -> None:
@@ -302,10 +304,15 @@ class FaissArchiveIndex:
             if not self.trained:
                 return self._exact(q, k)
             _, cand = self._ivf.search(q, max(k, self.params.rerank))
-            vecs = self._vectors.read(cand)
-        scores = np.einsum("qkd,qd->qk", vecs, q)
-        # An all-zero row is a purged vector whose index removal was lost in a crash: skip it.
-        cand = np.where(np.abs(vecs).sum(axis=2) > 0, cand, -1)
+            scores = np.empty(cand.shape, np.float32)
+            for s in range(0, len(q), 128):  # bounded temporaries: 128 * rerank rows at a time
+                vecs = self._vectors.read(cand[s : s + 128])
+                scores[s : s + 128] = np.matmul(vecs, q[s : s + 128, :, None])[:, :, 0]
+                # A zero row is a purged vector whose index removal a crash lost: never return it.
+                maybe = np.flatnonzero(scores[s : s + 128].reshape(-1) == 0.0)
+                if len(maybe):
+                    dead = ~vecs.reshape(-1, self.params.dim)[maybe].any(axis=1)
+                    cand[s : s + 128].reshape(-1)[maybe[dead]] = -1
         return _top_k(cand, scores, k)
 
     def _exact(self, q: Float32, k: int) -> SearchResult:
