@@ -61,6 +61,7 @@ def backup(db: Database, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     tmp.unlink(missing_ok=True)
+    os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600))  # a backup holds biometric data
     if db.dialect == "sqlite":
         src = sqlite3.connect(str(db.sqlite_path))
         dst = sqlite3.connect(str(tmp))

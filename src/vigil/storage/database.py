@@ -23,6 +23,7 @@ returned survives even power loss; ``NORMAL`` is faster and still survives a pro
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -100,6 +101,8 @@ class Database:
         if path is None or str(path) in {"", ":memory:"}:
             raise ValidationError("SQLite needs a file path (WAL does not work in memory)")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # biometric data: owner-only (SQLite copies the mode to -wal/-shm)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         opts = self.options
         args = {"check_same_thread": False, "timeout": opts.busy_timeout_ms / 1000}
         writer = create_engine(
