@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vigil.cli import eval_objects_cmd
 from vigil.config import load_config
 from vigil.config.settings import FacesConfig
 from vigil.eval import faces as runner
@@ -25,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console(stderr=True)
+eval_objects_cmd.register(app)  # crowd and tracking (people and vehicles)
 
 ConfigOpt = typer.Option(
     None,

@@ -1,0 +1,252 @@
+"""``vigil eval tracking``: detection and tracking accuracy on MOTChallenge-layout sequences.
+
+Layout: ``DIR/**/<sequence>/{img1/NNNNNN.jpg, gt/gt.txt, seqinfo.ini}`` (MOT17 ``gt.txt`` rows:
+``frame, id, left, top, width, height, consider_flag, class, visibility``).
+
+Protocol (stated in the report): ground-truth rows count when ``consider_flag == 1``, class is 1
+(pedestrian) and visibility ≥ ``min_visibility`` (default 0.5: "visible pedestrians"). All other
+rows are *ignore regions*: a hypothesis that overlaps one at IoU ≥ 0.5 and matches no counted
+person is removed before scoring (MOTChallenge's preprocessing), so a detector is not punished
+for finding a person sitting in a car or a person who is 80 % hidden. Matching is IoU ≥ 0.5.
+
+Metrics: MOTA, IDF1, recall, precision, id switches from ``motmetrics`` (the maintained
+py-motmetrics); its ``iou_matrix`` helper calls ``np.asfarray`` (gone in numpy 2), so the distance
+matrices are computed here with :func:`vigil.core.box_iou`. HOTA is not reported: motmetrics 1.4
+does not implement it. A ``detection`` block gives per-frame detection recall/precision at several
+score thresholds (without the tracker) for the detector target.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from vigil.core import CLASS_IDS, Detections, ObjectClass, box_iou
+from vigil.errors import InputError
+from vigil.eval.report import Json, JsonValue, write_json
+from vigil.tracking.bytetrack import ByteTracker
+
+log = logging.getLogger(__name__)
+
+Float32 = npt.NDArray[np.float32]
+PERSON = CLASS_IDS[ObjectClass.PERSON]
+DETECTION_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.475, 0.5, 0.55, 0.6)
+
+
+@dataclass(frozen=True)
+class MotSequence:
+    """One MOT sequence on disk."""
+
+    name: str
+    frames: list[Path]
+    gt: npt.NDArray[np.float64]
+    fps: float
+
+
+def find_sequences(root: Path) -> list[MotSequence]:
+    """Every folder under ``root`` with ``gt/gt.txt`` and ``img1/``, sorted by name."""
+    seqs = []
+    for gt in sorted(root.rglob("gt/gt.txt")):
+        seq_dir = gt.parent.parent
+        frames = sorted((seq_dir / "img1").glob("*.jpg"))
+        if not frames:
+            continue
+        ini = configparser.ConfigParser()
+        ini.read(seq_dir / "seqinfo.ini")
+        fps = float(ini.get("Sequence", "frameRate", fallback="25"))
+        data = np.loadtxt(gt, delimiter=",", ndmin=2)
+        seqs.append(MotSequence(seq_dir.name, frames, data, fps))
+    if not seqs:
+        raise InputError(f"no MOT sequences (gt/gt.txt + img1/) under {root}")
+    return seqs
+
+
+def _gt_frame(
+    gt: npt.NDArray[np.float64], frame: int, min_vis: float
+) -> tuple[Float32, npt.NDArray[np.int64], Float32]:
+    """Counted boxes (xyxy), their ids, and ignore-region boxes of one frame."""
+    rows = gt[gt[:, 0] == frame]
+    boxes = rows[:, 2:6].astype(np.float32).copy()
+    boxes[:, 2:] += boxes[:, :2]
+    vis = rows[:, 8] if rows.shape[1] > 8 else np.ones(len(rows))
+    cls = rows[:, 7] if rows.shape[1] > 7 else np.ones(len(rows))
+    care = (rows[:, 6] == 1) & (cls == 1) & (vis >= min_vis)
+    return boxes[care], rows[care, 1].astype(np.int64), boxes[~care]
+
+
+def _drop_ignored(hyp: Float32, gt: Float32, ignore: Float32) -> npt.NDArray[np.bool_]:
+    """Mask of hypotheses to keep: drop those on an ignore region that match no counted person."""
+    keep = np.ones(len(hyp), bool)
+    if len(hyp) == 0 or len(ignore) == 0:
+        return keep
+    matched = np.zeros(len(hyp), bool)
+    if len(gt):
+        iou = box_iou(hyp, gt)
+        r, c = linear_sum_assignment(-iou)
+        matched[r[iou[r, c] >= 0.5]] = True
+    on_ignore = box_iou(hyp, ignore).max(1) >= 0.5
+    keep[on_ignore & ~matched] = False
+    return keep
+
+
+def _count_matches(hyp: Float32, gt: Float32) -> int:
+    if len(hyp) == 0 or len(gt) == 0:
+        return 0
+    iou = box_iou(hyp, gt)
+    r, c = linear_sum_assignment(-iou)
+    return int((iou[r, c] >= 0.5).sum())
+
+
+@dataclass
+class _DetCounts:
+    tp: npt.NDArray[np.int64]
+    hyps: npt.NDArray[np.int64]
+    gts: int = 0
+
+
+def _distance(gt: Float32, hyp: Float32) -> npt.NDArray[np.float64]:
+    iou = box_iou(gt, hyp).astype(np.float64)
+    return np.where(iou >= 0.5, 1.0 - iou, np.nan)
+
+
+def evaluate_tracking(
+    root: Path,
+    detect: Callable[[npt.NDArray[np.uint8]], Detections],
+    *,
+    min_visibility: float = 0.5,
+    tracker_factory: Callable[[str], ByteTracker] | None = None,
+    max_frames: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Json:
+    """Run detector + tracker over every sequence; return the report document."""
+    import motmetrics as mm
+
+    factory = tracker_factory or ByteTracker
+    det = _DetCounts(
+        np.zeros(len(DETECTION_THRESHOLDS), np.int64), np.zeros(len(DETECTION_THRESHOLDS), np.int64)
+    )
+    accs, names, per_seq = [], [], []
+    frames_done, t0 = 0, time.perf_counter()
+    for seq in find_sequences(root):
+        acc = mm.MOTAccumulator(auto_id=True)
+        tracker = factory(seq.name)
+        for path in seq.frames[:max_frames]:
+            frame_no = int(path.stem)
+            raw = cv2.imread(str(path))
+            if raw is None:
+                raise InputError(f"cannot read {path}")
+            image = np.asarray(raw, np.uint8)
+            dets = detect(image).of_class(ObjectClass.PERSON)
+            out = tracker.update(
+                dets, datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=frame_no / seq.fps)
+            )
+            gt, gt_ids, ignore = _gt_frame(seq.gt, frame_no, min_visibility)
+            for k, thr in enumerate(DETECTION_THRESHOLDS):
+                sel = dets[dets.confidence >= thr]
+                kept = sel.xyxy[_drop_ignored(sel.xyxy, gt, ignore)]
+                det.tp[k] += _count_matches(kept, gt)
+                det.hyps[k] += len(kept)
+            det.gts += len(gt)
+            tid = out.detections.tracker_id
+            assert tid is not None
+            hyp = out.detections.xyxy[tid >= 0]
+            hyp_ids = tid[tid >= 0]
+            keep = _drop_ignored(hyp, gt, ignore)
+            acc.update(gt_ids.tolist(), hyp_ids[keep].tolist(), _distance(gt, hyp[keep]))
+            frames_done += 1
+        accs.append(acc)
+        names.append(seq.name)
+        per_seq.append(seq.name)
+        if progress:
+            progress(seq.name)
+    elapsed = time.perf_counter() - t0
+    mh = mm.metrics.create()
+    metrics = [
+        "mota",
+        "motp",
+        "idf1",
+        "recall",
+        "precision",
+        "num_switches",
+        "num_frames",
+        "num_objects",
+        "mostly_tracked",
+    ]
+    summary = mh.compute_many(accs, metrics=metrics, names=names, generate_overall=True)
+    return _document(summary, det, min_visibility, frames_done, elapsed)
+
+
+def _document(summary: Any, det: _DetCounts, min_vis: float, frames: int, elapsed: float) -> Json:
+    """The report document from motmetrics' summary table (a pandas DataFrame)."""
+    overall = summary.loc["OVERALL"]
+
+    def row(r: Any) -> Json:
+        return {
+            k: (
+                float(v)
+                if k not in {"num_switches", "num_frames", "num_objects", "mostly_tracked"}
+                else int(v)
+            )
+            for k, v in r.items()
+        }
+
+    recall = det.tp / max(det.gts, 1)
+    precision = det.tp / np.maximum(det.hyps, 1)
+    curve: list[JsonValue] = [
+        {"threshold": t, "recall": float(r), "precision": float(p)}
+        for t, r, p in zip(DETECTION_THRESHOLDS, recall, precision, strict=True)
+    ]
+    ok = [i for i in range(len(recall)) if precision[i] >= 0.8]
+    best: JsonValue = None
+    if ok:
+        i = max(ok, key=lambda j: recall[j])
+        best = {
+            "threshold": DETECTION_THRESHOLDS[i],
+            "recall": float(recall[i]),
+            "precision": float(precision[i]),
+        }
+    return {
+        "kind": "tracking",
+        "mota": float(overall["mota"]),
+        "idf1": float(overall["idf1"]),
+        "recall": float(overall["recall"]),
+        "precision": float(overall["precision"]),
+        "hota": None,
+        "id_switches": int(overall["num_switches"]),
+        "frames": frames,
+        "seconds": round(elapsed, 2),
+        "protocol": {
+            "min_visibility": min_vis,
+            "match_iou": 0.5,
+            "counted": "consider_flag==1, class==1 (pedestrian), visibility>=min_visibility",
+            "ignored": "other rows; hypotheses on them that match no counted person are removed",
+            "library": "motmetrics (distances computed by vigil.core.box_iou)",
+            "hota": "not computed (motmetrics 1.4 has no HOTA)",
+        },
+        "sequences": {
+            str(name): row(summary.loc[name]) for name in summary.index if name != "OVERALL"
+        },
+        "detection": {
+            "ground_truth": det.gts,
+            "curve": curve,
+            "best_recall_at_precision_0.8": best,
+        },
+    }
+
+
+def write_tracking_report(doc: Json, out: Path) -> Path:
+    return write_json(out, doc)
+
+
+__all__: Sequence[str] = ["evaluate_tracking", "find_sequences", "write_tracking_report"]
