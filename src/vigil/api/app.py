@@ -1,53 +1,129 @@
 """FastAPI application factory.
 
-Collaborators (configuration, model directory, later the repositories and services) are passed
-in, never imported as globals, so tests build an app over their own stores and the same factory
-serves the embedded default and cluster mode.
+Collaborators (configuration, model directory, the running system and the :class:`ApiServices`
+over the repository, media store, audit log and governance services) are passed in, never
+imported as globals, so tests build an app over their own stores and the same factory serves the
+embedded default and cluster mode. Without ``services`` the factory builds them from ``config``
+(:meth:`ApiServices.from_config`: opens the configured database).
+
+Secure by default: every route needs authentication unless it is listed in
+:data:`vigil.api.deps.PUBLIC_ROUTES` (a test enumerates the routes), CORS sends no headers unless
+origins are configured, bodies are size-limited and every error is the one envelope.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from vigil import __version__
-from vigil.api.errors import install_error_handlers
+from vigil.api.accounts import Principal
+from vigil.api.deps import access
+from vigil.api.errors import ERROR_RESPONSES, install_error_handlers
+from vigil.api.middleware import SecurityMiddleware
+from vigil.api.routes.alerts import alerts
+from vigil.api.routes.audit import audit, reports
+from vigil.api.routes.auth import auth, users
+from vigil.api.routes.cameras import cameras
+from vigil.api.routes.deployments import deployments
+from vigil.api.routes.events import events
+from vigil.api.routes.sightings import sightings
+from vigil.api.routes.watchlists import watchlists
+from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
 from vigil.models import CATALOG
 from vigil.models.installer import status
+from vigil.storage.rows import Role
 
 if TYPE_CHECKING:
     from vigil.system.embedded import EmbeddedSystem
 
 
+def _is_upload(path: str) -> bool:
+    return path.startswith("/api/v1/watchlists/") and path.endswith("/subjects")
+
+
 def create_app(
-    config: VigilConfig, *, model_dir: Path | None = None, system: EmbeddedSystem | None = None
+    config: VigilConfig,
+    *,
+    model_dir: Path | None = None,
+    system: EmbeddedSystem | None = None,
+    services: ApiServices | None = None,
+    start_background: bool = True,
 ) -> FastAPI:
-    """Build the API app for ``config`` (``system``: the running pipelines, if any)."""
+    """Build the API app for ``config`` (``system``: the running pipelines, if any).
+
+    ``start_background``: start the services' background tasks (event watcher, webhook and MQTT
+    senders) with the app's lifespan and stop them after.
+    """
+    svc = services if services is not None else ApiServices.from_config(config, system=system)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if start_background:
+            svc.start()
+        try:
+            yield
+        finally:
+            if start_background:
+                svc.stop()
+
     app = FastAPI(
         title="Vigil API",
         version=__version__,
-        description="City-scale video analytics with safeguards built in.",
+        description="City-scale video analytics with safeguards built in. Every route needs a "
+        "bearer token, an API key or a session cookie (with X-CSRF-Token on unsafe methods) "
+        'unless marked public; errors are always `{"error": {"code", "message", '
+        '"detail"}}`.',
+        lifespan=lifespan,
     )
     install_error_handlers(app)
     app.state.config = config
+    app.state.services = svc
+    app.state.audit = svc.audit
+    app.state.system = system
+    app.add_middleware(
+        SecurityMiddleware,
+        max_body=config.api.max_body_bytes,
+        max_upload=config.api.max_upload_bytes + 64 * 1024,
+        is_upload=_is_upload,
+    )
+    if config.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.api.cors_origins),
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "X-Vigil-Reason"],
+        )
 
-    @app.get("/api/v1/health", tags=["system"])
+    @app.get("/api/v1/health", tags=["system"], responses=ERROR_RESPONSES)
     def health() -> dict[str, Any]:
-        """Liveness: the process answers and knows its version and camera count."""
-        return {"status": "ok", "version": __version__, "cameras": len(config.cameras)}
+        """Public liveness: the process answers and knows its version."""
+        return {"status": "ok", "version": __version__}
 
-    @app.get("/api/v1/models", tags=["system"])
-    def models() -> list[dict[str, Any]]:
+    @app.get("/api/v1/models", tags=["system"], responses=ERROR_RESPONSES)
+    def models(_: Principal = access(Role.ADMIN)) -> list[dict[str, Any]]:
         """Installed state of every registered model (no weights, only metadata)."""
         return [dataclasses.asdict(status(s, model_dir)) for s in CATALOG.values()]
 
-    @app.get("/api/v1/cameras/status", tags=["cameras"])
-    def camera_status() -> list[dict[str, Any]]:
-        """Health and analysis totals per camera (never the source URL)."""
-        return system.camera_view() if system is not None else []
-
+    for router in (
+        auth,
+        users,
+        cameras,
+        deployments,
+        watchlists,
+        alerts,
+        sightings,
+        audit,
+        reports,
+        events,
+    ):
+        app.include_router(router)
     return app

@@ -4,6 +4,10 @@ Every 4xx/5xx response has the body ``{"error": {"code": str, "message": str, "d
 Handlers never build error JSON themselves: they raise :class:`vigil.errors.VigilError` (or let
 FastAPI raise its own validation/HTTP errors), and these handlers turn them into the envelope.
 Unexpected exceptions become a 500 with a generic message; the traceback goes to the log only.
+
+Refusals are evidence: a 403 (role, scope or policy) or 409 (e.g. deciding twice on an alert)
+answered to an authenticated person is also appended to the audit chain as ``access.refused``
+with the route and the reason, so an auditor sees privilege-escalation attempts.
 """
 
 from __future__ import annotations
@@ -14,42 +18,149 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.errors import VigilError
 
 log = logging.getLogger(__name__)
 
+REFUSED_ACTION = "access.refused"
 
-def envelope(status: int, code: str, message: str, detail: Any = None) -> JSONResponse:
+
+class AuthenticationError(VigilError):
+    """No valid credential (missing, unknown, expired or revoked token; wrong password)."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class RateLimitedError(VigilError):
+    """Too many attempts (login throttling)."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message, hint=f"retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class PayloadTooLargeError(VigilError):
+    code = "too_large"
+    http_status = 413
+
+
+class UnsupportedMediaError(VigilError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class CsrfError(VigilError):
+    """A cookie-authenticated unsafe request without the matching CSRF token."""
+
+    code = "csrf_failed"
+    http_status = 403
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code.")
+    message: str = Field(description="What went wrong, for people.")
+    detail: Any = Field(None, description="Hint or per-field problems, when there are any.")
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every 4xx/5xx response."""
+
+    error: ErrorBody
+
+
+_DESCRIPTIONS = {
+    400: "Bad input",
+    401: "Not authenticated",
+    403: "Forbidden by role, scope or policy",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    413: "Body too large",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Unavailable",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorEnvelope, "description": text} for code, text in _DESCRIPTIONS.items()
+}
+
+
+def envelope(
+    status: int,
+    code: str,
+    message: str,
+    detail: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if detail is not None:
         body["error"]["detail"] = detail
-    return JSONResponse(status_code=status, content=body)
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+def _record_refusal(request: Request, exc: VigilError) -> None:
+    principal = getattr(request.state, "principal", None)
+    audit = getattr(request.app.state, "audit", None)
+    if principal is None or audit is None:
+        return
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    try:
+        audit.append(
+            principal.user.id,
+            REFUSED_ACTION,
+            f"route:{request.method} {path}"[:200],
+            exc.message[:500],
+            [("code", exc.code), ("status", str(exc.http_status)), ("via", principal.via)],
+        )
+    except Exception:  # the refusal stands even if the chain cannot be written
+        log.exception("could not record a refusal in the audit chain")
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that produce the envelope for every error path."""
 
     @app.exception_handler(VigilError)
-    async def _vigil(_: Request, exc: VigilError) -> JSONResponse:
-        return envelope(exc.http_status, exc.code, exc.message, exc.hint)
+    async def _vigil(request: Request, exc: VigilError) -> JSONResponse:
+        if exc.http_status in (403, 409):
+            _record_refusal(request, exc)
+        if exc.http_status >= 500:
+            log.error("request failed: %s", exc)
+        headers = None
+        if isinstance(exc, RateLimitedError):
+            headers = {"Retry-After": str(exc.retry_after_s)}
+        elif isinstance(exc, AuthenticationError):
+            headers = {"WWW-Authenticate": "Bearer"}
+        return envelope(exc.http_status, exc.code, exc.message, exc.hint, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        detail = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
         return envelope(422, "invalid_request", "the request is not valid", detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
+            400: "bad_request",
             404: "not_found",
             405: "method_not_allowed",
             413: "too_large",
             401: "unauthenticated",
             403: "forbidden",
         }.get(exc.status_code, "http_error")
-        return envelope(exc.status_code, code, str(exc.detail))
+        headers = dict(exc.headers) if exc.headers else None
+        return envelope(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

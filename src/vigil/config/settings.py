@@ -358,6 +358,138 @@ class ApiConfig(Strict):
         title="Secret key",
         description="Key for signing sessions and webhooks; set VIGIL__API__SECRET_KEY.",
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        title="CORS origins",
+        description="Browser origins allowed to call the API cross-site (exact, e.g. "
+        "https://console.example.org). Empty (the default) sends no CORS headers at all.",
+    )
+    session_ttl_s: int = Field(
+        43_200,
+        ge=60,
+        le=30 * 86_400,
+        title="Session lifetime",
+        description="Seconds a login (cookie or bearer token) stays valid; shorter limits the "
+        "damage of a stolen token, longer means fewer logins.",
+    )
+    api_key_ttl_days: int = Field(
+        365,
+        ge=1,
+        le=3650,
+        title="API key lifetime",
+        description="Default and maximum days an integration API key stays valid.",
+    )
+    cookie_secure: bool = Field(
+        True,
+        title="Secure cookies",
+        description="Mark the session cookie Secure (sent over HTTPS only). Turn off only for "
+        "plain-HTTP use on loopback.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=64 * 2**20,
+        title="Request size limit",
+        description="Largest request body accepted on ordinary routes (413 above).",
+    )
+    max_upload_bytes: int = Field(
+        10 * 2**20,
+        ge=1024,
+        le=64 * 2**20,
+        title="Upload size limit",
+        description="Largest enrolment photo upload (all photos of one request together).",
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        le=100,
+        title="Failed logins before lock",
+        description="Consecutive wrong passwords after which an account is locked for "
+        "`login_lock_s` (doubling on each further failure).",
+    )
+    login_lock_s: int = Field(
+        60,
+        ge=1,
+        le=86_400,
+        title="Login lock",
+        description="First lock duration after too many failed logins.",
+    )
+    login_rate_per_min: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        title="Login attempts per client",
+        description="Login attempts per minute accepted from one client address (429 above).",
+    )
+
+
+EventName = Literal["alert", "camera_status", "crowd"]
+
+
+def _alert_only() -> list[EventName]:
+    return ["alert"]
+
+
+class WebhookConfig(Strict):
+    url: str = Field(
+        ...,
+        pattern=r"^https?://",
+        max_length=2000,
+        title="Webhook URL",
+        description="Where events are POSTed as JSON.",
+    )
+    secret: SecretStr = Field(
+        ...,
+        title="Signing secret",
+        description="HMAC-SHA256 key; the signature is sent in X-Vigil-Signature.",
+    )
+    events: list[EventName] = Field(
+        default_factory=_alert_only,
+        title="Events",
+        description="Which event kinds are sent.",
+    )
+    cameras: list[str] = Field(
+        default_factory=list,
+        title="Cameras",
+        description="Only events of these cameras (empty: all).",
+    )
+    timeout_s: float = Field(
+        5.0, gt=0, le=60, title="Timeout", description="Seconds per delivery attempt."
+    )
+
+
+class MqttConfig(Strict):
+    enabled: bool = Field(False, title="Enabled", description="Publish events to MQTT.")
+    host: str = Field("127.0.0.1", title="Broker host", description="MQTT broker address.")
+    port: int = Field(1883, ge=1, le=65535, title="Broker port", description="MQTT port.")
+    username: str | None = Field(None, title="Username", description="Broker user name.")
+    password: SecretStr | None = Field(None, title="Password", description="Broker password.")
+    topic_prefix: str = Field(
+        "vigil",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        title="Topic prefix",
+        description="First level of every topic (`<prefix>/<camera>/alerts`, ...).",
+    )
+    client_id: str = Field("vigil", max_length=64, title="Client id", description="MQTT client id.")
+
+
+class NotifyConfig(Strict):
+    webhooks: list[WebhookConfig] = Field(
+        default_factory=list,
+        title="Webhooks",
+        description="Outgoing HMAC-signed webhooks for integrations.",
+    )
+    mqtt: MqttConfig = Field(
+        default_factory=MqttConfig, title="MQTT", description="MQTT publishing."
+    )
+    poll_s: float = Field(
+        0.05,
+        ge=0.01,
+        le=10,
+        title="Event poll interval",
+        description="How often committed alerts and crowd samples are picked up for live "
+        "notification; shorter lowers latency at the cost of more small queries.",
+    )
 
 
 class StorageConfig(Strict):
@@ -448,6 +580,11 @@ class VigilConfig(Strict):
     api: ApiConfig = Field(default_factory=ApiConfig, title="API", description="HTTP API.")
     storage: StorageConfig = Field(
         default_factory=StorageConfig, title="Storage", description="System of record."
+    )
+    notify: NotifyConfig = Field(
+        default_factory=NotifyConfig,
+        title="Notifications",
+        description="WebSocket, webhook and MQTT delivery of live events.",
     )
 
     @model_validator(mode="after")

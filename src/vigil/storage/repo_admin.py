@@ -130,6 +130,42 @@ class AdminRepository:
         names = [c.name for c in t.sessions.columns if c.name != "scopes"]
         return SessionRow(**_fields(r, names), scopes=_split(r.scopes))
 
+    def list_users(self) -> list[UserRow]:
+        """Every account, by username (the accounts layer never returns the hashes)."""
+        names = [c.name for c in t.users.columns if c.name != "roles"]
+        with self.db.read() as c:
+            rows = c.execute(select(t.users).order_by(t.users.c.username)).all()
+        return [
+            UserRow(**_fields(r, names), roles=tuple(Role(x) for x in _split(r.roles)))
+            for r in rows
+        ]
+
+    def list_sessions(self, user_id: str, *, kind: str | None = None) -> list[SessionRow]:
+        """A user's sessions or API keys (revoked and expired ones included), oldest first."""
+        col = t.sessions.c
+        q = select(t.sessions).where(col.user_id == user_id).order_by(col.created_at)
+        if kind is not None:
+            q = q.where(col.kind == kind)
+        names = [c.name for c in t.sessions.columns if c.name != "scopes"]
+        with self.db.read() as c:
+            rows = c.execute(q).all()
+        return [SessionRow(**_fields(r, names), scopes=_split(r.scopes)) for r in rows]
+
+    def revoke_user_sessions(self, user_id: str, at: datetime) -> int:
+        """Revoke every live session and API key of a user (on disable); returns how many."""
+        col = t.sessions.c
+        return int(
+            self.db.write(
+                lambda c: (
+                    c.execute(
+                        update(t.sessions)
+                        .where(col.user_id == user_id, col.revoked_at.is_(None))
+                        .values(revoked_at=at)
+                    ).rowcount
+                )
+            )
+        )
+
     def revoke_session(self, token_hash: str, at: datetime) -> None:
         col = t.sessions.c
         self.db.write(

@@ -151,8 +151,10 @@ class PipelineRepository:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[Sighting]:
-        """Sightings started in ``[since, until)``, oldest first, optionally of one camera."""
+        """Sightings started in ``[since, until)``, oldest first, optionally of one camera
+        (``offset`` skips that many, for paging)."""
         q = select(t.sightings).order_by(t.sightings.c.started_at, t.sightings.c.id)
         if camera_id is not None:
             q = q.where(t.sightings.c.camera_id == camera_id)
@@ -160,6 +162,8 @@ class PipelineRepository:
             q = q.where(t.sightings.c.started_at >= since)
         if until is not None:
             q = q.where(t.sightings.c.started_at < until)
+        if offset:
+            q = q.offset(max(0, offset))
         with self.db.read() as c:
             return [_sighting(r) for r in c.execute(q.limit(_limit(limit)))]
 
@@ -401,8 +405,10 @@ class PipelineRepository:
         camera_id: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        until: datetime | None = None,
+        offset: int = 0,
     ) -> list[Alert]:
-        """Alerts, newest first."""
+        """Alerts raised in ``[since, until)``, newest first (``offset`` skips that many)."""
         col = t.alerts.c
         q = select(t.alerts).order_by(col.raised_at.desc(), col.id)
         if status is not None:
@@ -411,6 +417,10 @@ class PipelineRepository:
             q = q.where(col.camera_id == camera_id)
         if since is not None:
             q = q.where(col.raised_at >= since)
+        if until is not None:
+            q = q.where(col.raised_at < until)
+        if offset:
+            q = q.offset(max(0, offset))
         with self.db.read() as c:
             return [_alert(r) for r in c.execute(q.limit(_limit(limit)))]
 

@@ -1,0 +1,1 @@
+"""Per-resource routers; each handler authenticates, calls one service and shapes the answer."""

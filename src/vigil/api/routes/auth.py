@@ -1,0 +1,141 @@
+"""``/auth``: log in (bearer token or cookie + CSRF), log out, who am I, API keys; ``/users``."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+
+from vigil.api.accounts import Principal
+from vigil.api.deps import COOKIE, access, services
+from vigil.api.routes.common import router
+from vigil.api.schemas import (
+    ApiKeyOut,
+    Done,
+    IdPath,
+    IdQuery,
+    LoginRequest,
+    LoginResponse,
+    NewApiKey,
+    NewUser,
+    UserOut,
+)
+from vigil.storage.rows import Role, SessionRow, UserRow
+
+auth = router("/auth", "auth")
+users = router("/users", "users")
+
+
+def user_out(u: UserRow) -> UserOut:
+    return UserOut(
+        id=u.id,
+        username=u.username,
+        display_name=u.display_name,
+        roles=list(u.roles),
+        disabled=u.disabled,
+        created_at=u.created_at,
+    )
+
+
+def key_out(row: SessionRow, key: str | None = None) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=row.token_hash,
+        user_id=row.user_id,
+        scopes=list(row.scopes),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        key=key,
+    )
+
+
+@auth.post("/login", response_model=LoginResponse)
+def login(body: LoginRequest, request: Request, response: Response) -> LoginResponse:
+    """Public. Check the password (throttled per client and per account) and start a session."""
+    svc = services(request)
+    client = request.client.host if request.client else "unknown"
+    user = svc.accounts.authenticate(body.username, body.password, client=client)
+    token, row = svc.accounts.start_session(user)
+    out = LoginResponse(user=user_out(user), expires_at=row.expires_at)
+    if body.mode == "cookie":
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=int((row.expires_at - row.created_at).total_seconds()),
+            httponly=True,
+            secure=request.app.state.config.api.cookie_secure,
+            samesite="strict",
+            path="/",
+        )
+        out.csrf_token = svc.accounts.csrf_token(row.token_hash)
+    else:
+        out.token = token
+    return out
+
+
+@auth.post("/logout", response_model=Done)
+def logout(request: Request, response: Response, p: Principal = access()) -> Done:
+    """Revoke the session (or key) this request was made with."""
+    services(request).accounts.revoke(p.token_hash)
+    response.delete_cookie(COOKIE, path="/")
+    return Done()
+
+
+@auth.get("/me", response_model=UserOut)
+def me(p: Principal = access(scope="any")) -> UserOut:
+    return user_out(p.user)
+
+
+@auth.post("/api-keys", response_model=ApiKeyOut, status_code=201)
+def create_api_key(
+    body: NewApiKey, request: Request, _: Principal = access(Role.ADMIN)
+) -> ApiKeyOut:
+    """Issue an API key for an integration account; the secret is in this answer only."""
+    key, row = services(request).accounts.issue_api_key(body.user_id, body.scopes, days=body.days)
+    return key_out(row, key)
+
+
+@auth.get("/api-keys", response_model=list[ApiKeyOut])
+def list_api_keys(
+    request: Request, user_id: IdQuery = None, p: Principal = access()
+) -> list[ApiKeyOut]:
+    """API keys of a user (admins: anyone's via ``user_id``; others: their own)."""
+    target = user_id if user_id and Role.ADMIN in p.roles else p.user.id
+    return [key_out(r) for r in services(request).repo.list_sessions(target, kind="api_key")]
+
+
+@auth.delete("/api-keys/{key_id}", response_model=Done)
+def revoke_api_key(key_id: IdPath, request: Request, p: Principal = access()) -> Done:
+    services(request).accounts.revoke_api_key(p, key_id)
+    return Done()
+
+
+@users.get("", response_model=list[UserOut])
+def list_users(request: Request, _: Principal = access(Role.ADMIN)) -> list[UserOut]:
+    return [user_out(u) for u in services(request).repo.list_users()]
+
+
+@users.post("", response_model=UserOut, status_code=201)
+def create_user(body: NewUser, request: Request, p: Principal = access(Role.ADMIN)) -> UserOut:
+    svc = services(request)
+    user = svc.accounts.create_user(body.username, body.password, body.roles, body.display_name)
+    svc.audit.append(
+        p.user.id,
+        "user.create",
+        f"user:{user.id}",
+        "created through the API",
+        [("roles", ",".join(user.roles))],
+    )
+    return user_out(user)
+
+
+@users.post("/{user_id}/disable", response_model=Done)
+def disable_user(user_id: IdPath, request: Request, p: Principal = access(Role.ADMIN)) -> Done:
+    svc = services(request)
+    revoked = svc.accounts.disable(user_id)
+    svc.audit.append(
+        p.user.id,
+        "user.disable",
+        f"user:{user_id}",
+        "disabled through the API",
+        [("sessions_revoked", str(revoked))],
+    )
+    return Done()

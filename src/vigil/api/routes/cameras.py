@@ -1,0 +1,87 @@
+"""``/cameras``: the camera list, one camera, live status and crowd counts (never a URL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from vigil.api.accounts import Principal
+from vigil.api.deps import access, camera_allowed, services
+from vigil.api.routes.common import Limit, Since, Until, aware, router
+from vigil.api.schemas import CameraOut, CameraStatusOut, CrowdOut, IdPath
+from vigil.errors import NotFoundError
+from vigil.storage.rows import CameraRow
+
+cameras = router("/cameras", "cameras")
+
+
+def camera_out(c: CameraRow) -> CameraOut:
+    return CameraOut(
+        id=c.id,
+        name=c.name,
+        zone=c.zone,
+        lat=c.lat,
+        lon=c.lon,
+        analytics=list(c.analytics),
+        fps=c.fps,
+        enabled=c.enabled,
+        status=c.status,
+    )
+
+
+@cameras.get("", response_model=list[CameraOut])
+def list_cameras(request: Request, p: Principal = access(scope="cameras:read")) -> list[CameraOut]:
+    """Every camera the caller may see; the source URL (and its credentials) is never returned."""
+    rows = services(request).repo.list_cameras()
+    return [camera_out(c) for c in rows if camera_allowed(p, c.id)]
+
+
+@cameras.get("/status", response_model=list[CameraStatusOut])
+def camera_status(
+    request: Request, p: Principal = access(scope="cameras:read")
+) -> list[dict[str, Any]]:
+    """Health and analysis totals per running camera."""
+    system = request.app.state.system
+    rows: list[dict[str, Any]] = system.camera_view() if system is not None else []
+    return [r for r in rows if camera_allowed(p, str(r["camera_id"]))]
+
+
+def _camera(request: Request, p: Principal, camera_id: str) -> CameraRow:
+    if not camera_allowed(p, camera_id):
+        raise NotFoundError(f"no camera {camera_id!r}")
+    return services(request).repo.get_camera(camera_id)
+
+
+@cameras.get("/{camera_id}", response_model=CameraOut)
+def get_camera(
+    camera_id: IdPath, request: Request, p: Principal = access(scope="cameras:read")
+) -> CameraOut:
+    return camera_out(_camera(request, p, camera_id))
+
+
+@cameras.get("/{camera_id}/crowd", response_model=list[CrowdOut])
+def crowd(
+    camera_id: IdPath,
+    request: Request,
+    *,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    p: Principal = access(scope="cameras:read"),
+) -> list[CrowdOut]:
+    """Crowd counts sampled on one camera in ``[since, until)``, oldest first."""
+    _camera(request, p, camera_id)
+    samples = services(request).repo.list_crowd_samples(
+        camera_id, since=aware(since, "since"), until=aware(until, "until"), limit=limit
+    )
+    return [
+        CrowdOut(
+            camera_id=s.camera_id,
+            sampled_at=s.sampled_at,
+            count=s.count,
+            method=s.method,
+            zone=s.zone,
+        )
+        for s in samples
+    ]

@@ -1,0 +1,100 @@
+"""``/deployments``: request, approve, refuse and revoke live or post-event identification.
+
+The router admits the roles that can take part; the :class:`DeploymentService` enforces the rest
+of the policy (a different officer approves, a legal reference, at most 31 days, ...).
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from vigil.api.accounts import Principal
+from vigil.api.deps import access, services
+from vigil.api.routes.common import router
+from vigil.api.schemas import Created, DecisionIn, DeploymentIn, DeploymentOut, Done, IdPath
+from vigil.governance.deployments import DeploymentRequest
+from vigil.storage.rows import DeploymentRow, Role
+
+deployments = router("/deployments", "deployments")
+REQUESTERS = (Role.SUPERVISOR, Role.INVESTIGATOR)
+OFFICERS = (Role.AUTHORISING_OFFICER,)
+
+
+def deployment_out(d: DeploymentRow) -> DeploymentOut:
+    return DeploymentOut(
+        id=d.id,
+        kind=d.kind,
+        purpose=d.purpose,
+        legal_reference=d.legal_reference,
+        camera_ids=list(d.camera_ids),
+        zone=d.zone,
+        starts_at=d.starts_at,
+        ends_at=d.ends_at,
+        state=d.state.value,
+        requested_by=d.requested_by,
+        authorised_by=d.authorised_by,
+        urgent_deadline=d.urgent_deadline,
+        reason=d.reason,
+        created_at=d.created_at,
+        decided_at=d.decided_at,
+        watchlists=[{"watchlist_id": w, "version_hash": h} for w, h in d.watchlists],
+    )
+
+
+@deployments.get("", response_model=list[DeploymentOut])
+def list_deployments(
+    request: Request, _: Principal = access(scope="deployments:read")
+) -> list[DeploymentOut]:
+    """Every deployment (state, scope and who decided), oldest start first."""
+    return [deployment_out(d) for d in services(request).repo.list_deployments()]
+
+
+@deployments.get("/{deployment_id}", response_model=DeploymentOut)
+def get_deployment(
+    deployment_id: IdPath, request: Request, _: Principal = access(scope="deployments:read")
+) -> DeploymentOut:
+    return deployment_out(services(request).repo.get_deployment(deployment_id))
+
+
+@deployments.post("", response_model=Created, status_code=201)
+def request_deployment(
+    body: DeploymentIn, request: Request, p: Principal = access(*REQUESTERS)
+) -> Created:
+    """Ask for a deployment (``urgent``: start now; unless authorised within 24 h, everything
+    it produced is purged)."""
+    req = DeploymentRequest(
+        purpose=body.purpose,
+        legal_reference=body.legal_reference,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        watchlist_ids=tuple(body.watchlist_ids),
+        camera_ids=tuple(body.camera_ids),
+        zone=body.zone,
+        reason=body.reason,
+        kind=body.kind,
+    )
+    return Created(id=services(request).deployments.request(p.actor, req, urgent=body.urgent))
+
+
+@deployments.post("/{deployment_id}/approve", response_model=Done)
+def approve(
+    deployment_id: IdPath, body: DecisionIn, request: Request, p: Principal = access(*OFFICERS)
+) -> Done:
+    services(request).deployments.approve(p.actor, deployment_id, body.reason)
+    return Done()
+
+
+@deployments.post("/{deployment_id}/refuse", response_model=Done)
+def refuse(
+    deployment_id: IdPath, body: DecisionIn, request: Request, p: Principal = access(*OFFICERS)
+) -> Done:
+    services(request).deployments.refuse(p.actor, deployment_id, body.reason)
+    return Done()
+
+
+@deployments.post("/{deployment_id}/revoke", response_model=Done)
+def revoke(
+    deployment_id: IdPath, body: DecisionIn, request: Request, p: Principal = access(*OFFICERS)
+) -> Done:
+    services(request).deployments.revoke(p.actor, deployment_id, body.reason)
+    return Done()

@@ -1,0 +1,95 @@
+"""``/sightings``: tracked people and vehicles per camera and time (metadata; crops audited)."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+
+from vigil.api.accounts import Principal
+from vigil.api.deps import access, camera_allowed, services
+from vigil.api.routes.alerts import ReasonHeader
+from vigil.api.routes.common import Limit, Offset, Since, Until, aware, page, router
+from vigil.api.schemas import IdPath, IdQuery, Page, SightingOut
+from vigil.core.records import Sighting
+from vigil.errors import NotFoundError
+from vigil.governance.audit import AuditAction
+from vigil.storage.rows import Role
+
+sightings = router("/sightings", "sightings")
+READERS = (Role.SUPERVISOR, Role.INVESTIGATOR)
+
+
+def sighting_out(s: Sighting) -> SightingOut:
+    return SightingOut(
+        id=s.id,
+        camera_id=s.camera_id,
+        object_class=s.object_class.value,
+        started_at=s.started_at,
+        ended_at=s.ended_at,
+        best_quality=s.best_quality,
+        has_crop=s.crop_key is not None,
+        plate_text=s.plate_text,
+    )
+
+
+@sightings.get("", response_model=Page[SightingOut])
+def list_sightings(
+    request: Request,
+    *,
+    camera_id: IdQuery = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    p: Principal = access(*READERS, scope="sightings:read"),
+) -> Page[SightingOut]:
+    """Sightings started in ``[since, until)``, oldest first, optionally of one camera."""
+    cams = p.cameras
+    if cams is not None and camera_id is not None and camera_id not in cams:
+        return Page[SightingOut](items=[], limit=limit, offset=offset, next_offset=None)
+    rows = services(request).repo.list_sightings(
+        camera_id=camera_id,
+        since=aware(since, "since"),
+        until=aware(until, "until"),
+        limit=limit + 1,
+        offset=offset,
+    )
+    if cams is not None:
+        rows = [s for s in rows if s.camera_id in cams]
+    return page(rows, sighting_out, limit, offset)
+
+
+def _sighting(request: Request, p: Principal, sighting_id: str) -> Sighting:
+    s = services(request).repo.get_sighting(sighting_id)
+    if not camera_allowed(p, s.camera_id):
+        raise NotFoundError(f"no sighting {sighting_id!r}")
+    return s
+
+
+@sightings.get("/{sighting_id}", response_model=SightingOut)
+def get_sighting(
+    sighting_id: IdPath, request: Request, p: Principal = access(*READERS, scope="sightings:read")
+) -> SightingOut:
+    return sighting_out(_sighting(request, p, sighting_id))
+
+
+@sightings.get(
+    "/{sighting_id}/crop",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "The best-shot crop."}},
+)
+def sighting_crop(
+    sighting_id: IdPath, request: Request, reason: ReasonHeader, p: Principal = access(*READERS)
+) -> Response:
+    """The best-shot crop of a sighting (biometric for faces: the view is audited)."""
+    s = _sighting(request, p, sighting_id)
+    if s.crop_key is None:
+        raise NotFoundError(f"sighting {sighting_id} has no crop (purged or never stored)")
+    svc = services(request)
+    svc.audit.append(
+        p.user.id,
+        AuditAction.BIOMETRIC_VIEW,
+        f"sighting:{sighting_id}",
+        reason,
+        [("what", "crop")],
+    )
+    return Response(svc.media.get(s.crop_key), media_type="image/jpeg")

@@ -1,0 +1,291 @@
+"""Request and response bodies of the HTTP API (pydantic; they generate the OpenAPI spec).
+
+Ids in paths and bodies are opaque strings of ``[A-Za-z0-9_-]`` (uuid4 hex for records made
+here, slugs for cameras); anything else is refused with 422 before it reaches a query. No model
+here has a field for a camera URL, a password hash, a token hash (except an API key's public id)
+or an embedding, so none can leak by accident.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Generic, Literal, TypeVar
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from vigil.governance.deployments import DeploymentKind, Purpose
+from vigil.governance.watchlists import Category
+from vigil.storage.rows import Decision, Role
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+IdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
+IdQuery = Annotated[str | None, Query(pattern=ID_PATTERN, max_length=64)]
+Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+T = TypeVar("T")
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _sane_time(ts: datetime) -> datetime:
+    if ts.tzinfo is None:
+        raise ValueError("must include a time zone (e.g. 2025-01-01T00:00:00Z)")
+    try:
+        utc = ts.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("is out of range") from None
+    if not _EARLIEST <= utc < _LATEST:
+        raise ValueError("must be between 2000 and 2200")
+    return utc
+
+
+Timestamp = Annotated[datetime, AfterValidator(_sane_time)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``next_offset`` is the offset of the next page, or null at the end."""
+
+    items: list[T]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+# -- auth and users ---------------------------------------------------------------------------
+
+
+class LoginRequest(Body):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+    mode: Literal["token", "cookie"] = Field(
+        "token",
+        description="`token`: a bearer token in the body; `cookie`: an HttpOnly session cookie "
+        "plus a CSRF token to send as X-CSRF-Token on unsafe requests.",
+    )
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    roles: list[Role]
+    disabled: bool
+    created_at: datetime
+
+
+class LoginResponse(BaseModel):
+    user: UserOut
+    expires_at: datetime
+    token: str | None = Field(None, description="Bearer token (token mode only; shown once).")
+    csrf_token: str | None = Field(None, description="CSRF token (cookie mode only).")
+
+
+class NewUser(Body):
+    username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
+    password: str = Field(min_length=12, max_length=1000)
+    roles: list[Role] = Field(min_length=1, max_length=6)
+    display_name: str = Field("", max_length=200)
+
+
+class NewApiKey(Body):
+    user_id: str = Field(pattern=ID_PATTERN, max_length=64)
+    scopes: list[Annotated[str, Field(pattern=r"^[a-z]+:[A-Za-z0-9_-]{1,64}$")]] = Field(
+        min_length=1, max_length=50
+    )
+    days: int | None = Field(None, ge=1, le=3650)
+
+
+class ApiKeyOut(BaseModel):
+    id: str = Field(description="Public id of the key (SHA-256 of the secret), for revocation.")
+    user_id: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    key: str | None = Field(None, description="The secret, returned once at creation.")
+
+
+class Done(BaseModel):
+    ok: bool = True
+
+
+# -- cameras ----------------------------------------------------------------------------------
+
+
+class CameraOut(BaseModel):
+    id: str
+    name: str
+    zone: str | None
+    lat: float | None
+    lon: float | None
+    analytics: list[str]
+    fps: float
+    enabled: bool
+    status: str
+
+
+class CameraStatusOut(BaseModel):
+    camera_id: str
+    state: str
+    since: str
+    last_error: str | None
+    frames_analysed: int
+    faces_seen: int
+    faces_embedded: int
+    analysis_failures: int
+    face_ms: float | None
+    dropped_frames: int
+
+
+class CrowdOut(BaseModel):
+    camera_id: str
+    sampled_at: datetime
+    count: float
+    method: str
+    zone: str | None
+
+
+# -- deployments ------------------------------------------------------------------------------
+
+
+class DeploymentIn(Body):
+    purpose: Purpose
+    legal_reference: str = Field(min_length=1, max_length=500)
+    starts_at: Timestamp
+    ends_at: Timestamp
+    watchlist_ids: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field([], max_length=50)
+    camera_ids: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field([], max_length=1000)
+    zone: str | None = Field(None, max_length=100)
+    reason: Reason
+    kind: DeploymentKind = DeploymentKind.LIVE
+    urgent: bool = Field(False, description="Start now; must be authorised within 24 hours.")
+
+
+class DecisionIn(Body):
+    reason: Reason
+
+
+class DeploymentOut(BaseModel):
+    id: str
+    kind: str
+    purpose: str
+    legal_reference: str
+    camera_ids: list[str]
+    zone: str | None
+    starts_at: datetime
+    ends_at: datetime
+    state: str
+    requested_by: str
+    authorised_by: str | None
+    urgent_deadline: datetime | None
+    reason: str
+    created_at: datetime
+    decided_at: datetime | None
+    watchlists: list[dict[str, str]]
+
+
+class Created(BaseModel):
+    id: str
+
+
+# -- watchlists -------------------------------------------------------------------------------
+
+
+class WatchlistIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    category: Category
+    reason: Reason
+    expires_at: Timestamp
+
+
+class WatchlistOut(BaseModel):
+    id: str
+    name: str
+    category: str
+    reason: str
+    owner_id: str
+    created_at: datetime
+    expires_at: datetime | None
+    version: int
+    version_hash: str
+    max_size: int | None
+
+
+class SubjectOut(BaseModel):
+    id: str
+    watchlist_id: str
+    label: str
+    reason: str
+    added_by: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+# -- alerts and sightings ---------------------------------------------------------------------
+
+
+class AlertOut(BaseModel):
+    id: str
+    kind: str
+    camera_id: str
+    raised_at: datetime
+    score: float
+    status: str
+    deployment_id: str | None
+    subject_id: str | None
+    false_alert_rate: float | None
+    rank2_margin: float | None
+
+
+class VerificationIn(Body):
+    decision: Decision
+    reason: Reason
+
+
+class VerificationOut(BaseModel):
+    alert_id: str
+    user_id: str
+    decision: str
+    reason: str
+    decided_at: datetime
+
+
+class OutcomeIn(Body):
+    outcome: Literal["arrest", "cleared", "false_alert", "no_action", "located"]
+    reason: Reason
+
+
+class SightingOut(BaseModel):
+    id: str
+    camera_id: str
+    object_class: str
+    started_at: datetime
+    ended_at: datetime
+    best_quality: float
+    has_crop: bool
+    plate_text: str | None
+
+
+# -- audit ------------------------------------------------------------------------------------
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    reason: str
+    prev_hash: str
+    entry_hash: str
+    details: list[list[str]]
+
+
+class ChainOut(BaseModel):
+    ok: bool
+    entries: int
+    description: str

@@ -1,0 +1,104 @@
+"""The events Vigil pushes to people and integrations, and their one JSON form.
+
+Three kinds: an alert was committed, a camera changed state, a crowd count was sampled. Each is a
+small frozen dataclass; :func:`event_json` is the only place that turns one into the wire format
+used by the WebSocket stream, webhooks and MQTT alike, so the three never drift apart. No event
+carries biometric data: an alert event names the alert, its camera, score and calibrated
+false-alert rate, never the probe crop, the enrolled photo or an embedding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from vigil.core.records import Alert, CrowdSample
+from vigil.storage.rows import Role
+
+EventKind = Literal["alert", "camera_status", "crowd"]
+EVENT_KINDS: tuple[EventKind, ...] = ("alert", "camera_status", "crowd")
+
+#: Who may receive each kind on the live stream. Alerts are leads about people and go to those
+#: who verify or investigate them; camera health and crowd counts hold no personal data.
+EVENT_ROLES: dict[EventKind, frozenset[Role]] = {
+    "alert": frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.INVESTIGATOR}),
+    "camera_status": frozenset(Role),
+    "crowd": frozenset(Role),
+}
+
+JsonValue = str | int | float | bool | None
+JsonObject = dict[str, "JsonValue | JsonObject"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    alert: Alert
+    kind: Literal["alert"] = "alert"
+
+    @property
+    def camera_id(self) -> str:
+        return self.alert.camera_id
+
+    @property
+    def at(self) -> datetime:
+        return self.alert.raised_at
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatusEvent:
+    camera_id: str
+    state: str
+    at: datetime
+    last_error: str | None = None
+    kind: Literal["camera_status"] = "camera_status"
+
+
+@dataclass(frozen=True, slots=True)
+class CrowdEvent:
+    sample: CrowdSample
+    kind: Literal["crowd"] = "crowd"
+
+    @property
+    def camera_id(self) -> str:
+        return self.sample.camera_id
+
+    @property
+    def at(self) -> datetime:
+        return self.sample.sampled_at
+
+
+Event = AlertEvent | CameraStatusEvent | CrowdEvent
+
+
+def alert_json(a: Alert) -> JsonObject:
+    """The public fields of an alert (the same the REST API returns; no biometric data)."""
+    return {
+        "id": a.id,
+        "kind": a.kind.value,
+        "camera_id": a.camera_id,
+        "raised_at": a.raised_at.isoformat(),
+        "score": a.score,
+        "status": a.status.value,
+        "deployment_id": a.deployment_id,
+        "subject_id": a.subject_id,
+        "false_alert_rate": a.false_alert_rate,
+        "rank2_margin": a.rank2_margin,
+    }
+
+
+def event_json(event: Event) -> JsonObject:
+    """``{"type", "camera_id", "at", <kind>: {...}}`` for any event."""
+    body: JsonObject = {
+        "type": event.kind,
+        "camera_id": event.camera_id,
+        "at": event.at.isoformat(),
+    }
+    if isinstance(event, AlertEvent):
+        body["alert"] = alert_json(event.alert)
+    elif isinstance(event, CameraStatusEvent):
+        body["status"] = {"state": event.state, "last_error": event.last_error}
+    else:
+        s = event.sample
+        body["crowd"] = {"count": s.count, "zone": s.zone, "method": s.method}
+    return body

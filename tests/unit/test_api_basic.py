@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_api_support import PASSWORD, Env, build_env, env  # noqa: F401
+
+from vigil.storage.rows import Role
+
+
+def test_health_is_public_and_cameras_need_auth(env: Env) -> None:
+    c = env.client()
+    assert c.get("/api/v1/health").json()["status"] == "ok"
+    r = c.get("/api/v1/cameras")
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "unauthenticated"
+    r = env.client(Role.OPERATOR).get("/api/v1/cameras")
+    assert r.status_code == 200, r.text
+    assert {c["id"] for c in r.json()} == {"cam-1", "cam-2"}
+    assert "hunter2" not in r.text and "rtsp" not in r.text

@@ -1,0 +1,165 @@
+"""Builders for the API tests: an app over a fresh SQLite database with one user per role.
+
+Not a test module itself (it has no tests); imported by the unit and integration API tests.
+Passwords are hashed with cheap argon2 parameters here so logins stay fast on a 2-core runner;
+production uses argon2-cffi's defaults.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from vigil.api.accounts import AccountService
+from vigil.api.app import create_app
+from vigil.api.services import ApiServices
+from vigil.config import VigilConfig
+from vigil.core.records import Alert, AlertKind, FaceObservation, ObjectClass, Sighting
+from vigil.governance.audit import AuditLog
+from vigil.governance.watchlists import WatchlistService
+from vigil.storage import Database, DatabaseOptions, Repository
+from vigil.storage.media import LocalMediaStore
+from vigil.storage.rows import CameraRow, Role
+
+PASSWORD = "correct horse battery"
+ROLES = list(Role)
+FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+SECRET_URL = "rtsp://admin:hunter2-secret@10.0.0.7/stream"
+_TEMPLATE: dict[str, Path] = {}
+
+
+def migrated_db(folder: Path) -> Database:
+    """A fresh migrated SQLite database (the migration runs once per process, then copied)."""
+    if "path" not in _TEMPLATE:
+        tpl = Path(folder).parent / f"api-template-{id(_TEMPLATE)}.db"
+        db = Database(f"sqlite:///{tpl}", DatabaseOptions(write_retry_s=5))
+        db.migrate()
+        db.dispose()
+        _TEMPLATE["path"] = tpl
+    path = folder / "vigil.db"
+    shutil.copyfile(_TEMPLATE["path"], path)
+    return Database(f"sqlite:///{path}", DatabaseOptions(write_retry_s=5, sqlite_synchronous="NORMAL"))
+
+
+class FakeFacePipeline:
+    """Finds one face in any image whose top-left pixel is not pure red; red means no face."""
+
+    min_quality = 0.3
+    min_face_px = 16
+
+    def analyse(self, image: np.ndarray, frame: Any, *, embed: bool = True) -> Any:
+        if tuple(image[0, 0]) == (0, 0, 255):
+            return SimpleNamespace(observations=[], usable=np.zeros(0, bool), qualities=[])
+        rng = np.random.default_rng(int(image.sum()) % 2**32)
+        emb = rng.normal(size=128).astype(np.float32)
+        emb /= np.linalg.norm(emb)
+        lm = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], np.float32)
+        obs = FaceObservation(frame, [10, 10, 90, 110], 0.9, lm, 0.8, emb)
+        return SimpleNamespace(
+            observations=[obs], usable=np.ones(1, bool), qualities=[SimpleNamespace(score=0.8)]
+        )
+
+
+def jpeg(colour: tuple[int, int, int] = (90, 120, 150), size: int = 128) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@dataclass
+class Env:
+    app: FastAPI
+    svc: ApiServices
+    repo: Repository
+    users: dict[Role, str]  # role -> user id
+    tokens: dict[Role, str]  # role -> bearer token
+    tmp: Path
+
+    def client(self, role: Role | None = None, **kw: Any) -> TestClient:
+        c = TestClient(self.app, base_url="https://testserver", **kw)
+        if role is not None:
+            c.headers["Authorization"] = f"Bearer {self.tokens[role]}"
+        return c
+
+
+def config(**api: Any) -> VigilConfig:
+    return VigilConfig.model_validate(
+        {
+            "api": {"secret_key": "test-secret-key", **api},
+            "cameras": [
+                {"id": "cam-1", "url": SECRET_URL, "analytics": ["faces", "crowd"]},
+                {"id": "cam-2", "url": "file:///data/two.mp4"},
+            ],
+        }
+    )
+
+
+def build_env(tmp: Path, *, cfg: VigilConfig | None = None, now: datetime | None = None) -> Env:
+    cfg = cfg or config()
+    db = migrated_db(tmp)
+    repo = Repository(db)
+    media = LocalMediaStore(tmp / "media")
+    audit = AuditLog(repo, anchor_path=tmp / "anchor.json")
+    accounts = AccountService(repo, secret=b"test-secret-key", audit=audit, hasher=FAST_HASH)
+
+    def watchlists() -> WatchlistService:
+        return WatchlistService(
+            repo, media, audit, FakeFacePipeline(), max_size=lambda: 100, model="fake"  # type: ignore[arg-type]
+        )
+
+    svc = ApiServices.build(
+        repo, media, audit, config=cfg, accounts=accounts, watchlist_factory=watchlists
+    )
+    stamp = now or datetime.now(UTC)
+    for cam in cfg.cameras:
+        repo.upsert_camera(
+            CameraRow(
+                cam.id, cam.id, cam.url.get_secret_value(), stamp, analytics=tuple(cam.analytics)
+            )
+        )
+    users, tokens = {}, {}
+    for role in ROLES:
+        u = accounts.create_user(role.value.replace("_", "-"), PASSWORD, [role])
+        users[role] = u.id
+        tokens[role] = accounts.start_session(u)[0]
+    app = create_app(cfg, services=svc, start_background=False)
+    return Env(app, svc, repo, users, tokens, tmp)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    e = build_env(tmp_path)
+    yield e
+    e.repo.db.dispose()
+
+
+def add_alert(repo: Repository, media: LocalMediaStore, camera: str = "cam-1") -> Alert:
+    """A pending face alert with a probe crop and its sighting (no deployment row needed)."""
+    now = datetime.now(UTC)
+    crop = media.put(jpeg((10, 200, 10)))
+    sid = f"s{now.timestamp():.6f}".replace(".", "")
+    repo.add_sightings(
+        [Sighting(sid, camera, ObjectClass.FACE, now - timedelta(seconds=3), now, 0.8, crop)]
+    )
+    alert = Alert(
+        id=f"a{now.timestamp():.6f}".replace(".", ""),
+        kind=AlertKind.PLATE_HIT,
+        camera_id=camera,
+        raised_at=now,
+        score=0.9,
+    )
+    repo.add_alert(alert, sighting_id=sid, probe_key=crop)
+    return alert
