@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from test_api_support import PASSWORD, Env, build_env, env  # noqa: F401
 
 from vigil.storage.rows import Role

@@ -51,7 +51,9 @@ def migrated_db(folder: Path) -> Database:
         _TEMPLATE["path"] = tpl
     path = folder / "vigil.db"
     shutil.copyfile(_TEMPLATE["path"], path)
-    return Database(f"sqlite:///{path}", DatabaseOptions(write_retry_s=5, sqlite_synchronous="NORMAL"))
+    return Database(
+        f"sqlite:///{path}", DatabaseOptions(write_retry_s=5, sqlite_synchronous="NORMAL")
+    )
 
 
 class FakeFacePipeline:
@@ -117,7 +119,12 @@ def build_env(tmp: Path, *, cfg: VigilConfig | None = None, now: datetime | None
 
     def watchlists() -> WatchlistService:
         return WatchlistService(
-            repo, media, audit, FakeFacePipeline(), max_size=lambda: 100, model="fake"  # type: ignore[arg-type]
+            repo,
+            media,
+            audit,
+            FakeFacePipeline(),
+            max_size=lambda: 100,
+            model="fake",  # type: ignore[arg-type]
         )
 
     svc = ApiServices.build(
