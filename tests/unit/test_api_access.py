@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.websockets import WebSocketDisconnect
-from test_api_support import Env, env  # noqa: F401
+from test_api_support import Env
 
 from vigil.api.deps import PUBLIC_ROUTES, route_access
 from vigil.storage.rows import Role
+
+pytest_plugins = ["test_api_support"]
 
 O, S, I, A, U, D = (  # noqa: E741
     Role.OPERATOR,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from test_api_support import PASSWORD, Env, env  # noqa: F401
+from test_api_support import PASSWORD, Env
 
 from vigil.api.deps import COOKIE
 from vigil.storage.rows import Role
+
+pytest_plugins = ["test_api_support"]
 
 
 def _login(env: Env, user: str = "operator", password: str = PASSWORD, **kw: str) -> object:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from test_api_support import PASSWORD, Env, build_env, env  # noqa: F401
+from test_api_support import Env
 
 from vigil.storage.rows import Role
+
+pytest_plugins = ["test_api_support"]
 
 
 def test_health_is_public_and_cameras_need_auth(env: Env) -> None:
