@@ -13,6 +13,7 @@ baseline (boxes with score ≥ 0.35, same tiles) is reported beside it.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
@@ -44,7 +45,9 @@ def find_images(root: Path) -> list[CrowdImage]:
     from scipy.io import loadmat
 
     folders = (
-        [root] if (root / "images").is_dir() else sorted(p.parent for p in root.rglob("images"))
+        [root]
+        if (root / "images").is_dir()
+        else sorted(Path(d) for d, subs, _ in os.walk(root, followlinks=True) if "images" in subs)
     )
     out = []
     for folder in folders:

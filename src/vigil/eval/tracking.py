@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import configparser
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,7 +58,8 @@ class MotSequence:
 def find_sequences(root: Path) -> list[MotSequence]:
     """Every folder under ``root`` with ``gt/gt.txt`` and ``img1/``, sorted by name."""
     seqs = []
-    for gt in sorted(root.rglob("gt/gt.txt")):
+    found = [Path(d) for d, _, files in os.walk(root, followlinks=True) if "gt.txt" in files]
+    for gt in sorted(d / "gt.txt" for d in found if d.name == "gt"):
         seq_dir = gt.parent.parent
         frames = sorted((seq_dir / "img1").glob("*.jpg"))
         if not frames:
@@ -72,7 +74,7 @@ def find_sequences(root: Path) -> list[MotSequence]:
     return seqs
 
 
-def _gt_frame(
+def gt_frame(
     gt: npt.NDArray[np.float64], frame: int, min_vis: float
 ) -> tuple[Float32, npt.NDArray[np.int64], Float32]:
     """Counted boxes (xyxy), their ids, and ignore-region boxes of one frame."""
@@ -85,7 +87,7 @@ def _gt_frame(
     return boxes[care], rows[care, 1].astype(np.int64), boxes[~care]
 
 
-def _drop_ignored(hyp: Float32, gt: Float32, ignore: Float32) -> npt.NDArray[np.bool_]:
+def drop_ignored(hyp: Float32, gt: Float32, ignore: Float32) -> npt.NDArray[np.bool_]:
     """Mask of hypotheses to keep: drop those on an ignore region that match no counted person."""
     keep = np.ones(len(hyp), bool)
     if len(hyp) == 0 or len(ignore) == 0:
@@ -100,7 +102,7 @@ def _drop_ignored(hyp: Float32, gt: Float32, ignore: Float32) -> npt.NDArray[np.
     return keep
 
 
-def _count_matches(hyp: Float32, gt: Float32) -> int:
+def count_matches(hyp: Float32, gt: Float32) -> int:
     if len(hyp) == 0 or len(gt) == 0:
         return 0
     iou = box_iou(hyp, gt)
@@ -151,18 +153,18 @@ def evaluate_tracking(
             out = tracker.update(
                 dets, datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=frame_no / seq.fps)
             )
-            gt, gt_ids, ignore = _gt_frame(seq.gt, frame_no, min_visibility)
+            gt, gt_ids, ignore = gt_frame(seq.gt, frame_no, min_visibility)
             for k, thr in enumerate(DETECTION_THRESHOLDS):
                 sel = dets[dets.confidence >= thr]
-                kept = sel.xyxy[_drop_ignored(sel.xyxy, gt, ignore)]
-                det.tp[k] += _count_matches(kept, gt)
+                kept = sel.xyxy[drop_ignored(sel.xyxy, gt, ignore)]
+                det.tp[k] += count_matches(kept, gt)
                 det.hyps[k] += len(kept)
             det.gts += len(gt)
             tid = out.detections.tracker_id
             assert tid is not None
             hyp = out.detections.xyxy[tid >= 0]
             hyp_ids = tid[tid >= 0]
-            keep = _drop_ignored(hyp, gt, ignore)
+            keep = drop_ignored(hyp, gt, ignore)
             acc.update(gt_ids.tolist(), hyp_ids[keep].tolist(), _distance(gt, hyp[keep]))
             frames_done += 1
         accs.append(acc)
