@@ -21,6 +21,7 @@ from vigil.cli import (
     models_cmd,
     report_cmd,
     run_cmd,
+    users_cmd,
 )
 from vigil.errors import VigilError
 
@@ -39,6 +40,7 @@ app.add_typer(cameras_cmd.app, name="cameras")
 app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(report_cmd.app, name="report")
+app.add_typer(users_cmd.app, name="users")
 eval_cmd.register_calibrate(app)
 run_cmd.register(app)
 

@@ -1,0 +1,79 @@
+"""``vigil users add|list|disable``: manage accounts on the configured database.
+
+The password is read from ``--password-stdin`` or prompted for (never a command-line argument,
+which would land in shell history and ``ps``). Every change is written to the audit chain as the
+local operator ``cli``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from vigil.config import load_config
+from vigil.storage.rows import Role
+
+app = typer.Typer(help="User accounts and roles.", no_args_is_help=True)
+CONFIG = typer.Option(None, "--config", "-c", help="vigil.yaml to use (default settings if none).")
+
+
+def _services(config_path: Path | None):  # type: ignore[no-untyped-def]
+    from vigil.api.accounts import AccountService
+    from vigil.governance.audit import AuditLog
+    from vigil.storage import Repository
+    from vigil.storage.factory import open_database_from_config
+
+    config = load_config(config_path)
+    repo = Repository(open_database_from_config(config))
+    audit = AuditLog(repo, anchor_path=config.system.data_dir / "audit-anchor.json")
+    return repo, audit, AccountService(repo, secret=b"cli", audit=audit)
+
+
+@app.command("add")
+def add(
+    username: str = typer.Argument(..., help="Login name (lower case)."),
+    role: list[Role] = typer.Option(..., "--role", "-r", help="Role (repeat for several)."),
+    display_name: str = typer.Option("", help="Full name shown in the console."),
+    password_stdin: bool = typer.Option(False, help="Read the password from stdin."),
+    config_path: Path | None = CONFIG,
+) -> None:
+    """Create an account with one or more roles."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _, audit, accounts = _services(config_path)
+    user = accounts.create_user(username, password, role, display_name)
+    audit.append(
+        "cli",
+        "user.create",
+        f"user:{user.id}",
+        "created with vigil users add",
+        [("roles", ",".join(user.roles))],
+    )
+    typer.echo(f"created {user.username} ({user.id}) with roles {', '.join(user.roles)}")
+
+
+@app.command("list")
+def list_users(config_path: Path | None = CONFIG) -> None:
+    """List accounts (never their password hashes)."""
+    repo, _, _ = _services(config_path)
+    for u in repo.list_users():
+        state = "disabled" if u.disabled else "active"
+        typer.echo(f"{u.username}\t{u.id}\t{','.join(u.roles)}\t{state}")
+
+
+@app.command("disable")
+def disable(
+    username: str = typer.Argument(..., help="Login name."),
+    reason: str = typer.Option(..., help="Why (written to the audit chain)."),
+    config_path: Path | None = CONFIG,
+) -> None:
+    """Disable an account and revoke all its sessions and API keys."""
+    repo, audit, accounts = _services(config_path)
+    user = repo.get_user(username=username)
+    revoked = accounts.disable(user.id)
+    audit.append("cli", "user.disable", f"user:{user.id}", reason, [("revoked", str(revoked))])
+    typer.echo(f"disabled {username}; revoked {revoked} session(s)/key(s)")
