@@ -1,0 +1,121 @@
+"""Live notifications end to end: WebSocket (role and camera filters), signed webhooks, and MQTT
+against the real Mosquitto broker on 127.0.0.1:1883."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from test_api_support import Env, add_alert, build_env
+
+from vigil.config.settings import MqttConfig, WebhookConfig
+from vigil.notify.mqtt import MqttPublisher
+from vigil.notify.watcher import EventWatcher
+from vigil.notify.webhooks import WebhookSender, verify_signature
+from vigil.storage.rows import Role
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Env:
+    env = build_env(tmp_path)
+    watcher = EventWatcher(env.repo, env.svc.hub, poll_s=0.02)
+    env.svc.background.append(watcher)
+    env.svc.start()
+    yield env
+    env.svc.stop()
+    env.repo.db.dispose()
+
+
+def test_websocket_gets_alerts_by_role_and_camera(live: Env) -> None:
+    op = live.client(Role.OPERATOR)
+    aud = live.client(Role.AUDITOR)
+    with (
+        op.websocket_connect("/api/v1/events?kinds=alert&cameras=cam-1") as ws,
+        aud.websocket_connect("/api/v1/events") as ws_aud,
+    ):
+        time.sleep(0.1)
+        add_alert(live.repo, live.svc.media, camera="cam-2")  # type: ignore[arg-type]
+        t0 = time.monotonic()
+        alert = add_alert(live.repo, live.svc.media, camera="cam-1")  # type: ignore[arg-type]
+        msg = ws.receive_json()
+        latency = time.monotonic() - t0
+        assert msg["type"] == "alert" and msg["alert"]["id"] == alert.id
+        assert latency < 1.0
+        assert "probe" not in json.dumps(msg)
+        assert live.svc.hub.subscribers == 2
+        # the auditor's stream carries no alerts: nothing arrives for it
+        ws_aud.send_text("ping")
+
+
+def test_webhook_is_signed(live: Env) -> None:
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    class H(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((dict(self.headers), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    cfg = WebhookConfig(url=f"http://127.0.0.1:{srv.server_port}/hook", secret="s3cret")
+    sender = WebhookSender(cfg)
+    live.svc.hub.add_sink(sender)
+    sender.start()
+    try:
+        alert = add_alert(live.repo, live.svc.media)  # type: ignore[arg-type]
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.02)
+        headers, body = got[0]
+        assert json.loads(body)["alert"]["id"] == alert.id
+        ts, sig = headers["X-Vigil-Timestamp"], headers["X-Vigil-Signature"]
+        assert verify_signature(b"s3cret", ts, body, sig)
+        assert not verify_signature(b"wrong", ts, body, sig)
+        assert not verify_signature(b"s3cret", ts, body + b" ", sig)
+    finally:
+        sender.stop()
+        srv.shutdown()
+
+
+@pytest.mark.services
+def test_mqtt_topics_on_the_real_broker(live: Env) -> None:
+    prefix = f"vigiltest{int(time.time() * 1000) % 10**8}"
+    received: dict[str, bytes] = {}
+    sub = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda c, u, m: received.__setitem__(m.topic, m.payload)
+    sub.connect("127.0.0.1", 1883)
+    sub.subscribe(f"{prefix}/#", qos=1)
+    sub.loop_start()
+    pub = MqttPublisher(MqttConfig(enabled=True, topic_prefix=prefix, client_id=prefix))
+    live.svc.hub.add_sink(pub)
+    pub.start()
+    try:
+        deadline = time.monotonic() + 5
+        while f"{prefix}/available" not in received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        alert = add_alert(live.repo, live.svc.media, camera="cam-1")  # type: ignore[arg-type]
+        while f"{prefix}/cam-1/alerts" not in received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert received[f"{prefix}/available"] == b"online"
+        assert json.loads(received[f"{prefix}/cam-1/alerts"])["id"] == alert.id
+        assert json.loads(received[f"{prefix}/events"])["type"] == "alert"
+    finally:
+        pub.stop()
+        time.sleep(0.2)
+        sub.loop_stop()
+        sub.disconnect()
+    assert received[f"{prefix}/available"] == b"offline"
