@@ -1,0 +1,145 @@
+"""API benchmarks: commit-to-WebSocket alert latency, and sustained mixed reads on loopback.
+
+* ``ws_alert_p95_ms``: an alert is committed to the database (SQLite, the embedded default) and
+  the time until an authenticated WebSocket client receives it is measured, ``n`` times; the
+  event watcher polls every 50 ms (the shipped default). Target: p95 <= 200 ms.
+* ``reads_*``: uvicorn serves the real app on 127.0.0.1; worker threads issue a fixed mix of
+  authenticated reads (cameras, alerts page, deployments, one alert, audit head) at a paced
+  200 requests/s for 60 s (quick: 10 s), bounded by count and time. Errors = any non-2xx.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
+
+
+def _env(tmp: Path) -> Any:
+    from test_api_support import build_env
+
+    return build_env(tmp)
+
+
+def ws_latency(n: int) -> dict[str, float]:
+    from test_api_support import add_alert
+
+    from vigil.notify.watcher import EventWatcher
+    from vigil.storage.rows import Role
+
+    with tempfile.TemporaryDirectory() as d:
+        env = _env(Path(d))
+        env.svc.background.append(EventWatcher(env.repo, env.svc.hub, poll_s=0.05))
+        env.svc.start()
+        lat = []
+        try:
+            with env.client(Role.OPERATOR).websocket_connect("/api/v1/events?kinds=alert") as ws:
+                time.sleep(0.2)
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    alert = add_alert(env.repo, env.svc.media)
+                    while ws.receive_json()["alert"]["id"] != alert.id:
+                        pass
+                    lat.append((time.perf_counter() - t0) * 1000)
+                    time.sleep(0.013)  # de-phase from the poll period
+        finally:
+            env.svc.stop()
+            env.repo.db.dispose()
+    lat.sort()
+    return {
+        "ws_alert_n": float(n),
+        "ws_alert_p50_ms": round(statistics.median(lat), 1),
+        "ws_alert_p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 1),
+        "ws_alert_max_ms": round(lat[-1], 1),
+    }
+
+
+def load(seconds: float, rate: float, threads: int = 8) -> dict[str, float]:
+    import uvicorn
+    from test_api_support import add_alert
+
+    from vigil.storage.rows import Role
+
+    with tempfile.TemporaryDirectory() as d:
+        env = _env(Path(d))
+        alert = add_alert(env.repo, env.svc.media)
+        server = uvicorn.Server(
+            uvicorn.Config(env.app, host="127.0.0.1", port=0, log_level="error", access_log=False)
+        )
+        t = threading.Thread(target=server.run, daemon=True)
+        t.start()
+        while not server.started:
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        paths = [
+            "/api/v1/cameras",
+            "/api/v1/alerts?limit=20",
+            "/api/v1/deployments",
+            f"/api/v1/alerts/{alert.id}",
+            "/api/v1/cameras/cam-1",
+        ]
+        total = int(seconds * rate)
+        lock = threading.Lock()
+        lat: list[float] = []
+        errors = [0]
+        nxt = [0]
+        start = time.perf_counter()
+
+        def worker() -> None:
+            headers = {"Authorization": f"Bearer {env.tokens[Role.SUPERVISOR]}"}
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as c:
+                while True:
+                    with lock:
+                        i = nxt[0]
+                        nxt[0] += 1
+                    if i >= total or time.perf_counter() - start > seconds + 30:
+                        return
+                    due = start + i / rate
+                    if (wait := due - time.perf_counter()) > 0:
+                        time.sleep(wait)
+                    t0 = time.perf_counter()
+                    try:
+                        ok = c.get(paths[i % len(paths)]).status_code == 200
+                    except httpx.HTTPError:
+                        ok = False
+                    with lock:
+                        lat.append((time.perf_counter() - t0) * 1000)
+                        errors[0] += not ok
+
+        ws = [threading.Thread(target=worker) for _ in range(threads)]
+        for w in ws:
+            w.start()
+        for w in ws:
+            w.join()
+        elapsed = time.perf_counter() - start
+        server.should_exit = True
+        t.join(5)
+        env.repo.db.dispose()
+    lat.sort()
+    return {
+        "reads_target_rps": rate,
+        "reads_requests": float(len(lat)),
+        "reads_achieved_rps": round(len(lat) / elapsed, 1),
+        "reads_errors": float(errors[0]),
+        "reads_p50_ms": round(statistics.median(lat), 2),
+        "reads_p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 2),
+    }
+
+
+def run(quick: bool) -> dict[str, object]:
+    out: dict[str, object] = {}
+    out.update(ws_latency(40 if quick else 200))
+    out.update(load(10.0 if quick else 60.0, 200.0))
+    return out
+
+
+if __name__ == "__main__":
+    print(run("--quick" in sys.argv))
