@@ -124,17 +124,27 @@ class FaceQualityConfig(Strict):
     )
 
 
+EmbedderName = Literal["fr_feature", "mobilefacenet", "sface"]
+
+
+def _default_fusion_members() -> list[EmbedderName]:
+    return ["sface", "fr_feature", "mobilefacenet"]
+
+
 class FaceEmbedderConfig(Strict):
     backend: Literal["fr_feature", "mobilefacenet", "sface", "fusion"] = Field(
-        "fr_feature", title="Embedder", description="Face embedding model (or score fusion)."
+        "fusion",
+        title="Embedder",
+        description="Face embedding model, or `fusion` of several. The default (SFace weighted "
+        "2, fr_feature 1, MobileFaceNet 1) was chosen by `vigil eval` on LFW (docs/faces.md).",
     )
-    fusion_members: list[Literal["fr_feature", "mobilefacenet", "sface"]] = Field(
-        default_factory=list,
+    fusion_members: list[EmbedderName] = Field(
+        default_factory=_default_fusion_members,
         title="Fusion members",
         description="Embedders whose scores are fused when backend is `fusion`.",
     )
     fusion_weights: list[float] = Field(
-        default_factory=list,
+        default_factory=lambda: [2.0, 1.0, 1.0],
         title="Fusion weights",
         description="Positive weight per fusion member (empty: equal weights).",
     )
@@ -162,25 +172,37 @@ class FaceEmbedderConfig(Strict):
         return self
 
 
+# The shipped operating point of the default face pipeline, measured by
+# `vigil calibrate --lfw-dir ../shared/data/lfw/lfw-deepfunneled --target-fpir 0.001
+# --watchlist-size 1000` (docs/faces.md). A deployment must recalibrate on its own population.
+PACKAGED_CALIBRATION = (
+    Path(__file__).resolve().parent.parent
+    / "identification"
+    / "data"
+    / "faces-default-calibration.json"
+)
+
+
 class IdentificationConfig(Strict):
     threshold: float = Field(
-        0.45,
+        0.541261,
         ge=-1.0,
         le=1.0,
         title="Match threshold",
         description="Similarity at or above which a probe raises an alert. Set by "
-        "`vigil calibrate` from a measured false-positive identification rate.",
+        "`vigil calibrate` from a measured false-positive identification rate; the default is "
+        "the default pipeline's threshold for FPIR 1e-3 at N = 1,000 on LFW.",
     )
     calibrated_fpir: float | None = Field(
-        None,
+        0.001,
         ge=0.0,
         le=1.0,
         title="Calibrated FPIR",
-        description="False-positive identification rate measured at `threshold` (written by "
+        description="False-positive identification rate targeted at `threshold` (written by "
         "`vigil calibrate`).",
     )
     calibrated_tpir: float | None = Field(
-        None,
+        0.898637,
         ge=0.0,
         le=1.0,
         title="Expected TPIR",
@@ -188,13 +210,14 @@ class IdentificationConfig(Strict):
         "`vigil calibrate`).",
     )
     calibration_file: Path | None = Field(
-        None,
+        default_factory=lambda: PACKAGED_CALIBRATION,
         title="Calibration file",
         description="JSON written by `vigil calibrate`: the FMR-by-score curve from which each "
-        "alert's false-alert rate is computed for the watchlist size in force.",
+        "alert's false-alert rate is computed for the watchlist size in force. Default: the "
+        "packaged calibration of the default pipeline (valid only for that pipeline).",
     )
     calibrated_watchlist_size: int | None = Field(
-        None,
+        1000,
         ge=1,
         title="Calibration watchlist size",
         description="Watchlist size the calibration was made for.",
