@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from vigil.config.settings import FacesConfig
+from vigil.eval.faces import ModelChoice
+
 pytestmark = pytest.mark.models
 PEOPLE = 24
 
@@ -69,7 +72,7 @@ def test_verification_report(subset: tuple[Path, Path], tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
-    assert doc["model"] == "fr_feature"
+    assert doc["model"] == ModelChoice.from_config(FacesConfig()).name
     assert 0.9 <= doc["verification"]["accuracy"] <= 1.0
     assert set(doc["verification"]["tar_at_far"]) == {"0.01", "0.001", "0.0001"}
     assert out.with_suffix(".md").is_file()
