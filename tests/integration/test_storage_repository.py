@@ -85,6 +85,8 @@ def test_embeddings_are_float32_bytes_and_purged_with_ids(repo: Repository) -> N
 def test_legal_hold_keeps_sighting(repo: Repository) -> None:
     repo.add_sightings([make_sighting(1), make_sighting(2)])
     repo.set_sighting_hold("s-00000001", True)
+    assert repo.expired_sighting_ids(T0 + timedelta(hours=1)) == ["s-00000002"]
+    assert repo.expired_sighting_ids(T0) == []
     repo.delete_sightings(["s-00000001", "s-00000002"])
     assert [s.id for s in repo.list_sightings()] == ["s-00000001"]
 

@@ -192,6 +192,19 @@ class PipelineRepository:
 
         return self.db.write(run) if ids else []
 
+    def expired_sighting_ids(self, before: datetime, limit: int = 1000) -> list[str]:
+        """Ids of sightings that ended before ``before`` and are not on legal hold (retention:
+        pass them to :meth:`delete_sightings`, then remove the returned vector ids)."""
+        col = t.sightings.c
+        q = (
+            select(col.id)
+            .where(col.ended_at < before, col.legal_hold.is_(False))
+            .order_by(col.ended_at, col.id)
+            .limit(_limit(limit))
+        )
+        with self.db.read() as c:
+            return [r[0] for r in c.execute(q)]
+
     def set_sighting_hold(self, sighting_id: str, hold: bool) -> None:
         self.db.write(
             lambda c: c.execute(
