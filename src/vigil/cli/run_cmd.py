@@ -5,8 +5,10 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -15,6 +17,9 @@ from rich.table import Table
 
 from vigil import logs
 from vigil.config import VigilConfig, load_config
+
+if TYPE_CHECKING:
+    from vigil.api.services import ApiServices
 
 console = Console()
 
@@ -59,15 +64,30 @@ def serve(
     *,
     live: bool = True,
     duration: float | None = None,
+    seed: Callable[[ApiServices], None] | None = None,
 ) -> None:
-    """Run the system and the API until SIGINT/SIGTERM (or ``duration`` seconds)."""
+    """Run the system and the API until SIGINT/SIGTERM (or ``duration`` seconds).
+
+    ``seed`` runs once the services exist and before cameras start (the demo's users,
+    watchlist and deployment).
+    """
     import uvicorn
 
     from vigil.api.app import create_app
+    from vigil.api.services import ApiServices
     from vigil.system.embedded import EmbeddedSystem
 
     system = EmbeddedSystem(config)
-    api = create_app(config, model_dir=config.models.dir, system=system)
+    services = ApiServices.from_config(config, system=system)
+    identifying = system.enable_identification(services)
+    if identifying:
+        console.print(
+            f"live identification ready on {', '.join(identifying)} (it matches only "
+            "inside an approved deployment)"
+        )
+    if seed is not None:
+        seed(services)
+    api = create_app(config, model_dir=config.models.dir, system=system, services=services)
     bind_host, bind_port = host or config.api.host, port or config.api.port
     server = uvicorn.Server(
         uvicorn.Config(api, host=bind_host, port=bind_port, log_level="warning")
@@ -144,4 +164,21 @@ def register(app: typer.Typer) -> None:
         cfg_path = data_dir / "vigil-demo.yaml"
         cfg_path.write_text(demo_config_text(out, data_dir))
         console.print(f"demo config: {cfg_path}")
-        serve(load_config(cfg_path), host, port, live=live, duration=duration)
+
+        def seed(services: ApiServices) -> None:
+            from vigil.system.demo_world import seed_demo
+
+            world = seed_demo(services, "demo-street")
+            console.print(
+                f"demo watchlist {world.watchlist_id} (one enrolled photo) inside "
+                f"approved deployment {world.deployment_id} on camera demo-street"
+            )
+            for user, password in world.passwords.items():
+                console.print(f"  demo user {user}  password {password}")
+            if not world.passwords:
+                console.print(
+                    "  demo users exist from an earlier run (passwords shown then; "
+                    "`vigil users add` makes new ones)"
+                )
+
+        serve(load_config(cfg_path), host, port, live=live, duration=duration, seed=seed)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from vigil.identification.live import LiveIdentifier
 from vigil.perception.faces.pipeline import FaceAnalysis, FacePipeline
 from vigil.sources.frames import DecodedFrame
 from vigil.sources.worker import CameraWorker
@@ -36,6 +37,7 @@ class CameraStats:
     faces: int = 0
     faces_embedded: int = 0
     failures: int = 0
+    alerts: int = 0
     consecutive_failures: int = 0
     last_error: str | None = None
     last_frame_at: str | None = None
@@ -58,6 +60,7 @@ class AnalysisPool:
     face_cameras: frozenset[str]
     threads: int = 1
     hooks: list[FaceHook] = field(default_factory=list)
+    identifiers: dict[str, LiveIdentifier] = field(default_factory=dict)
     max_consecutive_failures: int = 20
     stats: dict[str, CameraStats] = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
@@ -79,6 +82,11 @@ class AnalysisPool:
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        for camera_id, identifier in self.identifiers.items():
+            try:  # close open tracks: matches alert, non-matches are dropped (purge)
+                identifier.finish()
+            except Exception:
+                log.exception("closing face tracks of camera %s failed", camera_id)
 
     def _take(self) -> tuple[CameraWorker, DecodedFrame] | None:
         """The next frame in round-robin order across cameras, or None if all queues are empty."""
@@ -109,6 +117,10 @@ class AnalysisPool:
             stats.frames += 1
             return None
         t0 = time.perf_counter()
+        identifier = self.identifiers.get(camera_id)
+        if identifier is not None:
+            self._identify(identifier, stats, frame, t0)
+            return None
         try:
             analysis = self.faces.analyse(frame.image, frame.ref)
             for hook in self.hooks:
@@ -121,6 +133,33 @@ class AnalysisPool:
             return None
         stats.observe(analysis, (time.perf_counter() - t0) * 1000)
         return analysis
+
+    def _identify(
+        self, identifier: LiveIdentifier, stats: CameraStats, frame: DecodedFrame, t0: float
+    ) -> None:
+        """Faces → tracks → best shot → 1:N, all inside the identifier's deployment checks."""
+        try:
+            alerts = identifier.process(frame.image, frame.ref)
+        except Exception as exc:
+            stats.failures += 1
+            stats.consecutive_failures += 1
+            stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("identification failed on camera %s", frame.ref.camera_id)
+            return
+        ms = (time.perf_counter() - t0) * 1000
+        stats.frames += 1
+        stats.alerts += len(alerts)
+        stats.consecutive_failures = 0
+        stats.face_ms_ewma = ms if stats.frames == 1 else 0.9 * stats.face_ms_ewma + 0.1 * ms
+        for alert in alerts:
+            log.warning(
+                "face alert %s on camera %s (score %.3f, false-alert rate %.2g): a lead "
+                "for two people to verify",
+                alert.alert.id,
+                frame.ref.camera_id,
+                alert.alert.score,
+                alert.alert.false_alert_rate or float("nan"),
+            )
 
     def failing(self) -> list[str]:
         return [

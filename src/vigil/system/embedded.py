@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vigil.config.settings import VigilConfig
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
 from vigil.system.analysis import AnalysisPool, FaceHook
+
+if TYPE_CHECKING:
+    from vigil.api.services import ApiServices
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,29 @@ class EmbeddedSystem:
             hooks=list(hooks or []),
         )
         self.started = False
+
+    def enable_identification(self, services: ApiServices) -> list[str]:
+        """Give every face camera a live identifier (it matches only inside a deployment)."""
+        from vigil.identification.calibration import FalseAlertModel
+        from vigil.identification.live import LiveIdentifier
+
+        ident = self.config.faces.identification
+        if ident.calibration_file is None or self.analysis.faces is None:
+            log.warning("no face calibration configured: live identification is off")
+            return []
+        false_alerts = FalseAlertModel.from_file(ident.calibration_file)
+        for camera_id in self.analysis.face_cameras:
+            self.analysis.identifiers[camera_id] = LiveIdentifier(
+                camera_id,
+                self.analysis.faces,
+                deployments=services.deployments,
+                repo=services.repo,
+                media=services.media,
+                audit=services.audit,
+                false_alerts=false_alerts,
+                threshold=ident.threshold,
+            )
+        return sorted(self.analysis.identifiers)
 
     def start(self) -> None:
         self.supervisor.start()
@@ -69,6 +95,7 @@ class EmbeddedSystem:
                     "faces_seen": stats.faces if stats else 0,
                     "faces_embedded": stats.faces_embedded if stats else 0,
                     "analysis_failures": stats.failures if stats else 0,
+                    "alerts": stats.alerts if stats else 0,
                     "face_ms": round(stats.face_ms_ewma, 1) if stats else None,
                     "dropped_frames": status.dropped,
                 }
