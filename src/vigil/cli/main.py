@@ -70,10 +70,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Usage errors (unknown option, missing argument) are click exceptions; Typer vendors its
+        # own copy of click in recent versions, so match the class by name, not by identity.
+        if any(k.__name__ == "ClickException" for k in type(exc).__mro__):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(int(getattr(exc, "exit_code", 2)))
         raise
