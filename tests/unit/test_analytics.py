@@ -151,19 +151,26 @@ def test_heatmap_peaks_where_people_stand_and_decays() -> None:
     assert hm.png(np.zeros((240, 320, 3), np.uint8))[:4] == b"\x89PNG"
 
 
-def test_count_regression_recovers_a_linear_rule() -> None:
+def test_count_regression_recovers_a_log_linear_rule() -> None:
     rng = np.random.default_rng(0)
     feats = [
         CountFeatures(
-            tuple(int(v) for v in sorted(rng.integers(0, 100, 4))[::-1]), int(rng.integers(0, 30))
+            tuple(int(v) for v in sorted(rng.integers(0, 100, 4))[::-1]),
+            0,
+            (float(rng.uniform(5, 50)),),
         )
         for _ in range(60)
     ]
-    truth = [3 + 1.5 * f.counts[1] + 0.5 * f.small for f in feats]
+    truth = [
+        float(np.exp(0.5 + 0.7 * np.log1p(f.counts[1]) + 0.4 * np.log1p(f.mass[0]))) for f in feats
+    ]
     model = CountModel.fit(feats, truth, "synthetic")
-    assert model.predict(feats[0]) == pytest.approx(truth[0], abs=0.05)
+    assert model.predict(feats[0]) == pytest.approx(truth[0], rel=1e-3)
+    with pytest.raises(ValueError, match="weights"):
+        model.predict(CountFeatures((1, 2, 3, 4), 0))
 
 
 def test_features_from_boxes() -> None:
     f = features_from_boxes([[0, 0, 10, 30], [0, 0, 10, 100], [0, 0, 5, 5]], [0.6, 0.3, 0.1])
     assert f.counts == (2, 2, 1, 1) and f.small == 1
+    assert features_from_boxes(np.zeros((0, 4)), [], [3.0]).vector().shape == (7,)

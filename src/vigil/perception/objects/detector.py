@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -220,6 +220,8 @@ class NanoDetDetector:
         self.tile_overlap = tile_overlap
         self.contain = contain
         self.session = _session(load_nanodet_onnx(model_dir), threads)
+        # Optional observer of each run's raw outputs (the crowd counter sums score maps).
+        self.on_outputs: Callable[[list[Float32]], None] | None = None
         self.input_name = self.session.get_inputs()[0].name
 
     def infer(
@@ -235,6 +237,8 @@ class NanoDetDetector:
         )
         blob = ((canvas.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)[None]
         outputs = self.session.run(None, {self.input_name: np.ascontiguousarray(blob)})
+        if self.on_outputs is not None:
+            self.on_outputs(outputs)
         boxes, scores, classes = decode_nanodet(outputs, score_threshold)
         boxes /= np.float32(scale)
         return boxes, scores, classes
