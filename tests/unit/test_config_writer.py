@@ -23,7 +23,7 @@ def test_calibration_written_with_comments_kept(tmp_path: Path) -> None:
         calibration_file=Path("calibration/f.json"),
     )
     text = cfg.read_text()
-    assert "# Vigil configuration" in text and "# rewrite it with" in text
+    assert "# Vigil configuration" in text and "rewrite it with" in text
     loaded = load_config(cfg)
     ident = loaded.faces.identification
     assert ident.threshold == pytest.approx(0.512346)
