@@ -569,11 +569,12 @@ class StorageConfig(Strict):
         description="The sighting archive index (relative to data_dir).",
     )
     archive_nprobe: int = Field(
-        16,
+        128,
         ge=1,
         le=4096,
         title="Archive lists probed",
-        description="Inverted lists scanned per archive search: more is slower and finds more.",
+        description="Inverted lists scanned per archive search: more is slower and finds more. "
+        "128 of 4,096 gave recall@10 0.951 at 2M vectors (docs/storage.md).",
     )
     archive_rerank: int = Field(
         100,

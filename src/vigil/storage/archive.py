@@ -61,7 +61,7 @@ class ArchiveParams:
     dim: int = 512
     nlist: int = 4096
     pq_m: int = 64
-    nprobe: int = 16
+    nprobe: int = 128
     rerank: int = 100
     train_at: int | None = None
     train_sample: int = 200_000
