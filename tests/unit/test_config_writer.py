@@ -40,3 +40,48 @@ def test_invalid_update_is_refused_and_file_untouched(tmp_path: Path) -> None:
     assert cfg.read_text() == before
     with pytest.raises(ConfigError, match="does not exist"):
         set_values(tmp_path / "missing.yaml", {("api", "port"): 1})
+
+
+def test_cameras_add_and_remove_through_the_cli(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text("# my cameras\ncameras: []\n")
+
+    def vigil(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "vigil", "cameras", *args, str(cfg)]
+            if args[0] != "remove"
+            else [sys.executable, "-m", "vigil", "cameras", "remove", str(cfg), *args[1:]],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    ok = vigil(
+        "add",
+        "--id",
+        "gate-1",
+        "--url",
+        "rtsp://${U}:${P}@10.0.0.5/s",
+        "--analytics",
+        "faces",
+        "--zone",
+        "central",
+    )
+    assert ok.returncode == 0, ok.stderr
+    dup = vigil("add", "--id", "gate-1", "--url", "rtsp://10.0.0.6/s")
+    assert dup.returncode == 2 and "already exists" in dup.stderr
+    clear = vigil("add", "--id", "gate-2", "--url", "rtsp://admin:hunter2@10.0.0.7/s")
+    assert clear.returncode == 2 and "password in clear" in clear.stderr
+    assert "hunter2" not in cfg.read_text()
+    bad = vigil("add", "--id", "Bad Id", "--url", "rtsp://10.0.0.8/s")
+    assert bad.returncode == 2
+    text = cfg.read_text()
+    assert "# my cameras" in text and "gate-1" in text and "Bad Id" not in text
+    cams = load_config(cfg, environ={"U": "u", "P": "p"}).cameras
+    assert [c.id for c in cams] == ["gate-1"] and cams[0].location.zone == "central"
+    assert vigil("remove", "gate-1").returncode == 0
+    assert vigil("remove", "gate-1").returncode == 2
+    assert load_config(cfg, environ={}).cameras == []

@@ -1,8 +1,10 @@
-"""``vigil cameras list|status|run``: the configured cameras, their live health, and ingestion.
+"""``vigil cameras add|remove|list|status|run``: the configured cameras, their health, ingestion.
 
-Cameras come from the config file's ``cameras:`` list. ``status`` has no daemon to ask yet, so it
-probes: it runs the ingestion runtime on every enabled camera for a few seconds and prints what
-each camera did (state, since when, last error, frames, decode cost saved). ``run`` ingests until
+Cameras come from the config file's ``cameras:`` list (the file is the source of truth; the
+database mirrors it when the system starts). ``add`` and ``remove`` edit that list in place,
+keeping the file's comments, and validate the result before writing it. ``status`` has no
+daemon to ask yet, so it probes: it runs the ingestion runtime on every enabled camera for a
+few seconds and prints what each camera did (state, since when, last error, frames, decode cost saved). ``run`` ingests until
 SIGTERM or Ctrl-C and then shuts down within five seconds. URLs are always printed redacted.
 """
 
@@ -40,6 +42,48 @@ def _cameras(path: Path, only: list[str] | None = None) -> list[CameraConfig]:
             raise InputError(f"no camera {', '.join(unknown)} in {path}")
         cams = [c for c in cams if c.id in only]
     return cams
+
+
+@app.command("add")
+def add(
+    path: Path = CONFIG_ARG,
+    camera_id: str = typer.Option(..., "--id", help="Stable id: a-z, 0-9, '-' and '_'."),
+    url: str = typer.Option(..., "--url", help="Source URL; credentials as ${VARIABLES}."),
+    name: str = typer.Option("", "--name", help="Human-readable name."),
+    analytics: list[str] = typer.Option(
+        ["persons"],
+        "--analytics",
+        help="faces, persons, vehicles, plates, crowd (repeat the option).",
+    ),
+    fps: float = typer.Option(2.0, "--fps", help="Frames analysed per second."),
+    zone: str | None = typer.Option(None, "--zone", help="Named area used by deployments."),
+) -> None:
+    """Add a camera to the config file (validated; credentials in clear are refused)."""
+    from vigil.config.writer import add_camera
+
+    camera: dict[str, Any] = {
+        "id": camera_id,
+        "name": name,
+        "url": url,
+        "analytics": list(analytics),
+        "fps": fps,
+    }
+    if zone:
+        camera["location"] = {"zone": zone}
+    add_camera(path, camera)
+    typer.echo(f"added camera {camera_id} to {path}")
+
+
+@app.command("remove")
+def remove(
+    path: Path = CONFIG_ARG,
+    camera_id: str = typer.Argument(..., help="Id of the camera to remove."),
+) -> None:
+    """Remove a camera from the config file."""
+    from vigil.config.writer import remove_camera
+
+    remove_camera(path, camera_id)
+    typer.echo(f"removed camera {camera_id} from {path}")
 
 
 @app.command("list")
