@@ -4,8 +4,9 @@ Cameras come from the config file's ``cameras:`` list (the file is the source of
 database mirrors it when the system starts). ``add`` and ``remove`` edit that list in place,
 keeping the file's comments, and validate the result before writing it. ``status`` has no
 daemon to ask yet, so it probes: it runs the ingestion runtime on every enabled camera for a
-few seconds and prints what each camera did (state, since when, last error, frames, decode cost saved). ``run`` ingests until
-SIGTERM or Ctrl-C and then shuts down within five seconds. URLs are always printed redacted.
+few seconds and prints what each camera did (state, since when, last error, frames, decode
+cost saved). ``run`` ingests until SIGTERM or Ctrl-C and then shuts down within five seconds.
+URLs are always printed redacted.
 """
 
 from __future__ import annotations
