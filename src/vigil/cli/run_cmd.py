@@ -32,27 +32,22 @@ def _table(system: object, url: str, started: float) -> Table:
         title=f"Vigil — API {url}/docs — up {time.monotonic() - started:.0f} s",
         caption="Ctrl-C to stop",
     )
-    for col in (
-        "camera",
-        "state",
-        "frames analysed",
-        "faces seen",
-        "faces embedded",
-        "face ms",
-        "dropped",
-        "last error",
-    ):
+    columns = {
+        "camera": "camera_id",
+        "state": "state",
+        "frames analysed": "frames_analysed",
+        "faces (no deployment)": "faces_seen",
+        "face tracks closed": "face_tracks_closed",
+        "alerts": "alerts",
+        "ms/frame": "face_ms",
+        "dropped": "dropped_frames",
+        "last error": "last_error",
+    }
+    for col in columns:
         table.add_column(col)
     for row in system.camera_view():
         table.add_row(
-            row["camera_id"],
-            row["state"],
-            str(row["frames_analysed"]),
-            str(row["faces_seen"]),
-            str(row["faces_embedded"]),
-            str(row["face_ms"]),
-            str(row["dropped_frames"]),
-            (row["last_error"] or "")[:60],
+            *[str(row[key] if row[key] is not None else "")[:60] for key in columns.values()]
         )
     return table
 

@@ -38,6 +38,7 @@ class CameraStats:
     faces_embedded: int = 0
     failures: int = 0
     alerts: int = 0
+    face_tracks_closed: int = 0
     consecutive_failures: int = 0
     last_error: str | None = None
     last_frame_at: str | None = None
@@ -149,6 +150,7 @@ class AnalysisPool:
         ms = (time.perf_counter() - t0) * 1000
         stats.frames += 1
         stats.alerts += len(alerts)
+        stats.face_tracks_closed = identifier.tracks_closed
         stats.consecutive_failures = 0
         stats.face_ms_ewma = ms if stats.frames == 1 else 0.9 * stats.face_ms_ewma + 0.1 * ms
         for alert in alerts:

@@ -96,6 +96,7 @@ class EmbeddedSystem:
                     "faces_embedded": stats.faces_embedded if stats else 0,
                     "analysis_failures": stats.failures if stats else 0,
                     "alerts": stats.alerts if stats else 0,
+                    "face_tracks_closed": stats.face_tracks_closed if stats else 0,
                     "face_ms": round(stats.face_ms_ewma, 1) if stats else None,
                     "dropped_frames": status.dropped,
                 }
