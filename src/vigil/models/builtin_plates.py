@@ -1,0 +1,70 @@
+"""Built-in text models for licence-plate reading: PP-OCRv4 detection and recognition.
+
+Both ONNX files ship inside the PyPI wheel ``rapidocr-onnxruntime`` 1.4.4 (Apache-2.0) and are
+used unchanged: the final file's SHA-256 equals the member's. Vigil runs them with onnxruntime
+directly (:mod:`vigil.perception.plates`); the ``rapidocr`` package itself is never imported (it
+wants the non-headless OpenCV build). The recognition model carries its own character list in the
+ONNX metadata (key ``character``), so no separate dictionary file is needed.
+
+Accuracy (measured, docs/plates.md): ``vigil eval plates`` on the 222 OpenALPR US benchmark
+images.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from vigil.models.catalog import ModelSpec, PackageSource, register
+
+RAPIDOCR = (
+    "pypi-wheel",
+    "rapidocr-onnxruntime",
+    "1.4.4",
+    "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
+)
+
+PPOCR_DET: Final = "ppocr-v4-det"
+PPOCR_REC: Final = "ppocr-v4-rec"
+
+_LICENCE = "Apache-2.0 (PaddleOCR models, RapidOCR packaging)"
+_ACCURACY = "OpenALPR US end-to-end benchmark: see docs/plates.md (vigil eval plates)"
+
+register(
+    ModelSpec(
+        name=PPOCR_DET,
+        task="text-detection",
+        version="ch-PP-OCRv4-det-rapidocr-1.4.4",
+        source=PackageSource(
+            *RAPIDOCR,  # type: ignore[arg-type]
+            member="rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+            member_sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+        ),
+        filename="ppocr-v4-det.onnx",
+        sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+        licence=_LICENCE,
+        description="PP-OCRv4 DB text detector (probability map, stride 1, any size that is a "
+        "multiple of 32); finds plate text lines.",
+        default=True,
+        accuracy=_ACCURACY,
+    )
+)
+
+register(
+    ModelSpec(
+        name=PPOCR_REC,
+        task="text-recognition",
+        version="ch-PP-OCRv4-rec-rapidocr-1.4.4",
+        source=PackageSource(
+            *RAPIDOCR,  # type: ignore[arg-type]
+            member="rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
+            member_sha256="48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
+        ),
+        filename="ppocr-v4-rec.onnx",
+        sha256="48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
+        licence=_LICENCE,
+        description="PP-OCRv4 CTC text recogniser, input [N,3,48,W] BGR (x/255-0.5)/0.5; "
+        "character list in the ONNX metadata.",
+        default=True,
+        accuracy=_ACCURACY,
+    )
+)

@@ -1,0 +1,21 @@
+"""Licence-plate detection and reading (PP-OCR text models, region profiles, CTC decoding)."""
+
+from vigil.perception.plates.ctc import ctc_greedy
+from vigil.perception.plates.profiles import GENERIC, PROFILES, US, RegionProfile, get_profile
+from vigil.perception.plates.reader import PlateCandidate, PlateReader, PlateRules
+from vigil.perception.plates.text import TextBoxes, TextDetector, TextRecognizer
+
+__all__ = [
+    "GENERIC",
+    "PROFILES",
+    "US",
+    "PlateCandidate",
+    "PlateReader",
+    "PlateRules",
+    "RegionProfile",
+    "TextBoxes",
+    "TextDetector",
+    "TextRecognizer",
+    "ctc_greedy",
+    "get_profile",
+]
