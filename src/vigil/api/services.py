@@ -129,6 +129,7 @@ class ApiServices:
     ) -> ApiServices:
         """The real services for ``vigil run``: database, media, audit anchor, notifications."""
         from vigil.storage.factory import media_store_from_config, open_database_from_config
+        from vigil.system.governance import watchlist_factory
 
         repo = Repository(open_database_from_config(config))
         sync_cameras(repo, config, utc_now())
@@ -139,7 +140,7 @@ class ApiServices:
             media,
             audit,
             config=config,
-            watchlist_factory=_watchlist_factory(config, repo, media, audit),
+            watchlist_factory=watchlist_factory(config, repo, media, audit),
         )
         add_notifiers(svc, config, system)
         return svc
@@ -197,33 +198,3 @@ def _secret(config: VigilConfig) -> bytes:
         "api.secret_key is not set: using a random key; CSRF tokens will not survive a restart"
     )
     return secrets.token_bytes(32)
-
-
-def _watchlist_factory(
-    config: VigilConfig, repo: Repository, media: MediaStore, audit: AuditLog
-) -> Callable[[], WatchlistService] | None:
-    ident = config.faces.identification
-    if ident.calibration_file is None and ident.calibrated_watchlist_size is None:
-        return None
-
-    def make() -> WatchlistService:
-        from vigil.identification.calibration import FalseAlertModel
-        from vigil.perception.faces.pipeline import FacePipeline
-
-        if ident.calibration_file is not None:
-            model = FalseAlertModel.from_file(ident.calibration_file)
-            target = ident.calibrated_fpir or 0.05
-            limit = model.max_watchlist_size(ident.threshold, min(max(target, 1e-6), 0.5))
-        else:
-            limit = int(ident.calibrated_watchlist_size or 0)
-        pipeline = FacePipeline.from_config(config.faces, config.models.dir)
-        return WatchlistService(
-            repo,
-            media,
-            audit,
-            pipeline,
-            max_size=lambda: limit,
-            model=config.faces.embedder.backend,
-        )
-
-    return make

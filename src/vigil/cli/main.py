@@ -22,6 +22,7 @@ from vigil.cli import (
     report_cmd,
     run_cmd,
     users_cmd,
+    watchlists_cmd,
 )
 from vigil.errors import VigilError
 
@@ -41,6 +42,7 @@ app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(users_cmd.app, name="users")
+app.add_typer(watchlists_cmd.app, name="watchlists")
 eval_cmd.register_calibrate(app)
 run_cmd.register(app)
 

@@ -14,6 +14,10 @@ that changes after authorisation cannot be used under the old authorisation.
 largest N whose false-positive identification rate at the calibrated threshold stays at or below
 the target (:meth:`FalseAlertModel.max_watchlist_size`).
 
+**History.** The row keeps only the current version; every earlier one is in the audit chain
+(each enrolment and removal entry names the version hash it produced), so :meth:`history` reads
+the chain rather than a second, unprotected table.
+
 **No harvesting from the archive.** Enrolment refuses photos that come from Vigil's own cameras:
 bytes already held in the media store other than as an enrolment photo (sighting crops, alert
 probes, frames), and provenance strings that point at archive records. Exact-byte detection is
@@ -34,10 +38,16 @@ from enum import StrEnum
 
 import numpy as np
 
-from vigil.core.records import FaceObservation, FrameRef
-from vigil.errors import PolicyViolationError, ValidationError
+from vigil.core.records import AuditEntry, FaceObservation, FrameRef
+from vigil.errors import (
+    InputError,
+    ModelError,
+    NotFoundError,
+    PolicyViolationError,
+    ValidationError,
+)
 from vigil.governance.actors import Actor
-from vigil.governance.audit import AuditAction, AuditLog, utc_now
+from vigil.governance.audit import AuditAction, AuditLog, iter_entries, utc_now
 from vigil.governance.store import GovernanceStore
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.perception.faces.quality import face_size_px
@@ -95,27 +105,47 @@ class EnrolmentRefusedError(ValidationError):
 
 
 class WatchlistService:
-    """Create watchlists, enrol and remove subjects, keep versions and limits."""
+    """Create watchlists, enrol and remove subjects, keep versions and limits.
+
+    The API and ``vigil watchlists`` both call this service (built by
+    :func:`vigil.system.governance.watchlist_factory`), so the rules live here only.
+
+    Args:
+        pipeline: the face pipeline enrolment photos go through; ``None`` with
+            ``load_pipeline`` loads it on the first enrolment (creating a list or removing a
+            subject then needs no face models).
+    """
 
     def __init__(
         self,
         repo: Repository,
         media: MediaStore,
         audit: AuditLog,
-        pipeline: FacePipeline,
+        pipeline: FacePipeline | None,
         *,
         max_size: Callable[[], int],
         model: str,
         clock: Callable[[], datetime] = utc_now,
+        load_pipeline: Callable[[], FacePipeline] | None = None,
     ) -> None:
         self.repo = repo
         self.store = GovernanceStore(repo.db)
         self.media = media
         self.audit = audit
-        self.pipeline = pipeline
+        self._pipeline = pipeline
+        self._load_pipeline = load_pipeline
         self.max_size = max_size
         self.model = model
         self.clock = clock
+
+    @property
+    def pipeline(self) -> FacePipeline:
+        """The face pipeline (loaded on first use when built with ``load_pipeline``)."""
+        if self._pipeline is None:
+            if self._load_pipeline is None:
+                raise ModelError("enrolment needs the face pipeline and none was configured")
+            self._pipeline = self._load_pipeline()
+        return self._pipeline
 
     def create(
         self,
@@ -237,10 +267,17 @@ class WatchlistService:
         return subject.id
 
     def remove_subject(self, actor: Actor, watchlist_id: str, subject_id: str, reason: str) -> None:
-        """Remove a subject, their templates and enrolment photos; bumps the version."""
+        """Remove a subject, their templates and enrolment photos; bumps the version.
+
+        Raises:
+            NotFoundError: the watchlist does not exist or the subject is not on it.
+        """
         actor.require(*MANAGER_ROLES, action="removing a subject")
         if not reason.strip():
             raise ValidationError("removing a subject needs a reason")
+        self.repo.get_watchlist(watchlist_id)
+        if subject_id not in {s.id for s in self.repo.list_subjects(watchlist_id)}:
+            raise NotFoundError(f"no subject {subject_id!r} in watchlist {watchlist_id!r}")
         keys = [
             t.image_key
             for t in self.repo.templates_for_watchlist(watchlist_id)
@@ -258,6 +295,17 @@ class WatchlistService:
             reason,
             [("subject", subject_id), ("version", version)],
         )
+
+    def history(self, watchlist_id: str) -> list[AuditEntry]:
+        """Every change of one watchlist, oldest first, read from the audit chain.
+
+        Trade-off: this scans the whole chain (page by page, bounded memory); a chain of
+        millions of entries makes it slow, which is acceptable for an occasional review and
+        keeps the history where it cannot be edited unnoticed.
+        """
+        self.repo.get_watchlist(watchlist_id)
+        target = f"watchlist:{watchlist_id}"
+        return [e for e in iter_entries(self.audit.store) if e.target == target]
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -285,7 +333,7 @@ class WatchlistService:
         for i, photo in enumerate(photos):
             try:
                 image = decode_image(photo.data, name=f"photo {i}")
-            except ValidationError as exc:
+            except (InputError, ValidationError) as exc:  # decode_image raises InputError
                 refusals.append(Refusal(i, f"unreadable image: {exc.message}"))
                 continue
             h, w = image.shape[:2]

@@ -28,7 +28,7 @@ from vigil.api.schemas import (
     WatchlistIn,
     WatchlistOut,
 )
-from vigil.errors import InputError, NotFoundError
+from vigil.errors import InputError
 from vigil.governance.watchlists import EnrolmentPhoto
 from vigil.perception.image import decode_image
 from vigil.storage.rows import Role, SubjectRow, WatchlistRow
@@ -149,8 +149,5 @@ def remove_subject(
     p: Principal = access(*MANAGERS),
 ) -> Done:
     """Remove a subject with their templates and photos (a reason is required)."""
-    repo = services(request).repo
-    if subject_id not in {s.id for s in repo.list_subjects(watchlist_id)}:
-        raise NotFoundError(f"no subject {subject_id!r} in watchlist {watchlist_id!r}")
     services(request).watchlists.remove_subject(p.actor, watchlist_id, subject_id, body.reason)
     return Done()
