@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.core.records import FaceObservation, FrameRef
-from vigil.errors import ConfigError, PolicyViolationError
+from vigil.errors import ConfigError, PolicyViolationError, ValidationError
 from vigil.governance.deployments import ActiveDeployment
 from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.gallery import Gallery, GalleryEntry
@@ -85,6 +85,31 @@ def test_gallery_best_subject_and_rank2_margin(exact_limit: int) -> None:
     assert res.best.score == pytest.approx(float(exact[6:9].max()), abs=1e-5)
     second = max(float(exact[i * 3 : i * 3 + 3].max()) for i in range(100) if i != 2)
     assert res.rank2_margin == pytest.approx(res.best.score - second, abs=1e-5)
+
+
+def test_compressed_gallery_finds_every_mate_and_reports_exact_scores() -> None:
+    # 100-d is not a multiple of 16: exercises the zero-padding of the compressed index.
+    vecs = unit(4000, dim=100, seed=3)
+    entries = [GalleryEntry(f"t{i}", f"s{i}", "w") for i in range(4000)]
+    g = Gallery(entries, vecs, exact_limit=1000)
+    assert not g.exact
+    rng = np.random.default_rng(5)
+    mates = rng.choice(4000, 50, replace=False)
+    probes = 0.7 * vecs[mates] + np.sqrt(0.51) * unit(50, dim=100, seed=6)
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    for mate, probe in zip(mates, probes, strict=True):
+        res = g.search(probe)
+        assert res.best is not None and res.best.entry.subject_id == f"s{mate}"
+        for cand in res.candidates:  # never an approximate score
+            idx = int(cand.entry.template_id[1:])
+            assert cand.score == pytest.approx(float(vecs[idx] @ probe), abs=1e-5)
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    Gallery(entries, vecs, exact_limit=1000, threads=1).search(probes[0])
+    assert faiss.omp_get_max_threads() == before  # the per-search thread count is restored
+    with pytest.raises(ValidationError):
+        Gallery(entries, vecs, rerank=0)
 
 
 def obs(
