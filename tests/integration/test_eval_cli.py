@@ -14,6 +14,7 @@ import pytest
 
 from vigil.config.settings import FacesConfig
 from vigil.eval.faces import ModelChoice
+from vigil.storage import Database, Repository
 
 pytestmark = pytest.mark.models
 PEOPLE = 24
@@ -127,6 +128,12 @@ def test_identification_report_and_calibration(subset: tuple[Path, Path], tmp_pa
     text = cfg.read_text()
     assert "calibrated_fpir: 0.1" in text and "# before calibration" in text
     assert (tmp_path / "calibration" / "faces-N10.json").is_file()
+    # The change is in the audit chain of the database that config names (data_dir: var).
+    db = Database(f"sqlite:///{tmp_path / 'var' / 'vigil.db'}")
+    (entry,) = Repository(db).audit_entries()
+    db.dispose()
+    assert (entry.action, entry.actor) == ("setting.change", "cli")
+    assert dict(entry.details)["faces.identification.calibrated_fpir"] == "(absent) -> 0.1"
 
 
 def test_bad_folder_is_a_clear_error(tmp_path: Path) -> None:

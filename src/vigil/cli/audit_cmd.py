@@ -1,7 +1,15 @@
-"""``vigil audit verify|head``: check the tamper-evident audit chain and print its anchor."""
+"""``vigil audit verify|head``: check the tamper-evident audit chain and print its anchor.
+
+Also the CLI's one way to the chain for other commands: :func:`settings_auditor` is what
+``vigil calibrate`` and ``vigil cameras add|remove`` hand the config writer, so every setting they
+change is recorded (who, which file, which keys, old and new values; never a secret).
+"""
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +19,7 @@ from vigil import logs
 from vigil.config import load_config
 
 if TYPE_CHECKING:
+    from vigil.config.writer import SettingChange
     from vigil.governance.audit import AuditLog
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -18,16 +27,52 @@ CONFIG = typer.Option(None, "--config", "-c", help="vigil.yaml to use (default s
 ANCHOR = "audit-anchor.json"
 
 
-def audit_log(config_path: Path | None) -> AuditLog:
+def audit_log(config_path: Path | None, *, environ: Mapping[str, str] | None = None) -> AuditLog:
     """The audit log of the configured database, with its anchor file in ``data_dir``."""
     from vigil.governance.audit import AuditLog
     from vigil.storage import Repository
     from vigil.storage.factory import open_database_from_config
 
-    config = load_config(config_path)
+    config = load_config(config_path, environ=environ)
     logs.configure(config.system.log_level, json_lines=config.system.log_json)
     repo = Repository(open_database_from_config(config))
     return AuditLog(repo, anchor_path=config.system.data_dir / ANCHOR)
+
+
+def settings_auditor(
+    config_path: Path, *, actor: str, reason: str, command: str
+) -> Callable[[Sequence[SettingChange]], None]:
+    """An ``on_change`` callback for :mod:`vigil.config.writer` that appends one
+    ``setting.change`` entry per edit to the chain of the database ``config_path`` configures.
+
+    The database is opened before the file changes (the edit may move it), and the entry is
+    written before the file is replaced, so an edit that cannot be audited is not made.
+    """
+    from vigil.errors import ValidationError
+    from vigil.governance.audit import AuditAction
+
+    if not actor.strip():
+        raise ValidationError("--actor must not be empty")
+    # Camera credentials are ${VARIABLES} that need not be set where the file is edited; only
+    # the storage URL matters here, and a placeholder there fails loudly (no audit, no edit).
+    env = dict(os.environ)
+    for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", config_path.read_text()):
+        env.setdefault(name, "placeholder")
+    log = audit_log(config_path, environ=env)
+    why = reason.strip() or f"{command} (no reason given)"
+
+    def record(changes: Sequence[SettingChange]) -> None:
+        details = [("command", command)] + [
+            (
+                c.path[:120],
+                f"{c.old if c.old is not None else '(absent)'} -> "
+                f"{c.new if c.new is not None else '(absent)'}",
+            )
+            for c in changes
+        ]
+        log.append(actor, AuditAction.SETTING_CHANGE, f"config:{config_path.name}", why, details)
+
+    return record
 
 
 @app.command("verify")

@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # the runtime (OpenCV, PyAV) loads only when a command needs 
 app = typer.Typer(help="Cameras: list, probe status, run ingestion.", no_args_is_help=True)
 
 CONFIG_ARG = typer.Argument(..., help="The YAML config file whose cameras to use.")
+ACTOR = typer.Option("cli", "--actor", help="Who makes the change (written to the audit chain).")
+REASON = typer.Option("", "--reason", help="Why (written to the audit chain).")
 
 
 def _cameras(path: Path, only: list[str] | None = None) -> list[CameraConfig]:
@@ -58,8 +60,11 @@ def add(
     ),
     fps: float = typer.Option(2.0, "--fps", help="Frames analysed per second."),
     zone: str | None = typer.Option(None, "--zone", help="Named area used by deployments."),
+    actor: str = ACTOR,
+    reason: str = REASON,
 ) -> None:
-    """Add a camera to the config file (validated; credentials in clear are refused)."""
+    """Add a camera to the config file (validated; credentials in clear are refused; audited)."""
+    from vigil.cli.audit_cmd import settings_auditor
     from vigil.config.writer import add_camera
 
     camera: dict[str, Any] = {
@@ -71,7 +76,8 @@ def add(
     }
     if zone:
         camera["location"] = {"zone": zone}
-    add_camera(path, camera)
+    audit = settings_auditor(path, actor=actor, reason=reason, command="vigil cameras add")
+    add_camera(path, camera, on_change=audit)
     typer.echo(f"added camera {camera_id} to {path}")
 
 
@@ -79,11 +85,15 @@ def add(
 def remove(
     path: Path = CONFIG_ARG,
     camera_id: str = typer.Argument(..., help="Id of the camera to remove."),
+    actor: str = ACTOR,
+    reason: str = REASON,
 ) -> None:
-    """Remove a camera from the config file."""
+    """Remove a camera from the config file (audited)."""
+    from vigil.cli.audit_cmd import settings_auditor
     from vigil.config.writer import remove_camera
 
-    remove_camera(path, camera_id)
+    audit = settings_auditor(path, actor=actor, reason=reason, command="vigil cameras remove")
+    remove_camera(path, camera_id, on_change=audit)
     typer.echo(f"removed camera {camera_id} from {path}")
 
 

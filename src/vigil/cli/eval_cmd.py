@@ -192,8 +192,13 @@ def register_calibrate(root: typer.Typer) -> None:
         ),
         seed: int = typer.Option(0, "--seed", help="Seed of the random watchlist."),
         aliases: str | None = AliasOpt,
+        actor: str = typer.Option(
+            "cli", "--actor", help="Who changes the config (written to the audit chain)."
+        ),
+        reason: str = typer.Option("", "--reason", help="Why (written to the audit chain)."),
     ) -> None:
         """Derive the threshold for a target FPIR and watchlist size; write it into config."""
+        from vigil.cli.audit_cmd import settings_auditor
         from vigil.config.writer import write_calibration_to_config
 
         templates = _templates(lfw_dir, config, None, None)
@@ -220,6 +225,9 @@ def register_calibrate(root: typer.Typer) -> None:
                 watchlist_size=watchlist_size,
                 expected_tpir=outcome.expected_tpir,
                 calibration_file=cal_path.relative_to(config.parent),
+                on_change=settings_auditor(
+                    config, actor=actor, reason=reason, command="vigil calibrate"
+                ),
             )
             console.print(f"wrote the threshold into {config} and the curve to {cal_path}")
         else:

@@ -72,6 +72,7 @@ class AuditAction(StrEnum):
     ALERT_ACTIONABLE = "alert.actionable"
     ALERT_OUTCOME = "alert.outcome"
     SEARCH = "search.run"
+    SEARCH_REFUSED = "search.refused"
     BIOMETRIC_VIEW = "media.view_biometric"
     EXPORT = "export.create"
     SETTING_CHANGE = "setting.change"

@@ -378,6 +378,10 @@ class DeploymentService:
                 return True
         return False
 
+    def cameras_of(self, dep: DeploymentRow) -> frozenset[str]:
+        """The cameras a deployment covers: its list plus every camera in its zone."""
+        return self._cameras_of(dep)
+
     def _cameras_of(self, dep: DeploymentRow) -> frozenset[str]:
         cams = set(dep.camera_ids)
         if dep.zone:

@@ -1,8 +1,16 @@
-"""``/sightings``: tracked people and vehicles per camera and time (metadata; crops audited)."""
+"""``/sightings``: tracked people and vehicles per camera and time (metadata; crops audited).
+
+Listing sightings is a search of the archive (who was where, when), so every list request is
+written to the audit chain as ``search.run`` with its filters and the number of results; the
+optional ``X-Vigil-Reason`` header gives the reason (recorded as not given when absent, so an
+existing client keeps working and the auditor still sees the search).
+"""
 
 from __future__ import annotations
 
-from fastapi import Request, Response
+from typing import Annotated
+
+from fastapi import Header, Request, Response
 
 from vigil.api.accounts import Principal
 from vigil.api.deps import access, camera_allowed, services
@@ -16,6 +24,15 @@ from vigil.storage.rows import Role
 
 sightings = router("/sightings", "sightings")
 READERS = (Role.SUPERVISOR, Role.INVESTIGATOR)
+OptionalReason = Annotated[
+    str | None,
+    Header(
+        alias="X-Vigil-Reason",
+        min_length=3,
+        max_length=500,
+        description="Why this search is made (written to the audit chain).",
+    ),
+]
 
 
 def sighting_out(s: Sighting) -> SightingOut:
@@ -40,22 +57,40 @@ def list_sightings(
     until: Until = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    reason: OptionalReason = None,
     p: Principal = access(*READERS, scope="sightings:read"),
 ) -> Page[SightingOut]:
-    """Sightings started in ``[since, until)``, oldest first, optionally of one camera."""
+    """Sightings started in ``[since, until)``, oldest first, optionally of one camera (audited
+    as a search)."""
     cams = p.cameras
-    if cams is not None and camera_id is not None and camera_id not in cams:
-        return Page[SightingOut](items=[], limit=limit, offset=offset, next_offset=None)
-    rows = services(request).repo.list_sightings(
-        camera_id=camera_id,
-        since=aware(since, "since"),
-        until=aware(until, "until"),
-        limit=limit + 1,
-        offset=offset,
-    )
+    svc = services(request)
+    rows = []
+    if cams is None or camera_id is None or camera_id in cams:
+        rows = svc.repo.list_sightings(
+            camera_id=camera_id,
+            since=aware(since, "since"),
+            until=aware(until, "until"),
+            limit=limit + 1,
+            offset=offset,
+        )
     if cams is not None:
         rows = [s for s in rows if s.camera_id in cams]
-    return page(rows, sighting_out, limit, offset)
+    result = page(rows, sighting_out, limit, offset)
+    svc.audit.append(
+        p.user.id,
+        AuditAction.SEARCH,
+        "sightings",
+        reason or "(no reason given)",
+        [
+            ("kind", "sightings"),
+            ("camera", camera_id or "*"),
+            ("since", since.isoformat() if since else "-"),
+            ("until", until.isoformat() if until else "-"),
+            ("offset", str(offset)),
+            ("results", str(len(result.items))),
+        ],
+    )
+    return result
 
 
 def _sighting(request: Request, p: Principal, sighting_id: str) -> Sighting:
