@@ -139,6 +139,13 @@ class CameraStatusOut(BaseModel):
     analysis_failures: int
     face_ms: float | None
     dropped_frames: int
+    tamper: list[str] = Field(
+        default_factory=list, description="Active tamper signals: frozen, black, scene_change."
+    )
+    tamper_since: dict[str, str] = Field(
+        default_factory=dict, description="When each active tamper signal was raised (ISO 8601)."
+    )
+    tamper_raised: int = Field(0, description="Tamper signals raised since the camera started.")
 
 
 class CrowdOut(BaseModel):

@@ -140,6 +140,8 @@ def status_dict(s: CameraStatus) -> dict[str, Any]:
         "resolution": list(s.resolution) if s.resolution else None,
         "resolution_changes": s.resolution_changes,
         "tamper": sorted(str(t) for t in s.tamper),
+        "tamper_since": {str(k): v.isoformat() for k, v in s.tamper_since},
+        "tamper_raised": s.tamper_raised,
         "keyframe_mode": d.keyframe_mode,
         "packets": d.packets,
         "packets_skipped": d.packets_skipped,
@@ -156,6 +158,9 @@ def _print_statuses(statuses: list[CameraStatus], as_json: bool) -> None:
             typer.echo(json.dumps(status_dict(s)))
             continue
         err = f"  last error: {redact(s.last_error)}" if s.last_error else ""
+        since = dict(s.tamper_since)
+        tamper = ", ".join(f"{t} since {since[t]:%H:%M:%S}" for t in sorted(since))
+        err = (f"  TAMPER: {tamper}" if tamper else "") + err
         typer.echo(
             f"{s.camera_id:<20} {s.state:<8} since {s.since:%H:%M:%S}  frames {s.frames:<5} "
             f"dropped {s.dropped:<4} decode saved {s.decode.saved_fraction:.0%}{err}"

@@ -41,6 +41,7 @@ def _table(system: object, url: str, started: float) -> Table:
         "alerts": "alerts",
         "ms/frame": "face_ms",
         "dropped": "dropped_frames",
+        "tamper": "tamper",
         "last error": "last_error",
     }
     for col in columns:
@@ -74,6 +75,7 @@ def serve(
 
     system = EmbeddedSystem(config)
     services = ApiServices.from_config(config, system=system)
+    system.enable_tamper_alerts(services.repo)
     identifying = system.enable_identification(services)
     if identifying:
         console.print(

@@ -4,7 +4,9 @@ Three kinds: an alert was committed, a camera changed state, a crowd count was s
 small frozen dataclass; :func:`event_json` is the only place that turns one into the wire format
 used by the WebSocket stream, webhooks and MQTT alike, so the three never drift apart. No event
 carries biometric data: an alert event names the alert, its camera, score and calibrated
-false-alert rate, never the probe crop, the enrolled photo or an embedding.
+false-alert rate, never the probe crop, the enrolled photo or an embedding. A tamper alert (a
+camera frozen, covered or turned) also carries ``tamper``: the signal, whether it was ``raised``
+or ``cleared``, and for a clearance the alert it clears and how long the condition lasted.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from vigil.core.records import Alert, CrowdSample
+from vigil.core.records import Alert, AlertKind, CrowdSample
+from vigil.sources.status import TamperChange
 from vigil.storage.rows import Role
 
 EventKind = Literal["alert", "camera_status", "crowd"]
@@ -96,6 +99,10 @@ def event_json(event: Event) -> JsonObject:
     }
     if isinstance(event, AlertEvent):
         body["alert"] = alert_json(event.alert)
+        if event.alert.kind is AlertKind.TAMPER:
+            words = TamperChange.parse_detail(event.alert.detail)
+            keys = ("signal", "phase", "reason", "lasted_s", "raised_alert")
+            body["tamper"] = {k: words[k] for k in keys if k in words}
     elif isinstance(event, CameraStatusEvent):
         body["status"] = {"state": event.state, "last_error": event.last_error}
     else:

@@ -28,6 +28,47 @@ class TamperSignal(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class TamperChange:
+    """A tamper signal was raised or cleared on a camera: what becomes a tamper alert.
+
+    The camera worker emits one ``raised`` per onset and one ``cleared`` when it ends (the
+    detector's ``hold_s`` debounces both), so a flickering condition does not flood operators.
+    ``onset_at`` is the capture time of the frame that raised the signal (equal to ``at`` for a
+    ``raised`` change). :meth:`detail` is the stored and announced form (``key=value`` words, no
+    pixels, no personal data); :meth:`parse_detail` reads it back.
+
+    Attributes:
+        reason: why a signal cleared: ``"recovered"`` (the condition ended) or ``"reset"`` (the
+            detector restarted, e.g. on a resolution change, so the condition is unknown).
+    """
+
+    camera_id: str
+    signal: TamperSignal
+    raised: bool
+    at: datetime
+    onset_at: datetime
+    reason: str = "recovered"
+
+    @property
+    def phase(self) -> str:
+        return "raised" if self.raised else "cleared"
+
+    def detail(self, raised_alert_id: str | None = None) -> str:
+        words = [f"signal={self.signal.value}", f"phase={self.phase}"]
+        if not self.raised:
+            lasted = (self.at - self.onset_at).total_seconds()
+            words += [f"reason={self.reason}", f"lasted_s={lasted:.1f}"]
+            if raised_alert_id:
+                words.append(f"raised_alert={raised_alert_id}")
+        return " ".join(words)
+
+    @staticmethod
+    def parse_detail(detail: str) -> dict[str, str]:
+        """The ``key=value`` words of a tamper alert's detail (``{}`` for any other text)."""
+        return dict(w.split("=", 1) for w in detail.split() if "=" in w)
+
+
+@dataclass(frozen=True, slots=True)
 class DecodeCost:
     """What decoding cost and what key-frame-only mode saved, for one camera.
 
@@ -59,7 +100,12 @@ class DecodeCost:
 
 @dataclass(frozen=True, slots=True)
 class CameraStatus:
-    """A consistent snapshot of one camera's health (safe to hand to another thread or an API)."""
+    """A consistent snapshot of one camera's health (safe to hand to another thread or an API).
+
+    ``tamper`` is the set of active tamper signals, ``tamper_since`` when each was raised
+    (capture time), ``tamper_raised`` how many onsets this worker has seen (each one a tamper
+    alert when an alert sink is attached).
+    """
 
     camera_id: str
     state: CameraState
@@ -76,6 +122,8 @@ class CameraStatus:
     decode: DecodeCost
     running: bool
     restarts: int = 0
+    tamper_since: tuple[tuple[TamperSignal, datetime], ...] = ()
+    tamper_raised: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 

@@ -7,6 +7,11 @@ faults (:class:`~vigil.errors.SourceError`) reconnect with backoff, permanent on
 (:class:`~vigil.errors.InputError`) stop the worker with the camera ``offline`` and the reason.
 Anything else is a bug: the thread ends with :attr:`CameraWorker.failure` set, and the
 :class:`~vigil.sources.supervisor.Supervisor` restarts it (rate-limited) and reports it.
+
+Tamper signals are turned into :class:`~vigil.sources.status.TamperChange` records (one
+``raised`` per onset, one ``cleared`` when it ends) and handed to ``on_tamper``. The worker does
+not know what happens next (the embedded system stores them as tamper alerts, which are then
+announced); a failing sink is logged and counted, never allowed to stop capture.
 """
 
 from __future__ import annotations
@@ -25,7 +30,13 @@ from vigil.sources.backoff import Backoff
 from vigil.sources.base import Source, SourceSpec, make_source
 from vigil.sources.frames import DecodedFrame, RawFrame, TimestampMapper, utc_now
 from vigil.sources.queue import DropOldestQueue
-from vigil.sources.status import CameraState, CameraStatus, StatusTracker, TamperSignal
+from vigil.sources.status import (
+    CameraState,
+    CameraStatus,
+    StatusTracker,
+    TamperChange,
+    TamperSignal,
+)
 from vigil.sources.tamper import TamperDetector, TamperThresholds
 
 log = logging.getLogger(__name__)
@@ -45,6 +56,9 @@ class CameraWorker:
         tamper: thresholds of the tamper detector, ``None`` for the defaults.
         rng: random generator for the jitter (seed it in tests).
         clock: wall clock for capture times and status.
+        on_tamper: called (in the capture thread; keep it quick) with each tamper signal raised
+            or cleared. The tamper detector runs on capture time, so ``hold_s`` means seconds of
+            video, also when a file is read faster than real time.
     """
 
     def __init__(
@@ -59,6 +73,7 @@ class CameraWorker:
         tamper: TamperThresholds | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utc_now,
+        on_tamper: Callable[[TamperChange], None] | None = None,
     ) -> None:
         self.spec = spec
         self.camera_id = spec.camera_id
@@ -78,6 +93,12 @@ class CameraWorker:
         self.resolution_changes = 0
         self.restarts = 0
         self._tamper_active: frozenset[TamperSignal] = frozenset()
+        # Bounded: at most one entry per TamperSignal. Replaced, never mutated, so snapshot()
+        # can read it from another thread without a lock.
+        self._tamper_since: tuple[tuple[TamperSignal, datetime], ...] = ()
+        self.on_tamper = on_tamper
+        self.tamper_raised = 0
+        self.tamper_sink_failures = 0
         self._last_frame_at: datetime | None = None
         self._last_corrupt_at = -1e18
         self._corrupt_seen = 0
@@ -175,9 +196,9 @@ class CameraWorker:
 
     def _on_frame(self, raw: RawFrame) -> None:
         h, w = raw.image.shape[:2]
+        captured = self.timestamps.map(raw.media_time, raw.segment)
         if self.resolution is not None and self.resolution != (w, h):
             self.resolution_changes += 1
-            self.tamper.reset()
             log.info(
                 "camera %s: resolution changed from %dx%d to %dx%d",
                 self.camera_id,
@@ -185,14 +206,47 @@ class CameraWorker:
                 w,
                 h,
             )
+            # The detector's references are of the old size: start over, and clear what was
+            # raised (as "reset", not "recovered": the condition is simply unknown now).
+            self.tamper.reset()
+            self._tamper_update(frozenset(), captured, "reset")
         self.resolution = (w, h)
-        captured = self.timestamps.map(raw.media_time, raw.segment)
         ref = FrameRef(self.camera_id, captured, self.frames, w, h)
-        self._tamper_active = self.tamper.update(raw.image, time.monotonic())
+        self._tamper_update(self.tamper.update(raw.image, captured.timestamp()), captured)
         self.frames += 1
         self._last_frame_at = captured
         self.queue.put(DecodedFrame(ref, raw.image, raw.keyframe))
         self._update_health()
+
+    def _tamper_update(
+        self, active: frozenset[TamperSignal], at: datetime, reason: str = "recovered"
+    ) -> None:
+        """Record the new active set; emit a change for each signal raised or cleared."""
+        before = self._tamper_active
+        if active == before:
+            return
+        since = dict(self._tamper_since)
+        changes = []
+        for signal in sorted(before - active):
+            onset = since.pop(signal, at)
+            changes.append(TamperChange(self.camera_id, signal, False, at, onset, reason))
+        for signal in sorted(active - before):
+            since[signal] = at
+            self.tamper_raised += 1
+            changes.append(TamperChange(self.camera_id, signal, True, at, at))
+        self._tamper_since = tuple(sorted(since.items()))
+        self._tamper_active = active
+        for change in changes:
+            log.warning(
+                "camera %s: tamper signal %s %s", self.camera_id, change.signal, change.phase
+            )
+            if self.on_tamper is None:
+                continue
+            try:
+                self.on_tamper(change)
+            except Exception:  # the sink's problem must not become the camera's
+                self.tamper_sink_failures += 1
+                log.exception("camera %s: tamper sink failed", self.camera_id)
 
     def _update_health(self) -> None:
         corrupt = self.source.counters.corrupt_packets
@@ -226,6 +280,8 @@ class CameraWorker:
             resolution=self.resolution,
             resolution_changes=self.resolution_changes,
             tamper=self._tamper_active,
+            tamper_since=self._tamper_since,
+            tamper_raised=self.tamper_raised,
             decode=self.source.counters.snapshot(),
             running=self.alive,
             restarts=self.restarts,

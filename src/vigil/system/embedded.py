@@ -1,7 +1,8 @@
 """The embedded default: every stage in one process, served by one API.
 
-``EmbeddedSystem`` owns the camera supervisor (capture threads), the analysis pool (perception)
-and exposes a read-only view of their state for the API and the terminal view. It is started by
+``EmbeddedSystem`` owns the camera supervisor (capture threads), the analysis pool (perception),
+the tamper alerter (tamper signals → stored alerts) and exposes a read-only view of their state
+for the API and the terminal view. It is started by
 ``vigil run``; ``stop()`` brings everything down within a few seconds (SIGTERM-safe).
 """
 
@@ -16,9 +17,11 @@ from vigil.perception.faces.pipeline import FacePipeline
 from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
 from vigil.system.analysis import AnalysisPool, FaceHook
+from vigil.system.tamper_alerts import TamperAlerter
 
 if TYPE_CHECKING:
     from vigil.api.services import ApiServices
+    from vigil.storage import Repository
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,15 @@ class EmbeddedSystem:
             threads=analysis_threads,
             hooks=list(hooks or []),
         )
+        self.tamper_alerts: TamperAlerter | None = None
         self.started = False
+
+    def enable_tamper_alerts(self, repo: Repository) -> TamperAlerter:
+        """Store every camera's tamper signals as tamper alerts (announced like any alert)."""
+        self.tamper_alerts = TamperAlerter(repo)
+        for worker in self.supervisor.workers.values():
+            worker.on_tamper = self.tamper_alerts.submit
+        return self.tamper_alerts
 
     def enable_identification(self, services: ApiServices) -> list[str]:
         """Give every face camera a live identifier (it matches only inside a deployment)."""
@@ -67,6 +78,8 @@ class EmbeddedSystem:
         return sorted(self.analysis.identifiers)
 
     def start(self) -> None:
+        if self.tamper_alerts is not None:
+            self.tamper_alerts.start()
         self.supervisor.start()
         self.analysis.start()
         self.started = True
@@ -75,6 +88,8 @@ class EmbeddedSystem:
     def stop(self) -> None:
         self.analysis.stop()
         self.supervisor.stop()
+        if self.tamper_alerts is not None:
+            self.tamper_alerts.stop()
         self.started = False
 
     def camera_statuses(self) -> list[CameraStatus]:
@@ -99,6 +114,9 @@ class EmbeddedSystem:
                     "face_tracks_closed": stats.face_tracks_closed if stats else 0,
                     "face_ms": round(stats.face_ms_ewma, 1) if stats else None,
                     "dropped_frames": status.dropped,
+                    "tamper": sorted(str(t) for t in status.tamper),
+                    "tamper_since": {str(k): v.isoformat() for k, v in status.tamper_since},
+                    "tamper_raised": status.tamper_raised,
                 }
             )
         return out
