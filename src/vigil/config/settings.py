@@ -12,13 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-
-class Strict(BaseModel):
-    """Base for every config section: unknown keys are errors; values are re-validated on set."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+from vigil.config.analytics import PeopleConfig
+from vigil.config.base import Strict
 
 
 class SystemConfig(Strict):
@@ -609,6 +606,11 @@ class VigilConfig(Strict):
     )
     cameras: list[CameraConfig] = Field(
         default_factory=list, title="Cameras", description="Cameras defined in the file."
+    )
+    people: PeopleConfig = Field(
+        default_factory=PeopleConfig,
+        title="People",
+        description="Person/vehicle detection, tracking and crowd monitoring.",
     )
     api: ApiConfig = Field(default_factory=ApiConfig, title="API", description="HTTP API.")
     storage: StorageConfig = Field(

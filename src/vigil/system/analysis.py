@@ -23,6 +23,7 @@ from vigil.identification.live import LiveIdentifier
 from vigil.perception.faces.pipeline import FaceAnalysis, FacePipeline
 from vigil.sources.frames import DecodedFrame
 from vigil.sources.worker import CameraWorker
+from vigil.system.people import PeopleStage
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class AnalysisPool:
     threads: int = 1
     hooks: list[FaceHook] = field(default_factory=list)
     identifiers: dict[str, LiveIdentifier] = field(default_factory=dict)
+    people: dict[str, PeopleStage] = field(default_factory=dict)
     max_consecutive_failures: int = 20
     stats: dict[str, CameraStats] = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
@@ -114,6 +116,9 @@ class AnalysisPool:
         """Run the stages on one frame; failures are contained, counted and logged."""
         stats = self.stats[camera_id]
         stats.last_frame_at = frame.ref.captured_at.isoformat()
+        stage = self.people.get(camera_id)
+        if stage is not None:
+            self._people(stage, stats, frame)
         if self.faces is None or camera_id not in self.face_cameras:
             stats.frames += 1
             return None
@@ -134,6 +139,21 @@ class AnalysisPool:
             return None
         stats.observe(analysis, (time.perf_counter() - t0) * 1000)
         return analysis
+
+    def _people(self, stage: PeopleStage, stats: CameraStats, frame: DecodedFrame) -> None:
+        """Persons and vehicles → tracks → counts → crowd samples; failures contained."""
+        t0 = time.perf_counter()
+        try:
+            stage.process(frame.image, frame.ref)
+        except Exception as exc:
+            stats.failures += 1
+            stats.consecutive_failures += 1
+            stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("people stage failed on camera %s", frame.ref.camera_id)
+            return
+        ms = (time.perf_counter() - t0) * 1000
+        view = stage.view
+        view.ms_ewma = ms if view.ms_ewma == 0.0 else 0.9 * view.ms_ewma + 0.1 * ms
 
     def _identify(
         self, identifier: LiveIdentifier, stats: CameraStats, frame: DecodedFrame, t0: float

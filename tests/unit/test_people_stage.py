@@ -1,0 +1,123 @@
+"""The live people stage: counts, track totals, crowd samples and crowd alerts.
+
+The detector here is a scripted fake (a unit test of one class); the real NanoDet on real video
+runs through the same stage in tests/integration/test_people_live.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from vigil.config.analytics import CrowdConfig, PeopleConfig
+from vigil.core import CLASS_IDS, Detections, FrameRef, ObjectClass
+from vigil.core.records import Alert, AlertKind, CrowdSample
+from vigil.system.people import PeopleStage, crowd_alert_record
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PERSON = CLASS_IDS[ObjectClass.PERSON]
+CAR = CLASS_IDS[ObjectClass.CAR]
+
+
+class ScriptedDetector:
+    """Returns ``people`` walking persons (score 0.9), one faint box (0.2) and one car."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.people = 0
+        self.frame = 0
+
+    def detect(self, image: np.ndarray) -> Detections:
+        self.frame += 1
+        boxes = [[20 + 60 * k + self.frame, 50, 60 + 60 * k + self.frame, 150] for k in range(50)]
+        boxes = [*boxes[: self.people], [600, 300, 640, 380], [400, 400, 500, 460]]
+        scores = [0.9] * self.people + [0.2, 0.9]
+        classes = [PERSON] * self.people + [PERSON, CAR]
+        return Detections(
+            np.array(boxes, np.float32), np.array(scores, np.float32), np.array(classes, np.int64)
+        )
+
+
+def run(stage: PeopleStage, det: ScriptedDetector, counts: list[int], fps: float = 2.0) -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+    for i, n in enumerate(counts):
+        det.people = n
+        stage.process(image, FrameRef("cam", T0 + timedelta(seconds=i / fps), i, 640, 480))
+
+
+def test_counts_people_above_the_score_and_each_track_once() -> None:
+    det = ScriptedDetector()
+    stage = PeopleStage("cam", det, PeopleConfig())
+    run(stage, det, [3] * 10)
+    assert stage.view.people_now == 3  # the 0.2 box is tracked but not counted
+    assert stage.view.vehicles_now == 1
+    assert stage.view.person_tracks_active == 3
+    assert stage.view.person_tracks_total == 3  # confirmed once each, not once per frame
+
+
+def test_crowd_samples_average_each_interval_and_reach_the_sink() -> None:
+    got: list[tuple[CrowdSample, list[Alert]]] = []
+    config = PeopleConfig(crowd=CrowdConfig(sample_every_s=5.0))
+    det = ScriptedDetector()
+    stage = PeopleStage("cam", det, config, sink=lambda s, a: got.append((s, a)))
+    run(stage, det, [2] * 10 + [4] * 10 + [4])  # 2 fps: 10 frames = 5 s
+    assert [s.count for s, _ in got] == [pytest.approx(24 / 11, abs=0.005), 4.0]
+    assert all(s.method == "boxes" and s.camera_id == "cam" for s, _ in got)
+    assert stage.view.crowd_samples == 2 and stage.view.last_crowd_count == pytest.approx(4.0)
+
+
+def test_a_sudden_crowd_raises_one_surge_and_one_overcrowding_alert() -> None:
+    got: list[Alert] = []
+    config = PeopleConfig(crowd=CrowdConfig(sample_every_s=1.0, overcrowd=10, sustain=2))
+    det = ScriptedDetector()
+    stage = PeopleStage("cam", det, config, sink=lambda s, a: got.extend(a))
+    run(stage, det, [1] * 6 + [12] * 12)  # 1 person for 3 s, then 12 for 6 s
+    assert sorted(a.detail.split(" ")[0] for a in got) == ["overcrowding", "surge"]
+    assert stage.view.crowd_alerts == 2  # cooldown and re-arming: not one per sample
+    for alert in got:
+        assert alert.kind is AlertKind.CROWD and alert.camera_id == "cam"
+        assert alert.score == pytest.approx(12.0)
+        assert alert.deployment_id is None and alert.subject_id is None  # nobody identified
+
+
+def test_crowd_alert_id_is_stable_for_a_retried_write() -> None:
+    from vigil.analytics.crowd import CrowdAlert, CrowdAlertKind
+
+    a = CrowdAlert(CrowdAlertKind.SURGE, "cam", None, T0, 30.0, 10.0, 20.0)
+    b = CrowdAlert(CrowdAlertKind.SURGE, "cam", None, T0 + timedelta(seconds=1), 30.0, 10.0, 20.0)
+    assert crowd_alert_record(a).id == crowd_alert_record(a).id
+    assert crowd_alert_record(a).id != crowd_alert_record(b).id
+
+
+def test_bad_people_config_is_refused() -> None:
+    from pydantic import ValidationError
+
+    for bad in ({"tile_grids": [0]}, {"tile_grids": [2, 2]}, {"score_threshold": 2}):
+        with pytest.raises(ValidationError):
+            PeopleConfig.model_validate(bad)
+    with pytest.raises(ValidationError):
+        CrowdConfig.model_validate({"surge_factor": 1.0})
+
+
+def test_a_failing_detector_is_contained_counted_and_reported() -> None:
+    from types import SimpleNamespace
+
+    from vigil.sources.frames import DecodedFrame
+    from vigil.system.analysis import AnalysisPool
+
+    class Broken(ScriptedDetector):
+        def detect(self, image: np.ndarray) -> Detections:
+            raise RuntimeError("model file truncated")
+
+    pool = AnalysisPool([SimpleNamespace(camera_id="cam")], None, frozenset())  # type: ignore[list-item]
+    pool.people["cam"] = PeopleStage("cam", Broken(), PeopleConfig())
+    ref = FrameRef("cam", T0, 0, 640, 480)
+    frame = DecodedFrame(ref, np.zeros((480, 640, 3), np.uint8))
+    for _ in range(3):
+        pool.analyse("cam", frame)  # never raises
+    stats = pool.stats["cam"]
+    assert stats.failures == 3 and stats.frames == 3
+    assert stats.last_error == "RuntimeError: model file truncated"
