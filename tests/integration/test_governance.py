@@ -225,14 +225,16 @@ def test_purge_leaves_no_non_match_biometrics_unless_post_event_authorised(w: Wo
         ),
     )
     w.deployments.approve(OFFICER, post, "ok")
-    stray = []
+    stray, vector_of = [], {}
     for i, cam in enumerate(["cam-1", "cam-1", "cam-2", "cam-3"]):
         key = w.media.put(f"crop{i}".encode())
         s = Sighting(
             f"s{i}", cam, ObjectClass.FACE, w.clock(), w.clock() + timedelta(seconds=5), 0.7, key
         )
         w.repo.add_sightings([s])
-        w.repo.add_embeddings("test", [(s.id, unit(1, seed=i)[0])], at=w.clock())
+        vec = unit(1, seed=i)
+        (vector_of[s.id],) = w.repo.add_embeddings("test", [(s.id, vec[0])], at=w.clock())
+        w.archive.add(np.array([vector_of[s.id]]), vec)  # as the live identifier archives them
         stray.append(s)
     w.clock.advance(seconds=10)
     result = w.purger.purge_unmatched()
@@ -255,6 +257,14 @@ def test_purge_leaves_no_non_match_biometrics_unless_post_event_authorised(w: Wo
         crop_owners = {r.id for r in c.execute(t.sightings.select()) if r.crop_key}
     assert vec_owners == kept_sightings and crop_owners == kept_sightings
     assert all(store.media_referenced(k) for k in list(w.media.keys()))
+    # ... and the archive index: only the covered sighting's template is searchable, and the
+    # purged rows of vectors.f32 are zeros (fails if the purger's archive hook is unwired).
+    probes = np.vstack([unit(1, seed=i) for i in range(4)])
+    found = w.archive.search(probes, k=4).ids
+    assert {int(v) for v in found.ravel() if v >= 0} == {vector_of["s2"]} and len(w.archive) == 1
+    raw = np.fromfile(w.archive.dir / "vectors.f32", dtype="<f4").reshape(-1, 32)
+    for sid, vid in vector_of.items():
+        assert raw[vid].any() == (sid == "s2"), sid
     assert "purge.sightings" in actions(w)
 
 

@@ -16,8 +16,10 @@ from vigil.governance.purge import Purger
 from vigil.governance.verification import VerificationService
 from vigil.governance.watchlists import version_hash
 from vigil.storage import Repository
+from vigil.storage.archive import ArchiveParams, FaissArchiveIndex
 from vigil.storage.media import LocalMediaStore
 from vigil.storage.rows import Role, SubjectRow, TemplateRow, WatchlistRow
+from vigil.system.governance import build_purger
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -50,13 +52,17 @@ class World:
     deployments: DeploymentService
     verification: VerificationService
     purger: Purger
+    archive: FaissArchiveIndex
 
 
-def make_world(repo: Repository, tmp_path: Path) -> World:
+def make_world(repo: Repository, tmp_path: Path, *, dim: int = 32) -> World:
+    """Services over ``repo`` as the system assembles them (the purger by ``build_purger``, with
+    the archive index wired), a movable clock, and a ``dim``-dimensional archive index."""
     clock = Clock()
     media = LocalMediaStore(tmp_path / "media")
     audit = AuditLog(repo, anchor_path=tmp_path / "audit-anchor.json", clock=clock)
     deployments = DeploymentService(repo, media, audit, clock=clock)
+    archive = FaissArchiveIndex(tmp_path / "archive", ArchiveParams(dim=dim, pq_m=8))
     return World(
         repo,
         media,
@@ -64,13 +70,8 @@ def make_world(repo: Repository, tmp_path: Path) -> World:
         audit,
         deployments,
         VerificationService(repo, audit, clock=clock),
-        Purger(
-            repo,
-            media,
-            audit,
-            post_event_covers=deployments.post_event_authorised,
-            clock=clock,
-        ),
+        build_purger(repo, media, audit, deployments, archive, clock=clock),
+        archive,
     )
 
 

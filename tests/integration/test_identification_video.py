@@ -18,6 +18,7 @@ from vigil.config.settings import FacesConfig
 from vigil.core.records import AlertKind, AlertStatus, FrameRef
 from vigil.errors import PolicyViolationError
 from vigil.eval.faces import fmr_curve
+from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
 from vigil.governance.store import GovernanceStore
 from vigil.governance.watchlists import (
     Category,
@@ -32,6 +33,7 @@ from vigil.perception.faces.pipeline import FacePipeline
 from vigil.perception.image import load_image
 from vigil.storage import Repository
 from vigil.storage.rows import Decision
+from vigil.system.governance import embedding_dim
 
 pytest.register_assert_rewrite("test_governance_world")
 from test_governance_world import (  # noqa: E402
@@ -130,7 +132,7 @@ def scene(
 
 @pytest.fixture
 def w(repo: Repository, tmp_path: Path) -> World:
-    return make_world(repo, tmp_path)
+    return make_world(repo, tmp_path, dim=embedding_dim(FacesConfig().embedder))
 
 
 @pytest.fixture
@@ -173,6 +175,7 @@ def run_video(
         false_alerts=calibration,
         threshold=THRESHOLD,
         clock=w.clock,
+        archive=w.archive,
     )
     alerts: list[FaceAlert] = []
     for i, frame in enumerate(frames):
@@ -240,6 +243,7 @@ def test_one_alert_inside_an_active_deployment_and_no_non_match_biometrics_remai
         fa.probe_key,
         *(t.image_key for t in w.repo.templates_for_watchlist(wl)),
     }
+    assert len(w.archive) == 0  # ... and nothing in the archive index
     assert w.purger.purge_unmatched().sightings == 0
     # The two-person rule then makes it actionable; the audit chain is intact and names it all.
     w.verification.decide(OPERATOR, a.id, Decision.CONFIRM, "same person as the report photo")
@@ -329,3 +333,38 @@ def test_enrolment_refuses_bad_photos_with_the_reason(
     watchlists.remove_subject(INVESTIGATOR, wl, subject.id, "warrant withdrawn")
     after = w.repo.get_watchlist(wl)
     assert after.version == before.version + 1 and after.version_hash != before.version_hash
+
+
+def test_post_event_archive_is_emptied_from_every_store_once_it_lapses(
+    w: World, watchlists: WatchlistService, scene: Scene
+) -> None:
+    """Under a post-event authorisation non-match templates are archived (database, media and
+    the FAISS index); when it lapses the purge leaves none in any of the three."""
+    wl = enrol_three(w, watchlists, scene.people)
+    post = w.deployments.request(
+        INVESTIGATOR,
+        DeploymentRequest(
+            Purpose.SERIOUS_CRIME_SUSPECT,
+            "warrant 7",
+            w.clock(),
+            w.clock() + timedelta(hours=1),
+            camera_ids=("cam-1",),
+            reason="robbery on this street",
+            kind=DeploymentKind.POST_EVENT,
+        ),
+    )
+    w.deployments.approve(OFFICER, post, "proportionate")
+    alerts, _ = run_video(w, scene.pipeline, scene.calibration, scene.frames)
+    assert alerts == []  # no live deployment: archived, never compared
+    archived = biometric_scan(w)["sighting_embeddings"]
+    assert archived >= 1 and len(w.archive) == archived
+    assert w.purger.purge_unmatched().sightings == 0  # still covered
+    w.clock.advance(hours=2)
+    w.deployments.tick()  # the authorisation expires
+    assert w.purger.purge_unmatched().vectors == archived
+    counts = biometric_scan(w)
+    assert counts["sighting_embeddings"] == 0 and counts["sighting_crops"] == 0
+    assert set(w.media.keys()) == {t.image_key for t in w.repo.templates_for_watchlist(wl)}
+    assert len(w.archive) == 0
+    raw = np.fromfile(w.archive.dir / "vectors.f32", dtype="<f4")
+    assert not raw.any()  # the purged rows are zeros on disk

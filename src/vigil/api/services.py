@@ -24,11 +24,14 @@ from vigil.config.settings import VigilConfig
 from vigil.errors import ModelError
 from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
+from vigil.governance.purge import Purger
+from vigil.governance.search import ArchiveSearch
 from vigil.governance.verification import VerificationService
 from vigil.governance.watchlists import WatchlistService
 from vigil.notify.hub import Hub
 from vigil.notify.watcher import EventWatcher
 from vigil.storage import Repository
+from vigil.storage.archive import ArchiveIndex
 from vigil.storage.media import MediaStore
 from vigil.storage.rows import CameraRow
 
@@ -54,6 +57,9 @@ class ApiServices:
     accounts: AccountService
     deployments: DeploymentService
     verification: VerificationService
+    purger: Purger
+    archive: ArchiveIndex | None = None
+    archive_search: ArchiveSearch | None = None
     hub: Hub = field(default_factory=Hub)
     watchlist_factory: Callable[[], WatchlistService] | None = None
     background: list[Startable] = field(default_factory=list)
@@ -96,8 +102,15 @@ class ApiServices:
         clock: Callable[[], datetime] = utc_now,
         watchlist_factory: Callable[[], WatchlistService] | None = None,
         accounts: AccountService | None = None,
+        archive: ArchiveIndex | None = None,
     ) -> ApiServices:
-        """Wire the governance services over one repository, media store and audit log."""
+        """Wire the governance services over one repository, media store and audit log.
+
+        With an ``archive`` (the default assembly always passes one), the purger removes purged
+        templates from it and archive searches go through :class:`ArchiveSearch`.
+        """
+        from vigil.system.governance import build_purger
+
         api = config.api
         if secret is None:
             secret = _secret(config)
@@ -112,13 +125,22 @@ class ApiServices:
             rate_per_min=api.login_rate_per_min,
             clock=clock,
         )
+        deployments = DeploymentService(repo, media, audit, clock=clock)
+        search = (
+            None
+            if archive is None
+            else ArchiveSearch(repo, archive, audit, deployments, clock=clock)
+        )
         return cls(
             repo=repo,
             media=media,
             audit=audit,
             accounts=accounts,
-            deployments=DeploymentService(repo, media, audit, clock=clock),
+            deployments=deployments,
             verification=VerificationService(repo, audit, clock=clock),
+            purger=build_purger(repo, media, audit, deployments, archive, clock=clock),
+            archive=archive,
+            archive_search=search,
             watchlist_factory=watchlist_factory,
             clock=clock,
         )
@@ -127,9 +149,11 @@ class ApiServices:
     def from_config(
         cls, config: VigilConfig, *, system: EmbeddedSystem | None = None
     ) -> ApiServices:
-        """The real services for ``vigil run``: database, media, audit anchor, notifications."""
+        """The real services for ``vigil run``: database, media, audit anchor, archive index,
+        governance housekeeping (deadlines, expiry, non-match purge, retention), notifications."""
+        from vigil.governance.purge import RetentionPolicy
         from vigil.storage.factory import media_store_from_config, open_database_from_config
-        from vigil.system.governance import watchlist_factory
+        from vigil.system.governance import Housekeeper, archive_for, watchlist_factory
 
         repo = Repository(open_database_from_config(config))
         sync_cameras(repo, config, utc_now())
@@ -141,7 +165,9 @@ class ApiServices:
             audit,
             config=config,
             watchlist_factory=watchlist_factory(config, repo, media, audit),
+            archive=archive_for(config),
         )
+        svc.background.append(Housekeeper(svc.deployments, svc.purger, RetentionPolicy()))
         add_notifiers(svc, config, system)
         return svc
 

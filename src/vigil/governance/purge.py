@@ -6,9 +6,14 @@ archived under a post-event search authorisation that has since lapsed, or rows 
 between the write and the decision) is found by :meth:`Purger.purge_unmatched`: every face sighting
 that still holds a crop or an embedding, is referred to by no alert, is not on legal hold, and is
 not covered by an approved post-event authorisation for its camera and time loses its biometric
-data (embedding rows deleted, archive-index rows zeroed through the ``on_vectors_removed`` hook,
-crop bytes deleted from the media store once no row refers to them). The sighting row itself,
+data (embedding rows deleted, their vectors removed from the FAISS archive index and zeroed on
+disk, crop bytes deleted from the media store once no row refers to them). The sighting row itself,
 which holds no biometric data, stays until its retention time.
+
+**The archive is not optional wiring.** ``archive`` is a required argument: a purger built
+without deciding what happens to the archive index would delete the database rows and leave the
+same faces searchable in the index. Pass ``None`` only where no archive index exists;
+:func:`vigil.system.governance.build_purger` is how the system and its tests build one.
 
 **Retention.** :class:`RetentionPolicy` gives a time to keep alerts, sightings and media; records
 linked to a case on legal hold are kept whatever their age. Each run appends one audit entry with
@@ -23,11 +28,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from vigil.errors import ValidationError
 from vigil.governance.actors import SYSTEM, Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.governance.store import GovernanceStore
 from vigil.storage import Repository
+from vigil.storage.archive import ArchiveIndex
 from vigil.storage.media import MediaStore
 from vigil.storage.rows import CaseLink, Role
 
@@ -61,7 +69,8 @@ class Purger:
     Args:
         post_event_covers: ``(camera_id, start, end) -> bool``, true when an approved
             post-event search authorisation covers a sighting (then its biometrics are kept).
-        on_vectors_removed: called with archive-index vector ids to remove from the index.
+        archive: the sighting archive index the embeddings were added to (``None``: there is
+            none); purged vector ids are removed from it and their rows zeroed on disk.
     """
 
     def __init__(
@@ -71,7 +80,7 @@ class Purger:
         audit: AuditLog,
         *,
         post_event_covers: CoverageCheck,
-        on_vectors_removed: Callable[[list[int]], None] | None = None,
+        archive: ArchiveIndex | None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.repo = repo
@@ -79,7 +88,7 @@ class Purger:
         self.media = media
         self.audit = audit
         self.post_event_covers = post_event_covers
-        self.on_vectors_removed = on_vectors_removed
+        self.archive = archive
         self.clock = clock
 
     def purge_unmatched(self, *, reason: str = "track closed without a match") -> PurgeResult:
@@ -106,11 +115,17 @@ class Purger:
         return result
 
     def _strip(self, sighting_ids: Sequence[str]) -> PurgeResult:
+        # The index first: if removing from it fails, the rows stay and the next run retries,
+        # instead of rows gone and vectors still searchable.
+        self._remove_vectors(self.store.vector_ids_of(sighting_ids))
         vector_ids, keys = self.store.strip_biometrics(sighting_ids)
-        if vector_ids and self.on_vectors_removed is not None:
-            self.on_vectors_removed(vector_ids)
         removed = self._delete_media(keys)
         return PurgeResult(len(sighting_ids), len(vector_ids), removed)
+
+    def _remove_vectors(self, vector_ids: Sequence[int]) -> None:
+        """Remove purged embeddings from the archive index (rows zeroed and fsynced at once)."""
+        if vector_ids and self.archive is not None:
+            self.archive.remove(np.asarray(vector_ids, dtype=np.int64))
 
     def _delete_media(self, keys: Sequence[str]) -> int:
         removed = 0
@@ -125,9 +140,8 @@ class Purger:
         alert_ids = self.store.expired_alerts(now - policy.alerts)
         keys = self.store.delete_alerts(alert_ids, with_sightings=False)
         sighting_ids = self.store.expired_sightings(now - policy.sightings)
-        vector_ids, crop_keys = self.store.strip_biometrics(sighting_ids)
-        if vector_ids and self.on_vectors_removed is not None:
-            self.on_vectors_removed(vector_ids)
+        self._remove_vectors(self.store.vector_ids_of(sighting_ids))
+        _, crop_keys = self.store.strip_biometrics(sighting_ids)
         self.store.delete_sightings(sighting_ids)
         media = self._delete_media([*keys, *crop_keys])
         counts = {"alerts": len(alert_ids), "sightings": len(sighting_ids), "media": media}

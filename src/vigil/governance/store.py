@@ -147,6 +147,15 @@ class GovernanceStore:
         with self.db.read() as c:
             return [(r.id, r.camera_id, r.started_at, r.ended_at) for r in c.execute(q)]
 
+    def vector_ids_of(self, sighting_ids: Sequence[str]) -> list[int]:
+        """Archive vector ids of the sightings' stored embeddings."""
+        ids = list(sighting_ids)
+        if not ids:
+            return []
+        e = t.sighting_embeddings.c
+        with self.db.read() as c:
+            return [int(r[0]) for r in c.execute(select(e.vector_id).where(e.sighting_id.in_(ids)))]
+
     def strip_biometrics(self, sighting_ids: Sequence[str]) -> tuple[list[int], list[str]]:
         """Delete the embeddings and detach the crops of sightings (the sighting rows stay, with
         no biometric data). Returns the removed vector ids and the detached media keys."""

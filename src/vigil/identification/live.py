@@ -14,7 +14,9 @@ On close:
   margin; the sighting row keeps the crop for the people who verify it;
 * no match: the crop and template are dropped there and then (never written), unless an approved
   post-event search authorisation covers this camera and time, in which case the sighting is
-  archived with them (and purged by :class:`~vigil.governance.purge.Purger` once it lapses).
+  archived with them: the crop in the media store, the template in the database and in the
+  archive index (``archive``) that :class:`~vigil.governance.search.ArchiveSearch` searches, all
+  three purged by :class:`~vigil.governance.purge.Purger` once the authorisation lapses.
 
 Counts of faces compared per deployment are written to the audit chain as
 ``deployment.scan_summary`` entries (no biometric data), for the oversight report.
@@ -42,6 +44,7 @@ from vigil.identification.matcher import MatchDecision, WatchlistMatcher
 from vigil.identification.tracks import FaceTrack, FaceTracker
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.storage import Repository
+from vigil.storage.archive import ArchiveIndex
 from vigil.storage.media import MediaStore
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,8 @@ class LiveIdentifier:
         refresh_s: how often (seconds of wall time) the set of deployments in force is re-read;
             a refusal or deadline stops matching at once regardless (the handles are stopped).
         stats_every_s: how often the per-deployment scan counts are written to the audit chain.
+        archive: the sighting archive index archived templates are added to (``None``: they are
+            kept in the database only, unsearchable until an index catches up).
     """
 
     def __init__(
@@ -82,8 +87,10 @@ class LiveIdentifier:
         refresh_s: float = 5.0,
         stats_every_s: float = 300.0,
         clock: Callable[[], datetime] = utc_now,
+        archive: ArchiveIndex | None = None,
     ) -> None:
         self.camera_id = camera_id
+        self.archive = archive
         self.pipeline = pipeline
         self.deployments = deployments
         self.repo = repo
@@ -225,7 +232,10 @@ class LiveIdentifier:
         assert track.best is not None and track.best.embedding is not None
         sighting_id = self._store_sighting(track, self._put_crop(track))
         model = getattr(self.pipeline.embedder, "name", "face")
-        self.repo.add_embeddings(str(model), [(sighting_id, track.best.embedding)], at=self.clock())
+        vector = track.best.embedding
+        ids = self.repo.add_embeddings(str(model), [(sighting_id, vector)], at=self.clock())
+        if self.archive is not None:
+            self.archive.add(np.asarray(ids, np.int64), np.asarray(vector, np.float32)[None, :])
 
     def _raise(
         self, track: FaceTrack, hits: list[tuple[ActiveDeployment, MatchDecision]]

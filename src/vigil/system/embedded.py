@@ -74,6 +74,7 @@ class EmbeddedSystem:
                 audit=services.audit,
                 false_alerts=false_alerts,
                 threshold=ident.threshold,
+                archive=services.archive,  # archived templates become searchable, and purgeable
             )
         return sorted(self.analysis.identifiers)
 

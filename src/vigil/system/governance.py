@@ -1,21 +1,33 @@
 """The governance services as the configuration assembles them: one place for API, CLI and system.
 
 ``vigil run`` (through :class:`vigil.api.services.ApiServices`), ``vigil watchlists`` and the tests
-of the default assembly all build the watchlist service here, so the size limit derived from the
-target false-alert rate is the same wherever a subject is enrolled. Everything here is wiring: the
-rules themselves live in :mod:`vigil.governance`.
+of the default assembly all build these here, so
+
+* the watchlist size limit derived from the target false-alert rate is the same wherever a
+  subject is enrolled (:func:`watchlist_factory`);
+* the non-match purge always removes purged templates from the FAISS archive index the live
+  identifiers add them to (:func:`build_purger`, :func:`archive_for`);
+* purges, deadlines, expiry and retention run on a timer (:class:`Housekeeper`), not only when
+  someone happens to call them.
+
+Everything here is wiring: the rules themselves live in :mod:`vigil.governance`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
-from vigil.config.settings import VigilConfig
+from vigil.config.settings import FaceEmbedderConfig, VigilConfig
 from vigil.governance.audit import AuditLog, utc_now
+from vigil.governance.deployments import DeploymentService
+from vigil.governance.purge import Purger, RetentionPolicy
 from vigil.governance.watchlists import WatchlistService
 from vigil.storage import Repository
+from vigil.storage.archive import ArchiveIndex, FaissArchiveIndex
 from vigil.storage.media import MediaStore
 
 log = logging.getLogger(__name__)
@@ -61,3 +73,98 @@ def watchlist_factory(
         )
 
     return make
+
+
+def embedding_dim(embedder: FaceEmbedderConfig) -> int:
+    """Dimension of the configured embedder's templates, known without loading its model."""
+    from vigil.perception.faces.embedders import EMBEDDER_SPECS
+
+    names = embedder.fusion_members if embedder.backend == "fusion" else [embedder.backend]
+    return sum(int(EMBEDDER_SPECS[name][1]) for name in names)
+
+
+def archive_for(config: VigilConfig) -> FaissArchiveIndex:
+    """The sighting archive index under ``data_dir``, sized for the configured embedder."""
+    from vigil.storage.factory import archive_from_config
+
+    return archive_from_config(config, dim=embedding_dim(config.faces.embedder))
+
+
+def build_purger(
+    repo: Repository,
+    media: MediaStore,
+    audit: AuditLog,
+    deployments: DeploymentService,
+    archive: ArchiveIndex | None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+) -> Purger:
+    """The purger with its two hooks wired: post-event coverage and the archive index."""
+    return Purger(
+        repo,
+        media,
+        audit,
+        post_event_covers=deployments.post_event_authorised,
+        archive=archive,
+        clock=clock,
+    )
+
+
+class Housekeeper:
+    """A background thread that applies the clock to governance: deadlines and expiry
+    (``DeploymentService.tick``), the non-match purge, and retention.
+
+    Args:
+        every_s: seconds between ticks and non-match purges. Shorter deletes lapsed biometrics
+            sooner at the cost of one cheap indexed query per tick.
+        retention_every_s: seconds between retention runs; each run appends one audit entry, so
+            running it every tick would fill the chain with empty runs.
+    """
+
+    def __init__(
+        self,
+        deployments: DeploymentService,
+        purger: Purger,
+        policy: RetentionPolicy,
+        *,
+        every_s: float = 60.0,
+        retention_every_s: float = 3600.0,
+    ) -> None:
+        self.deployments = deployments
+        self.purger = purger
+        self.policy = policy
+        self.every_s = every_s
+        self.retention_every_s = retention_every_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._retention_at = -float("inf")
+
+    def run_once(self) -> None:
+        """One pass: tick, purge non-match biometrics, and retention when it is due."""
+        self.deployments.tick()
+        self.purger.purge_unmatched()
+        if time.monotonic() - self._retention_at >= self.retention_every_s:
+            self.purger.apply_retention(self.policy)
+            self._retention_at = time.monotonic()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a failed pass is logged and retried; the thread must not die
+                log.exception("governance housekeeping failed; retrying in %.0f s", self.every_s)
+            self._stop.wait(self.every_s)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._loop, name="vigil-housekeeper", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None

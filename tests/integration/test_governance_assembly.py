@@ -1,0 +1,95 @@
+"""The default assembly (what `vigil run` builds from a config) wires the safeguards: the purger
+and the live identifiers share one archive index, and the housekeeper purges a lapsed template
+from the database, the media store and the archive index without anyone calling it."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vigil.api.services import ApiServices
+from vigil.config import VigilConfig
+from vigil.core.records import ObjectClass, Sighting
+from vigil.governance.audit import iter_entries
+from vigil.governance.purge import RetentionPolicy
+from vigil.governance.store import GovernanceStore
+from vigil.storage.archive import FaissArchiveIndex
+from vigil.system.embedded import EmbeddedSystem
+from vigil.system.governance import Housekeeper, embedding_dim
+
+pytestmark = pytest.mark.models
+
+
+def config(tmp_path: Path) -> VigilConfig:
+    return VigilConfig.model_validate(
+        {
+            "system": {"data_dir": str(tmp_path)},
+            "api": {"secret_key": "test-secret-key"},
+            "cameras": [
+                {"id": "cam-1", "url": str(tmp_path / "none.mp4"), "analytics": ["faces"]},
+            ],
+        }
+    )
+
+
+def test_default_assembly_purges_the_archive_too(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    svc = ApiServices.from_config(cfg)
+    try:
+        archive = svc.archive
+        assert isinstance(archive, FaissArchiveIndex) and archive.dir == tmp_path / "archive"
+        assert archive.params.dim == embedding_dim(cfg.faces.embedder)
+        assert svc.purger.archive is archive and svc.archive_search is not None
+        assert svc.archive_search.archive is archive
+        system = EmbeddedSystem(cfg)
+        assert system.enable_identification(svc) == ["cam-1"]
+        assert system.analysis.identifiers["cam-1"].archive is archive
+        (keeper,) = [b for b in svc.background if isinstance(b, Housekeeper)]
+
+        # A template archived under a post-event authorisation that has since lapsed.
+        now = datetime.now(UTC)
+        crop = svc.media.put(b"crop bytes")
+        s = Sighting("s1", "cam-1", ObjectClass.FACE, now - timedelta(minutes=5), now, 0.8, crop)
+        svc.repo.add_sightings([s])
+        vec = np.random.default_rng(0).standard_normal(archive.params.dim).astype(np.float32)
+        ids = svc.repo.add_embeddings("fr_feature", [("s1", vec)], at=now)
+        archive.add(np.asarray(ids), vec[None, :])
+        keeper.run_once()
+
+        counts = GovernanceStore(svc.repo.db).biometric_counts()
+        assert counts["sighting_embeddings"] == 0 and counts["sighting_crops"] == 0
+        assert list(svc.media.keys()) == [] and len(archive) == 0
+        assert not archive.search(vec, 1).ids[0, 0] >= 0
+        actions = [e.action for e in iter_entries(svc.repo)]
+        assert actions == ["purge.sightings", "retention.run"]
+        keeper.run_once()  # retention is not due again within the hour: no empty entries
+        assert [e.action for e in iter_entries(svc.repo)] == actions
+        assert svc.audit.verify().ok
+    finally:
+        svc.repo.db.dispose()
+
+
+def test_housekeeper_thread_starts_stops_and_survives_a_failing_pass(tmp_path: Path) -> None:
+    svc = ApiServices.from_config(config(tmp_path))
+    calls: list[int] = []
+
+    def failing() -> None:
+        calls.append(1)
+        raise RuntimeError("database away")
+
+    keeper = Housekeeper(svc.deployments, svc.purger, RetentionPolicy(), every_s=0.01)
+    keeper.run_once = failing  # type: ignore[method-assign]
+    keeper.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=5)
+        while len(calls) < 3 and datetime.now(UTC) < deadline:
+            time.sleep(0.01)
+        assert len(calls) >= 3  # a failed pass is logged and retried, the thread lives on
+    finally:
+        keeper.stop()
+        svc.repo.db.dispose()
+    assert keeper._thread is None
