@@ -31,6 +31,7 @@ from vigil.api.routes.alerts import alerts
 from vigil.api.routes.audit import audit, reports
 from vigil.api.routes.auth import auth, users
 from vigil.api.routes.cameras import cameras
+from vigil.api.routes.console import console
 from vigil.api.routes.deployments import deployments
 from vigil.api.routes.events import events
 from vigil.api.routes.sightings import sightings
@@ -124,6 +125,7 @@ def create_app(
         audit,
         reports,
         events,
+        console,
     ):
         # Mounted flat (not include_router, which newer FastAPI keeps as a nested lazy
         # router): the routes already carry their prefix, tags and error responses, and a flat

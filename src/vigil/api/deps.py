@@ -32,6 +32,11 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/docs"),
         ("GET", "/docs/oauth2-redirect"),
         ("GET", "/redoc"),
+        # The web console's static files (no data; its pages call the authenticated routes).
+        ("GET", "/"),
+        ("GET", "/console"),
+        ("GET", "/console/"),
+        ("GET", "/console/{name:path}"),
     }
 )
 

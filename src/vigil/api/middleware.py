@@ -6,7 +6,9 @@
   (enrolment photos) get ``max_upload_bytes``; every other route ``max_body_bytes``.
 * **Security headers** on every HTTP response: no MIME sniffing, no framing, no referrer, no
   caching of API answers, a CSP that allows nothing (the interactive docs get one that allows
-  their script and style CDN), and HSTS (ignored by browsers over plain HTTP).
+  their script and style CDN; the web console one that allows its own scripts, styles, images
+  fetched as blobs and same-origin fetch/WebSocket, and no inline code), and HSTS (ignored by
+  browsers over plain HTTP).
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ DOCS_CSP = (
     b"img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+# The console's face images are fetched with a reason header and shown as blob: URLs.
+CONSOLE_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    b"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+CONSOLE_PATH = "/console"
 
 
 class _TooLarge(HTTPException):
@@ -76,7 +84,11 @@ class SecurityMiddleware:
             return
         path: str = scope["path"]
         limit = self.max_upload if self.is_upload(path) else self.max_body
-        csp = DOCS_CSP if path.startswith(DOCS_PATHS) else API_CSP
+        csp = API_CSP
+        if path.startswith(DOCS_PATHS):
+            csp = DOCS_CSP
+        elif path.startswith(CONSOLE_PATH):
+            csp = CONSOLE_CSP
         started = False
 
         async def send_secure(message: Message) -> None:

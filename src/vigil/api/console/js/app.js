@@ -1,0 +1,162 @@
+// The console shell: session, navigation by URL fragment, and the live stream.
+//
+// Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/audit. Each view is a
+// function `(root, ctx, params)` that fills `root` (a fresh element, so a slow view that
+// finishes after the user moved on writes into a detached node, never over the new page) and
+// may return a clean-up function (unsubscribe, stop timers, release image URLs).
+
+import * as api from "./api.js";
+import { fill, h, message } from "./dom.js";
+import { Live } from "./live.js";
+import { NAV, ROLE_NAMES, can, home } from "./roles.js";
+import { alertDetailView, alertsView } from "./views/alerts.js";
+import { auditView } from "./views/audit.js";
+import { camerasView } from "./views/cameras.js";
+import { deploymentsView } from "./views/deployments.js";
+import { loginView } from "./views/login.js";
+
+const VIEWS = {
+  alerts: alertsView,
+  alert: alertDetailView,
+  cameras: camerasView,
+  deployments: deploymentsView,
+  audit: auditView,
+};
+
+const state = { user: null, live: null, cleanup: null, notice: null };
+const main = document.getElementById("main");
+
+function parse(hash) {
+  const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === "alerts" && parts[1]) return { name: "alert", params: { id: parts[1] } };
+  return { name: parts[0] || "", params: {} };
+}
+
+export function navigate(route) {
+  const target = `#/${route}`;
+  if (location.hash === target) render();
+  else location.hash = target;
+}
+
+function announce(text) {
+  const region = document.getElementById("announce");
+  region.textContent = "";
+  // a fresh node after a tick, so screen readers announce a repeat of the same words too
+  setTimeout(() => {
+    region.textContent = text;
+  }, 50);
+}
+
+function setLiveState(text) {
+  document.getElementById("live-state").textContent = `Live updates: ${text}`;
+}
+
+function renderNav(current) {
+  const links = NAV.filter((item) => can(state.user, item.capability)).map((item) => {
+    const active = current === item.route || (current === "alert" && item.route === "alerts");
+    return h(
+      "li",
+      {},
+      h("a", { href: `#/${item.route}`, "aria-current": active ? "page" : false }, item.label),
+    );
+  });
+  fill(document.getElementById("nav-links"), links);
+}
+
+function showChrome(signedIn) {
+  document.getElementById("nav").hidden = !signedIn;
+  document.getElementById("session").hidden = !signedIn;
+  if (signedIn) {
+    const roles = state.user.roles.map((r) => ROLE_NAMES[r] ?? r).join(", ");
+    fill(
+      document.getElementById("who"),
+      "Signed in as ",
+      h("strong", {}, state.user.display_name || state.user.username),
+      ` (${roles})`,
+    );
+  }
+}
+
+async function render() {
+  if (state.cleanup) {
+    state.cleanup();
+    state.cleanup = null;
+  }
+  const route = parse(location.hash);
+  const root = h("div", { class: "view" });
+  main.replaceChildren(root);
+  if (!state.user) {
+    showChrome(false);
+    const notice = state.notice;
+    state.notice = null;
+    loginView(root, { onSignedIn: signedIn, notice });
+    return;
+  }
+  if (route.name === "login" || !route.name) {
+    navigate(home(state.user));
+    return;
+  }
+  renderNav(route.name);
+  const view = VIEWS[route.name];
+  const ctx = { user: state.user, live: state.live, announce, navigate, can: (c) => can(state.user, c) };
+  try {
+    if (!view) {
+      fill(root, h("h1", { tabindex: "-1" }, "Not found"), message("error", "There is no such page."));
+    } else {
+      const cleanup = await view(root, ctx, route.params);
+      if (root.isConnected) state.cleanup = cleanup ?? null;
+      else cleanup?.();
+    }
+  } catch (err) {
+    console.error(err);
+    if (root.isConnected) root.append(message("error", `This page failed: ${err.message}`));
+  }
+  if (root.isConnected) root.querySelector("h1")?.focus({ preventScroll: false });
+}
+
+function signedIn(user) {
+  state.user = user;
+  state.live?.close();
+  state.live = new Live(setLiveState);
+  showChrome(true);
+  const route = parse(location.hash);
+  if (!route.name || route.name === "login") navigate(home(user));
+  else render();
+}
+
+function signedOut(notice) {
+  if (!state.user && !notice) return;
+  state.user = null;
+  state.notice = notice ?? null;
+  state.live?.close();
+  state.live = null;
+  api.forgetSession();
+  if (location.hash !== "#/login") location.hash = "#/login";
+  else render();
+}
+
+async function start() {
+  api.setUnauthenticatedHandler(() => {
+    if (state.user) signedOut("Your session has ended. Please sign in again.");
+  });
+  document.getElementById("logout").addEventListener("click", async () => {
+    try {
+      await api.logout();
+    } catch {
+      // signed out locally either way; the server session expires on its own
+    }
+    signedOut("You are signed out.");
+  });
+  window.addEventListener("hashchange", render);
+  if (api.csrfToken()) {
+    try {
+      signedIn(await api.get("/auth/me"));
+      return;
+    } catch {
+      api.forgetSession();
+    }
+  }
+  render();
+}
+
+start();

@@ -1,0 +1,403 @@
+"""The web console in a real browser: Debian's Chromium driven by Playwright, against the real app.
+
+The app is the one the API tests build (``test_api_support.build_env``: a temporary SQLite
+database, one user per role with ``PASSWORD``), served by uvicorn on loopback with its background
+tasks on: the event watcher that announces committed alerts and camera state changes on the
+WebSocket. A watchlist with one enrolled subject and an approved deployment are made through the
+governance services; alerts are committed the way the live identifier commits them (probe crop in
+the media store, sighting, alert row with score, calibrated false-alert rate, rank-2 margin and
+the matched template), so the console sees exactly what it would see in production. The face
+pipeline is the tests' fake (no models needed); the camera system is a stub whose states a test
+sets.
+
+Screenshots go to ``$VIGIL_CONSOLE_SCREENSHOTS`` when set (to look at them), else a temp dir.
+Every page fails its test on a JavaScript error or a console error (a CSP violation is one).
+Skips with the fix when Playwright or ``/usr/bin/chromium`` is missing (``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from test_api_support import PASSWORD, Env, build_env, jpeg
+
+from support import free_port
+from vigil.api.app import create_app
+from vigil.core.records import Alert, AlertKind, AlertStatus, ObjectClass, Sighting
+from vigil.governance.actors import Actor
+from vigil.governance.deployments import DeploymentRequest, Purpose
+from vigil.governance.watchlists import Category, EnrolmentPhoto
+from vigil.notify.watcher import EventWatcher
+from vigil.storage.rows import Role
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')"
+)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 10_000
+USERNAMES = {role: role.value.replace("_", "-") for role in Role}
+
+
+class StubCameras:
+    """The running camera system as the API and the event watcher see it; tests set states."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.since = datetime.now(UTC)
+        self.states: dict[str, tuple[str, str | None]] = dict.fromkeys(ids, ("online", None))
+
+    def set(self, camera_id: str, state: str, error: str | None = None) -> None:
+        self.states[camera_id] = (state, error)
+
+    def statuses(self) -> list[tuple[str, str, str | None]]:
+        return [(c, s, e) for c, (s, e) in self.states.items()]
+
+    def camera_view(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "camera_id": c,
+                "state": s,
+                "since": self.since.isoformat(),
+                "last_error": e,
+                "frames_analysed": 1200,
+                "faces_seen": 40,
+                "faces_embedded": 12,
+                "analysis_failures": 0,
+                "face_ms": 31.5,
+                "dropped_frames": 3,
+            }
+            for c, (s, e) in self.states.items()
+        ]
+
+
+@dataclass
+class Console:
+    env: Env
+    url: str
+    cameras: StubCameras
+    watchlist_id: str
+    template_id: str
+    deployment_id: str
+    shots: Path
+
+
+def _actor(env: Env, role: Role) -> Actor:
+    return Actor.from_user(env.repo.get_user(username=USERNAMES[role]))
+
+
+def _seed(env: Env) -> tuple[str, str, str]:
+    """A watchlist with one enrolled subject and an approved deployment on cam-1."""
+    investigator = _actor(env, Role.INVESTIGATOR)
+    now = datetime.now(UTC)
+    wl = env.svc.watchlists.create(
+        investigator,
+        name="Missing person MP-17",
+        category=Category.MISSING_OR_VULNERABLE,
+        reason="report MP-17: missing since Tuesday",
+        expires_at=now + timedelta(days=2),
+    )
+    env.svc.watchlists.enrol(
+        investigator,
+        wl,
+        label="MP-17",
+        photos=[EnrolmentPhoto(jpeg((70, 110, 170), 160), "family photo, report MP-17")],
+        reason="reported missing by the family",
+    )
+    template = env.repo.templates_for_watchlist(wl)[0].id
+    dep = env.svc.deployments.request(
+        investigator,
+        DeploymentRequest(
+            purpose=Purpose.VICTIM_SEARCH,
+            legal_reference="Order 2025/117, district court",
+            starts_at=now - timedelta(minutes=1),
+            ends_at=now + timedelta(hours=12),
+            watchlist_ids=(wl,),
+            camera_ids=("cam-1",),
+            reason="missing person last seen near the station",
+        ),
+    )
+    env.svc.deployments.approve(
+        _actor(env, Role.AUTHORISING_OFFICER), dep, "necessary and proportionate for MP-17"
+    )
+    return wl, template, dep
+
+
+def commit_face_alert(console: Console, score: float = 0.71) -> Alert:
+    """Commit a face alert as the live identifier does (crop, sighting, alert, audit entry)."""
+    env = console.env
+    now = datetime.now(UTC)
+    crop = env.svc.media.put(jpeg((150, 120, 100), 112))
+    sighting = uuid.uuid4().hex
+    env.repo.add_sightings(
+        [Sighting(sighting, "cam-1", ObjectClass.FACE, now - timedelta(seconds=4), now, 0.8, crop)]
+    )
+    subject = env.repo.templates_for_watchlist(console.watchlist_id)[0].subject_id
+    alert = Alert(
+        id=uuid.uuid4().hex,
+        kind=AlertKind.FACE_MATCH,
+        camera_id="cam-1",
+        raised_at=now,
+        score=score,
+        deployment_id=console.deployment_id,
+        subject_id=subject,
+        false_alert_rate=0.0042,
+        rank2_margin=0.183,
+        detail=f"template={console.template_id} watchlist={console.watchlist_id} gallery=1",
+    )
+    env.repo.add_alert(alert, sighting_id=sighting, probe_key=crop)
+    env.svc.audit.append(
+        "system", "alert.raise", f"alert:{alert.id}", "best shot at or above the threshold", []
+    )
+    return alert
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    import uvicorn
+
+    env = build_env(tmp_path_factory.mktemp("console"))
+    cameras = StubCameras(["cam-1", "cam-2"])
+    env.svc.background.append(
+        EventWatcher(env.repo, env.svc.hub, statuses=cameras.statuses, poll_s=0.05, slow_s=0.25)
+    )
+    app = create_app(
+        env.app.state.config,
+        services=env.svc,
+        system=cameras,  # type: ignore[arg-type]
+        start_background=True,
+    )
+    wl, template, dep = _seed(env)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    shots = Path(os.environ.get("VIGIL_CONSOLE_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    yield Console(env, f"http://127.0.0.1:{port}", cameras, wl, template, dep, shots)
+    server.should_exit = True
+    thread.join(10)
+    env.repo.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "needs Debian's chromium at /usr/bin/chromium (apt-get install -y "
+            "--no-install-recommends chromium; .ci/run installs it)"
+        )
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_page(browser: Any, console: Console) -> Iterator[Callable[[], Any]]:
+    """Pages in fresh browser contexts (separate cookie jars: separate people); each fails the
+    test on a page error or a console error."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def make() -> Any:
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+        page.on(
+            "console",
+            lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+        )
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+    # an expected refusal (401 on a bad login, 403/409 answers) is logged by Chromium as a
+    # failed resource load; anything else is a defect in the console
+    unexpected = [e for e in errors if "the server responded with a status of" not in e]
+    assert not unexpected, unexpected
+
+
+def sign_in(page: Any, console: Console, role: Role, password: str = PASSWORD) -> None:
+    page.goto(console.url + "/")
+    page.get_by_label("Username").fill(USERNAMES[role])
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def signed_in(page: Any, console: Console, role: Role) -> Any:
+    sign_in(page, console, role)
+    page.get_by_text("Signed in as").wait_for()
+    page.get_by_text("Live updates: connected").wait_for()
+    return page
+
+
+def test_bad_login_shows_the_api_error(new_page: Callable[[], Any], console: Console) -> None:
+    page = new_page()
+    sign_in(page, console, Role.OPERATOR, password="not the password")
+    error = page.locator("#login-errors [role=alert]")
+    error.wait_for()
+    assert "401" in error.inner_text()
+    assert "(unauthenticated)" in error.inner_text()
+    assert page.locator("#nav").is_hidden()
+    assert page.get_by_role("button", name="Sign out").is_hidden()
+    page.screenshot(path=str(console.shots / "login-error.png"), full_page=True)
+
+
+def test_alert_arrives_live_and_two_people_confirm(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    env = console.env
+    op = signed_in(new_page(), console, Role.OPERATOR)
+    assert op.url.endswith("#/alerts")
+    op.evaluate("window.__sameDocument = true")
+    alert = commit_face_alert(console)
+    row = op.locator(f"tr[data-alert-id='{alert.id}']")
+    row.wait_for()
+    assert op.evaluate("window.__sameDocument") is True, "the page reloaded"
+    assert "pending" in row.inner_text()
+    op.screenshot(path=str(console.shots / "alerts-live.png"), full_page=True)
+
+    row.get_by_role("link", name="Open").click()
+    banner = op.get_by_role("note", name="A lead, not an identification")
+    assert "This is a lead, not an identification." in banner.inner_text()
+    assert "two independent confirmations" in banner.inner_text()
+    assert op.locator("#fact-score").inner_text().startswith("0.710")
+    assert op.locator("#fact-far").inner_text().startswith("0.42% (about 1 in 238)")
+    assert op.locator("#fact-margin").inner_text().startswith("0.183")
+
+    op.get_by_label("Why are you viewing these faces?").fill("verifying the MP-17 alert")
+    op.get_by_role("button", name="Show face images").click()
+    for what in ("probe", "enrolled"):
+        img = op.locator(f"#img-{what}")
+        img.wait_for()
+        assert img.evaluate("i => i.complete && i.naturalWidth > 0"), what
+    op.screenshot(path=str(console.shots / "alert-faces.png"), full_page=True)
+    views = [e for e in env.repo.audit_entries() if e.action == "media.view_biometric"]
+    assert {(e.target, e.reason) for e in views} == {
+        (f"alert:{alert.id}", "verifying the MP-17 alert")
+    }
+    assert len(views) == 2
+
+    # a decision without a reason does not leave the browser (and the API would refuse it)
+    op.get_by_label("Confirm — I believe this is the same person").check()
+    op.get_by_role("button", name="Record decision").click()
+    assert op.locator("#decision-reason").evaluate("t => !t.validity.valid")
+    assert env.repo.list_verifications(alert.id) == []
+
+    op.get_by_label("Reason (required; recorded with your decision)").fill(
+        "same face shape, hairline and ears as the enrolled photo"
+    )
+    op.get_by_role("button", name="Record decision").click()
+    op.locator("#detail-status").get_by_text(
+        "Decision recorded. The alert is now one confirmed."
+    ).wait_for()
+    assert env.repo.get_alert(alert.id).status is AlertStatus.ONE_CONFIRMED
+
+    # the same person confirming again: the API's 409, shown as it came
+    op.get_by_label("Confirm — I believe this is the same person").check()
+    op.get_by_label("Reason (required; recorded with your decision)").fill("confirming again")
+    op.get_by_role("button", name="Record decision").click()
+    refusal = op.locator("#decision-errors [role=alert]")
+    refusal.wait_for()
+    assert "409" in refusal.inner_text() and "already decided" in refusal.inner_text()
+    op.screenshot(path=str(console.shots / "alert-refused-409.png"), full_page=True)
+
+    sup = signed_in(new_page(), console, Role.SUPERVISOR)
+    sup.goto(f"{console.url}/console/#/alerts/{alert.id}")
+    assert "one confirmed" in sup.locator("dl.facts").inner_text()
+    sup.get_by_label("Confirm — I believe this is the same person").check()
+    sup.get_by_label("Reason (required; recorded with your decision)").fill(
+        "agree: same person; checked the enrolled photo myself"
+    )
+    sup.get_by_role("button", name="Record decision").click()
+    sup.locator("#detail-status").get_by_text(
+        "Decision recorded. The alert is now actionable."
+    ).wait_for()
+    assert "actionable" in sup.locator("dl.facts").inner_text()
+    assert sup.locator("#decision-form").count() == 0  # decided: no more verification
+    assert sup.locator("#decisions tbody tr").count() == 2
+    assert env.repo.get_alert(alert.id).status is AlertStatus.ACTIONABLE
+    sup.screenshot(path=str(console.shots / "alert-actionable.png"), full_page=True)
+
+
+def test_auditor_sees_the_chain_check_and_no_decisions(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    commit_face_alert(console)
+    page = signed_in(new_page(), console, Role.AUDITOR)
+    assert page.url.endswith("#/audit")
+    result = page.locator("#verify-result [data-ok]")
+    result.wait_for()
+    assert result.get_attribute("data-ok") == "true"
+    assert "Chain intact" in result.inner_text()
+    assert page.locator("#audit-entries tbody tr").count() > 0
+    nav = page.get_by_role("navigation", name="Main")
+    assert nav.get_by_role("link", name="Alerts").count() == 0
+    assert nav.get_by_role("link", name="Audit").count() == 1
+    page.screenshot(path=str(console.shots / "audit.png"), full_page=True)
+
+    page.goto(f"{console.url}/console/#/alerts")  # hidden from auditors; the API refuses too
+    refusal = page.locator("#alerts-errors [role=alert]")
+    refusal.wait_for()
+    assert "403" in refusal.inner_text() and "(forbidden)" in refusal.inner_text()
+    assert page.get_by_role("button", name="Record decision").count() == 0
+    assert page.locator("img").count() == 0
+
+
+def test_cameras_show_state_changes_live(new_page: Callable[[], Any], console: Console) -> None:
+    page = signed_in(new_page(), console, Role.OPERATOR)
+    page.get_by_role("link", name="Cameras").click()
+    row = page.locator("tr[data-camera-id='cam-2']")
+    expect = sync_api.expect
+    expect(row).to_contain_text("online", timeout=WAIT_MS)
+    page.evaluate("window.__sameDocument = true")
+    console.cameras.set("cam-2", "degraded", "frozen picture (tamper signal)")
+    try:
+        expect(row).to_contain_text("frozen picture (tamper signal)", timeout=WAIT_MS)
+        assert "degraded" in row.inner_text()
+        assert "online" in page.locator("tr[data-camera-id='cam-1']").inner_text()
+        assert page.evaluate("window.__sameDocument") is True
+        page.screenshot(path=str(console.shots / "cameras.png"), full_page=True)
+    finally:
+        console.cameras.set("cam-2", "online")
+
+
+def test_deployments_list_purpose_legal_basis_and_time_box(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    page = signed_in(new_page(), console, Role.AUTHORISING_OFFICER)
+    page.get_by_role("link", name="Deployments").click()
+    row = page.locator(f"tr[data-deployment-id='{console.deployment_id}']")
+    text = row.inner_text()
+    assert "Search for a victim or a missing person" in text
+    assert "Order 2025/117, district court" in text
+    assert "cam-1" in text and "approved" in text and "in force now" in text
+    nav = page.get_by_role("navigation", name="Main")
+    assert nav.get_by_role("link", name="Alerts").count() == 0
+    page.screenshot(path=str(console.shots / "deployments.png"), full_page=True)
