@@ -29,7 +29,8 @@ def _table(system: object, url: str, started: float) -> Table:
 
     assert isinstance(system, EmbeddedSystem)
     table = Table(
-        title=f"Vigil — API {url}/docs — up {time.monotonic() - started:.0f} s",
+        title=f"Vigil — console {url}/console/ — API {url}/docs — "
+        f"up {time.monotonic() - started:.0f} s",
         caption="Ctrl-C to stop",
     )
     columns = {
@@ -102,6 +103,7 @@ def serve(
         system.start()
         api_thread.start()
         console.print(f"Vigil API on {url}/docs  (Ctrl-C to stop)")
+        console.print(f"Web console on {url}/console/  (sign in with a user's password)")
         deadline = None if duration is None else started + duration
         if live:
             with Live(_table(system, url, started), console=console, refresh_per_second=1) as view:
