@@ -36,11 +36,14 @@ def _table(system: object, url: str, started: float) -> Table:
     columns = {
         "camera": "camera_id",
         "state": "state",
-        "frames analysed": "frames_analysed",
-        "faces (no deployment)": "faces_seen",
-        "face tracks closed": "face_tracks_closed",
+        "frames": "frames_analysed",
+        "people now": "people_now",
+        "person tracks": "person_tracks_total",
+        "crowd (last sample)": "crowd_count",
+        "face tracks": "face_tracks_closed",
         "alerts": "alerts",
-        "ms/frame": "face_ms",
+        "people ms": "people_ms",
+        "face ms": "face_ms",
         "dropped": "dropped_frames",
         "tamper": "tamper",
         "last error": "last_error",
@@ -77,6 +80,9 @@ def serve(
     system = EmbeddedSystem(config)
     services = ApiServices.from_config(config, system=system)
     system.enable_tamper_alerts(services.repo)
+    counting = system.enable_crowd_storage(services.repo)
+    if counting:
+        console.print(f"counting people on {', '.join(counting)} (crowd samples are stored)")
     identifying = system.enable_identification(services)
     if identifying:
         console.print(

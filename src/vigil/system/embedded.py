@@ -17,13 +17,18 @@ from vigil.perception.faces.pipeline import FacePipeline
 from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
 from vigil.system.analysis import AnalysisPool, FaceHook
+from vigil.system.people import PeopleStage
 from vigil.system.tamper_alerts import TamperAlerter
 
 if TYPE_CHECKING:
     from vigil.api.services import ApiServices
+    from vigil.core.records import Alert, CrowdSample
     from vigil.storage import Repository
 
 log = logging.getLogger(__name__)
+
+#: Camera analytics that need the people stage (detection + tracking + counting).
+PEOPLE_ANALYTICS = frozenset({"persons", "vehicles", "crowd"})
 
 
 class EmbeddedSystem:
@@ -44,8 +49,32 @@ class EmbeddedSystem:
             threads=analysis_threads,
             hooks=list(hooks or []),
         )
+        people_cams = [c.id for c in cameras if PEOPLE_ANALYTICS & set(c.analytics)]
+        if people_cams:
+            from vigil.perception.objects import NanoDetDetector
+
+            # One detector for every camera (an ONNX Runtime session is thread-safe). It keeps
+            # boxes down to 0.1 for the tracker's low-score pass; counts use people.score_threshold.
+            detector = NanoDetDetector(
+                config.models.dir, score_threshold=0.1, tile_grids=config.people.tile_grids
+            )
+            for camera_id in people_cams:
+                self.analysis.people[camera_id] = PeopleStage(camera_id, detector, config.people)
         self.tamper_alerts: TamperAlerter | None = None
         self.started = False
+
+    def enable_crowd_storage(self, repo: Repository) -> list[str]:
+        """Store each camera's crowd samples and crowd alerts (served by the API, published by
+        the event watcher); returns the cameras that count people."""
+
+        def store(sample: CrowdSample, alerts: list[Alert]) -> None:
+            repo.add_crowd_samples([sample])
+            for alert in alerts:
+                repo.add_alert(alert)
+
+        for stage in self.analysis.people.values():
+            stage.sink = store
+        return sorted(self.analysis.people)
 
     def enable_tamper_alerts(self, repo: Repository) -> TamperAlerter:
         """Store every camera's tamper signals as tamper alerts (announced like any alert)."""
@@ -101,6 +130,8 @@ class EmbeddedSystem:
         out = []
         for status in self.camera_statuses():
             stats = self.analysis.stats.get(status.camera_id)
+            stage = self.analysis.people.get(status.camera_id)
+            people = asdict(stage.view) if stage is not None else {}
             out.append(
                 {
                     "camera_id": status.camera_id,
@@ -115,6 +146,13 @@ class EmbeddedSystem:
                     "face_tracks_closed": stats.face_tracks_closed if stats else 0,
                     "face_ms": round(stats.face_ms_ewma, 1) if stats else None,
                     "dropped_frames": status.dropped,
+                    "people_now": people.get("people_now"),
+                    "vehicles_now": people.get("vehicles_now"),
+                    "person_tracks_active": people.get("person_tracks_active"),
+                    "person_tracks_total": people.get("person_tracks_total"),
+                    "crowd_count": people.get("last_crowd_count"),
+                    "crowd_alerts": people.get("crowd_alerts"),
+                    "people_ms": round(people["ms_ewma"], 1) if people else None,
                     "tamper": sorted(str(t) for t in status.tamper),
                     "tamper_since": {str(k): v.isoformat() for k, v in status.tamper_since},
                     "tamper_raised": status.tamper_raised,
