@@ -230,6 +230,7 @@ def test_one_alert_inside_an_active_deployment_and_no_non_match_biometrics_remai
         fa.enrolled_key is not None
         and w.media.get(fa.enrolled_key) == scene.people[0][0].read_bytes()
     )
+    assert w.repo.get_alert(a.id).template_id == fa.template_id  # the enrolled-image reference
     assert spy["search"] >= 1 and live.tracks_closed >= 1
     # Zero non-match biometrics in the stores: only the alert's crop and the enrolled templates.
     counts = biometric_scan(w)

@@ -246,6 +246,11 @@ class AlertOut(BaseModel):
     subject_id: str | None
     false_alert_rate: float | None
     rank2_margin: float | None
+    template_id: str | None = Field(
+        None,
+        description="The matched enrolled template; its photo is served (audited) by "
+        "`GET /alerts/{alert_id}/enrolled`. Null for other kinds and after the subject's removal.",
+    )
 
 
 class VerificationIn(Body):

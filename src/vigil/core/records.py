@@ -320,7 +320,9 @@ class Alert:
     """A lead for people to check — never an identification by itself.
 
     ``false_alert_rate`` is the calibrated false-positive identification rate at ``score`` for the
-    watchlist size in force, shown next to every face alert.
+    watchlist size in force, shown next to every face alert. ``template_id`` is the matched
+    enrolled template, whose photo verifiers compare with the probe crop (``None`` for other
+    kinds, and once the subject has been removed from the watchlist).
     """
 
     id: str
@@ -334,6 +336,7 @@ class Alert:
     false_alert_rate: float | None = None
     rank2_margin: float | None = None
     detail: str = ""
+    template_id: str | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "alert id must be non-empty")

@@ -256,8 +256,8 @@ class LiveIdentifier:
                 subject_id=entry.subject_id,
                 false_alert_rate=d.false_alert_rate,
                 rank2_margin=d.rank2_margin,
-                detail=f"template={entry.template_id} watchlist={entry.watchlist_id} "
-                f"gallery={d.gallery_size}",
+                detail=f"watchlist={entry.watchlist_id} gallery={d.gallery_size}",
+                template_id=entry.template_id,
             )
             self.repo.add_alert(alert, sighting_id=sighting_id, probe_key=probe_key)
             self.alerted[handle.id] += 1

@@ -244,6 +244,13 @@ class AdminRepository:
                 for r in c.execute(q)
             ]
 
+    def get_template(self, template_id: str) -> TemplateRow:
+        """One enrolled template by id (NotFoundError when removed)."""
+        names = [c.name for c in t.templates.columns if c.name not in {"vector", "dim"}]
+        with self.db.read() as c:
+            r = _one(c, t.templates, template_id, "template")
+            return TemplateRow(**_fields(r, names), vector=unpack_vector(r.vector, r.dim))
+
     def delete_templates(self, template_ids: Sequence[str]) -> int:
         ids = list(template_ids)
         return self.db.write(

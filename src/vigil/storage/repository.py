@@ -93,6 +93,7 @@ def _alert(r: Row[Any]) -> Alert:
         false_alert_rate=r.false_alert_rate,
         rank2_margin=r.rank2_margin,
         detail=r.detail,
+        template_id=r.template_id,
     )
 
 
@@ -401,6 +402,7 @@ class PipelineRepository:
             "detail": alert.detail,
             "probe_key": probe_key,
             "legal_hold": False,
+            "template_id": alert.template_id,
         }
         return bool(self.db.write(lambda c: insert_ignore(c, t.alerts, [row])))
 

@@ -244,6 +244,9 @@ alerts = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("probe_key", String(ID)),  # media key of the probe crop
     Column("legal_hold", Boolean, nullable=False, default=False),
+    # The matched template, whose photo is the enrolled image verifiers compare (revision 0002;
+    # before it the id lived in ``detail`` as ``template=<id>``, and the migration moved it).
+    _id("template_id", ForeignKey("templates.id", ondelete="SET NULL")),
     Index("ix_alerts_camera_raised", "camera_id", "raised_at"),
 )
 

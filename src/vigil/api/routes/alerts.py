@@ -48,6 +48,7 @@ def alert_out(a: Alert) -> AlertOut:
         subject_id=a.subject_id,
         false_alert_rate=a.false_alert_rate,
         rank2_margin=a.rank2_margin,
+        template_id=a.template_id,
     )
 
 
@@ -165,11 +166,11 @@ def enrolled_image(
     """The enrolled photo of the matched template (biometric: the view is audited)."""
     svc = services(request)
     alert = _alert(request, p, alert_id)
-    fields = dict(part.split("=", 1) for part in alert.detail.split() if "=" in part)
     key = None
-    if "watchlist" in fields and "template" in fields:
-        for tpl in svc.repo.templates_for_watchlist(fields["watchlist"]):
-            if tpl.id == fields["template"]:
-                key = tpl.image_key
+    if alert.template_id is not None:
+        try:
+            key = svc.repo.get_template(alert.template_id).image_key
+        except NotFoundError:
+            key = None  # removed between the read of the alert and this one
     svc.verification.view_biometric(p.actor, alert_id, "enrolled", reason)
     return _image(request, key, "enrolled")
