@@ -125,7 +125,13 @@ class ApiServices:
             rate_per_min=api.login_rate_per_min,
             clock=clock,
         )
-        deployments = DeploymentService(repo, media, audit, clock=clock)
+        deployments = DeploymentService(
+            repo,
+            media,
+            audit,
+            clock=clock,
+            urgent_deadline=timedelta(hours=config.governance.urgent_deadline_hours),
+        )
         search = (
             None
             if archive is None
@@ -151,9 +157,8 @@ class ApiServices:
     ) -> ApiServices:
         """The real services for ``vigil run``: database, media, audit anchor, archive index,
         governance housekeeping (deadlines, expiry, non-match purge, retention), notifications."""
-        from vigil.governance.purge import RetentionPolicy
         from vigil.storage.factory import media_store_from_config, open_database_from_config
-        from vigil.system.governance import Housekeeper, archive_for, watchlist_factory
+        from vigil.system.governance import archive_for, housekeeper, watchlist_factory
 
         repo = Repository(open_database_from_config(config))
         sync_cameras(repo, config, utc_now())
@@ -167,7 +172,7 @@ class ApiServices:
             watchlist_factory=watchlist_factory(config, repo, media, audit),
             archive=archive_for(config),
         )
-        svc.background.append(Housekeeper(svc.deployments, svc.purger, RetentionPolicy()))
+        svc.background.append(housekeeper(config, svc.deployments, svc.purger))
         add_notifiers(svc, config, system)
         return svc
 

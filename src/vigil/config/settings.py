@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from vigil.config.analytics import PeopleConfig
 from vigil.config.base import Strict
+from vigil.config.governance import GovernanceConfig
 
 
 class SystemConfig(Strict):
@@ -620,6 +621,11 @@ class VigilConfig(Strict):
         default_factory=NotifyConfig,
         title="Notifications",
         description="WebSocket, webhook and MQTT delivery of live events.",
+    )
+    governance: GovernanceConfig = Field(
+        default_factory=GovernanceConfig,
+        title="Governance",
+        description="Safeguard policy: retention, urgent deadline, target false-alert rate.",
     )
 
     @model_validator(mode="after")

@@ -3,9 +3,10 @@
 A deployment names a lawful purpose (one of three, see :class:`Purpose`), a legal reference, the
 cameras or zone, a start and an end, and the watchlists *by version hash*; it is requested by one
 person and authorised by a **different** authorising officer. In an emergency a requester may
-start it at once (``urgent_start``) but it must then be authorised within 24 hours: if it is
-refused or the deadline passes, matching stops at once and every input and output of the
-deployment (alerts, their probe crops, their sightings and verifications) is deleted. Reaching
+start it at once (``urgent_start``) but it must then be authorised within 24 hours (or the
+shorter ``governance.urgent_deadline_hours``): if it is refused or the deadline passes, matching
+stops at once and every input and output of the deployment (alerts, their probe crops, their
+sightings and verifications) is deleted. Reaching
 ``ends_at`` stops matching automatically.
 
 The structural guarantee: the matcher (:mod:`vigil.identification.matcher`) only accepts an
@@ -155,7 +156,8 @@ class DeploymentService:
     Args:
         repo: the repository. media: the media store (probe crops are deleted on purge).
         audit: the audit log every decision is written to. clock: the time source.
-        current_hash: returns a watchlist's current version hash (pinned at request time).
+        urgent_deadline: how long an urgent deployment may run unapproved (``governance.
+            urgent_deadline_hours``); more than 24 hours is refused, whatever the caller asks.
     """
 
     def __init__(
@@ -165,12 +167,19 @@ class DeploymentService:
         audit: AuditLog,
         *,
         clock: Callable[[], datetime] = utc_now,
+        urgent_deadline: timedelta = URGENT_DEADLINE,
     ) -> None:
+        if not timedelta(0) < urgent_deadline <= URGENT_DEADLINE:
+            raise ValidationError(
+                f"the urgent deadline must be positive and at most {URGENT_DEADLINE}, "
+                f"got {urgent_deadline}"
+            )
         self.repo = repo
         self.store = GovernanceStore(repo.db)
         self.media = media
         self.audit = audit
         self.clock = clock
+        self.urgent_deadline = urgent_deadline
         self._issued: dict[str, list[ActiveDeployment]] = {}
         self._lock = threading.Lock()
         self.purge_hooks: list[PurgeHook] = []
@@ -178,7 +187,8 @@ class DeploymentService:
     # -- requests -------------------------------------------------------------------------------
 
     def request(self, actor: Actor, req: DeploymentRequest, *, urgent: bool = False) -> str:
-        """Record a request (or, with ``urgent``, start it now pending authorisation in 24 h)."""
+        """Record a request (or, with ``urgent``, start it now pending authorisation within the
+        urgent deadline, 24 h at most)."""
         actor.require(*REQUESTER_ROLES, action="requesting a deployment")
         now = self.clock()
         pinned = self._pin_watchlists(req.watchlist_ids, now)
@@ -195,7 +205,7 @@ class DeploymentService:
             camera_ids=tuple(req.camera_ids),
             zone=req.zone,
             watchlists=pinned,
-            urgent_deadline=now + URGENT_DEADLINE if urgent else None,
+            urgent_deadline=now + self.urgent_deadline if urgent else None,
             reason=req.reason,
         )
         if dep.ends_at <= dep.starts_at:
@@ -284,7 +294,8 @@ class DeploymentService:
                 and dep.urgent_deadline is not None
                 and now >= dep.urgent_deadline
             ):
-                why = "not authorised within 24 hours of the urgent start"
+                hours = self.urgent_deadline.total_seconds() / 3600
+                why = f"not authorised within {hours:g} hours of the urgent start"
                 self._end(
                     dep,
                     DeploymentState.REFUSED,

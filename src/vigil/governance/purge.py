@@ -50,9 +50,13 @@ class RetentionPolicy:
 
     alerts: timedelta = timedelta(days=31)
     sightings: timedelta = timedelta(days=31)
+    media: timedelta | None = None
+    """Crops (alert probes, sighting crops) older than this are deleted while their records are
+    kept; ``None``: crops go with their records only."""
 
     def __post_init__(self) -> None:
-        if min(self.alerts, self.sightings) <= timedelta(0):
+        times = [self.alerts, self.sightings] + ([self.media] if self.media is not None else [])
+        if min(times) <= timedelta(0):
             raise ValidationError("retention times must be positive")
 
 
@@ -135,7 +139,8 @@ class Purger:
         return removed
 
     def apply_retention(self, policy: RetentionPolicy) -> dict[str, int]:
-        """Delete alerts and sightings older than the policy allows (legal hold kept)."""
+        """Delete alerts and sightings older than the policy allows, and crops older than its
+        media time (legal hold kept)."""
         now = self.clock()
         alert_ids = self.store.expired_alerts(now - policy.alerts)
         keys = self.store.delete_alerts(alert_ids, with_sightings=False)
@@ -143,8 +148,14 @@ class Purger:
         self._remove_vectors(self.store.vector_ids_of(sighting_ids))
         _, crop_keys = self.store.strip_biometrics(sighting_ids)
         self.store.delete_sightings(sighting_ids)
-        media = self._delete_media([*keys, *crop_keys])
-        counts = {"alerts": len(alert_ids), "sightings": len(sighting_ids), "media": media}
+        detached = [] if policy.media is None else self.store.detach_media(now - policy.media)
+        media = self._delete_media([*keys, *crop_keys, *detached])
+        counts = {
+            "alerts": len(alert_ids),
+            "sightings": len(sighting_ids),
+            "crops_detached": len(detached),
+            "media": media,
+        }
         self.audit.append(
             SYSTEM.id,
             AuditAction.RETENTION_RUN,

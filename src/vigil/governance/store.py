@@ -225,6 +225,29 @@ class GovernanceStore:
         with self.db.read() as c:
             return [r[0] for r in c.execute(q)]
 
+    def detach_media(self, before: datetime) -> list[str]:
+        """Detach probe crops of alerts raised before ``before`` and crops of sightings that ended
+        before it (held records, and sightings of held alerts, keep theirs). The records stay.
+        Returns the detached media keys (the caller deletes unreferenced bytes)."""
+
+        def run(c: Connection) -> list[str]:
+            a, s = t.alerts.c, t.sightings.c
+            old_alerts = (a.raised_at < before) & a.legal_hold.is_(False) & a.probe_key.is_not(None)
+            keys = [r[0] for r in c.execute(select(a.probe_key).where(old_alerts))]
+            c.execute(update(t.alerts).where(old_alerts).values(probe_key=None))
+            held = select(a.sighting_id).where(a.legal_hold.is_(True), a.sighting_id.is_not(None))
+            old_sightings = (
+                (s.ended_at < before)
+                & s.legal_hold.is_(False)
+                & s.crop_key.is_not(None)
+                & s.id.not_in(held)
+            )
+            keys += [r[0] for r in c.execute(select(s.crop_key).where(old_sightings))]
+            c.execute(update(t.sightings).where(old_sightings).values(crop_key=None))
+            return keys
+
+        return self.db.write(run)
+
     def delete_sightings(self, sighting_ids: Sequence[str]) -> list[str]:
         ids = list(sighting_ids)
         return self.db.write(lambda c: self._delete_sightings(c, ids)) if ids else []

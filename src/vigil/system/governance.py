@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from vigil.config.settings import FaceEmbedderConfig, VigilConfig
 from vigil.governance.audit import AuditLog, utc_now
@@ -57,8 +57,8 @@ def watchlist_factory(
 
         if ident.calibration_file is not None:
             model = FalseAlertModel.from_file(ident.calibration_file)
-            target = ident.calibrated_fpir or 0.05
-            limit = model.max_watchlist_size(ident.threshold, min(max(target, 1e-6), 0.5))
+            target = config.governance.target_false_alert_rate
+            limit = model.max_watchlist_size(ident.threshold, target)
         else:
             limit = int(ident.calibrated_watchlist_size or 0)
         return WatchlistService(
@@ -73,6 +73,28 @@ def watchlist_factory(
         )
 
     return make
+
+
+def retention_policy(config: VigilConfig) -> RetentionPolicy:
+    """The retention times of ``governance.retention``."""
+    r = config.governance.retention
+    return RetentionPolicy(
+        alerts=timedelta(days=r.alerts_days),
+        sightings=timedelta(days=r.sightings_days),
+        media=timedelta(days=r.media_days),
+    )
+
+
+def housekeeper(config: VigilConfig, deployments: DeploymentService, purger: Purger) -> Housekeeper:
+    """The housekeeper with the configured retention and intervals."""
+    g = config.governance
+    return Housekeeper(
+        deployments,
+        purger,
+        retention_policy(config),
+        every_s=g.purge_every_s,
+        retention_every_s=g.retention_every_s,
+    )
 
 
 def embedding_dim(embedder: FaceEmbedderConfig) -> int:

@@ -1,0 +1,93 @@
+"""Configuration of the safeguards that are policy, not physics: retention times, the urgent
+deployment deadline, the target false-alert rate that sizes watchlists, and how often the
+housekeeper applies them.
+
+Kept apart from :mod:`vigil.config.settings` (which imports it); the same rules hold: unknown keys
+are errors, every field has a title, a description and bounds. The bounds are the legal or safety
+limits, not taste: an urgent deployment may run unapproved for at most 24 hours (EU AI Act
+Art. 5(3)), so the deadline cannot be configured longer.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from vigil.config.base import Strict
+
+
+class RetentionConfig(Strict):
+    """How long each kind of record is kept (records linked to a case on legal hold are kept
+    whatever their age; the audit chain is never deleted by retention)."""
+
+    alerts_days: float = Field(
+        31.0,
+        gt=0,
+        le=3650,
+        title="Alert retention (days)",
+        description="Alerts (with their verifications) older than this are deleted.",
+    )
+    sightings_days: float = Field(
+        31.0,
+        gt=0,
+        le=3650,
+        title="Sighting retention (days)",
+        description="Sightings (metadata of tracked people and vehicles) older than this are "
+        "deleted.",
+    )
+    media_days: float = Field(
+        31.0,
+        gt=0,
+        le=3650,
+        title="Media retention (days)",
+        description="Probe crops of alerts and crops of sightings older than this are deleted "
+        "even while the alert or sighting record is still kept: shorter keeps the oversight "
+        "figures (the records) while face images go sooner.",
+    )
+
+
+class GovernanceConfig(Strict):
+    """Safeguard policy: retention, urgent deadline, false-alert target, housekeeping."""
+
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig,
+        title="Retention",
+        description="Retention times of alerts, sightings and media.",
+    )
+    urgent_deadline_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24,
+        title="Urgent deployment deadline (hours)",
+        description="An urgent deployment that is not approved within this many hours stops and "
+        "everything it produced is deleted. At most 24 (the legal limit).",
+    )
+    target_false_alert_rate: float = Field(
+        0.001,
+        gt=0,
+        le=0.5,
+        title="Target false-alert rate",
+        description="Accepted false-positive identification rate per face compared; a "
+        "watchlist may hold at most as many templates as keep the calibrated rate at the "
+        "threshold below this. Lower means smaller lists.",
+    )
+    purge_every_s: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        title="Purge interval (s)",
+        description="How often lapsed biometrics are purged and deployment deadlines and expiry "
+        "applied; shorter deletes sooner at the cost of one small query per interval.",
+    )
+    retention_every_s: float = Field(
+        3600.0,
+        ge=60,
+        le=86400,
+        title="Retention interval (s)",
+        description="How often retention runs; each run writes one audit entry.",
+    )
+
+    @model_validator(mode="after")
+    def _intervals(self) -> GovernanceConfig:
+        if self.retention_every_s < self.purge_every_s:
+            raise ValueError("retention_every_s must not be shorter than purge_every_s")
+        return self
