@@ -56,6 +56,18 @@ def test_websocket_gets_alerts_by_role_and_camera(live: Env) -> None:
         ws_aud.send_text("ping")
 
 
+def test_websocket_of_an_assigned_operator_carries_only_its_cameras(live: Env) -> None:
+    # An operator assigned to cam-2 asks for every camera: the server narrows it to cam-2.
+    live.svc.accounts.assign_cameras(live.users[Role.OPERATOR], ["cam-2"])
+    op = live.client(Role.OPERATOR)
+    with op.websocket_connect("/api/v1/events?kinds=alert") as ws:
+        time.sleep(0.1)
+        add_alert(live.repo, live.svc.media, camera="cam-1")  # type: ignore[arg-type]
+        alert = add_alert(live.repo, live.svc.media, camera="cam-2")  # type: ignore[arg-type]
+        msg = ws.receive_json()  # the cam-1 alert, committed first, never arrives
+        assert msg["alert"]["id"] == alert.id and msg["alert"]["camera_id"] == "cam-2"
+
+
 def test_webhook_is_signed(live: Env) -> None:
     got: list[tuple[dict[str, str], bytes]] = []
 

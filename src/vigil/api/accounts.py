@@ -82,11 +82,18 @@ class Principal:
 
     @property
     def cameras(self) -> frozenset[str] | None:
-        """Cameras an API key is limited to (``camera:<id>`` scopes), or ``None`` for all."""
+        """Cameras this caller may see, or ``None`` for all.
+
+        The account's camera assignment (a district's operators see that district) intersected
+        with an API key's ``camera:<id>`` scopes; either may be absent (= no limit from it).
+        """
+        assigned = None if self.user.cameras is None else frozenset(self.user.cameras)
         if self.scopes is None:
-            return None
-        cams = frozenset(s.split(":", 1)[1] for s in self.scopes if s.startswith("camera:"))
-        return cams or None
+            return assigned
+        scoped = frozenset(s.split(":", 1)[1] for s in self.scopes if s.startswith("camera:"))
+        if not scoped:
+            return assigned
+        return scoped if assigned is None else scoped & assigned
 
 
 class _Window:
@@ -147,9 +154,17 @@ class AccountService:
     # -- accounts -------------------------------------------------------------------------------
 
     def create_user(
-        self, username: str, password: str, roles: Iterable[Role | str], display_name: str = ""
+        self,
+        username: str,
+        password: str,
+        roles: Iterable[Role | str],
+        display_name: str = "",
+        cameras: Iterable[str] | None = None,
     ) -> UserRow:
-        """Create an account; :class:`ConflictError` if the username is taken."""
+        """Create an account; :class:`ConflictError` if the username is taken.
+
+        ``cameras``: the cameras the person may see (``None``: every camera).
+        """
         import re
 
         if not re.fullmatch(USERNAME_PATTERN, username):
@@ -168,9 +183,31 @@ class AccountService:
             created_at=self.clock(),
             roles=role_set,
             display_name=display_name,
+            cameras=self._known_cameras(cameras),
         )
         self.repo.add_user(user)
         return user
+
+    def assign_cameras(self, user_id: str, cameras: Iterable[str] | None) -> UserRow:
+        """Limit a person to ``cameras`` (``None``: every camera); returns the updated account.
+
+        Takes effect on the person's next request (sessions read the account each time).
+        """
+        self.repo.get_user(user_id)
+        self.repo.update_user(user_id, cameras=self._known_cameras(cameras))
+        return self.repo.get_user(user_id)
+
+    def _known_cameras(self, cameras: Iterable[str] | None) -> tuple[str, ...] | None:
+        """Sorted, de-duplicated camera ids, each of which must exist (a typo would otherwise
+        silently hide a camera from the person)."""
+        if cameras is None:
+            return None
+        wanted = tuple(sorted(set(cameras)))
+        known = {c.id for c in self.repo.list_cameras()}
+        unknown = [c for c in wanted if c not in known]
+        if unknown:
+            raise ValidationError(f"unknown camera(s) {unknown[:10]}; known: {sorted(known)[:20]}")
+        return wanted
 
     def disable(self, user_id: str) -> int:
         """Disable an account and revoke every session and key it holds; returns how many."""

@@ -68,6 +68,9 @@ class LoginRequest(Body):
     )
 
 
+CameraId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+
 class UserOut(BaseModel):
     id: str
     username: str
@@ -75,6 +78,9 @@ class UserOut(BaseModel):
     roles: list[Role]
     disabled: bool
     created_at: datetime
+    cameras: list[str] | None = Field(
+        None, description="Cameras this person may see; null: every camera."
+    )
 
 
 class LoginResponse(BaseModel):
@@ -89,6 +95,16 @@ class NewUser(Body):
     password: str = Field(min_length=12, max_length=1000)
     roles: list[Role] = Field(min_length=1, max_length=6)
     display_name: str = Field("", max_length=200)
+    cameras: list[CameraId] | None = Field(
+        None, max_length=10_000, description="Cameras this person may see; omit for every camera."
+    )
+
+
+class CameraAssignment(Body):
+    cameras: list[CameraId] | None = Field(
+        ..., max_length=10_000, description="Cameras this person may see; null: every camera."
+    )
+    reason: Reason
 
 
 class NewApiKey(Body):

@@ -1,4 +1,4 @@
-"""``vigil users add|list|disable``: manage accounts on the configured database.
+"""``vigil users add|list|disable|cameras``: manage accounts on the configured database.
 
 The password is read from ``--password-stdin`` or prompted for (never a command-line argument,
 which would land in shell history and ``ps``). Every change is written to the audit chain as the
@@ -8,6 +8,7 @@ local operator ``cli``.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -21,12 +22,15 @@ CONFIG = typer.Option(None, "--config", "-c", help="vigil.yaml to use (default s
 
 def _services(config_path: Path | None):  # type: ignore[no-untyped-def]
     from vigil.api.accounts import AccountService
+    from vigil.api.services import sync_cameras
     from vigil.governance.audit import AuditLog
     from vigil.storage import Repository
     from vigil.storage.factory import open_database_from_config
 
     config = load_config(config_path)
     repo = Repository(open_database_from_config(config))
+    # Cameras of the config file are known before the system first runs (assignments check ids).
+    sync_cameras(repo, config, datetime.now(UTC))
     audit = AuditLog(repo, anchor_path=config.system.data_dir / "audit-anchor.json")
     return repo, audit, AccountService(repo, secret=b"cli", audit=audit)
 
@@ -36,24 +40,34 @@ def add(
     username: str = typer.Argument(..., help="Login name (lower case)."),
     role: list[Role] = typer.Option(..., "--role", "-r", help="Role (repeat for several)."),
     display_name: str = typer.Option("", help="Full name shown in the console."),
+    camera: list[str] = typer.Option(
+        [], "--camera", help="A camera the person may see (repeat); none given: every camera."
+    ),
     password_stdin: bool = typer.Option(False, help="Read the password from stdin."),
     config_path: Path | None = CONFIG,
 ) -> None:
-    """Create an account with one or more roles."""
+    """Create an account with one or more roles (optionally limited to some cameras)."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     _, audit, accounts = _services(config_path)
-    user = accounts.create_user(username, password, role, display_name)
+    user = accounts.create_user(username, password, role, display_name, camera or None)
     audit.append(
         "cli",
         "user.create",
         f"user:{user.id}",
         "created with vigil users add",
-        [("roles", ",".join(user.roles))],
+        [("roles", ",".join(user.roles)), ("cameras", _cameras_text(user.cameras))],
     )
-    typer.echo(f"created {user.username} ({user.id}) with roles {', '.join(user.roles)}")
+    typer.echo(
+        f"created {user.username} ({user.id}) with roles {', '.join(user.roles)}; "
+        f"cameras: {_cameras_text(user.cameras)}"
+    )
+
+
+def _cameras_text(cameras: tuple[str, ...] | None) -> str:
+    return "*" if cameras is None else ",".join(cameras)
 
 
 @app.command("list")
@@ -62,7 +76,9 @@ def list_users(config_path: Path | None = CONFIG) -> None:
     repo, _, _ = _services(config_path)
     for u in repo.list_users():
         state = "disabled" if u.disabled else "active"
-        typer.echo(f"{u.username}\t{u.id}\t{','.join(u.roles)}\t{state}")
+        typer.echo(
+            f"{u.username}\t{u.id}\t{','.join(u.roles)}\t{state}\t{_cameras_text(u.cameras)}"
+        )
 
 
 @app.command("disable")
@@ -77,3 +93,26 @@ def disable(
     revoked = accounts.disable(user.id)
     audit.append("cli", "user.disable", f"user:{user.id}", reason, [("revoked", str(revoked))])
     typer.echo(f"disabled {username}; revoked {revoked} session(s)/key(s)")
+
+
+@app.command("cameras")
+def cameras(
+    username: str = typer.Argument(..., help="Login name."),
+    camera: list[str] = typer.Option([], "--camera", help="A camera the person may see (repeat)."),
+    all_cameras: bool = typer.Option(False, "--all", help="Every camera (no limit)."),
+    reason: str = typer.Option(..., help="Why (written to the audit chain)."),
+    config_path: Path | None = CONFIG,
+) -> None:
+    """Set the cameras a person may see (others' alerts, sightings and events are hidden).
+
+    Takes effect on their next request.
+    """
+    if all_cameras == bool(camera):
+        raise typer.BadParameter("give either --all or one or more --camera")
+    repo, audit, accounts = _services(config_path)
+    user = repo.get_user(username=username)
+    user = accounts.assign_cameras(user.id, None if all_cameras else camera)
+    audit.append(
+        "cli", "user.cameras", f"user:{user.id}", reason, [("cameras", _cameras_text(user.cameras))]
+    )
+    typer.echo(f"{username} now sees cameras: {_cameras_text(user.cameras)}")

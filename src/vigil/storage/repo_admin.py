@@ -88,8 +88,9 @@ class AdminRepository:
 
     def add_user(self, user: UserRow) -> None:
         """Create an account; :class:`ConflictError` if the id or username is taken."""
-        values = _fields(user, [c.name for c in t.users.columns if c.name != "roles"])
+        values = _fields(user, [c.name for c in t.users.columns if c.name not in _USER_LISTS])
         values["roles"] = ",".join(r.value for r in user.roles)
+        values["cameras"] = _join_cameras(user.cameras)
 
         def run(c: Connection) -> None:
             existing = c.execute(
@@ -108,13 +109,15 @@ class AdminRepository:
             row = c.execute(q).first()
         if row is None:
             raise NotFoundError(f"no user {user_id or username!r}")
-        names = [c.name for c in t.users.columns if c.name != "roles"]
-        return UserRow(**_fields(row, names), roles=tuple(Role(r) for r in _split(row.roles)))
+        return _user(row)
 
     def update_user(self, user_id: str, **values: Any) -> None:
-        """Set columns of a user (e.g. ``password_hash``, ``failed_logins``, ``locked_until``)."""
+        """Set columns of a user (e.g. ``password_hash``, ``failed_logins``, ``locked_until``,
+        ``cameras``: a sequence of camera ids, or ``None`` for every camera)."""
         if "roles" in values:
             values["roles"] = ",".join(Role(r).value for r in values["roles"])
+        if "cameras" in values:
+            values["cameras"] = _join_cameras(values["cameras"])
         self.db.write(
             lambda c: c.execute(update(t.users).where(t.users.c.id == user_id).values(**values))
         )
@@ -132,13 +135,9 @@ class AdminRepository:
 
     def list_users(self) -> list[UserRow]:
         """Every account, by username (the accounts layer never returns the hashes)."""
-        names = [c.name for c in t.users.columns if c.name != "roles"]
         with self.db.read() as c:
             rows = c.execute(select(t.users).order_by(t.users.c.username)).all()
-        return [
-            UserRow(**_fields(r, names), roles=tuple(Role(x) for x in _split(r.roles)))
-            for r in rows
-        ]
+        return [_user(r) for r in rows]
 
     def list_sessions(self, user_id: str, *, kind: str | None = None) -> list[SessionRow]:
         """A user's sessions or API keys (revoked and expired ones included), oldest first."""
@@ -389,3 +388,18 @@ class AdminRepository:
         q = select(t.case_links).where(col.case_id == case_id).order_by(col.added_at, col.kind)
         with self.db.read() as c:
             return [CaseLink(**_fields(r, CaseLink.__slots__)) for r in c.execute(q)]
+
+
+_USER_LISTS = ("roles", "cameras")  # columns stored as comma-separated lists
+
+
+def _join_cameras(cameras: Sequence[str] | None) -> str | None:
+    return None if cameras is None else ",".join(cameras)
+
+
+def _user(row: Any) -> UserRow:
+    names = [c.name for c in t.users.columns if c.name not in _USER_LISTS]
+    cameras = None if row.cameras is None else _split(row.cameras)
+    return UserRow(
+        **_fields(row, names), roles=tuple(Role(r) for r in _split(row.roles)), cameras=cameras
+    )

@@ -65,6 +65,8 @@ class UserRow:
     disabled: bool = False
     failed_logins: int = 0
     locked_until: datetime | None = None
+    #: Cameras this person may see (alerts, sightings, live events); ``None``: every camera.
+    cameras: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         _aware(self.created_at, "created_at")

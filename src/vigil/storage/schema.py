@@ -80,6 +80,8 @@ users = Table(
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+    # Cameras the account may see, comma-separated; NULL = every camera (revision 0003).
+    Column("cameras", Text),
 )
 
 sessions = Table(

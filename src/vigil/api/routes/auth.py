@@ -9,6 +9,7 @@ from vigil.api.deps import COOKIE, access, services
 from vigil.api.routes.common import router
 from vigil.api.schemas import (
     ApiKeyOut,
+    CameraAssignment,
     Done,
     IdPath,
     IdQuery,
@@ -32,6 +33,7 @@ def user_out(u: UserRow) -> UserOut:
         roles=list(u.roles),
         disabled=u.disabled,
         created_at=u.created_at,
+        cameras=None if u.cameras is None else list(u.cameras),
     )
 
 
@@ -116,13 +118,36 @@ def list_users(request: Request, _: Principal = access(Role.ADMIN)) -> list[User
 @users.post("", response_model=UserOut, status_code=201)
 def create_user(body: NewUser, request: Request, p: Principal = access(Role.ADMIN)) -> UserOut:
     svc = services(request)
-    user = svc.accounts.create_user(body.username, body.password, body.roles, body.display_name)
+    user = svc.accounts.create_user(
+        body.username, body.password, body.roles, body.display_name, body.cameras
+    )
     svc.audit.append(
         p.user.id,
         "user.create",
         f"user:{user.id}",
         "created through the API",
-        [("roles", ",".join(user.roles))],
+        [("roles", ",".join(user.roles)), ("cameras", _cameras_text(user.cameras))],
+    )
+    return user_out(user)
+
+
+def _cameras_text(cameras: tuple[str, ...] | None) -> str:
+    return "*" if cameras is None else ",".join(cameras)
+
+
+@users.put("/{user_id}/cameras", response_model=UserOut)
+def assign_cameras(
+    user_id: IdPath, body: CameraAssignment, request: Request, p: Principal = access(Role.ADMIN)
+) -> UserOut:
+    """Limit a person to some cameras (null: every camera); audited with the reason."""
+    svc = services(request)
+    user = svc.accounts.assign_cameras(user_id, body.cameras)
+    svc.audit.append(
+        p.user.id,
+        "user.cameras",
+        f"user:{user_id}",
+        body.reason,
+        [("cameras", _cameras_text(user.cameras))],
     )
     return user_out(user)
 

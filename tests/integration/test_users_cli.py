@@ -1,0 +1,61 @@
+"""``vigil users``: accounts limited to cameras from the shell, audited, with clear refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vigil.cli.main import main
+from vigil.config import load_config
+from vigil.governance.audit import iter_entries
+from vigil.storage import Repository
+from vigil.storage.factory import open_database_from_config
+
+
+def test_users_add_and_cameras(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text(
+        f"system:\n  data_dir: {tmp_path}\n"
+        "cameras:\n"
+        "  - {id: north-1, url: /data/n1.mp4}\n"
+        "  - {id: south-1, url: /data/s1.mp4}\n"
+    )
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("a long enough password\n"))
+    main(
+        [
+            "users",
+            "add",
+            "ana",
+            "-r",
+            "operator",
+            "--camera",
+            "north-1",
+            "--password-stdin",
+            "-c",
+            str(cfg),
+        ]
+    )
+    assert "cameras: north-1" in capsys.readouterr().out
+
+    main(["users", "cameras", "ana", "--all", "--reason", "city-wide duty", "-c", str(cfg)])
+    assert "now sees cameras: *" in capsys.readouterr().out
+    for bad in (["--camera", "no-such"], [], ["--all", "--camera", "north-1"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["users", "cameras", "ana", *bad, "--reason", "r", "-c", str(cfg)])
+        assert exc.value.code == 2, bad
+    err = capsys.readouterr().err
+    assert "unknown camera(s) ['no-such']" in err
+
+    repo = Repository(open_database_from_config(load_config(cfg)))
+    try:
+        assert repo.get_user(username="ana").cameras is None
+        entries = [e for e in iter_entries(repo) if e.action.startswith("user.")]
+        assert [(e.action, dict(e.details)["cameras"]) for e in entries] == [
+            ("user.create", "north-1"),
+            ("user.cameras", "*"),
+        ]
+    finally:
+        repo.db.dispose()
