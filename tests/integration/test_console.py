@@ -161,7 +161,8 @@ def commit_face_alert(console: Console, score: float = 0.71) -> Alert:
         subject_id=subject,
         false_alert_rate=0.0042,
         rank2_margin=0.183,
-        detail=f"template={console.template_id} watchlist={console.watchlist_id} gallery=1",
+        template_id=console.template_id,
+        detail=f"watchlist={console.watchlist_id} gallery=1",
     )
     env.repo.add_alert(alert, sighting_id=sighting, probe_key=crop)
     env.svc.audit.append(
@@ -288,7 +289,7 @@ def test_alert_arrives_live_and_two_people_confirm(
     assert "This is a lead, not an identification." in banner.inner_text()
     assert "two independent confirmations" in banner.inner_text()
     assert op.locator("#fact-score").inner_text().startswith("0.710")
-    assert op.locator("#fact-far").inner_text().startswith("0.42% (about 1 in 238)")
+    assert op.locator("#fact-far").inner_text().startswith("0.42% (about 1 in 240)")
     assert op.locator("#fact-margin").inner_text().startswith("0.183")
 
     op.get_by_label("Why are you viewing these faces?").fill("verifying the MP-17 alert")
@@ -318,6 +319,7 @@ def test_alert_arrives_live_and_two_people_confirm(
         "Decision recorded. The alert is now one confirmed."
     ).wait_for()
     assert env.repo.get_alert(alert.id).status is AlertStatus.ONE_CONFIRMED
+    assert op.locator("#img-probe").count() == 1  # the faces stay while deciding
 
     # the same person confirming again: the API's 409, shown as it came
     op.get_by_label("Confirm — I believe this is the same person").check()

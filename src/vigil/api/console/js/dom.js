@@ -42,13 +42,21 @@ export function time(iso) {
   return h("time", { datetime: iso, title: iso }, d.toLocaleString());
 }
 
-/** A probability such as a false-alert rate, as a percentage and "about 1 in N". */
+/** A number rounded to two significant digits, in words for millions ("5.2 million"). */
+function roughly(n) {
+  if (n >= 1e6) return `${Number((n / 1e6).toPrecision(2)).toLocaleString()} million`;
+  return Number(n.toPrecision(2)).toLocaleString();
+}
+
+/**
+ * A probability such as a false-alert rate: a percentage (or 1.9e-7 when tiny) and "about 1 in
+ * N", with N rounded, because a calibrated rate is an estimate, not an exact count.
+ */
 export function rate(p) {
   if (p === null || p === undefined) return "not calibrated";
   if (p <= 0) return "0 (below what calibration can measure)";
-  const pct = p * 100;
-  const shown = pct >= 1 ? pct.toFixed(1) : pct.toPrecision(2);
-  return `${shown}% (about 1 in ${Math.round(1 / p).toLocaleString()})`;
+  const shown = p >= 1e-4 ? `${Number((p * 100).toPrecision(2))}%` : p.toExponential(1);
+  return `${shown} (about 1 in ${roughly(1 / p)})`;
 }
 
 export function score(x) {

@@ -17,7 +17,12 @@ import {
 
 const STATUSES = ["pending", "one_confirmed", "actionable", "rejected", "expired"];
 const OPEN = new Set(["pending", "one_confirmed"]);
-const KIND_NAMES = { face_match: "face match", plate_hit: "plate hit", tamper: "camera tamper" };
+const KIND_NAMES = {
+  face_match: "face match",
+  plate_hit: "plate hit",
+  crowd: "crowd level",
+  tamper: "camera tamper",
+};
 const FACE = "face_match";
 const OUTCOMES = ["located", "arrest", "cleared", "false_alert", "no_action"];
 
@@ -29,7 +34,7 @@ function alertRow(alert, isNew = false) {
     h("td", {}, alert.camera_id),
     h("td", {}, KIND_NAMES[alert.kind] ?? words(alert.kind)),
     h("td", { class: "num" }, score(alert.score)),
-    h("td", {}, rate(alert.false_alert_rate)),
+    h("td", {}, alert.kind === FACE ? rate(alert.false_alert_rate) : "—"),
     h("td", {}, badge(alert.status)),
     h(
       "td",
@@ -112,12 +117,13 @@ export async function alertsView(root, ctx) {
 }
 
 function facts(alert) {
+  const face = alert.kind === FACE;
   const rows = [
     ["Status", badge(alert.status)],
     ["Kind", KIND_NAMES[alert.kind] ?? words(alert.kind)],
     ["Camera", alert.camera_id],
     ["Raised", time(alert.raised_at)],
-    ["Similarity score", h("span", { id: "fact-score" }, score(alert.score))],
+    [face ? "Similarity score" : "Score", h("span", { id: "fact-score" }, score(alert.score))],
     [
       "Calibrated false-alert rate at this score",
       h(
@@ -148,10 +154,12 @@ function facts(alert) {
     ["Deployment", alert.deployment_id ? h("a", { href: "#/deployments" }, shortId(alert.deployment_id)) : "—"],
     ["Watchlist subject", shortId(alert.subject_id)],
   ];
+  // the false-alert rate and the rank-2 margin describe face matches only
+  const shown = face ? rows : rows.filter((_, i) => i < 5 || i > 6);
   return h(
     "dl",
     { class: "facts" },
-    rows.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
+    shown.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
   );
 }
 
@@ -311,7 +319,7 @@ function decisionForm(alert, decisions, ctx, done) {
         decision: choice.value,
         reason: reason.value.trim(),
       });
-      done(`Decision recorded. The alert is now ${words(updated.status)}.`);
+      await done(`Decision recorded. The alert is now ${words(updated.status)}.`);
     } catch (err) {
       fill(errors, apiError(err, "The decision was refused"));
       submit.disabled = false;
@@ -350,7 +358,7 @@ function outcomeForm(alert, done) {
         outcome: outcome.value,
         reason: reason.value.trim(),
       });
-      done(`Outcome recorded: ${words(outcome.value)}.`);
+      await done(`Outcome recorded: ${words(outcome.value)}.`);
     } catch (err) {
       fill(errors, apiError(err, "The outcome was refused"));
     }
@@ -358,51 +366,71 @@ function outcomeForm(alert, done) {
   return h("section", { "aria-labelledby": "outcome-h" }, h("h2", { id: "outcome-h" }, "Outcome"), form);
 }
 
-/** One alert: the lead banner, its numbers, the faces (audited), decisions and the forms. */
+/** One alert: the lead banner, its numbers, the faces (audited), decisions and the forms.
+ * After a decision only the parts that change are redrawn, so faces already shown stay. */
 export async function alertDetailView(root, ctx, { id }) {
   const urls = [];
   const release = () => urls.splice(0).forEach((u) => URL.revokeObjectURL(u));
   const status = h("div", { id: "detail-status" });
+  const factsBox = h("div");
+  const decisionsBox = h("div");
+  const formsBox = h("div");
+  const path = `/alerts/${encodeURIComponent(id)}`;
 
-  async function show(notice) {
-    let alert;
-    let decisions;
-    try {
-      [alert, decisions] = await Promise.all([
-        api.get(`/alerts/${encodeURIComponent(id)}`),
-        api.get(`/alerts/${encodeURIComponent(id)}/decisions`),
-      ]);
-    } catch (err) {
-      fill(
-        root,
-        h("h1", { tabindex: "-1" }, "Alert"),
-        h("p", {}, h("a", { href: "#/alerts" }, "← All alerts")),
-        apiError(err, "This alert could not be shown"),
-      );
-      return;
-    }
-    release();
+  async function load() {
+    return Promise.all([api.get(path), api.get(`${path}/decisions`)]);
+  }
+
+  function draw(alert, decisions, notice) {
     fill(status, notice ? message("ok", notice) : null);
-    const kind = KIND_NAMES[alert.kind] ?? words(alert.kind);
+    fill(factsBox, facts(alert));
+    fill(decisionsBox, decisionsSection(alert, decisions, ctx));
+    fill(
+      formsBox,
+      ctx.can("alerts:decide") && OPEN.has(alert.status)
+        ? decisionForm(alert, decisions, ctx, refresh)
+        : null,
+      ctx.can("alerts:outcome") && alert.status === "actionable"
+        ? outcomeForm(alert, refresh)
+        : null,
+    );
+  }
+
+  async function refresh(notice) {
+    try {
+      const [alert, decisions] = await load();
+      draw(alert, decisions, notice);
+      ctx.announce(notice);
+    } catch (err) {
+      fill(status, apiError(err, "This alert could not be reloaded"));
+    }
+  }
+
+  let alert;
+  let decisions;
+  try {
+    [alert, decisions] = await load();
+  } catch (err) {
     fill(
       root,
       h("p", {}, h("a", { href: "#/alerts" }, "← All alerts")),
-      h("h1", { tabindex: "-1" }, `Alert: ${kind} on ${alert.camera_id}`),
-      alert.kind === FACE ? banner() : null,
-      status,
-      facts(alert),
-      ctx.can("alerts:images") && alert.kind === FACE ? imagesSection(alert, ctx, urls) : null,
-      decisionsSection(alert, decisions, ctx),
-      ctx.can("alerts:decide") && OPEN.has(alert.status)
-        ? decisionForm(alert, decisions, ctx, (text) => show(text).then(() => ctx.announce(text)))
-        : null,
-      ctx.can("alerts:outcome") && alert.status === "actionable"
-        ? outcomeForm(alert, (text) => show(text))
-        : null,
+      h("h1", { tabindex: "-1" }, "Alert"),
+      apiError(err, "This alert could not be shown"),
     );
-    if (notice) status.querySelector("[role]")?.focus?.();
+    return null;
   }
-
-  await show(null);
+  const kind = KIND_NAMES[alert.kind] ?? words(alert.kind);
+  fill(
+    root,
+    h("p", {}, h("a", { href: "#/alerts" }, "← All alerts")),
+    h("h1", { tabindex: "-1" }, `Alert: ${kind} on ${alert.camera_id}`),
+    alert.kind === FACE ? banner() : null,
+    status,
+    factsBox,
+    ctx.can("alerts:images") && alert.kind === FACE ? imagesSection(alert, ctx, urls) : null,
+    decisionsBox,
+    formsBox,
+  );
+  draw(alert, decisions, null);
   return release;
 }
