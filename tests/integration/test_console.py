@@ -403,3 +403,27 @@ def test_deployments_list_purpose_legal_basis_and_time_box(
     nav = page.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link", name="Alerts").count() == 0
     page.screenshot(path=str(console.shots / "deployments.png"), full_page=True)
+
+
+def test_keyboard_only_sign_in_and_navigation(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    page = new_page()
+    page.goto(console.url + "/")
+    page.locator("#username:focus").wait_for()  # the form takes the focus
+    page.keyboard.type(USERNAMES[Role.OPERATOR])
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.get_by_text("Signed in as").wait_for()
+    focused = []
+    for _ in range(20):  # Tab on from the page heading, round the page to the navigation
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.textContent.trim()"))
+        if focused[-1] == "Cameras":
+            break
+    assert focused[-1] == "Cameras", focused
+    # the skip link comes first in the page, before the navigation
+    assert focused[-3:] == ["Skip to content", "Alerts", "Cameras"], focused
+    page.keyboard.press("Enter")
+    page.locator("h1:focus", has_text="Cameras").wait_for()  # focus follows the page change

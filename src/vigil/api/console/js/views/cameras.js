@@ -59,7 +59,8 @@ export async function camerasView(root, ctx) {
   async function refreshStatus() {
     try {
       for (const s of await api.get("/cameras/status")) {
-        setState(s.camera_id, s.state, s.since, s.last_error);
+        const tamper = s.tamper?.length ? `tamper signal: ${s.tamper.join(", ")}` : null;
+        setState(s.camera_id, s.state, s.since, [tamper, s.last_error].filter(Boolean).join("; "));
         const cells = rows.get(s.camera_id);
         if (cells) {
           fill(cells.frames, s.frames_analysed.toLocaleString());
