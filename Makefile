@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # dependency reinstalls on the next `make run`/`make test` without a manual step.
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test test-slow lint typecheck install models bench clean demo
+.PHONY: run test test-slow lint typecheck install models bench bench-baselines clean demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,15 @@ test: models lint typecheck
 test-slow: models
 	$(BIN)/python -m pytest -m slow -p no:cacheprovider
 
-bench: models
+# The face benchmark's baseline (face_recognition on dlib) is installed for `make bench` only: it
+# is not a dependency of Vigil. dlib-bin is a binary wheel; face_recognition pins the source build
+# of dlib, hence --no-deps (see bench/bench_faces.py).
+bench-baselines: install
+	$(BIN)/python -c "import face_recognition" 2>/dev/null || { \
+	  $(BIN)/python -m pip install --quiet dlib-bin==20.0.1.post1 face-recognition-models==0.3.0 && \
+	  $(BIN)/python -m pip install --quiet --no-deps face_recognition==1.3.0; }
+
+bench: models bench-baselines
 	$(BIN)/python -m bench
 
 clean:

@@ -21,6 +21,7 @@ from pathlib import Path
 from rich.console import Console
 
 import bench
+from bench import summary
 
 OUT = Path("reports/bench")
 
@@ -41,6 +42,8 @@ def main() -> None:
             "python": platform.python_version(),
             "cpu": platform.processor(),
             "cores": __import__("os").cpu_count(),
+            # Other work on a shared machine shows here; every speed figure is a same-run ratio.
+            "load1_at_start": round(__import__("os").getloadavg()[0], 2),
         },
         "quick": args.quick,
         "benchmarks": {},
@@ -59,11 +62,25 @@ def main() -> None:
         console.print_json(data=out, default=str)
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    rows = summary.headline(results["benchmarks"])  # type: ignore[arg-type]
+    results["headline"] = rows
     (OUT / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
-    lines = ["| benchmark | metric | value |", "| --- | --- | --- |"]
+    lines = [
+        f"# Benchmarks {stamp} ({'quick' if args.quick else 'full'}; machine: "
+        f"{results['machine']})",
+        "",
+        "## Headline: each figure beside its baseline from the same run",
+        "",
+        *summary.markdown(rows),
+        "",
+        "## Every metric",
+        "",
+        "| benchmark | metric | value |",
+        "| --- | --- | --- |",
+    ]
     for name, out in results["benchmarks"].items():  # type: ignore[attr-defined]
         for key, value in out.items():
-            if key != "traceback":
+            if key not in ("traceback", "soak_samples"):
                 lines.append(f"| {name} | {key} | {value} |")
     (OUT / "latest.md").write_text("\n".join(lines) + "\n")
     console.print(f"wrote {OUT / (stamp + '.json')} and {OUT / 'latest.md'}")

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +65,25 @@ def ws_latency(n: int) -> dict[str, float]:
     }
 
 
-def _client_process(
-    port: int, token: str, paths: list[str], seconds: float, rate: float | None, threads: int
-) -> dict[str, Any]:
-    """Issue GETs from ``threads`` threads, paced at ``rate``/s (``None``: as fast as possible).
+@dataclass(frozen=True)
+class LoadJob:
+    """What one client process does: GETs of ``paths`` in turn for ``seconds``."""
+
+    port: int
+    token: str
+    paths: list[str]
+    seconds: float
+    rate: float | None  # requests/s, paced; None: as fast as possible
+    threads: int = 8
+
+
+def _client_process(job: LoadJob) -> dict[str, Any]:
+    """Issue GETs from ``job.threads`` threads, paced at ``job.rate``/s.
 
     Runs in its own process (spawned): a load generator in the server's interpreter would
     compete with it for the GIL and measure the client as much as the server.
     """
+    port, token, paths, seconds, rate = job.port, job.token, job.paths, job.seconds, job.rate
     lock = threading.Lock()
     lat: list[float] = []
     errors = [0]
@@ -100,7 +112,7 @@ def _client_process(
                     lat.append((time.perf_counter() - t0) * 1000)
                     errors[0] += not ok
 
-    ws = [threading.Thread(target=worker) for _ in range(threads)]
+    ws = [threading.Thread(target=worker) for _ in range(job.threads)]
     for w in ws:
         w.start()
     for w in ws:
@@ -156,11 +168,12 @@ def load(seconds: float, rate: float, threads: int = 8) -> dict[str, float]:
         burst = min(10.0, seconds)
         try:
             with mp.get_context("spawn").Pool(1) as pool:
-                paced = pool.apply(_client_process, (port, token, paths, seconds, rate, threads))
-                cap = pool.apply(_client_process, (port, token, paths, burst, None, threads))
-                health = pool.apply(
-                    _client_process, (port, token, ["/api/v1/health"], burst, None, threads)
-                )
+                jobs = [
+                    LoadJob(port, token, paths, seconds, rate, threads),
+                    LoadJob(port, token, paths, burst, None, threads),
+                    LoadJob(port, token, ["/api/v1/health"], burst, None, threads),
+                ]
+                paced, cap, health = (pool.apply(_client_process, (j,)) for j in jobs)
         finally:
             server.should_exit = True
             t.join(5)
