@@ -12,7 +12,8 @@ sets.
 
 Screenshots go to ``$VIGIL_CONSOLE_SCREENSHOTS`` when set (to look at them), else a temp dir.
 Every page fails its test on a JavaScript error or a console error (a CSP violation is one).
-Skips with the fix when Playwright or ``/usr/bin/chromium`` is missing (``.ci/run`` installs it).
+Skips with the fix when Playwright or ``/usr/bin/chromium`` (``$VIGIL_CHROMIUM``) is missing
+(``.ci/run`` installs it).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from vigil.storage.rows import Role
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')"
 )
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("VIGIL_CHROMIUM", "/usr/bin/chromium"))  # Debian's package
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -207,8 +208,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(
-            "needs Debian's chromium at /usr/bin/chromium (apt-get install -y "
-            "--no-install-recommends chromium; .ci/run installs it)"
+            f"needs Chromium at {CHROMIUM} (Debian: apt-get install -y --no-install-recommends "
+            "chromium; .ci/run installs it; or set VIGIL_CHROMIUM)"
         )
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
