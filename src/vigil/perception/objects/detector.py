@@ -251,22 +251,43 @@ class NanoDetDetector:
         thr = self.score_threshold if score_threshold is None else score_threshold
         h, w = image.shape[:2]
         all_b, all_s, all_c = [], [], []
-        for x0, y0, x1, y1 in tile_windows(w, h, self.tile_grids, self.tile_overlap):
-            b, s, c = self.infer(np.ascontiguousarray(image[y0:y1, x0:x1]), thr)
-            if (x1 - x0, y1 - y0) != (w, h):
-                margin = 2.0
-                cut = (
-                    ((b[:, 0] <= margin) & (x0 > 0))
-                    | ((b[:, 1] <= margin) & (y0 > 0))
-                    | ((b[:, 2] >= (x1 - x0) - margin) & (x1 < w))
-                    | ((b[:, 3] >= (y1 - y0) - margin) & (y1 < h))
-                )
-                b, s, c = b[~cut], s[~cut], c[~cut]
-            b[:, [0, 2]] += x0
-            b[:, [1, 3]] += y0
+        for window in tile_windows(w, h, self.tile_grids, self.tile_overlap):
+            b, s, c = self.infer_window(image, window, thr)
             all_b.append(b)
             all_s.append(s)
             all_c.append(c)
+        return self.merge(all_b, all_s, all_c, w, h)
+
+    def infer_window(
+        self, image: BGRImage, window: tuple[int, int, int, int], score_threshold: float
+    ) -> tuple[Float32, Float32, npt.NDArray[np.int64]]:
+        """One run on ``image[window]``: boxes in image pixels, minus those cut by an inner
+        tile border (a neighbouring tile sees them whole)."""
+        x0, y0, x1, y1 = window
+        h, w = image.shape[:2]
+        b, s, c = self.infer(np.ascontiguousarray(image[y0:y1, x0:x1]), score_threshold)
+        if (x1 - x0, y1 - y0) != (w, h):
+            margin = 2.0
+            cut = (
+                ((b[:, 0] <= margin) & (x0 > 0))
+                | ((b[:, 1] <= margin) & (y0 > 0))
+                | ((b[:, 2] >= (x1 - x0) - margin) & (x1 < w))
+                | ((b[:, 3] >= (y1 - y0) - margin) & (y1 < h))
+            )
+            b, s, c = b[~cut], s[~cut], c[~cut]
+        b[:, [0, 2]] += x0
+        b[:, [1, 3]] += y0
+        return b, s, c
+
+    def merge(
+        self,
+        all_b: Sequence[Float32],
+        all_s: Sequence[Float32],
+        all_c: Sequence[npt.NDArray[np.int64]],
+        w: int,
+        h: int,
+    ) -> tuple[Float32, Float32, npt.NDArray[np.int64]]:
+        """Merge the boxes of several windows (clip to the image, class-wise NMS, containment)."""
         b = np.concatenate(all_b)
         s = np.concatenate(all_s)
         c = np.concatenate(all_c)
