@@ -72,6 +72,8 @@ def test_eval_tracking_bounded(tmp_path: Path) -> None:
     )
     for key in ("mota", "idf1", "recall", "precision"):
         assert isinstance(doc[key], float), key
+    for key in ("hota", "deta", "assa", "loca"):
+        assert 0.0 < float(doc[key]) <= 1.0, key  # type: ignore[arg-type]
     assert doc["frames"] == 4
     assert 0.3 <= float(doc["recall"]) <= 1.0  # type: ignore[arg-type]
 

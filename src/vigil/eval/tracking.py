@@ -11,8 +11,11 @@ for finding a person sitting in a car or a person who is 80 % hidden. Matching i
 
 Metrics: MOTA, IDF1, recall, precision, id switches from ``motmetrics`` (the maintained
 py-motmetrics); its ``iou_matrix`` helper calls ``np.asfarray`` (gone in numpy 2), so the distance
-matrices are computed here with :func:`vigil.core.box_iou`. HOTA is not reported: motmetrics 1.4
-does not implement it. A ``detection`` block gives per-frame detection recall/precision at several
+matrices are computed here with :func:`vigil.core.box_iou`. HOTA with DetA, AssA and LocA (keys
+``hota``, ``deta``, ``assa``, ``loca``) comes from :mod:`vigil.eval.hota` (motmetrics 1.4 has no
+HOTA; why not ``trackeval`` is explained there), on the same counted boxes and the same
+ignore-region removal, with the unthresholded IoU as similarity (HOTA averages over IoU
+thresholds 0.05…0.95). A ``detection`` block gives per-frame detection recall/precision at several
 score thresholds (without the tracker) for the detector target.
 """
 
@@ -35,6 +38,7 @@ from scipy.optimize import linear_sum_assignment
 
 from vigil.core import CLASS_IDS, Detections, ObjectClass, box_iou
 from vigil.errors import InputError
+from vigil.eval.hota import HotaResult, HotaSequence, combine
 from vigil.eval.report import Json, JsonValue, write_json
 from vigil.tracking.bytetrack import ByteTracker
 
@@ -139,9 +143,11 @@ def evaluate_tracking(
         np.zeros(len(DETECTION_THRESHOLDS), np.int64), np.zeros(len(DETECTION_THRESHOLDS), np.int64)
     )
     accs, names, per_seq = [], [], []
+    hotas: list[HotaResult] = []
     frames_done, t0 = 0, time.perf_counter()
     for seq in find_sequences(root):
         acc = mm.MOTAccumulator(auto_id=True)
+        hota = HotaSequence()
         tracker = factory(seq.name)
         for path in seq.frames[:max_frames]:
             frame_no = int(path.stem)
@@ -166,8 +172,10 @@ def evaluate_tracking(
             hyp_ids = tid[tid >= 0]
             keep = drop_ignored(hyp, gt, ignore)
             acc.update(gt_ids.tolist(), hyp_ids[keep].tolist(), _distance(gt, hyp[keep]))
+            hota.update(gt_ids, hyp_ids[keep], box_iou(gt, hyp[keep]).astype(np.float64))
             frames_done += 1
         accs.append(acc)
+        hotas.append(hota.result())
         names.append(seq.name)
         per_seq.append(seq.name)
         if progress:
@@ -186,15 +194,30 @@ def evaluate_tracking(
         "mostly_tracked",
     ]
     summary = mh.compute_many(accs, metrics=metrics, names=names, generate_overall=True)
-    return _document(summary, det, min_visibility, frames_done, elapsed)
+    hota_by_seq = dict(zip(names, hotas, strict=True))
+    return _document(
+        summary, hota_by_seq, det, min_vis=min_visibility, frames=frames_done, elapsed=elapsed
+    )
 
 
-def _document(summary: Any, det: _DetCounts, min_vis: float, frames: int, elapsed: float) -> Json:
-    """The report document from motmetrics' summary table (a pandas DataFrame)."""
+def _hota_fields(r: HotaResult) -> Json:
+    return {"hota": r.hota, "deta": r.det_a, "assa": r.ass_a_mean, "loca": r.loc_a_mean}
+
+
+def _document(
+    summary: Any,
+    hota: dict[str, HotaResult],
+    det: _DetCounts,
+    *,
+    min_vis: float,
+    frames: int,
+    elapsed: float,
+) -> Json:
+    """The report document from motmetrics' summary table (a pandas DataFrame) and HOTA."""
     overall = summary.loc["OVERALL"]
 
-    def row(r: Any) -> Json:
-        return {
+    def row(r: Any, name: str) -> Json:
+        return _hota_fields(hota[name]) | {
             k: (
                 float(v)
                 if k not in {"num_switches", "num_frames", "num_objects", "mostly_tracked"}
@@ -224,7 +247,7 @@ def _document(summary: Any, det: _DetCounts, min_vis: float, frames: int, elapse
         "idf1": float(overall["idf1"]),
         "recall": float(overall["recall"]),
         "precision": float(overall["precision"]),
-        "hota": None,
+        **_hota_fields(combine(list(hota.values()))),
         "id_switches": int(overall["num_switches"]),
         "frames": frames,
         "seconds": round(elapsed, 2),
@@ -234,10 +257,13 @@ def _document(summary: Any, det: _DetCounts, min_vis: float, frames: int, elapse
             "counted": "consider_flag==1, class==1 (pedestrian), visibility>=min_visibility",
             "ignored": "other rows; hypotheses on them that match no counted person are removed",
             "library": "motmetrics (distances computed by vigil.core.box_iou)",
-            "hota": "not computed (motmetrics 1.4 has no HOTA)",
+            "hota": "vigil.eval.hota (trackeval's algorithm, checked against it in tests); "
+            "similarity = IoU, mean over alpha 0.05..0.95",
         },
         "sequences": {
-            str(name): row(summary.loc[name]) for name in summary.index if name != "OVERALL"
+            str(name): row(summary.loc[name], str(name))
+            for name in summary.index
+            if name != "OVERALL"
         },
         "detection": {
             "ground_truth": det.gts,
