@@ -405,6 +405,11 @@ def test_deployments_list_purpose_legal_basis_and_time_box(
     assert nav.get_by_role("link", name="Alerts").count() == 0
     page.screenshot(path=str(console.shots / "deployments.png"), full_page=True)
 
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_text("You are signed out.").wait_for()
+    page.goto(f"{console.url}/console/#/deployments")  # a fresh load asks to sign in again
+    page.get_by_role("heading", name="Sign in to Vigil").wait_for()
+
 
 def test_keyboard_only_sign_in_and_navigation(
     new_page: Callable[[], Any], console: Console
