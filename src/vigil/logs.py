@@ -18,6 +18,7 @@ import re
 import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>[^/@\s]+)@")
@@ -85,19 +86,42 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(payload, ensure_ascii=False))
 
 
-def configure(level: str = "INFO", *, json_lines: bool = False, stream: Any = None) -> None:
-    """Configure the ``vigil`` logger tree (not the root logger) once, idempotently."""
+def configure(
+    level: str = "INFO",
+    *,
+    json_lines: bool = False,
+    stream: Any = None,
+    log_dir: Path | None = None,
+    keep_days: int = 31,
+) -> None:
+    """Configure the ``vigil`` logger tree (not the root logger) once, idempotently.
+
+    With ``log_dir``, lines also go to ``log_dir/vigil.log``, rotated at midnight UTC; the
+    rotation deletes files older than ``keep_days`` (the log retention timer). Every handler
+    redacts registered secrets.
+    """
+    from logging.handlers import TimedRotatingFileHandler
+
     logger = logging.getLogger("vigil")
     logger.setLevel(level.upper())
     logger.propagate = False
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.addFilter(RedactingFilter())
-    if json_lines:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+        old.close()
+    handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(
+            TimedRotatingFileHandler(
+                log_dir / "vigil.log", when="midnight", utc=True, backupCount=keep_days
+            )
         )
-    logger.addHandler(handler)
+    for handler in handlers:
+        handler.addFilter(RedactingFilter())
+        if json_lines:
+            handler.setFormatter(JsonFormatter())
+        else:  # a file outlives the day: its lines carry the date too
+            on_file = isinstance(handler, logging.FileHandler)
+            fmt = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+            handler.setFormatter(logging.Formatter(fmt, None if on_file else "%H:%M:%S"))
+        logger.addHandler(handler)

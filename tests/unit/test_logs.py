@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +54,26 @@ def test_loggers_are_named_not_root() -> None:
         for h in logging.getLogger().handlers
     )
     assert logging.getLogger("vigil").propagate is False
+
+
+def test_log_files_are_redacted_rotated_and_kept_only_keep_days(tmp_path: Path) -> None:
+    from logging.handlers import TimedRotatingFileHandler
+
+    logs.configure("INFO", stream=io.StringIO(), log_dir=tmp_path, keep_days=3)
+    logging.getLogger("vigil.sources.x").warning("lost rtsp://user:pw@10.0.0.9/s")
+    (handler,) = [
+        h for h in logging.getLogger("vigil").handlers if isinstance(h, TimedRotatingFileHandler)
+    ]
+    handler.flush()
+    text = (tmp_path / "vigil.log").read_text()
+    assert "user:pw" not in text and "rtsp://***@10.0.0.9/s" in text
+    assert text[:4].isdigit()  # file lines carry the date
+    for day in range(1, 11):  # ten old days of files, as if Vigil had run for ten days
+        (tmp_path / f"vigil.log.2026-01-{day:02d}").write_text("old\n")
+    handler.doRollover()  # what midnight does
+    kept = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("vigil.log."))
+    assert len(kept) == 3 and "vigil.log.2026-01-01" not in kept
+    logs.configure("INFO", stream=io.StringIO())  # closes the file handler again
+    assert not any(
+        isinstance(h, TimedRotatingFileHandler) for h in logging.getLogger("vigil").handlers
+    )

@@ -138,7 +138,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start Vigil on the embedded default: cameras, analysis and the API."""
         config = load_config(config_path)
-        logs.configure(config.system.log_level, json_lines=config.system.log_json)
+        log_dir = config.system.log_dir
+        logs.configure(
+            config.system.log_level,
+            json_lines=config.system.log_json,
+            log_dir=None if log_dir is None else config.system.data_dir / log_dir,
+            keep_days=config.governance.retention.logs_days,
+        )
         serve(config, host, port, live=live, duration=duration)
 
     @app.command("demo")

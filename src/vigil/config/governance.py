@@ -43,6 +43,15 @@ class RetentionConfig(Strict):
         "even while the alert or sighting record is still kept: shorter keeps the oversight "
         "figures (the records) while face images go sooner.",
     )
+    logs_days: int = Field(
+        31,
+        ge=1,
+        le=3650,
+        title="Log retention (days)",
+        description="Daily log files under `system.log_dir` older than this are deleted at "
+        "the midnight (UTC) rotation. Logs never hold biometric data or credentials, but they "
+        "do say which camera saw what and when.",
+    )
 
 
 class GovernanceConfig(Strict):

@@ -32,6 +32,13 @@ class SystemConfig(Strict):
     log_json: bool = Field(
         False, title="JSON logs", description="Write one JSON object per log line (for shipping)."
     )
+    log_dir: Path | None = Field(
+        None,
+        title="Log folder",
+        description="Also write `vigil run` logs to `vigil.log` here, rotated at midnight UTC "
+        "and kept `governance.retention.logs_days` days (relative paths are under `data_dir`). "
+        "Unset: standard error only, whose keeping is up to the service manager.",
+    )
 
 
 class ModelsConfig(Strict):
