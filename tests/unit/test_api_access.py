@@ -61,6 +61,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/sightings"): frozenset({S, I}),
     ("GET", "/api/v1/sightings/{sighting_id}"): frozenset({S, I}),
     ("GET", "/api/v1/sightings/{sighting_id}/crop"): frozenset({S, I}),
+    ("POST", "/api/v1/searches/faces"): frozenset({I}),
     ("GET", "/api/v1/audit"): frozenset({U, D}),
     ("GET", "/api/v1/audit/verify"): frozenset({U, D}),
     ("GET", "/api/v1/reports/oversight"): frozenset({U, A}),

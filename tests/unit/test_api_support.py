@@ -31,6 +31,7 @@ from vigil.core.records import Alert, AlertKind, FaceObservation, ObjectClass, S
 from vigil.governance.audit import AuditLog
 from vigil.governance.watchlists import WatchlistService
 from vigil.storage import Database, DatabaseOptions, Repository
+from vigil.storage.archive import ArchiveParams, FaissArchiveIndex
 from vigil.storage.media import LocalMediaStore
 from vigil.storage.rows import CameraRow, Role
 
@@ -128,8 +129,17 @@ def build_env(tmp: Path, *, cfg: VigilConfig | None = None, now: datetime | None
             model="fake",  # type: ignore[arg-type]
         )
 
+    # A real (small) archive index, as the default assembly always has one: purges reach it and
+    # POST /searches/faces searches it (the fake face pipeline makes 128-d templates).
+    archive = FaissArchiveIndex(tmp / "archive", ArchiveParams(dim=128, pq_m=8))
     svc = ApiServices.build(
-        repo, media, audit, config=cfg, accounts=accounts, watchlist_factory=watchlists
+        repo,
+        media,
+        audit,
+        config=cfg,
+        accounts=accounts,
+        watchlist_factory=watchlists,
+        archive=archive,
     )
     stamp = now or datetime.now(UTC)
     for cam in cfg.cameras:

@@ -34,6 +34,7 @@ from vigil.api.routes.cameras import cameras
 from vigil.api.routes.console import console
 from vigil.api.routes.deployments import deployments
 from vigil.api.routes.events import events
+from vigil.api.routes.searches import searches
 from vigil.api.routes.sightings import sightings
 from vigil.api.routes.watchlists import watchlists
 from vigil.api.services import ApiServices
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
 
 
 def _is_upload(path: str) -> bool:
-    return path.startswith("/api/v1/watchlists/") and path.endswith("/subjects")
+    enrolment = path.startswith("/api/v1/watchlists/") and path.endswith("/subjects")
+    return enrolment or path == "/api/v1/searches/faces"
 
 
 def create_app(
@@ -122,6 +124,7 @@ def create_app(
         watchlists,
         alerts,
         sightings,
+        searches,
         audit,
         reports,
         events,

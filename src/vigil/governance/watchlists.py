@@ -322,6 +322,18 @@ class WatchlistService:
                 "frame); faces harvested from Vigil's cameras may not be enrolled"
             )
 
+    def probe_template(self, data: bytes) -> np.ndarray:
+        """The template of a search probe photo, under the enrolment rules (one usable face).
+
+        The photo is neither stored nor audited here (the search that uses it is); a refusal says
+        why, as for enrolment.
+        """
+        photo = EnrolmentPhoto(data, "search probe (not stored)", None)
+        vectors, _, refusals = self._templates([photo])
+        if refusals:
+            raise ValidationError(f"probe photo refused: {refusals[0].reason}")
+        return vectors[0]
+
     def _only_enrolment_photo(self, key: str) -> bool:
         refs = self.store.media_references(key)
         return refs["templates"] > 0 and refs["alerts"] == 0 and refs["sightings"] == 0
