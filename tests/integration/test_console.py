@@ -36,7 +36,7 @@ from test_api_support import PASSWORD, Env, build_env, jpeg
 
 from support import free_port
 from vigil.api.app import create_app
-from vigil.core.records import Alert, AlertKind, AlertStatus, ObjectClass, Sighting
+from vigil.core.records import Alert, AlertKind, AlertStatus, CrowdSample, ObjectClass, Sighting
 from vigil.governance.actors import Actor
 from vigil.governance.deployments import DeploymentRequest, Purpose
 from vigil.governance.watchlists import Category, EnrolmentPhoto
@@ -85,6 +85,12 @@ class StubCameras:
                 "analysis_failures": 0,
                 "face_ms": 31.5,
                 "dropped_frames": 3,
+                # cam-1 runs the people stage; cam-2 does not (null counts)
+                **(
+                    {"people_now": 7, "person_tracks_total": 23, "crowd_count": 6.5}
+                    if c == "cam-1"
+                    else {}
+                ),
             }
             for c, (s, e) in self.states.items()
         ]
@@ -391,6 +397,24 @@ def test_cameras_show_state_changes_live(new_page: Callable[[], Any], console: C
         console.cameras.set("cam-2", "online")
 
 
+def test_cameras_show_people_counts_and_live_crowd_samples(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    page = signed_in(new_page(), console, Role.OPERATOR)
+    page.get_by_role("link", name="Cameras").click()
+    expect = sync_api.expect
+    cam1, cam2 = (page.locator(f"tr[data-camera-id='{c}']") for c in ("cam-1", "cam-2"))
+    people, tracks, crowd = 5, 6, 7  # <td> positions after the camera's <th>
+    expect(cam1.locator("td").nth(tracks)).to_have_text("23", timeout=WAIT_MS)
+    assert cam1.locator("td").nth(people).inner_text() == "7"
+    assert cam1.locator("td").nth(crowd).inner_text() == "6.5"
+    assert cam2.locator("td").nth(crowd).inner_text() == "—"  # no people stage there
+    # A crowd sample stored for cam-2 arrives over the WebSocket without a reload.
+    sample = CrowdSample("cam-2", datetime.now(UTC), 12.0, "boxes")
+    console.env.repo.add_crowd_samples([sample])
+    expect(cam2.locator("td").nth(crowd)).to_have_text("12", timeout=WAIT_MS)
+
+
 def test_deployments_list_purpose_legal_basis_and_time_box(
     new_page: Callable[[], Any], console: Console
 ) -> None:
@@ -422,6 +446,9 @@ def test_keyboard_only_sign_in_and_navigation(
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.get_by_text("Signed in as").wait_for()
+    # The first page takes the focus on its heading once it has loaded; tabbing before that
+    # races with it (seen on a loaded machine), so wait for it.
+    page.locator("h1:focus").wait_for()
     focused = []
     for _ in range(20):  # Tab on from the page heading, round the page to the navigation
         page.keyboard.press("Tab")

@@ -162,6 +162,17 @@ class CameraStatusOut(BaseModel):
         default_factory=dict, description="When each active tamper signal was raised (ISO 8601)."
     )
     tamper_raised: int = Field(0, description="Tamper signals raised since the camera started.")
+    people_now: int | None = Field(
+        None, description="People counted in the last analysed frame (null: no people stage)."
+    )
+    vehicles_now: int | None = Field(None, description="Vehicles in the last analysed frame.")
+    person_tracks_active: int | None = Field(None, description="Person tracks being followed.")
+    person_tracks_total: int | None = Field(
+        None, description="Distinct person tracks since the camera started (each counted once)."
+    )
+    crowd_count: float | None = Field(None, description="Last stored crowd sample (mean count).")
+    crowd_alerts: int | None = Field(None, description="Crowd alerts raised since start.")
+    people_ms: float | None = Field(None, description="People stage time per frame, ms (EWMA).")
 
 
 class CrowdOut(BaseModel):

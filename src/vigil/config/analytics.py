@@ -10,6 +10,9 @@ from pydantic import Field, field_validator
 
 from vigil.config.base import Strict
 
+#: Camera analytics that run the people stage (detection, tracking, counting, crowd samples).
+PEOPLE_ANALYTICS = frozenset({"persons", "vehicles", "crowd"})
+
 
 class CrowdConfig(Strict):
     """When a camera's people count raises a crowd alert (see :mod:`vigil.analytics.crowd`)."""

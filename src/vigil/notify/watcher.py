@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from vigil.config.analytics import PEOPLE_ANALYTICS
 from vigil.governance.audit import utc_now
 from vigil.notify.events import AlertEvent, CameraStatusEvent, CrowdEvent
 from vigil.notify.hub import Hub
@@ -100,7 +101,7 @@ class EventWatcher:
     def poll_crowd(self) -> int:
         n = 0
         for cam in self.repo.list_cameras():
-            if "crowd" not in cam.analytics:
+            if not PEOPLE_ANALYTICS & set(cam.analytics):  # cameras that count people
                 continue
             mark = self._crowd_mark.get(cam.id, self._started_at)
             for sample in self.repo.list_crowd_samples(cam.id, since=mark, limit=100):

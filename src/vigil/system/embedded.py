@@ -12,6 +12,7 @@ import logging
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from vigil.config.analytics import PEOPLE_ANALYTICS
 from vigil.config.settings import VigilConfig
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.sources.status import CameraStatus
@@ -26,9 +27,6 @@ if TYPE_CHECKING:
     from vigil.storage import Repository
 
 log = logging.getLogger(__name__)
-
-#: Camera analytics that need the people stage (detection + tracking + counting).
-PEOPLE_ANALYTICS = frozenset({"persons", "vehicles", "crowd"})
 
 
 class EmbeddedSystem:

@@ -5,7 +5,24 @@ import * as api from "../api.js";
 import { apiError, badge, fill, h, table, time } from "../dom.js";
 
 const REFRESH_MS = 5000;
-const HEADERS = ["Camera", "Zone", "Analytics", "State", "Since", "Last error", "Frames analysed", "Dropped frames"];
+const HEADERS = [
+  "Camera",
+  "Zone",
+  "Analytics",
+  "State",
+  "Since",
+  "Last error",
+  "People now",
+  "Person tracks",
+  "Crowd (last sample)",
+  "Frames analysed",
+  "Dropped frames",
+];
+
+// A count, or a dash when the camera has no people stage (null) or has not sampled yet.
+function count(value) {
+  return value === null || value === undefined ? "—" : Number(value).toLocaleString();
+}
 
 export async function camerasView(root, ctx) {
   const area = h("div", { id: "cameras-area" });
@@ -27,6 +44,9 @@ export async function camerasView(root, ctx) {
       state: h("td", {}, badge(cam.status && cam.status !== "unknown" ? cam.status : "unknown")),
       since: h("td", {}, "—"),
       error: h("td", { class: "error-text" }, ""),
+      people: h("td", { class: "num" }, "—"),
+      tracks: h("td", { class: "num" }, "—"),
+      crowd: h("td", { class: "num" }, "—"),
       frames: h("td", { class: "num" }, "—"),
       dropped: h("td", { class: "num" }, "—"),
     };
@@ -40,6 +60,9 @@ export async function camerasView(root, ctx) {
       cells.state,
       cells.since,
       cells.error,
+      cells.people,
+      cells.tracks,
+      cells.crowd,
       cells.frames,
       cells.dropped,
     );
@@ -63,6 +86,9 @@ export async function camerasView(root, ctx) {
         setState(s.camera_id, s.state, s.since, [tamper, s.last_error].filter(Boolean).join("; "));
         const cells = rows.get(s.camera_id);
         if (cells) {
+          fill(cells.people, count(s.people_now));
+          fill(cells.tracks, count(s.person_tracks_total));
+          fill(cells.crowd, count(s.crowd_count));
           fill(cells.frames, s.frames_analysed.toLocaleString());
           fill(cells.dropped, s.dropped_frames.toLocaleString());
         }
@@ -89,6 +115,11 @@ export async function camerasView(root, ctx) {
   const timer = setInterval(refreshStatus, REFRESH_MS);
   const stop = ctx.live.subscribe((event) => {
     if (event.type === "reconnected") refreshStatus();
+    if (event.type === "crowd" && event.crowd && !event.crowd.zone) {
+      const cells = rows.get(event.camera_id);
+      if (cells) fill(cells.crowd, count(event.crowd.count));
+      return;
+    }
     if (event.type !== "camera_status" || !event.status) return;
     const changed = setState(event.camera_id, event.status.state, event.at, event.status.last_error);
     if (changed) ctx.announce(`Camera ${event.camera_id} is ${event.status.state}.`);
