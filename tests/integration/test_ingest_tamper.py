@@ -213,3 +213,35 @@ def test_cli_status_shows_tamper(videos: dict[str, Path], tmp_path: Path) -> Non
     assert rows["cam-stuck"]["tamper"] == ["frozen"]
     assert rows["cam-stuck"]["tamper_raised"] == 1 and "frozen" in rows["cam-stuck"]["tamper_since"]
     assert rows["cam-ok"]["tamper"] == [] and rows["cam-ok"]["tamper_raised"] == 1
+
+
+def test_tamper_settings_come_from_the_camera_config(videos: dict[str, Path]) -> None:
+    from vigil.config.settings import CameraConfig
+
+    def worker_for(tamper: dict[str, object], sink: list[TamperChange]) -> CameraWorker:
+        cam = CameraConfig.model_validate(
+            {
+                "id": "cam",
+                "url": str(videos["black"]),
+                "fps": 5.0,
+                "realtime": False,
+                "tamper": tamper,
+            }
+        )
+        w = CameraWorker.from_config(cam, queue=DropOldestQueue(1), on_tamper=sink.append)
+        w.start()
+        assert w.join(60) and w.failure is None
+        return w
+
+    seen: list[TamperChange] = []
+    w = worker_for({"hold_s": 1.0, "black_mean": 30.0}, seen)
+    assert w.tamper.t.hold_s == 1.0 and w.tamper.t.black_mean == 30.0
+    assert phases(seen, TamperSignal.BLACK) == ["raised", "cleared"]
+    # A hold longer than the 8 s of black: nothing is raised.
+    seen.clear()
+    worker_for({"hold_s": 20.0}, seen)
+    assert phases(seen, TamperSignal.BLACK) == []
+    # Disabled: the detector does not run at all.
+    seen.clear()
+    w = worker_for({"enabled": False, "hold_s": 1.0}, seen)
+    assert seen == [] and w.snapshot().tamper_raised == 0

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from vigil.config.analytics import PeopleConfig
 from vigil.config.base import Strict
 from vigil.config.governance import GovernanceConfig
+from vigil.config.tamper import TamperConfig
 
 
 class SystemConfig(Strict):
@@ -324,6 +325,11 @@ class CameraConfig(Strict):
         "cost is slight blocking on low-bitrate streams (measured: no luma PSNR loss at x264 "
         "CRF 23, -0.2 dB at CRF 35) for 5-15% less key-frame decode CPU. Ignored in `auto` "
         "and `all`.",
+    )
+    tamper: TamperConfig = Field(
+        default_factory=TamperConfig,
+        title="Tamper detection",
+        description="Frozen picture, black/covered lens, sudden scene change: thresholds.",
     )
     realtime: bool = Field(
         True,

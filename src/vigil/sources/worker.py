@@ -54,6 +54,7 @@ class CameraWorker:
         reconnect_min_s, reconnect_max_s: backoff bounds between reconnect attempts.
         source_factory: builds the source (tests inject fakes).
         tamper: thresholds of the tamper detector, ``None`` for the defaults.
+        tamper_enabled: run the tamper detector at all (``cameras[].tamper.enabled``).
         rng: random generator for the jitter (seed it in tests).
         clock: wall clock for capture times and status.
         on_tamper: called (in the capture thread; keep it quick) with each tamper signal raised
@@ -71,6 +72,7 @@ class CameraWorker:
         reconnect_max_s: float = 30.0,
         source_factory: Callable[[SourceSpec], Source] = make_source,
         tamper: TamperThresholds | None = None,
+        tamper_enabled: bool = True,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utc_now,
         on_tamper: Callable[[TamperChange], None] | None = None,
@@ -82,6 +84,7 @@ class CameraWorker:
         self.backoff = Backoff(reconnect_min_s, reconnect_max_s, rng=rng)
         self.timestamps = TimestampMapper(live=spec.live, clock=clock)
         self.tamper = TamperDetector(tamper)
+        self.tamper_enabled = tamper_enabled
         self.status = StatusTracker(spec.camera_id, clock)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,12 +108,22 @@ class CameraWorker:
 
     @classmethod
     def from_config(cls, cam: CameraConfig, **kwargs: object) -> CameraWorker:
-        """A worker for a configured camera, with its queue size and backoff from the config."""
+        """A worker for a configured camera: queue size, backoff and tamper thresholds."""
+        t = cam.tamper
+        tamper = TamperThresholds(
+            black_mean=t.black_mean,
+            black_std=t.black_std,
+            frozen_diff=t.frozen_diff,
+            scene_diff=t.scene_diff,
+            hold_s=t.hold_s,
+        )
         return cls(
             SourceSpec.from_config(cam),
             queue_size=cam.queue_size,
             reconnect_min_s=cam.reconnect_min_s,
             reconnect_max_s=cam.reconnect_max_s,
+            tamper=tamper if t.enabled else None,
+            tamper_enabled=t.enabled,
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -212,7 +225,8 @@ class CameraWorker:
             self._tamper_update(frozenset(), captured, "reset")
         self.resolution = (w, h)
         ref = FrameRef(self.camera_id, captured, self.frames, w, h)
-        self._tamper_update(self.tamper.update(raw.image, captured.timestamp()), captured)
+        if self.tamper_enabled:
+            self._tamper_update(self.tamper.update(raw.image, captured.timestamp()), captured)
         self.frames += 1
         self._last_frame_at = captured
         self.queue.put(DecodedFrame(ref, raw.image, raw.keyframe))
