@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from vigil.config.analytics import PeopleConfig
 from vigil.config.base import Strict
 from vigil.config.governance import GovernanceConfig
+from vigil.config.plates import PlatesConfig
 from vigil.config.tamper import TamperConfig
 
 
@@ -639,6 +640,12 @@ class VigilConfig(Strict):
         default_factory=GovernanceConfig,
         title="Governance",
         description="Safeguard policy: retention, urgent deadline, target false-alert rate.",
+    )
+    plates: PlatesConfig = Field(
+        default_factory=PlatesConfig,
+        title="Plates",
+        description="Licence-plate region, track fusion, hotlist hit confirmations, read "
+        "retention.",
     )
 
     @model_validator(mode="after")

@@ -85,6 +85,11 @@ class AnalysisPool:
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        for camera_id, stage in self.people.items():
+            try:  # close open vehicle tracks: their plate passes are fused and stored
+                stage.finish()
+            except Exception:
+                log.exception("closing tracks of camera %s failed", camera_id)
         for camera_id, identifier in self.identifiers.items():
             try:  # close open tracks: matches alert, non-matches are dropped (purge)
                 identifier.finish()

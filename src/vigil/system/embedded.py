@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from vigil.api.services import ApiServices
     from vigil.core.records import Alert, CrowdSample
     from vigil.storage import Repository
+    from vigil.system.plates import PlateSink
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ class EmbeddedSystem:
             threads=analysis_threads,
             hooks=list(hooks or []),
         )
-        people_cams = [c.id for c in cameras if PEOPLE_ANALYTICS & set(c.analytics)]
+        # `plates` cameras run the people stage too: plates are read on its vehicle tracks.
+        tracked = PEOPLE_ANALYTICS | {"plates"}
+        people_cams = [c.id for c in cameras if tracked & set(c.analytics)]
         if people_cams:
             from vigil.perception.objects import NanoDetDetector
 
@@ -58,8 +61,31 @@ class EmbeddedSystem:
             )
             for camera_id in people_cams:
                 self.analysis.people[camera_id] = PeopleStage(camera_id, detector, config.people)
+            self._add_plate_stages([c.id for c in cameras if "plates" in c.analytics])
         self.tamper_alerts: TamperAlerter | None = None
         self.started = False
+
+    def _add_plate_stages(self, camera_ids: list[str]) -> None:
+        """A plate stage behind the people stage of each `plates` camera (one shared reader)."""
+        if not camera_ids:
+            return
+        from vigil.perception.plates import PlateReader
+        from vigil.system.plates import PlateStage, profile_from_config
+
+        plates = self.config.plates
+        reader = PlateReader.from_models(profile_from_config(plates), self.config.models.dir)
+        for camera_id in camera_ids:
+            self.analysis.people[camera_id].plates = PlateStage(camera_id, reader, plates)
+
+    def enable_plate_storage(self, sink: PlateSink) -> list[str]:
+        """Send every camera's fused plate reads to ``sink`` (the hotlist checker, which stores
+        them and raises plate_hit alerts); returns the cameras that read plates."""
+        out = []
+        for camera_id, stage in self.analysis.people.items():
+            if stage.plates is not None:
+                stage.plates.sink = sink
+                out.append(camera_id)
+        return sorted(out)
 
     def enable_crowd_storage(self, repo: Repository) -> list[str]:
         """Store each camera's crowd samples and crowd alerts (served by the API, published by

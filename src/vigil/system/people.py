@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +36,9 @@ from vigil.core import FrameRef, ObjectClass, TrackState
 from vigil.core.records import Alert, AlertKind, CrowdSample
 from vigil.perception.objects.detector import ObjectDetector
 from vigil.tracking.bytetrack import ByteTracker
+
+if TYPE_CHECKING:
+    from vigil.system.plates import PlateStage
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,7 @@ class PeopleStage:
         *,
         monitor: CrowdMonitor | None = None,
         sink: CrowdSink | None = None,
+        plates: PlateStage | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.detector = detector
@@ -102,6 +107,8 @@ class PeopleStage:
         self.tracker = ByteTracker(camera_id, track_buffer=config.track_buffer)
         self.monitor = monitor or CrowdMonitor(thresholds(config), max_series=64)
         self.sink = sink
+        # Cameras with the `plates` analytic read plates of the vehicle tracks made here.
+        self.plates = plates
         self.view = PeopleView()
         self._counted: set[int] = set()  # live person tracks already counted
         self._window_start: datetime | None = None
@@ -113,6 +120,8 @@ class PeopleStage:
         # only boxes at the configured score count as people or vehicles.
         dets = self.detector.detect(image)
         out = self.tracker.update(dets, frame.captured_at)
+        if self.plates is not None:
+            self.plates.process(image, frame, out)
         strong = dets[dets.confidence >= self.config.score_threshold]
         persons = strong.of_class(ObjectClass.PERSON)
         self.view.people_now = len(persons)
@@ -131,6 +140,13 @@ class PeopleStage:
             elif event.kind == TrackState.CLOSED:
                 self._counted.discard(tid)  # closed tracks never return: the set stays bounded
         return self._sample(frame.captured_at, len(persons))
+
+    def finish(self) -> None:
+        """Close every open track (end of stream, shutdown): pending plate passes are fused."""
+        events = self.tracker.close_all()
+        self._counted.clear()
+        if self.plates is not None:
+            self.plates.close(events)
 
     def _sample(self, at: datetime, count: int) -> list[CrowdAlert]:
         if self._window_start is None:

@@ -1,0 +1,129 @@
+"""Configuration of licence-plate reading, fusion, hotlist alerts and plate-read retention.
+
+Kept apart from :mod:`vigil.config.settings` (which imports it); the same rules hold: unknown keys
+are errors, every field has a title, a description and bounds, and validation does no I/O.
+Region profiles are configuration: ``region`` picks a built-in (``us``, ``hk``, ``eu``,
+``generic``) or one defined under ``profiles``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from vigil.config.base import Strict
+
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+BUILTIN_REGIONS = ("us", "hk", "eu", "generic")
+
+
+class PlateProfileConfig(Strict):
+    """A region profile defined in configuration (beside the built-ins)."""
+
+    name: str = Field(
+        ..., pattern=r"^[a-z][a-z0-9_-]{0,15}$", title="Name", description="Profile key."
+    )
+    min_len: int = Field(2, ge=1, le=12, title="Shortest plate", description="Characters.")
+    max_len: int = Field(8, ge=1, le=12, title="Longest plate", description="Characters.")
+    fold: dict[str, str] = Field(
+        default_factory=dict,
+        title="Folds",
+        description="Letters the region never issues, mapped to what OCR mistook them for "
+        '(e.g. {"O": "0"}); applied to every read.',
+    )
+    patterns: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        title="Formats",
+        description="Regular expressions (full match) of the region's common formats; reads "
+        "that fit one rank above reads that only have a valid length.",
+    )
+
+    @field_validator("fold")
+    @classmethod
+    def _fold(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k, x in v.items() if len(k) != 1 or len(x) != 1 or {k, x} - set(_ALNUM)]
+        if bad:
+            raise ValueError(f"folds must map one upper-case letter/digit to another: {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _lengths(self) -> PlateProfileConfig:
+        if self.min_len > self.max_len:
+            raise ValueError("min_len must not exceed max_len")
+        return self
+
+
+class PlatesConfig(Strict):
+    """Cameras with the `plates` analytic read plates of tracked vehicles; one fused read per
+    vehicle pass is stored, checked against the hotlists and kept for `read_retention_days`."""
+
+    region: str = Field(
+        "us",
+        pattern=r"^[a-z][a-z0-9_-]{0,15}$",
+        title="Region",
+        description="Region profile that normalises and validates reads: us, hk, eu, generic "
+        "or a name under `profiles`.",
+    )
+    profiles: list[PlateProfileConfig] = Field(
+        default_factory=list,
+        max_length=32,
+        title="Extra profiles",
+        description="Region profiles defined here, beside the built-in ones.",
+    )
+    hit_confirmations: int = Field(
+        1,
+        ge=1,
+        le=2,
+        title="Confirmations of a plate hit",
+        description="People who must confirm a plate_hit alert before it is actionable (1 or "
+        "2, each a different person). Face alerts always need two.",
+    )
+    read_retention_days: float = Field(
+        7.0,
+        gt=0,
+        le=3650,
+        title="Plate read retention (days)",
+        description="Plate reads that matched no hotlist are deleted after this long; reads "
+        "that hit a hotlist are kept for that hotlist's retention.",
+    )
+    max_reads_per_track: int = Field(
+        32,
+        ge=1,
+        le=1000,
+        title="Reads kept per track",
+        description="The most confident per-frame reads a vehicle track keeps for voting.",
+    )
+    min_reads: int = Field(
+        1,
+        ge=1,
+        le=100,
+        title="Reads per pass",
+        description="A vehicle pass with fewer per-frame reads yields no plate read (higher "
+        "drops one-frame misreads of signs at the cost of fast vehicles).",
+    )
+    min_confidence: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        title="Fused confidence",
+        description="Fused reads below this confidence are not stored.",
+    )
+    max_vehicles_per_frame: int = Field(
+        4,
+        ge=1,
+        le=64,
+        title="Vehicles read per frame",
+        description="Only the largest this many vehicle boxes of a frame are read (each costs "
+        "a text detection on its box, ~50-150 ms on a CPU core).",
+    )
+
+    @model_validator(mode="after")
+    def _region_known(self) -> PlatesConfig:
+        names = [p.name for p in self.profiles]
+        if len(set(names)) != len(names):
+            raise ValueError("plate profile names must be unique")
+        if self.region not in (*BUILTIN_REGIONS, *names):
+            raise ValueError(
+                f"unknown plate region {self.region!r}; known: {[*BUILTIN_REGIONS, *names]}"
+            )
+        return self

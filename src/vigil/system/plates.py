@@ -1,0 +1,139 @@
+"""The live plate stage of one camera: vehicle tracks -> per-frame plate reads -> one fused read
+per vehicle pass.
+
+It runs behind the people stage (:class:`~vigil.system.people.PeopleStage`), which owns the
+detector and the tracker: each analysed frame's tracker output comes here with the frame, so the
+data flows one way (detect -> track -> read -> fuse -> sink) and a vehicle is tracked once for
+counting and plates alike. For each confirmed vehicle track in the frame (the largest
+``max_vehicles_per_frame`` boxes) the reader looks for a plate inside the vehicle box; the read
+goes to the track's :class:`~vigil.perception.plates.fusion.PlateFuser` state. When the tracker
+closes the track (the vehicle left, or the stream ended) the fuser votes one
+:class:`~vigil.core.records.PlateRead` out of the pass and hands it to the sink (the hotlist
+checker and the system of record, see :class:`vigil.governance.hotlists.PlateHitChecker`).
+
+Per-frame reads are never stored: a car that stays in view for a minute is one record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.config.plates import PlatesConfig
+from vigil.core import FrameRef, ObjectClass, TrackState
+from vigil.core.records import CLASS_IDS, PlateRead
+from vigil.perception.plates.fusion import FrameRead, FusedPlate, PlateFuser
+from vigil.perception.plates.profiles import RegionProfile, get_profile
+from vigil.perception.plates.reader import PlateReader
+from vigil.tracking.bytetrack import TrackerOutput, TrackEvent
+
+log = logging.getLogger(__name__)
+
+#: Receives each fused plate read (one per vehicle pass).
+PlateSink = Callable[[PlateRead], None]
+VEHICLES = frozenset(
+    CLASS_IDS[c]
+    for c in (ObjectClass.CAR, ObjectClass.BUS, ObjectClass.TRUCK, ObjectClass.MOTORCYCLE)
+)
+
+
+def profile_from_config(config: PlatesConfig) -> RegionProfile:
+    """The region profile ``plates.region`` names (built-in or defined under ``profiles``)."""
+    extra = {
+        p.name: RegionProfile(
+            name=p.name,
+            min_len=p.min_len,
+            max_len=p.max_len,
+            fold=dict(p.fold),
+            patterns=tuple(p.patterns),
+        )
+        for p in config.profiles
+    }
+    return get_profile(config.region, extra)
+
+
+class PlateStage:
+    """One camera's plate reading and fusion over vehicle tracks (see the module docstring)."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        reader: PlateReader,
+        config: PlatesConfig,
+        *,
+        sink: PlateSink | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.reader = reader
+        self.config = config
+        self.profile = reader.profile
+        self.fuser = PlateFuser(
+            self.profile,
+            max_reads=config.max_reads_per_track,
+            min_reads=config.min_reads,
+            min_confidence=config.min_confidence,
+        )
+        self.sink = sink
+        self.frame_reads = 0
+        self.fused_reads = 0
+
+    def process(
+        self, image: npt.NDArray[np.uint8], frame: FrameRef, out: TrackerOutput
+    ) -> list[PlateRead]:
+        """Read plates of this frame's vehicle tracks; returns fused reads of closed tracks."""
+        dets = out.detections
+        confirmed = {t.track_id for t in out.tracks if t.state is TrackState.CONFIRMED}
+        if dets.tracker_id is not None and len(dets):
+            rows = [
+                i
+                for i in range(len(dets))
+                if int(dets.class_id[i]) in VEHICLES and int(dets.tracker_id[i]) in confirmed
+            ]
+            rows.sort(key=lambda i: -float(dets.area[i]))
+            for i in rows[: self.config.max_vehicles_per_frame]:
+                box = tuple(float(v) for v in dets.xyxy[i])
+                best = self.reader.best(image, [(box[0], box[1], box[2], box[3])])
+                if best is None:
+                    continue
+                self.frame_reads += 1
+                read = FrameRead(best.text, best.confidence, frame.captured_at, best.xyxy)
+                evicted = self.fuser.observe(int(dets.tracker_id[i]), read)
+                if evicted is not None:
+                    self._emit(evicted)
+        return self.close(out.events)
+
+    def close(self, events: Sequence[TrackEvent]) -> list[PlateRead]:
+        """Fuse the tracks these events close; returns (and sinks) their plate reads."""
+        emitted = []
+        for event in events:
+            if event.kind == TrackState.CLOSED:
+                fused = self.fuser.close(event.track.track_id)
+                if fused is not None:
+                    emitted.append(self._emit(fused))
+        return emitted
+
+    def _emit(self, fused: FusedPlate) -> PlateRead:
+        read = PlateRead(
+            camera_id=self.camera_id,
+            read_at=fused.first_at,
+            text=fused.text,
+            confidence=fused.confidence,
+            region=self.profile.name,
+            xyxy=fused.xyxy,
+            track_id=fused.track_id,
+        )
+        self.fused_reads += 1
+        log.info(
+            "camera %s: plate read of track %d from %d frame reads (%d agreeing), conf %.2f",
+            self.camera_id,
+            fused.track_id,
+            fused.reads,
+            fused.agreeing,
+            fused.confidence,
+        )
+        if self.sink is not None:
+            self.sink(read)
+        return read
