@@ -116,6 +116,16 @@ def known_ids(fuzz_env: Env) -> dict[str, str]:
     files = [("photos", ("a.jpg", jpeg(), "image/jpeg"))]
     r = c.post(f"/api/v1/watchlists/{wid}/subjects", data=form, files=files)
     assert r.status_code == 201, r.text
+    subject_id = str(r.json()["id"])
+    body = {"name": "stolen", "priority": 50, "reason": "report 9", "retention_days": 30}
+    r = c.post("/api/v1/hotlists", json=body)
+    assert r.status_code == 201, r.text
+    hotlist_id = str(r.json()["id"])
+    r = c.post(
+        f"/api/v1/hotlists/{hotlist_id}/entries", json={"pattern": "AB?1*", "reason": "report 9"}
+    )
+    assert r.status_code == 201, r.text
+    entry_id = str(r.json()["id"])
     # A user of its own, so disabling it (or revoking its key) leaves the callers signed in.
     victim = env.svc.accounts.create_user("fuzz-victim", PASSWORD, [Role.OPERATOR])
     return {
@@ -124,7 +134,9 @@ def known_ids(fuzz_env: Env) -> dict[str, str]:
         "camera_id": "cam-1",
         "deployment_id": "dep-fuzz",
         "watchlist_id": wid,
-        "subject_id": str(r.json()["id"]),
+        "subject_id": subject_id,
+        "hotlist_id": hotlist_id,
+        "entry_id": entry_id,
         "user_id": victim.id,
         "key_id": _api_key(env, victim.id),
     }

@@ -34,6 +34,7 @@ from vigil.api.routes.cameras import cameras
 from vigil.api.routes.console import console
 from vigil.api.routes.deployments import deployments
 from vigil.api.routes.events import events
+from vigil.api.routes.plates import hotlists, plate_searches
 from vigil.api.routes.searches import searches
 from vigil.api.routes.sightings import sightings
 from vigil.api.routes.watchlists import watchlists
@@ -125,6 +126,8 @@ def create_app(
         alerts,
         sightings,
         searches,
+        plate_searches,
+        hotlists,
         audit,
         reports,
         events,

@@ -21,9 +21,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from vigil.api.accounts import AccountService
 from vigil.config.settings import VigilConfig
+from vigil.core.records import AlertKind
 from vigil.errors import ModelError
 from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
+from vigil.governance.hotlists import HotlistService, PlateHitChecker
+from vigil.governance.plate_search import PlateSearch
 from vigil.governance.purge import Purger
 from vigil.governance.search import ArchiveSearch
 from vigil.governance.verification import VerificationService
@@ -33,6 +36,7 @@ from vigil.notify.watcher import EventWatcher
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
 from vigil.storage.media import MediaStore
+from vigil.storage.plates import PlateStore
 from vigil.storage.rows import CameraRow
 
 if TYPE_CHECKING:
@@ -60,6 +64,9 @@ class ApiServices:
     purger: Purger
     archive: ArchiveIndex | None = None
     archive_search: ArchiveSearch | None = None
+    hotlists: HotlistService | None = None
+    plate_search: PlateSearch | None = None
+    plate_hits: PlateHitChecker | None = None
     hub: Hub = field(default_factory=Hub)
     watchlist_factory: Callable[[], WatchlistService] | None = None
     background: list[Startable] = field(default_factory=list)
@@ -137,13 +144,24 @@ class ApiServices:
             if archive is None
             else ArchiveSearch(repo, archive, audit, deployments, clock=clock)
         )
+        from vigil.system.plates import profile_from_config
+
+        plates, profile = PlateStore(repo.db), profile_from_config(config.plates)
         return cls(
             repo=repo,
             media=media,
             audit=audit,
             accounts=accounts,
             deployments=deployments,
-            verification=VerificationService(repo, audit, clock=clock),
+            verification=VerificationService(
+                repo,
+                audit,
+                clock=clock,
+                confirmations={AlertKind.PLATE_HIT: config.plates.hit_confirmations},
+            ),
+            hotlists=HotlistService(plates, audit, clock=clock),
+            plate_search=PlateSearch(plates, audit, profile, clock=clock),
+            plate_hits=PlateHitChecker(repo, plates, audit, profile, clock=clock),
             purger=build_purger(repo, media, audit, deployments, archive, clock=clock),
             archive=archive,
             archive_search=search,

@@ -81,6 +81,8 @@ def serve(
     services = ApiServices.from_config(config, system=system)
     system.enable_tamper_alerts(services.repo)
     counting = system.enable_crowd_storage(services.repo)
+    if services.plate_hits is not None:  # fused plate reads: stored, checked against hotlists
+        system.enable_plate_storage(services.plate_hits)
     if counting:
         console.print(f"counting people on {', '.join(counting)} (crowd samples are stored)")
     identifying = system.enable_identification(services)

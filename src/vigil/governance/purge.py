@@ -37,6 +37,7 @@ from vigil.governance.store import GovernanceStore
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
 from vigil.storage.media import MediaStore
+from vigil.storage.plates import PlateStore
 from vigil.storage.rows import CaseLink, Role
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,13 @@ class RetentionPolicy:
     media: timedelta | None = None
     """Crops (alert probes, sighting crops) older than this are deleted while their records are
     kept; ``None``: crops go with their records only."""
+    plate_reads: timedelta | None = None
+    """Plate reads that hit no hotlist older than this are deleted (hits are kept for their
+    hotlist's retention); ``None``: plate reads are not touched by retention."""
 
     def __post_init__(self) -> None:
-        times = [self.alerts, self.sightings] + ([self.media] if self.media is not None else [])
+        times = [self.alerts, self.sightings]
+        times += [t for t in (self.media, self.plate_reads) if t is not None]
         if min(times) <= timedelta(0):
             raise ValidationError("retention times must be positive")
 
@@ -156,6 +161,10 @@ class Purger:
             "crops_detached": len(detached),
             "media": media,
         }
+        if policy.plate_reads is not None:
+            counts["plate_reads"] = PlateStore(self.repo.db).delete_expired_reads(
+                now, policy.plate_reads
+            )
         self.audit.append(
             SYSTEM.id,
             AuditAction.RETENTION_RUN,

@@ -121,7 +121,7 @@ def _tally(
         tallies = [per_dep[home[0]], per_wl[home[1]]] if home else []
         if e.action == AuditAction.DEPLOYMENT_SCAN_SUMMARY:
             per_dep[_id(e.target)].faces_scanned += int(d.get("faces_scanned", 0))
-        elif e.action == AuditAction.ALERT_RAISE:
+        elif e.action == AuditAction.ALERT_RAISE and d.get("kind", "face_match") == "face_match":
             alert_home[_id(e.target)] = (d.get("deployment", ""), d.get("watchlist", ""))
             for t in (per_dep[d.get("deployment", "")], per_wl[d.get("watchlist", "")]):
                 t.alerts += 1

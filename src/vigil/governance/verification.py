@@ -7,6 +7,11 @@ decision is stored (who, when, what, why) and appended to the audit chain. A use
 decided on an alert cannot decide again (the storage layer's key makes that a conflict), and the
 state moves by compare-and-set so two supervisors racing cannot both be "the second".
 
+Plate hits (``plate_hit``) need fewer confirmations by default: ``confirmations`` maps an alert
+kind to how many distinct people must confirm (``plates.hit_confirmations``, 1 unless configured
+otherwise); every other kind, faces included, needs two. The first confirmer's role rule is the
+same for every kind.
+
 Viewing the probe crop or the enrolled image to decide is a view of biometric data and is logged
 by :meth:`VerificationService.view_biometric`.
 """
@@ -14,10 +19,10 @@ by :meth:`VerificationService.view_biometric`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from vigil.core.records import AlertStatus
+from vigil.core.records import AlertKind, AlertStatus
 from vigil.errors import ConflictError, PermissionDeniedError, ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
@@ -35,11 +40,24 @@ class VerificationService:
     """Record confirmation/rejection decisions and move alerts through their states."""
 
     def __init__(
-        self, repo: Repository, audit: AuditLog, *, clock: Callable[[], datetime] = utc_now
+        self,
+        repo: Repository,
+        audit: AuditLog,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        confirmations: Mapping[AlertKind, int] | None = None,
     ) -> None:
         self.repo = repo
         self.audit = audit
         self.clock = clock
+        self.confirmations = dict(confirmations or {AlertKind.PLATE_HIT: 1})
+        bad = {k: n for k, n in self.confirmations.items() if n not in (1, 2)}
+        if bad or self.confirmations.get(AlertKind.FACE_MATCH, 2) != 2:
+            raise ValidationError(f"confirmations must be 1 or 2 (faces always 2), got {bad}")
+
+    def needed(self, kind: AlertKind) -> int:
+        """How many distinct people must confirm an alert of this kind."""
+        return self.confirmations.get(kind, 2)
 
     def decide(self, actor: Actor, alert_id: str, decision: Decision, reason: str) -> AlertStatus:
         """Record ``actor``'s decision on an alert; returns the alert's new status.
@@ -65,11 +83,12 @@ class VerificationService:
             actor.require(*roles, action="the first confirmation" if first else "the second")
         else:
             actor.require(*FIRST_ROLES, action="rejecting an alert")
+        needed = self.needed(alert.kind)
         new = (
             AlertStatus.REJECTED
             if decision is Decision.REJECT
             else AlertStatus.ONE_CONFIRMED
-            if first
+            if first and needed == 2
             else AlertStatus.ACTIONABLE
         )
         now = self.clock()
@@ -84,7 +103,7 @@ class VerificationService:
                 actor.id,
                 AuditAction.ALERT_ACTIONABLE,
                 f"alert:{alert_id}",
-                "confirmed by two people",
+                "confirmed by two people" if needed == 2 else "confirmed by one person",
                 [("confirmed_by", ",".join([*(v.user_id for v in prior), actor.id]))],
             )
         log.info("alert %s: %s by %s -> %s", alert_id, decision, actor.id, new)

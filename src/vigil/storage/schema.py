@@ -216,7 +216,38 @@ plate_reads = Table(
     Column("x2", Float, nullable=False),
     Column("y2", Float, nullable=False),
     Column("track_id", Integer),
+    # The hotlist the read hit (revision 0004): hits are kept for that list's retention, reads
+    # of vehicles on no hotlist only for ``plates.read_retention_days``.
+    _id("hotlist_id", ForeignKey("hotlists.id", ondelete="SET NULL")),
     Index("ix_plate_reads_camera_read", "camera_id", "read_at"),
+    Index("ix_plate_reads_read", "read_at"),
+)
+
+hotlists = Table(
+    "hotlists",
+    metadata,
+    _id(primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("priority", Integer, nullable=False),  # 0-100, the most urgent list wins a hit
+    Column("reason", Text, nullable=False),
+    _id("owner_id", nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("retention_days", Float, nullable=False),  # how long hits on this list are kept
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+hotlist_entries = Table(
+    "hotlist_entries",
+    metadata,
+    _id(primary_key=True),
+    _id("hotlist_id", ForeignKey("hotlists.id", ondelete="CASCADE"), nullable=False, index=True),
+    # Upper-case letters/digits, '?' (one character) and '*' (any run).
+    Column("pattern", String(16), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    _id("added_by", nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    UniqueConstraint("hotlist_id", "pattern", name="uq_hotlist_entries_list_pattern"),
 )
 
 crowd_samples = Table(

@@ -82,6 +82,7 @@ def retention_policy(config: VigilConfig) -> RetentionPolicy:
         alerts=timedelta(days=r.alerts_days),
         sightings=timedelta(days=r.sightings_days),
         media=timedelta(days=r.media_days),
+        plate_reads=timedelta(days=config.plates.read_retention_days),
     )
 
 

@@ -33,7 +33,7 @@ from vigil.tracking.bytetrack import TrackerOutput, TrackEvent
 log = logging.getLogger(__name__)
 
 #: Receives each fused plate read (one per vehicle pass).
-PlateSink = Callable[[PlateRead], None]
+PlateSink = Callable[[PlateRead], object]
 VEHICLES = frozenset(
     CLASS_IDS[c]
     for c in (ObjectClass.CAR, ObjectClass.BUS, ObjectClass.TRUCK, ObjectClass.MOTORCYCLE)

@@ -1,0 +1,257 @@
+"""Plate hotlists and plate_hit alerts: who may list a plate, and what a hit raises.
+
+A **hotlist** (stolen vehicles, an AMBER alert, a warrant) has a priority (0-100: the most
+urgent list wins when a plate is on several), a reason, an owner, an optional expiry and a
+retention time for its hits. Its **entries** are exact plates (``AB1234``) or wildcards (``?``
+one character, ``*`` any run: ``AB?12*`` for a partial plate from a witness). Supervisors and
+investigators manage lists; every change (create, delete, add or remove an entry) is appended to
+the audit chain with its reason.
+
+:class:`PlateHitChecker` is the sink of the live plate stage: it stores each fused read, compares
+it with the active entries (confusables folded by the region profile, so an OCR ``8``/``B`` slip
+still hits) and, on a hit, marks the read (kept for the list's retention instead of the short
+retention of reads that hit nothing) and raises a ``plate_hit`` alert. The alert is stored and
+audited exactly like a face alert (``alert.raise``) and verified by the same
+:class:`~vigil.governance.verification.VerificationService`; by default one confirmation makes it
+actionable (``plates.hit_confirmations``), because a plate is checked against the vehicle, not a
+person's face.
+
+Trade-off: the entries are cached and reloaded every ``refresh_s`` seconds, so a new entry can
+take that long to hit, in exchange for no database query per vehicle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from vigil.core.records import Alert, AlertKind, PlateRead
+from vigil.errors import ConflictError, ValidationError
+from vigil.governance.actors import SYSTEM, Actor
+from vigil.governance.audit import AuditAction, AuditLog, utc_now
+from vigil.perception.plates.match import is_wildcard, normalise_pattern, pattern_distance
+from vigil.perception.plates.profiles import RegionProfile
+from vigil.storage import Repository
+from vigil.storage.plates import HotlistEntryRow, HotlistRow, PlateStore
+from vigil.storage.rows import Role
+
+log = logging.getLogger(__name__)
+MANAGERS = (Role.SUPERVISOR, Role.INVESTIGATOR)
+
+
+def _reason(reason: str, what: str) -> str:
+    if not reason.strip():
+        raise ValidationError(f"{what} needs a reason")
+    return reason.strip()[:2000]
+
+
+class HotlistService:
+    """Create, change and delete hotlists, each change audited (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: PlateStore,
+        audit: AuditLog,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.audit = audit
+        self.clock = clock
+
+    def create(
+        self,
+        actor: Actor,
+        *,
+        name: str,
+        priority: int,
+        reason: str,
+        retention_days: float,
+        expires_at: datetime | None = None,
+    ) -> HotlistRow:
+        actor.require(*MANAGERS, action="creating a hotlist")
+        why = _reason(reason, "a hotlist")
+        if not 0 <= priority <= 100:
+            raise ValidationError(f"priority must be in [0, 100], got {priority}")
+        if not 0 < retention_days <= 3650:
+            raise ValidationError(f"retention_days must be in (0, 3650], got {retention_days}")
+        now = self.clock()
+        if expires_at is not None and expires_at <= now:
+            raise ValidationError("expires_at must be in the future")
+        if not name.strip():
+            raise ValidationError("a hotlist needs a name")
+        row = HotlistRow(
+            id=uuid.uuid4().hex,
+            name=name.strip()[:200],
+            priority=priority,
+            reason=why,
+            owner_id=actor.id,
+            retention_days=retention_days,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        self.store.add_hotlist(row)
+        self.audit.append(
+            actor.id,
+            AuditAction.HOTLIST_CREATE,
+            f"hotlist:{row.id}",
+            why,
+            [
+                ("priority", str(priority)),
+                ("retention_days", f"{retention_days:g}"),
+                ("expires_at", expires_at.isoformat() if expires_at else ""),
+            ],
+        )
+        return row
+
+    def delete(self, actor: Actor, hotlist_id: str, reason: str) -> None:
+        actor.require(*MANAGERS, action="deleting a hotlist")
+        why = _reason(reason, "deleting a hotlist")
+        self.store.get_hotlist(hotlist_id)
+        self.store.delete_hotlist(hotlist_id)
+        self.audit.append(actor.id, AuditAction.HOTLIST_DELETE, f"hotlist:{hotlist_id}", why, [])
+
+    def add_entry(
+        self,
+        actor: Actor,
+        hotlist_id: str,
+        pattern: str,
+        reason: str,
+        *,
+        expires_at: datetime | None = None,
+    ) -> HotlistEntryRow:
+        """Add an exact or wildcard plate; :class:`ConflictError` if the list already has it."""
+        actor.require(*MANAGERS, action="changing a hotlist")
+        why = _reason(reason, "a hotlist entry")
+        text = normalise_pattern(pattern)
+        self.store.get_hotlist(hotlist_id)
+        now = self.clock()
+        if expires_at is not None and expires_at <= now:
+            raise ValidationError("expires_at must be in the future")
+        row = HotlistEntryRow(uuid.uuid4().hex, hotlist_id, text, why, actor.id, now, expires_at)
+        if not self.store.add_entry(row):
+            raise ConflictError(f"hotlist {hotlist_id} already holds {text}")
+        # The plate itself is in the entry row, not in the audit chain (which is kept forever).
+        self.audit.append(
+            actor.id,
+            AuditAction.HOTLIST_ADD_ENTRY,
+            f"hotlist:{hotlist_id}",
+            why,
+            [("entry", row.id), ("wildcard", str(is_wildcard(text)).lower())],
+        )
+        return row
+
+    def remove_entry(self, actor: Actor, hotlist_id: str, entry_id: str, reason: str) -> None:
+        actor.require(*MANAGERS, action="changing a hotlist")
+        why = _reason(reason, "removing a hotlist entry")
+        self.store.delete_entry(hotlist_id, entry_id)
+        self.audit.append(
+            actor.id,
+            AuditAction.HOTLIST_REMOVE_ENTRY,
+            f"hotlist:{hotlist_id}",
+            why,
+            [("entry", entry_id)],
+        )
+
+
+class PlateHitChecker:
+    """Store fused plate reads; raise a plate_hit alert for a read on a hotlist.
+
+    Args:
+        profile: region whose confusable folding both sides are compared under.
+        refresh_s: seconds the active entries are cached (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        repo: Repository,
+        store: PlateStore,
+        audit: AuditLog,
+        profile: RegionProfile,
+        *,
+        refresh_s: float = 10.0,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.repo = repo
+        self.store = store
+        self.audit = audit
+        self.profile = profile
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self._entries: list[tuple[HotlistRow, HotlistEntryRow, str]] = []
+        self._loaded = -float("inf")
+        self._lock = threading.Lock()
+        self.reads = 0
+        self.hits = 0
+
+    def __call__(self, read: PlateRead) -> Alert | None:
+        """Store ``read``; returns the alert raised when it hits a hotlist."""
+        self.repo.add_plate_reads([read])
+        self.reads += 1
+        hit = self.match(read.text)
+        if hit is None:
+            return None
+        hotlist, entry = hit
+        self.store.mark_hit(read, hotlist.id)
+        self.hits += 1
+        return self._raise(read, hotlist, entry)
+
+    def match(self, text: str) -> tuple[HotlistRow, HotlistEntryRow] | None:
+        """The most urgent active entry ``text`` matches (exact or wildcard), or ``None``."""
+        canon = self.profile.canonical(text)
+        for hotlist, entry, pattern in self._active():
+            if pattern_distance(pattern, canon) == 0:
+                return hotlist, entry
+        return None
+
+    def _active(self) -> list[tuple[HotlistRow, HotlistEntryRow, str]]:
+        with self._lock:
+            if time.monotonic() - self._loaded >= self.refresh_s:
+                self._entries = [
+                    (h, e, self._canon_pattern(e.pattern))
+                    for h, e in self.store.active_entries(self.clock())
+                ]
+                self._loaded = time.monotonic()
+            return self._entries
+
+    def _canon_pattern(self, pattern: str) -> str:
+        return "".join(c if c in "?*" else self.profile.canonical(c) or c for c in pattern)
+
+    def _raise(self, read: PlateRead, hotlist: HotlistRow, entry: HotlistEntryRow) -> Alert:
+        key = f"{read.camera_id}|{read.read_at.isoformat()}|{read.text}|{read.track_id}|{entry.id}"
+        alert = Alert(
+            id="plate-" + hashlib.sha256(key.encode()).hexdigest()[:24],
+            kind=AlertKind.PLATE_HIT,
+            camera_id=read.camera_id,
+            raised_at=read.read_at,
+            score=read.confidence,
+            detail=f"plate={read.text} hotlist={hotlist.id} entry={entry.pattern} "
+            f"priority={hotlist.priority}",
+        )
+        if self.repo.add_alert(alert):
+            self.audit.append(
+                SYSTEM.id,
+                AuditAction.ALERT_RAISE,
+                f"alert:{alert.id}",
+                "fused plate read matches a hotlist entry",
+                [
+                    ("kind", AlertKind.PLATE_HIT.value),
+                    ("hotlist", hotlist.id),
+                    ("entry", entry.id),
+                    ("priority", str(hotlist.priority)),
+                    ("camera", read.camera_id),
+                    ("confidence", f"{read.confidence:.3f}"),
+                ],
+            )
+            log.warning(
+                "plate_hit alert %s on camera %s (hotlist priority %d): a lead to confirm",
+                alert.id,
+                read.camera_id,
+                hotlist.priority,
+            )
+        return alert
