@@ -195,7 +195,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     )
     wl, template, dep = _seed(env)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # log_config=None: uvicorn's default dictConfig would close every existing logging handler
+    # (pytest's own included), which broke a later logging test.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

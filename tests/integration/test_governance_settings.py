@@ -47,7 +47,7 @@ def cfg(**governance: Any) -> VigilConfig:
         ("target_false_alert_rate: 0", "governance.target_false_alert_rate", 2),
         ("target_false_alert_rate: 0.9", "governance.target_false_alert_rate", 2),
         ("retention:\n    media_days: -1", "governance.retention.media_days", 3),
-        ("retention:\n    logs_days: 3", "governance.retention.logs_days", 3),
+        ("retention:\n    logs_days: 0", "governance.retention.logs_days", 3),
         ("purge_every_s: 600\n  retention_every_s: 60", "governance", 1),
     ],
 )

@@ -96,7 +96,9 @@ def serve(
     api = create_app(config, model_dir=config.models.dir, system=system, services=services)
     bind_host, bind_port = host or config.api.host, port or config.api.port
     server = uvicorn.Server(
-        uvicorn.Config(api, host=bind_host, port=bind_port, log_level="warning")
+        # log_config=None: keep Vigil's redacting handlers; uvicorn's default dictConfig would
+        # close every handler configured so far.
+        uvicorn.Config(api, host=bind_host, port=bind_port, log_level="warning", log_config=None)
     )
     stop = threading.Event()
 
