@@ -210,3 +210,30 @@ def test_worker_on_non_video_reports_offline_and_stops(tmp_path: Path) -> None:
     snap = worker.snapshot()
     assert snap.state is CameraState.OFFLINE and worker.finished and not worker.failed
     assert "x.avi" in (snap.last_error or "")
+
+
+def test_b_frame_stream_yields_every_frame_up_to_the_end(tmp_path: Path) -> None:
+    """A decoder with B-frames holds the last frames until it is drained at the end of file."""
+    import av
+
+    path = tmp_path / "bframes.mp4"
+    src = list(
+        itertools.islice(
+            AVSource(spec(shared_data("opencv_vtest", "vtest.avi"), fps=10.0)).frames(
+                threading.Event()
+            ),
+            28,
+        )
+    )
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
+        stream.codec_context.options = {"bf": "3", "g": "30"}
+        for f in src:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(f.image, format="bgr24")))  # type: ignore[attr-defined]
+        out.mux(stream.encode(None))
+    source, frames = read_all(spec(path, fps=10.0))
+    assert len(frames) == 28  # all of them, the last three included
+    times = [f.media_time for f in frames]  # type: ignore[attr-defined]
+    assert times == sorted(times) and times[-1] == pytest.approx(2.7, abs=0.01)
+    assert source.counters.snapshot().frames_decoded == 28

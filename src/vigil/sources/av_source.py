@@ -222,30 +222,56 @@ class AVSource:
                     break
             clock = media if media is not None else time.monotonic() - opened
             out = self._decode(packet, clock, tb, offset)
-            if out is None:
-                corrupt_run = corrupt_run + 1 if self._last_corrupt else 0
+            if self._last_corrupt:
+                corrupt_run += 1
                 if corrupt_run >= MAX_CONSECUTIVE_CORRUPT:
                     raise SourceError(
                         f"camera {spec.camera_id}: {corrupt_run} undecodable packets in a row"
                     )
                 continue
             corrupt_run = 0
-            yield RawFrame(out[0], out[1], key, self._segment)
+            for image, frame_time in out:
+                yield RawFrame(image, frame_time, key, self._segment)
+        if not stop.is_set() and not use_keys:
+            # End of the stream: a decoder with B-frames still holds the last few frames
+            # (decoding is ahead of display by the reorder depth); drain them, or a file's
+            # tail - and every loop of it - would lose them.
+            for image, media in self._drain(stream, tb, offset):
+                yield RawFrame(image, media, False, self._segment)
         return last
+
+    def _drain(self, stream: Any, tb: float, offset: float) -> list[tuple[Any, float | None]]:
+        """Frames still buffered in the decoder at the end of the stream, sampled as usual."""
+        t0 = time.thread_time()
+        try:
+            frames = stream.codec_context.decode(None)
+        except _AV_ERRORS as exc:
+            log.debug("camera %s: draining the decoder failed: %s", self.spec.camera_id, exc)
+            return []
+        out = []
+        for frame in frames:
+            media = frame.pts * tb + offset if frame.pts is not None and tb else None
+            if media is not None and self._sampler.due(media):
+                out.append((frame.to_ndarray(format="bgr24"), media))
+        with self.counters._lock:
+            self.counters.frames_decoded += len(frames)
+            self.counters.frames_sampled += len(out)
+            self.counters.decode_cpu_s += time.thread_time() - t0
+        return out
 
     def _decode(
         self, packet: Any, clock: float, tb: float, offset: float
-    ) -> tuple[Any, float | None] | None:
-        """Decode one packet; return a sampled frame's BGR image and media time, else ``None``.
+    ) -> list[tuple[Any, float | None]]:
+        """Decode one packet; return the sampled frames' BGR images and media times.
 
-        ``clock`` is the packet's time for sampling; the frame's own PTS (which differs from the
-        packet's when B-frames reorder) is the media time reported.
+        Sampling follows each decoded frame's own PTS (display order: with B-frames, packets
+        arrive in decode order, and sampling on the packet's time would skip frames); ``clock``
+        (the packet's time, or the wall clock) stands in for frames without a PTS.
         """
         counters = self.counters
         self._last_corrupt = False
         t0 = time.thread_time()
-        image = None
-        media: float | None = None
+        out: list[tuple[Any, float | None]] = []
         try:
             decoded = packet.decode()
         except _AV_ERRORS as exc:
@@ -253,14 +279,14 @@ class AVSource:
             decoded = []
             log.debug("camera %s: corrupt packet: %s", self.spec.camera_id, exc)
         for frame in decoded:
-            if image is None and self._sampler.due(clock):
-                image = frame.to_ndarray(format="bgr24")
-                media = frame.pts * tb + offset if frame.pts is not None and tb else None
+            media = frame.pts * tb + offset if frame.pts is not None and tb else None
+            if self._sampler.due(media if media is not None else clock):
+                out.append((frame.to_ndarray(format="bgr24"), media))
         spent = time.thread_time() - t0
         with counters._lock:
             counters.packets_decoded += 1
             counters.frames_decoded += len(decoded)
             counters.corrupt_packets += int(self._last_corrupt)
-            counters.frames_sampled += int(image is not None)
+            counters.frames_sampled += len(out)
             counters.decode_cpu_s += spent
-        return None if image is None else (image, media)
+        return out
