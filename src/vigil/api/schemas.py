@@ -278,6 +278,12 @@ class AlertOut(BaseModel):
         description="The matched enrolled template; its photo is served (audited) by "
         "`GET /alerts/{alert_id}/enrolled`. Null for other kinds and after the subject's removal.",
     )
+    detail: str = Field(
+        "",
+        description="What the alert is about, in words: the plate, hotlist and entry of a plate "
+        "hit; the count and threshold of a crowd alert; the signal of a tamper alert; the "
+        "watchlist and its size for a face match. Never biometric data.",
+    )
 
 
 class VerificationIn(Body):

@@ -87,6 +87,7 @@ def alert_json(a: Alert) -> JsonObject:
         "subject_id": a.subject_id,
         "false_alert_rate": a.false_alert_rate,
         "rank2_margin": a.rank2_margin,
+        "detail": a.detail,
     }
 
 

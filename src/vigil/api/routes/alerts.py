@@ -49,6 +49,7 @@ def alert_out(a: Alert) -> AlertOut:
         false_alert_rate=a.false_alert_rate,
         rank2_margin=a.rank2_margin,
         template_id=a.template_id,
+        detail=a.detail,
     )
 
 

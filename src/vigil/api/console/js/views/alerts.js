@@ -153,6 +153,7 @@ function facts(alert) {
     ],
     ["Deployment", alert.deployment_id ? h("a", { href: "#/deployments" }, shortId(alert.deployment_id)) : "—"],
     ["Watchlist subject", shortId(alert.subject_id)],
+    ["Detail", h("span", { id: "fact-detail" }, alert.detail || "—")],
   ];
   // the false-alert rate and the rank-2 margin describe face matches only
   const shown = face ? rows : rows.filter((_, i) => i < 5 || i > 6);
