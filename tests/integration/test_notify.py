@@ -131,3 +131,45 @@ def test_mqtt_topics_on_the_real_broker(live: Env) -> None:
         sub.loop_stop()
         sub.disconnect()
     assert received[f"{prefix}/available"] == b"offline"
+
+
+@pytest.mark.services
+def test_home_assistant_discovery_on_the_real_broker(live: Env) -> None:
+    from vigil.core.records import CrowdSample
+
+    prefix = f"vigilha{int(time.time() * 1000) % 10**8}"
+    disc = f"{prefix}disc"
+    received: dict[str, bytes] = {}
+    sub = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda c, u, m: received.__setitem__(m.topic, m.payload)
+    sub.connect("127.0.0.1", 1883)
+    sub.subscribe([(f"{prefix}/#", 1), (f"{disc}/#", 1)])
+    sub.loop_start()
+    cfg = MqttConfig(enabled=True, topic_prefix=prefix, client_id=prefix, discovery_prefix=disc)
+    pub = MqttPublisher(cfg, cameras=["cam-1"])
+    live.svc.hub.add_sink(pub)
+    pub.start()
+    people = f"{disc}/sensor/{prefix}_cam-1_people/config"
+    state = f"{disc}/sensor/{prefix}_cam-1_state/config"
+    try:
+        deadline = time.monotonic() + 5
+        while not {people, state} <= received.keys() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        config = json.loads(received[people])
+        assert config["state_topic"] == f"{prefix}/cam-1/crowd/count"
+        assert config["availability_topic"] == f"{prefix}/available"
+        assert config["unique_id"] == f"{prefix}_cam-1_people"
+        assert json.loads(received[state])["state_topic"] == f"{prefix}/cam-1/state"
+        assert not any("alert" in t for t in received if t.startswith(disc))  # no alerts to HA
+        # The sensor's topic then carries the counts the watcher publishes (cam-1 counts people).
+        live.repo.add_crowd_samples([CrowdSample("cam-1", live.svc.clock(), 17.0, "boxes")])
+        while f"{prefix}/cam-1/crowd/count" not in received and time.monotonic() < deadline + 5:
+            time.sleep(0.05)
+        assert received[f"{prefix}/cam-1/crowd/count"] == b"17"
+    finally:
+        pub.stop()
+        for topic in (people, state):  # clear the retained configs from the shared broker
+            sub.publish(topic, b"", qos=1, retain=True)
+        time.sleep(0.2)
+        sub.loop_stop()
+        sub.disconnect()

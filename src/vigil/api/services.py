@@ -207,7 +207,7 @@ def add_notifiers(svc: ApiServices, config: VigilConfig, system: EmbeddedSystem 
         svc.hub.add_sink(sender)
         sinks.append(sender)
     if n.mqtt.enabled:
-        mqtt = MqttPublisher(n.mqtt)
+        mqtt = MqttPublisher(n.mqtt, cameras=[c.id for c in config.cameras if c.enabled])
         svc.hub.add_sink(mqtt)
         sinks.append(mqtt)
     statuses = None

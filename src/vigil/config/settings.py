@@ -515,6 +515,14 @@ class MqttConfig(Strict):
         description="First level of every topic (`<prefix>/<camera>/alerts`, ...).",
     )
     client_id: str = Field("vigil", max_length=64, title="Client id", description="MQTT client id.")
+    discovery_prefix: str | None = Field(
+        "homeassistant",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        title="Home Assistant discovery",
+        description="Topic prefix of Home Assistant MQTT discovery: each camera appears as a "
+        "device with a people-count and a camera-state sensor (no alerts, no images). Null "
+        "turns discovery off.",
+    )
 
 
 class NotifyConfig(Strict):

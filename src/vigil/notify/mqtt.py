@@ -15,6 +15,12 @@ topic                              retained   payload
 =================================  =========  ======================================================
 
 Alerts go out at QoS 1 (at least once), state at QoS 0 retained (the newest value is what counts).
+
+**Home Assistant discovery** (``mqtt.discovery_prefix``, default ``homeassistant``): on every
+connect, each configured camera is announced as a device with two sensors, its people count
+(``<prefix>/<camera>/crowd/count``) and its state (``<prefix>/<camera>/state``), both tied to
+``<prefix>/available``. Alerts are deliberately *not* offered to home automation: a face or plate
+hit is a lead for people to verify, not a trigger for automations.
 Publishing hands messages to paho's network thread, which reconnects on its own; messages
 published while disconnected are queued by paho up to ``max_queued`` and then dropped.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -53,11 +60,50 @@ def topics_for(prefix: str, event: Event) -> list[tuple[str, str, int, bool]]:
     return out
 
 
+def discovery(disc: str, prefix: str, cameras: Sequence[str]) -> list[tuple[str, str]]:
+    """Home Assistant discovery ``(topic, config JSON)`` pairs: two sensors per camera."""
+    out = []
+    for cam in cameras:
+        device = {
+            "identifiers": [f"{prefix}_{cam}"],
+            "name": f"Vigil camera {cam}",
+            "manufacturer": "Vigil",
+        }
+        sensors = {
+            "people": {
+                "name": "People",
+                "state_topic": f"{prefix}/{cam}/crowd/count",
+                "unit_of_measurement": "people",
+                "state_class": "measurement",
+                "icon": "mdi:account-group",
+            },
+            "state": {
+                "name": "Camera state",
+                "state_topic": f"{prefix}/{cam}/state",
+                "icon": "mdi:cctv",
+            },
+        }
+        for key, sensor in sensors.items():
+            uid = f"{prefix}_{cam}_{key}"
+            config = {
+                **sensor,
+                "unique_id": uid,
+                "object_id": uid,
+                "availability_topic": f"{prefix}/available",
+                "device": device,
+            }
+            out.append((f"{disc}/sensor/{uid}/config", json.dumps(config, separators=(",", ":"))))
+    return out
+
+
 class MqttPublisher:
     """A hub sink publishing to one broker."""
 
-    def __init__(self, cfg: MqttConfig, *, max_queued: int = 10_000) -> None:
+    def __init__(
+        self, cfg: MqttConfig, *, cameras: Sequence[str] = (), max_queued: int = 10_000
+    ) -> None:
         self.cfg = cfg
+        self.cameras = tuple(cameras)
         self.prefix = cfg.topic_prefix
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=cfg.client_id
@@ -72,6 +118,9 @@ class MqttPublisher:
 
     def _on_connect(self, client: mqtt.Client, *_: object) -> None:
         client.publish(f"{self.prefix}/available", "online", qos=1, retain=True)
+        if self.cfg.discovery_prefix:
+            for topic, payload in discovery(self.cfg.discovery_prefix, self.prefix, self.cameras):
+                client.publish(topic, payload, qos=1, retain=True)
         log.info("connected to MQTT broker %s:%d", self.cfg.host, self.cfg.port)
 
     def start(self) -> None:
