@@ -93,3 +93,35 @@ def test_housekeeper_thread_starts_stops_and_survives_a_failing_pass(tmp_path: P
         keeper.stop()
         svc.repo.db.dispose()
     assert keeper._thread is None
+
+
+def test_archive_catches_up_after_a_crash_and_saves_on_a_clean_stop(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    svc = ApiServices.from_config(cfg)
+    archive = svc.archive
+    assert isinstance(archive, FaissArchiveIndex)
+    dim = archive.params.dim
+    now = datetime.now(UTC)
+    rng = np.random.default_rng(3)
+    svc.repo.add_sightings(
+        [Sighting(f"s{i}", "cam-1", ObjectClass.FACE, now, now, 0.8) for i in range(3)]
+    )
+    vecs = rng.standard_normal((2, dim)).astype(np.float32)
+    ids = svc.repo.add_embeddings("fr_feature", [("s0", vecs[0]), ("s1", vecs[1])], at=now)
+    other = svc.repo.add_embeddings("old-model", [("s2", np.ones(16, np.float32))], at=now)
+    archive.add(np.asarray(ids), vecs)  # archived live, never saved: then the process dies
+    svc.repo.db.dispose()
+
+    again = ApiServices.from_config(cfg)  # start-up after the crash
+    try:
+        index = again.archive
+        assert isinstance(index, FaissArchiveIndex) and len(index) == 2
+        found = index.search(vecs[1:2], 1).ids[0, 0]
+        assert found == ids[1] and other[0] not in index.search(vecs[:1], 3).ids[0]
+        more = again.repo.add_embeddings("fr_feature", [("s2", vecs[0] * -1)], at=now)
+        index.add(np.asarray(more), -vecs[:1])
+        again.stop()  # a clean stop saves the index
+        reopened = FaissArchiveIndex(index.dir, index.params)
+        assert len(reopened) == 3
+    finally:
+        again.repo.db.dispose()

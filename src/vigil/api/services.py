@@ -96,6 +96,11 @@ class ApiServices:
                 item.stop()
             except Exception:
                 log.exception("stopping %r failed", item)
+        if self.archive is not None:
+            try:  # a clean stop leaves nothing for the next start-up to catch up
+                self.archive.save()
+            except Exception:
+                log.exception("saving the archive index failed")
 
     @classmethod
     def build(
@@ -176,19 +181,26 @@ class ApiServices:
         """The real services for ``vigil run``: database, media, audit anchor, archive index,
         governance housekeeping (deadlines, expiry, non-match purge, retention), notifications."""
         from vigil.storage.factory import media_store_from_config, open_database_from_config
-        from vigil.system.governance import archive_for, housekeeper, watchlist_factory
+        from vigil.system.governance import (
+            archive_for,
+            catch_up_archive,
+            housekeeper,
+            watchlist_factory,
+        )
 
         repo = Repository(open_database_from_config(config))
         sync_cameras(repo, config, utc_now())
         media = media_store_from_config(config)
         audit = AuditLog(repo, anchor_path=config.system.data_dir / "audit-anchor.json")
+        archive = archive_for(config)
+        catch_up_archive(repo, archive)  # what a crash kept out of the index is in the database
         svc = cls.build(
             repo,
             media,
             audit,
             config=config,
             watchlist_factory=watchlist_factory(config, repo, media, audit),
-            archive=archive_for(config),
+            archive=archive,
         )
         svc.background.append(housekeeper(config, svc.deployments, svc.purger))
         add_notifiers(svc, config, system)

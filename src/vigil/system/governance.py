@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from vigil.config.settings import FaceEmbedderConfig, VigilConfig
 from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
@@ -111,6 +113,28 @@ def archive_for(config: VigilConfig) -> FaissArchiveIndex:
     from vigil.storage.factory import archive_from_config
 
     return archive_from_config(config, dim=embedding_dim(config.faces.embedder))
+
+
+def catch_up_archive(repo: Repository, archive: FaissArchiveIndex, batch: int = 10_000) -> int:
+    """Add to the archive index the stored embeddings it does not have yet; returns how many.
+
+    The database is the record; the index is saved only now and then (and on a clean stop), so
+    after a crash the embeddings archived since the last save are missing from it. This runs
+    at start-up: ids above the index's high-water mark are added, in id order, skipping vectors
+    of another width (embeddings of a previously configured model cannot be searched with this
+    one), and the index is saved if anything was added.
+    """
+    after, added = archive.high_water, 0
+    while rows := repo.embeddings_after(after, batch):
+        after = rows[-1].vector_id
+        keep = [r for r in rows if r.vector.shape[0] == archive.params.dim]
+        if keep:
+            archive.add(np.array([r.vector_id for r in keep]), np.stack([r.vector for r in keep]))
+            added += len(keep)
+    if added:
+        archive.save()
+        log.info("archive index caught up with %d stored embedding(s)", added)
+    return added
 
 
 def build_purger(
