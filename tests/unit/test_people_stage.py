@@ -121,3 +121,60 @@ def test_a_failing_detector_is_contained_counted_and_reported() -> None:
     stats = pool.stats["cam"]
     assert stats.failures == 3 and stats.frames == 3
     assert stats.last_error == "RuntimeError: model file truncated"
+
+
+def test_zones_lines_and_loitering_from_the_camera_config() -> None:
+    from vigil.config.settings import CameraConfig
+    from vigil.system.people import zone_analytics
+
+    cam = CameraConfig.model_validate(
+        {
+            "id": "cam",
+            "url": "/x.mp4",
+            # the walkers' feet are at y=150; persons 0..2 start at x=21, 81, 141 and move right
+            "zones": [
+                {
+                    "name": "left",
+                    "polygon": [[0, 0], [120, 0], [120, 300], [0, 300]],
+                    "loiter_s": 2.0,
+                }
+            ],
+            "lines": [{"name": "gate", "a": [200.5, 0], "b": [200.5, 300]}],
+        }
+    )
+    got: list[CrowdSample] = []
+    det = ScriptedDetector()
+    config = PeopleConfig(crowd=CrowdConfig(sample_every_s=2.0))
+    stage = PeopleStage(
+        "cam", det, config, zones=zone_analytics(cam), sink=lambda s, a: got.append(s)
+    )
+    run(stage, det, [3] * 41)  # 20 s at 2 fps, 1 px a frame to the right
+    view = stage.view
+    # person 0's feet (x 41..81) stay left of x=120 throughout; person 1 leaves after ~20 frames
+    assert view.zone_counts == {"left": 1}
+    assert view.loitering == 2  # persons 0 and 1 each stayed past 2 s (one event per visit)
+    # person 2's feet cross x=200.5 going right between frames 40 and 41: to the left of the
+    # line as drawn (a->b points down the image), which is "in"
+    assert view.line_crossings == {"gate:in": 1}
+    zone_series = [s for s in got if s.zone == "left"]
+    assert zone_series and all(s.camera_id == "cam" for s in zone_series)
+    assert zone_series[0].count == pytest.approx(2.0)  # persons 0 and 1 in the first 2 s
+
+
+def test_zone_config_errors_are_refused() -> None:
+    from pydantic import ValidationError
+
+    from vigil.config.settings import CameraConfig
+
+    base = {"id": "cam", "url": "/x.mp4"}
+    for bad in (
+        {"zones": [{"name": "z", "polygon": [[0, 0], [1, 1]]}]},  # two points
+        {"lines": [{"name": "l", "a": [1, 1], "b": [1, 1]}]},  # no length
+        {
+            "zones": [{"name": "z", "polygon": [[0, 0], [1, 0], [1, 1]]}],
+            "lines": [{"name": "z", "a": [0, 0], "b": [1, 1]}],
+        },  # same name
+        {"zones": [{"name": "Bad Name", "polygon": [[0, 0], [1, 0], [1, 1]]}]},
+    ):
+        with pytest.raises(ValidationError):
+            CameraConfig.model_validate({**base, **bad})

@@ -151,6 +151,7 @@ class ZoneAnalytics:
         lines: Sequence[CountLine] = (),
         *,
         loiter_s: float = 120.0,
+        zone_loiter_s: dict[str, float] | None = None,
         grace_s: float = 2.0,
         forget_s: float = 30.0,
         max_tracks: int = 4096,
@@ -160,6 +161,7 @@ class ZoneAnalytics:
             raise ValidationError(f"zone and line names must be unique, got {names}")
         self.zones, self.lines = list(zones), list(lines)
         self.loiter_s, self.grace_s, self.forget_s = loiter_s, grace_s, forget_s
+        self.zone_loiter_s = dict(zone_loiter_s or {})  # per-zone override of loiter_s
         self.max_tracks = max_tracks
         self._tracks: OrderedDict[int, _TrackState] = OrderedDict()
 
@@ -213,7 +215,8 @@ class ZoneAnalytics:
                 entered = st.entered.setdefault(name, at)
                 dwell = (at - entered).total_seconds()
                 out.dwell_s[(name, tid)] = dwell
-                if dwell >= self.loiter_s and name not in st.loitered:
+                limit = self.zone_loiter_s.get(name, self.loiter_s)
+                if dwell >= limit and name not in st.loitered:
                     st.loitered.add(name)
                     out.loitering.append(LoiterEvent(name, tid, dwell, at))
             elif name in st.entered:

@@ -173,6 +173,15 @@ class CameraStatusOut(BaseModel):
     crowd_count: float | None = Field(None, description="Last stored crowd sample (mean count).")
     crowd_alerts: int | None = Field(None, description="Crowd alerts raised since start.")
     people_ms: float | None = Field(None, description="People stage time per frame, ms (EWMA).")
+    zone_counts: dict[str, int] | None = Field(
+        None, description="People in each configured zone in the last analysed frame."
+    )
+    line_crossings: dict[str, int] | None = Field(
+        None, description="Crossings of each counting line since start, as `<line>:in|out`."
+    )
+    loitering: int | None = Field(
+        None, description="Times a tracked person stayed in a zone past its loitering time."
+    )
 
 
 class CrowdOut(BaseModel):

@@ -6,7 +6,7 @@ same rules hold: unknown keys are errors, every field has a title, a description
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from vigil.config.base import Strict
 
@@ -112,3 +112,50 @@ class PeopleConfig(Strict):
         if any(g < 1 or g > 4 for g in v) or len(set(v)) != len(v):
             raise ValueError("tile grids are distinct integers from 1 to 4")
         return sorted(v)
+
+
+Point = tuple[float, float]
+
+
+class ZoneConfig(Strict):
+    """A named polygon on the ground plane of one camera's image (pixels)."""
+
+    name: str = Field(
+        ..., pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", title="Name", description="Zone id."
+    )
+    polygon: list[Point] = Field(
+        ...,
+        min_length=3,
+        max_length=64,
+        title="Polygon",
+        description="Vertices `[x, y]` in image pixels; a person counts as inside when the "
+        "bottom centre of their box (the feet) is.",
+    )
+    loiter_s: float = Field(
+        120.0,
+        gt=0,
+        le=86_400,
+        title="Loitering",
+        description="Seconds a tracked person stays in the zone before it counts as loitering.",
+    )
+
+
+class LineConfig(Strict):
+    """A named counting line; crossings are counted per direction."""
+
+    name: str = Field(
+        ..., pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", title="Name", description="Line id."
+    )
+    a: Point = Field(..., title="Start", description="`[x, y]` in image pixels.")
+    b: Point = Field(
+        ...,
+        title="End",
+        description="`[x, y]`; `in` is a crossing towards the left of the a→b direction as "
+        "drawn (for a line drawn left to right, moving up the image).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> LineConfig:
+        if self.a == self.b:
+            raise ValueError("a line's two ends must differ")
+        return self

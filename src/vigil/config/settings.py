@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from vigil.config.analytics import PeopleConfig
+from vigil.config.analytics import LineConfig, PeopleConfig, ZoneConfig
 from vigil.config.base import Strict
 from vigil.config.governance import GovernanceConfig
 from vigil.config.plates import PlatesConfig
@@ -332,6 +332,19 @@ class CameraConfig(Strict):
         title="Tamper detection",
         description="Frozen picture, black/covered lens, sudden scene change: thresholds.",
     )
+    zones: list[ZoneConfig] = Field(
+        default_factory=list,
+        max_length=64,
+        title="Zones",
+        description="Polygons counted by the people stage: people in each zone (stored as the "
+        "zone's crowd series), dwell and loitering.",
+    )
+    lines: list[LineConfig] = Field(
+        default_factory=list,
+        max_length=64,
+        title="Counting lines",
+        description="Lines whose crossings by tracked people are counted per direction.",
+    )
     realtime: bool = Field(
         True,
         title="Real-time files",
@@ -380,6 +393,9 @@ class CameraConfig(Strict):
     def _reconnect_bounds(self) -> CameraConfig:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        names = [z.name for z in self.zones] + [ln.name for ln in self.lines]
+        if len(set(names)) != len(names):
+            raise ValueError(f"zone and line names must be unique on a camera, got {names}")
         return self
 
     @field_validator("url")

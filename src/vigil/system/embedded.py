@@ -18,7 +18,7 @@ from vigil.perception.faces.pipeline import FacePipeline
 from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
 from vigil.system.analysis import AnalysisPool, FaceHook
-from vigil.system.people import PeopleStage
+from vigil.system.people import PeopleStage, zone_analytics
 from vigil.system.tamper_alerts import TamperAlerter
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class EmbeddedSystem:
         )
         # `plates` cameras run the people stage too: plates are read on its vehicle tracks.
         tracked = PEOPLE_ANALYTICS | {"plates"}
-        people_cams = [c.id for c in cameras if tracked & set(c.analytics)]
+        people_cams = [c for c in cameras if tracked & set(c.analytics)]
         if people_cams:
             from vigil.perception.objects import NanoDetDetector
 
@@ -59,8 +59,10 @@ class EmbeddedSystem:
             detector = NanoDetDetector(
                 config.models.dir, score_threshold=0.1, tile_grids=config.people.tile_grids
             )
-            for camera_id in people_cams:
-                self.analysis.people[camera_id] = PeopleStage(camera_id, detector, config.people)
+            for cam in people_cams:
+                self.analysis.people[cam.id] = PeopleStage(
+                    cam.id, detector, config.people, zones=zone_analytics(cam)
+                )
             self._add_plate_stages([c.id for c in cameras if "plates" in c.analytics])
         self.tamper_alerts: TamperAlerter | None = None
         self.started = False
@@ -177,6 +179,9 @@ class EmbeddedSystem:
                     "crowd_count": people.get("last_crowd_count"),
                     "crowd_alerts": people.get("crowd_alerts"),
                     "people_ms": round(people["ms_ewma"], 1) if people else None,
+                    "zone_counts": people.get("zone_counts"),
+                    "line_crossings": people.get("line_crossings"),
+                    "loitering": people.get("loitering"),
                     "tamper": sorted(str(t) for t in status.tamper),
                     "tamper_since": {str(k): v.isoformat() for k, v in status.tamper_since},
                     "tamper_raised": status.tamper_raised,

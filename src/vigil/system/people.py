@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -31,13 +31,15 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.analytics.crowd import CrowdAlert, CrowdMonitor, CrowdThresholds
+from vigil.analytics.zones import CountLine, Zone, ZoneAnalytics
 from vigil.config.analytics import PeopleConfig
-from vigil.core import FrameRef, ObjectClass, TrackState
+from vigil.core import Detections, FrameRef, ObjectClass, TrackState
 from vigil.core.records import Alert, AlertKind, CrowdSample
 from vigil.perception.objects.detector import ObjectDetector
 from vigil.tracking.bytetrack import ByteTracker
 
 if TYPE_CHECKING:
+    from vigil.config.settings import CameraConfig
     from vigil.system.plates import PlateStage
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,15 @@ def thresholds(config: PeopleConfig) -> CrowdThresholds:
         baseline_s=c.baseline_s,
         cooldown_s=c.cooldown_s,
     )
+
+
+def zone_analytics(camera: CameraConfig) -> ZoneAnalytics | None:
+    """The camera's configured zones and lines, or ``None`` when it has neither."""
+    if not camera.zones and not camera.lines:
+        return None
+    zones = [Zone(z.name, np.array(z.polygon, np.float64)) for z in camera.zones]
+    lines = [CountLine(ln.name, ln.a, ln.b) for ln in camera.lines]
+    return ZoneAnalytics(zones, lines, zone_loiter_s={z.name: z.loiter_s for z in camera.zones})
 
 
 def crowd_alert_record(alert: CrowdAlert) -> Alert:
@@ -86,6 +97,9 @@ class PeopleView:
     crowd_alerts: int = 0
     last_crowd_count: float | None = None
     ms_ewma: float = 0.0
+    zone_counts: dict[str, int] = field(default_factory=dict)  # bounded: the camera's zones
+    line_crossings: dict[str, int] = field(default_factory=dict)  # "<line>:in|out" -> total
+    loitering: int = 0
 
 
 class PeopleStage:
@@ -100,6 +114,7 @@ class PeopleStage:
         monitor: CrowdMonitor | None = None,
         sink: CrowdSink | None = None,
         plates: PlateStage | None = None,
+        zones: ZoneAnalytics | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.detector = detector
@@ -109,7 +124,10 @@ class PeopleStage:
         self.sink = sink
         # Cameras with the `plates` analytic read plates of the vehicle tracks made here.
         self.plates = plates
+        # Zones and lines of this camera (people only): occupancy, crossings, loitering.
+        self.zones = zones
         self.view = PeopleView()
+        self._zone_counts: dict[str, list[int]] = {}
         self._counted: set[int] = set()  # live person tracks already counted
         self._window_start: datetime | None = None
         self._window_counts: list[int] = []
@@ -139,7 +157,31 @@ class PeopleStage:
                 self.view.person_tracks_total += 1
             elif event.kind == TrackState.CLOSED:
                 self._counted.discard(tid)  # closed tracks never return: the set stays bounded
+        if self.zones is not None:
+            self._zones(out.detections, frame.captured_at)
         return self._sample(frame.captured_at, len(persons))
+
+    def _zones(self, tracked: Detections, at: datetime) -> None:
+        """Zone occupancy, line crossings and loitering of the tracked people in one frame."""
+        assert self.zones is not None
+        people = tracked.of_class(ObjectClass.PERSON)
+        people = people[people.confidence >= self.config.score_threshold]
+        update = self.zones.update(people, at)
+        view = self.view
+        view.zone_counts = dict(update.counts)
+        for name, n in update.counts.items():
+            self._zone_counts.setdefault(name, []).append(n)
+        for crossing in update.crossings:
+            key = f"{crossing.line}:{crossing.direction}"
+            view.line_crossings[key] = view.line_crossings.get(key, 0) + 1
+        for event in update.loitering:
+            view.loitering += 1
+            log.info(
+                "camera %s: a tracked person has stayed %.0f s in zone %s",
+                self.camera_id,
+                event.dwell_s,
+                event.zone,
+            )
 
     def finish(self) -> None:
         """Close every open track (end of stream, shutdown): pending plate passes are fused."""
@@ -156,11 +198,20 @@ class PeopleStage:
             return []
         mean = float(np.mean(self._window_counts))
         self._window_start, self._window_counts = at, []
-        sample = CrowdSample(self.camera_id, at, round(mean, 2), "boxes")
-        alerts = self.monitor.observe(sample)
-        self.view.crowd_samples += 1
-        self.view.crowd_alerts += len(alerts)
-        self.view.last_crowd_count = sample.count
-        if self.sink is not None:
-            self.sink(sample, [crowd_alert_record(a) for a in alerts])
-        return alerts
+        samples = [CrowdSample(self.camera_id, at, round(mean, 2), "boxes")]
+        samples += [  # each zone's own series (same interval), for zone thresholds and charts
+            CrowdSample(self.camera_id, at, round(float(np.mean(c)), 2), "boxes", zone)
+            for zone, c in self._zone_counts.items()
+            if c
+        ]
+        self._zone_counts = {}
+        raised: list[CrowdAlert] = []
+        for sample in samples:
+            alerts = self.monitor.observe(sample)
+            raised += alerts
+            self.view.crowd_samples += 1
+            self.view.crowd_alerts += len(alerts)
+            if self.sink is not None:
+                self.sink(sample, [crowd_alert_record(a) for a in alerts])
+        self.view.last_crowd_count = samples[0].count
+        return raised
