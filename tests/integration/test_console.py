@@ -38,6 +38,7 @@ from support import free_port
 from vigil.api.app import create_app
 from vigil.core.records import Alert, AlertKind, AlertStatus, CrowdSample, ObjectClass, Sighting
 from vigil.governance.actors import Actor
+from vigil.governance.audit import iter_entries
 from vigil.governance.deployments import DeploymentRequest, Purpose
 from vigil.governance.watchlists import Category, EnrolmentPhoto
 from vigil.notify.watcher import EventWatcher
@@ -436,6 +437,55 @@ def test_deployments_list_purpose_legal_basis_and_time_box(
     page.get_by_text("You are signed out.").wait_for()
     page.goto(f"{console.url}/console/#/deployments")  # a fresh load asks to sign in again
     page.get_by_role("heading", name="Sign in to Vigil").wait_for()
+
+
+def test_authorising_officer_approves_and_refuses_with_a_reason(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    env, now = console.env, datetime.now(UTC)
+
+    def request(legal: str) -> str:
+        return env.svc.deployments.request(
+            _actor(env, Role.INVESTIGATOR),
+            DeploymentRequest(
+                purpose=Purpose.VICTIM_SEARCH,
+                legal_reference=legal,
+                starts_at=now + timedelta(minutes=5),
+                ends_at=now + timedelta(hours=2),
+                watchlist_ids=(console.watchlist_id,),
+                camera_ids=("cam-2",),
+                reason="missing child seen near cam-2",
+            ),
+        )
+
+    to_approve, to_refuse = request("Order 2025/201"), request("Order 2025/202")
+    page = signed_in(new_page(), console, Role.AUTHORISING_OFFICER)
+    page.get_by_role("link", name="Deployments").click()
+    expect = sync_api.expect
+    row = page.locator(f"tr[data-deployment-id='{to_approve}']")
+    expect(row).to_contain_text("requested", timeout=WAIT_MS)
+    row.get_by_role("button", name="Approve").click()  # no reason yet: the form refuses
+    reason = row.get_by_label("Reason (recorded)")
+    assert reason.evaluate("e => e.validity.valueMissing") is True
+    assert env.repo.get_deployment(to_approve).state.value == "requested"
+    reason.fill("necessary: a child is missing")
+    row.get_by_role("button", name="Approve").click()
+    row = page.locator(f"tr[data-deployment-id='{to_approve}']")
+    expect(row).to_contain_text("approved", timeout=WAIT_MS)
+    assert env.repo.get_deployment(to_approve).state.value == "approved"
+    other = page.locator(f"tr[data-deployment-id='{to_refuse}']")
+    other.get_by_label("Reason (recorded)").fill("no legal basis shown for cam-2")
+    other.get_by_role("button", name="Refuse").click()
+    expect(page.locator(f"tr[data-deployment-id='{to_refuse}']")).to_contain_text(
+        "refused", timeout=WAIT_MS
+    )
+    reasons = [e.reason for e in iter_entries(env.repo) if e.target.endswith(to_refuse)]
+    assert "no legal basis shown for cam-2" in reasons
+    # An operator sees the list but no decision column.
+    op = signed_in(new_page(), console, Role.OPERATOR)
+    op.get_by_role("link", name="Deployments").click()
+    op.locator(f"tr[data-deployment-id='{to_approve}']").wait_for()
+    assert op.get_by_role("button", name="Approve").count() == 0
 
 
 def test_keyboard_only_sign_in_and_navigation(

@@ -17,6 +17,7 @@ export const CAPABILITIES = {
   "alerts:outcome": [S, I],
   "cameras:read": EVERYONE,
   "deployments:read": EVERYONE,
+  "deployments:decide": [A],
   "audit:read": [U, D],
 };
 

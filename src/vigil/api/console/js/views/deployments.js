@@ -3,6 +3,7 @@
 
 import * as api from "../api.js";
 import { apiError, badge, fill, h, shortId, table, time, words } from "../dom.js";
+import { can } from "../roles.js";
 
 export const PURPOSES = {
   victim_or_missing_person: "Search for a victim or a missing person",
@@ -16,7 +17,57 @@ function inForce(d, now) {
   return d.state === "approved" && new Date(d.starts_at) <= now && now < new Date(d.ends_at);
 }
 
-function row(d, now, me) {
+// What an authorising officer may do with a deployment in each state (the API decides).
+const ACTIONS = {
+  requested: ["approve", "refuse"],
+  urgent_pending: ["approve", "refuse"],
+  approved: ["revoke"],
+};
+
+const LABELS = { approve: "Approve", refuse: "Refuse", revoke: "Revoke" };
+const DONE = { approve: "approved", refuse: "refused", revoke: "revoked" };
+
+/** Approve / refuse / revoke with a mandatory reason; the API's refusal is shown as it came. */
+function decide(d, refresh) {
+  const actions = ACTIONS[d.state] ?? [];
+  if (!actions.length) return "—";
+  const errors = h("div", { class: "deployment-errors", role: "alert" });
+  const reasonId = `reason-${d.id}`;
+  const reason = h("input", { id: reasonId, name: "reason", required: true, maxlength: 2000 });
+  const buttons = actions.map((action) =>
+    h("button", { type: "submit", value: action, dataset: { action } }, LABELS[action]),
+  );
+  const form = h(
+    "form",
+    { class: "deployment-decision" },
+    h("label", { for: reasonId }, "Reason (recorded)"),
+    reason,
+    buttons,
+    errors,
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const action = ev.submitter?.value;
+    fill(errors);
+    if (!reason.value.trim()) {
+      fill(errors, h("p", { class: "error-text" }, "Give a reason for your decision."));
+      return;
+    }
+    buttons.forEach((b) => (b.disabled = true));
+    try {
+      await api.post(`/deployments/${encodeURIComponent(d.id)}/${action}`, {
+        reason: reason.value.trim(),
+      });
+      await refresh(`Deployment ${DONE[action]}.`);
+    } catch (err) {
+      fill(errors, apiError(err, `The ${action} was refused`));
+      buttons.forEach((b) => (b.disabled = false));
+    }
+  });
+  return form;
+}
+
+function row(d, now, me, refresh) {
   const scope = [d.camera_ids.join(", "), d.zone ? `zone ${d.zone}` : ""].filter(Boolean).join("; ");
   return h(
     "tr",
@@ -36,6 +87,7 @@ function row(d, now, me) {
     ),
     h("td", {}, shortId(d.requested_by, me)),
     h("td", {}, shortId(d.authorised_by, me)),
+    refresh ? h("td", {}, decide(d, refresh)) : null,
   );
 }
 
@@ -52,17 +104,28 @@ export async function deploymentsView(root, ctx) {
     ),
     area,
   );
-  try {
-    const list = await api.get("/deployments");
-    const now = new Date();
-    fill(
-      area,
-      list.length
-        ? table("Deployments", HEADERS, list.map((d) => row(d, now, ctx.user)), { class: "data", id: "deployments" })
-        : h("p", {}, "No deployments."),
-    );
-  } catch (err) {
-    fill(area, apiError(err, "Deployments could not be loaded"));
+  const officer = can(ctx.user, "deployments:decide");
+  const headers = officer ? [...HEADERS, "Decision"] : HEADERS;
+  async function load(announcement) {
+    try {
+      const list = await api.get("/deployments");
+      const now = new Date();
+      const refresh = officer ? load : null;
+      fill(
+        area,
+        announcement ? h("p", { class: "notice", role: "status" }, announcement) : null,
+        list.length
+          ? table("Deployments", headers, list.map((d) => row(d, now, ctx.user, refresh)), {
+              class: "data",
+              id: "deployments",
+            })
+          : h("p", {}, "No deployments."),
+      );
+      if (announcement) ctx.announce(announcement);
+    } catch (err) {
+      fill(area, apiError(err, "Deployments could not be loaded"));
+    }
   }
+  await load();
   return null;
 }
