@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -85,6 +87,12 @@ def test_people_are_counted_tracked_and_the_crowd_series_is_served(
         assert resp.status_code == 200, resp.text
         served = resp.json()
         assert len(served) == len(samples) and {s["method"] for s in served} == {"boxes"}
+        auth = {"Authorization": f"Bearer {token}"}
+        heat = client.get("/api/v1/cameras/street/heatmap", headers=auth)
+        assert heat.status_code == 200 and heat.headers["content-type"] == "image/png"
+        image = cv2.imdecode(np.frombuffer(heat.content, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (576, 768, 3) and image.std() > 0  # people left a mark
+        assert client.get("/api/v1/cameras/nowhere/heatmap", headers=auth).status_code == 404
     finally:
         system.stop()
         svc.repo.db.dispose()

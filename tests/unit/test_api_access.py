@@ -39,6 +39,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/cameras/status"): ALL,
     ("GET", "/api/v1/cameras/{camera_id}"): ALL,
     ("GET", "/api/v1/cameras/{camera_id}/crowd"): ALL,
+    ("GET", "/api/v1/cameras/{camera_id}/heatmap"): ALL,
     ("GET", "/api/v1/deployments"): ALL,
     ("GET", "/api/v1/deployments/{deployment_id}"): ALL,
     ("POST", "/api/v1/deployments"): frozenset({S, I}),

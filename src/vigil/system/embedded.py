@@ -189,5 +189,10 @@ class EmbeddedSystem:
             )
         return out
 
+    def heatmap_png(self, camera_id: str) -> bytes | None:
+        """The camera's people heatmap (PNG), or ``None`` if it counts no people (yet)."""
+        stage = self.analysis.people.get(camera_id)
+        return None if stage is None else stage.heatmap_png()
+
     def stats_dict(self) -> dict[str, Any]:
         return {k: asdict(v) for k, v in self.analysis.stats.items()}

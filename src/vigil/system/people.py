@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,8 +31,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from vigil.analytics.crowd import CrowdAlert, CrowdMonitor, CrowdThresholds
-from vigil.analytics.zones import CountLine, Zone, ZoneAnalytics
+from vigil.analytics.crowd import CrowdAlert, CrowdMonitor, CrowdThresholds, Heatmap
+from vigil.analytics.zones import CountLine, Zone, ZoneAnalytics, anchors
 from vigil.config.analytics import PeopleConfig
 from vigil.core import Detections, FrameRef, ObjectClass, TrackState
 from vigil.core.records import Alert, AlertKind, CrowdSample
@@ -128,6 +129,10 @@ class PeopleStage:
         self.zones = zones
         self.view = PeopleView()
         self._zone_counts: dict[str, list[int]] = {}
+        # Where people stood (feet), decaying: made at the first frame's size. Read from the
+        # API thread while this stage writes, hence the lock.
+        self.heatmap: Heatmap | None = None
+        self._heat_lock = threading.Lock()
         self._counted: set[int] = set()  # live person tracks already counted
         self._window_start: datetime | None = None
         self._window_counts: list[int] = []
@@ -142,6 +147,7 @@ class PeopleStage:
             self.plates.process(image, frame, out)
         strong = dets[dets.confidence >= self.config.score_threshold]
         persons = strong.of_class(ObjectClass.PERSON)
+        self._heat(image, persons, frame.captured_at)
         self.view.people_now = len(persons)
         self.view.vehicles_now = len(strong) - len(persons)
         self.view.person_tracks_active = sum(
@@ -160,6 +166,21 @@ class PeopleStage:
         if self.zones is not None:
             self._zones(out.detections, frame.captured_at)
         return self._sample(frame.captured_at, len(persons))
+
+    def _heat(self, image: npt.NDArray[np.uint8], persons: Detections, at: datetime) -> None:
+        h, w = image.shape[:2]
+        with self._heat_lock:
+            if self.heatmap is None or (self.heatmap.width, self.heatmap.height) != (w, h):
+                self.heatmap = Heatmap(w, h)  # a new resolution starts a new map
+            self.heatmap.add(anchors(persons.xyxy), at)
+
+    def heatmap_png(self) -> bytes | None:
+        """The occupancy heatmap as a PNG (colours only: no camera image, so no one is shown);
+        ``None`` before the first frame."""
+        with self._heat_lock:
+            if self.heatmap is None:
+                return None
+            return self.heatmap.png()
 
     def _zones(self, tracked: Detections, at: datetime) -> None:
         """Zone occupancy, line crossings and loitering of the tracked people in one frame."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from vigil.api.accounts import Principal
 from vigil.api.deps import access, camera_allowed, services
@@ -51,6 +51,24 @@ def _camera(request: Request, p: Principal, camera_id: str) -> CameraRow:
     if not camera_allowed(p, camera_id):
         raise NotFoundError(f"no camera {camera_id!r}")
     return services(request).repo.get_camera(camera_id)
+
+
+@cameras.get(
+    "/{camera_id}/heatmap",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "The heatmap (PNG)."}},
+)
+def heatmap(
+    camera_id: IdPath, request: Request, p: Principal = access(scope="cameras:read")
+) -> Response:
+    """Where people stood recently on this camera, as colours over a blank frame (no camera
+    image, so no person is shown); 404 when the camera counts no people or has no frame yet."""
+    _camera(request, p, camera_id)
+    system = request.app.state.system
+    png = system.heatmap_png(camera_id) if system is not None else None
+    if png is None:
+        raise NotFoundError(f"camera {camera_id!r} has no people heatmap (yet)")
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @cameras.get("/{camera_id}", response_model=CameraOut)
