@@ -22,7 +22,9 @@ from vigil.core import FrameRef
 from vigil.errors import ModelNotInstalledError
 
 TRACKING_GATE = {"recall": 0.68, "precision": 0.80}  # best detection point, visible pedestrians
-CROWD_HELD_OUT_MAE_GATE = 30.0  # ShanghaiTech B test, even-numbered images (not fitted on)
+# ShanghaiTech B test (211 images here), refitted under the protocol of vigil eval crowd:
+# measured 5-fold CV 20.3, nested selection 20.1, odd -> even 20.7; issue target 25.
+CROWD_GATE = {"cv_mae": 22.0, "nested_mae": 22.0, "held_out_mae": 23.0}
 
 runner = CliRunner()
 
@@ -94,12 +96,20 @@ def _crowd_subset(tmp_path: Path, numbers: list[int]) -> Path:
 def test_eval_crowd_bounded(tmp_path: Path) -> None:
     _models()
     out = tmp_path / "crowd.json"
-    doc = _invoke(
-        ["eval", "crowd", "--dir", str(_crowd_subset(tmp_path, [2, 4])), "--out", str(out)]
-    )
+    args = ["eval", "crowd", "--dir", str(_crowd_subset(tmp_path, [2, 4]))]
+    args += ["--cache", str(tmp_path / "cache"), "--out", str(out)]
+    doc = _invoke(args)
+    assert len(list((tmp_path / "cache").glob("IMG_*.npz"))) == 2
+    again = _invoke(args)  # from the cache: the same statistics, so the same counts
+    assert again["per_image"] == doc["per_image"]
     assert doc["images"] == 2
     assert isinstance(doc["mae"], float) and isinstance(doc["rmse"], float)
     assert isinstance(doc["bands"], dict) and isinstance(doc["splits"], dict)
+    assert doc["protocol"]["images_named_like_fitted_ones"] == 2  # type: ignore[index]
+    assert "skipped" in doc["cross_validation"]["note"]  # type: ignore[index]
+    for row in doc["per_image"]:  # type: ignore[attr-defined]
+        # in-sample images (the shipped model saw them): a loose sanity bound, not the gate
+        assert abs(row["predicted"] - row["true"]) <= 0.35 * row["true"] + 10, row
 
 
 def test_people_pipeline_on_vtest() -> None:
@@ -144,8 +154,12 @@ def test_tracking_accuracy_gate(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 211 images × 91 network runs (~20 min on one thread) + refits
 def test_crowd_accuracy_gate(tmp_path: Path) -> None:
     _models()
     root = shared_data("shanghaitech_partB", "ShanghaiTech_B", "test_data")
     doc = _invoke(["eval", "crowd", "--dir", str(root), "--out", str(tmp_path / "c.json")])
-    assert doc["splits"]["held_out"]["mae"] <= CROWD_HELD_OUT_MAE_GATE  # type: ignore[index]
+    cv = doc["cross_validation"]
+    assert cv["shipped_method"]["mae"] <= CROWD_GATE["cv_mae"]  # type: ignore[index]
+    assert cv["nested_selection"]["mae"] <= CROWD_GATE["nested_mae"]  # type: ignore[index]
+    assert doc["splits"]["held_out"]["mae"] <= CROWD_GATE["held_out_mae"]  # type: ignore[index]

@@ -1,4 +1,4 @@
-"""Zones, lines, dwell, crowd alerts, heatmaps and the count regression on synthetic inputs."""
+"""Zones, lines, dwell, crowd alerts and heatmaps on synthetic inputs (counting: test_density)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vigil.analytics.crowd import CrowdAlertKind, CrowdMonitor, CrowdThresholds, Heatmap
-from vigil.analytics.density import CountFeatures, CountModel, features_from_boxes
 from vigil.analytics.zones import CountLine, Zone, ZoneAnalytics, anchors
 from vigil.core import CLASS_IDS, CrowdSample, Detections, ObjectClass
 from vigil.errors import ValidationError
@@ -149,28 +148,3 @@ def test_heatmap_peaks_where_people_stand_and_decays() -> None:
     hm.add(np.zeros((0, 2)), at(29))
     assert hm.grid.sum() == pytest.approx(before / 2, rel=1e-3)
     assert hm.png(np.zeros((240, 320, 3), np.uint8))[:4] == b"\x89PNG"
-
-
-def test_count_regression_recovers_a_log_linear_rule() -> None:
-    rng = np.random.default_rng(0)
-    feats = [
-        CountFeatures(
-            tuple(int(v) for v in sorted(rng.integers(0, 100, 4))[::-1]),
-            0,
-            (float(rng.uniform(5, 50)),),
-        )
-        for _ in range(60)
-    ]
-    truth = [
-        float(np.exp(0.5 + 0.7 * np.log1p(f.counts[1]) + 0.4 * np.log1p(f.mass[0]))) for f in feats
-    ]
-    model = CountModel.fit(feats, truth, "synthetic")
-    assert model.predict(feats[0]) == pytest.approx(truth[0], rel=1e-3)
-    with pytest.raises(ValueError, match="weights"):
-        model.predict(CountFeatures((1, 2, 3, 4), 0))
-
-
-def test_features_from_boxes() -> None:
-    f = features_from_boxes([[0, 0, 10, 30], [0, 0, 10, 100], [0, 0, 5, 5]], [0.6, 0.3, 0.1])
-    assert f.counts == (2, 2, 1, 1) and f.small == 1
-    assert features_from_boxes(np.zeros((0, 4)), [], [3.0]).vector().shape == (7,)
