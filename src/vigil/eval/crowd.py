@@ -116,7 +116,10 @@ def save_runs(path: Path, item: CrowdImage, shape: tuple[int, int], runs: list[T
 
 
 def load_runs(path: Path, item: CrowdImage) -> tuple[tuple[int, int], list[TileRun]] | None:
-    """Cached runs of ``item``, or None when absent or made with other grids or another truth."""
+    """Cached runs of ``item``, or None when absent or made with other grids or another truth.
+
+    The cache is keyed by image name only: delete it when the detector model, its tiling or
+    the images change (the check above catches a different grid set or annotation only)."""
     if not path.is_file():
         return None
     z = np.load(path)
