@@ -18,7 +18,13 @@ from vigil.perception.plates import (
     get_profile,
 )
 from vigil.perception.plates.benchmark import char_accuracy, edit_distance, iou
-from vigil.perception.plates.reader import PlateCandidate, plate_likeness
+from vigil.perception.plates.reader import (
+    PlateCandidate,
+    PlateRules,
+    _row_extensions,
+    plate_likeness,
+)
+from vigil.perception.plates.text import TextBoxes
 
 
 @pytest.mark.parametrize(
@@ -164,3 +170,82 @@ def test_recogniser_reads_degenerate_crops_as_empty() -> None:
     rec = TextRecognizer(_FakeSession(np.float32(0.0)), charset=["<b>", "A"])
     text, conf = rec.read([np.zeros((1, 50, 3), np.uint8)])[0]
     assert text == "" and conf.size == 0
+
+
+def _quad(x1: float, y1: float, x2: float, y2: float) -> np.ndarray:
+    return np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)
+
+
+def test_row_extensions_span_a_full_row_on_the_same_line() -> None:
+    rules = PlateRules()
+    quad = _quad(100, 50, 120, 66)  # a two-character group, 16 px high
+    boxes = _row_extensions(quad, rules)
+    assert len(boxes) == 3
+    width = rules.row_width * 16
+    for b in boxes:
+        assert b[1, 0] - b[0, 0] == pytest.approx(width)
+        assert (b[0, 1] + b[3, 1]) / 2 == pytest.approx(58)  # same row centre
+        assert b[3, 1] - b[0, 1] == pytest.approx(16 * rules.row_height)
+    lefts = sorted(float(b[0, 0]) for b in boxes)
+    assert lefts[-1] == pytest.approx(100)  # anchored at the group's left end
+    assert lefts[0] == pytest.approx(120 - width)  # anchored at its right end
+
+
+@pytest.mark.parametrize(
+    ("quad", "rules"),
+    [
+        (_quad(0, 0, 80, 16), PlateRules()),  # already a full row
+        (_quad(0, 0, 10, 8), PlateRules()),  # too small to seed
+        (_quad(0, 0, 20, 16), PlateRules(row_width=0.0)),  # turned off
+    ],
+)
+def test_row_extensions_only_for_short_lines(quad: np.ndarray, rules: PlateRules) -> None:
+    if rules.row_width == 0.0:
+        reader, _det = _reader()
+        reader.rules = rules
+        crops, extensions = reader._line_crops(quad)
+        assert len(crops) == 3 and extensions == []
+    else:
+        assert _row_extensions(quad, rules) == []
+
+
+class _OneLineDetector(TextDetector):
+    """Finds one short text group (the '59' of a '59 CADI' plate whose gap split the row)."""
+
+    def __init__(self, quad: np.ndarray) -> None:
+        self.quad = quad
+
+    def detect(self, image: np.ndarray) -> TextBoxes:
+        return TextBoxes(self.quad[None], np.ones(1, np.float32))
+
+
+class _WidthRecognizer(TextRecognizer):
+    """Reads the whole plate only when the crop is wide enough to hold it."""
+
+    def __init__(self) -> None:
+        self.widths: list[int] = []
+
+    def read(self, crops: Any) -> list[tuple[str, np.ndarray]]:
+        w = crops[0].shape[1]
+        self.widths.append(w)
+        text = "59CADI" if w >= 60 else "59"
+        return [(text, np.full(len(text), 0.95, np.float32))]
+
+
+def test_a_split_row_is_read_whole_through_its_extension() -> None:
+    quad = _quad(100, 50, 119, 66)  # 19 x 16: below min_aspect, only extensions are read
+    rec = _WidthRecognizer()
+    reader = PlateReader(_OneLineDetector(quad), rec)
+    best = reader.best(np.full((200, 300, 3), 128, np.uint8))
+    assert best is not None and best.text == "59CADI"
+    assert len(rec.widths) == 3  # the three extensions, no re-crops of a non-row line
+    assert best.text_xyxy[2] - best.text_xyxy[0] == pytest.approx(4.5 * 16, abs=1.5)
+    # A short line whose own re-crop reads a full row is not extended (no extra runs).
+    long_rec = _WidthRecognizer()
+    wide_line = _quad(100, 50, 155, 66)  # short enough to extend, but its 1.2x re-crop reads 6
+    assert PlateReader(_OneLineDetector(wide_line), long_rec).best(
+        np.full((200, 300, 3), 128, np.uint8)
+    )
+    assert len(long_rec.widths) == 3
+    off = PlateReader(_OneLineDetector(quad), _WidthRecognizer(), rules=PlateRules(row_width=0))
+    assert off.best(np.full((200, 300, 3), 128, np.uint8)) is None
