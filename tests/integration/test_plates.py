@@ -53,6 +53,8 @@ def test_eval_plates_cli(tmp_path: Path) -> None:
             str(data),
             "--out",
             str(out),
+            "--skip",
+            "1",
             "--limit",
             "3",
             "--threads",
@@ -64,4 +66,6 @@ def test_eval_plates_cli(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     for key in ("detection_recall", "exact_accuracy", "char_accuracy", "ms_per_image"):
         assert doc[key] >= 0.0 and (key == "ms_per_image" or doc[key] <= 1.0)
-    assert doc["images"] == 3
+    assert doc["images"] == 3 and doc["skipped"] == 1
+    names = [item.image.name for item in load_benchmark(data)[1:4]]
+    assert [row["image"] for row in doc["per_image"]] == names
