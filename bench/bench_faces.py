@@ -357,7 +357,11 @@ def bench_pipeline(
     from vigil.core import FrameRef
     from vigil.perception.faces.pipeline import FacePipeline
 
-    pipeline = FacePipeline.from_config(FacesConfig())
+    # $VIGIL_BENCH_EMBEDDER (e.g. `sface`) measures another embedder than the default fusion,
+    # to see what the accuracy of the fusion costs in throughput.
+    backend = os.environ.get("VIGIL_BENCH_EMBEDDER")
+    config = FacesConfig.model_validate({"embedder": {"backend": backend}} if backend else {})
+    pipeline = FacePipeline.from_config(config)
     h, w = frames[0].image.shape[:2]
     refs = [FrameRef("bench", datetime.now(UTC), i, w, h) for i in range(len(frames))]
     rgb = [np.ascontiguousarray(f.image[:, :, ::-1]) for f in frames]
