@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from test_api_support import SECRET_URL, Env, add_alert, jpeg
 
+from vigil.core.records import AlertKind
 from vigil.storage.rows import DeploymentRow, DeploymentState, Role
 
 pytest_plugins = ["test_api_support"]
@@ -146,7 +147,7 @@ def test_operator_cannot_approve_a_deployment(env: Env) -> None:
 
 
 def test_same_user_cannot_confirm_twice(env: Env) -> None:
-    alert = add_alert(env.repo, env.svc.media)  # type: ignore[arg-type]
+    alert = add_alert(env.repo, env.svc.media, kind=AlertKind.FACE_MATCH)  # type: ignore[arg-type]
     c = env.client(Role.SUPERVISOR)
     url = f"/api/v1/alerts/{alert.id}/decisions"
     r = c.post(url, json={"decision": "confirm", "reason": "same face"})

@@ -33,7 +33,7 @@ from vigil.governance.watchlists import WatchlistService
 from vigil.storage import Database, DatabaseOptions, Repository
 from vigil.storage.archive import ArchiveParams, FaissArchiveIndex
 from vigil.storage.media import LocalMediaStore
-from vigil.storage.rows import CameraRow, Role
+from vigil.storage.rows import CameraRow, DeploymentRow, DeploymentState, Role
 
 PASSWORD = "correct horse battery"
 ROLES = list(Role)
@@ -164,9 +164,32 @@ def env(tmp_path: Path) -> Iterator[Env]:
     e.repo.db.dispose()
 
 
-def add_alert(repo: Repository, media: LocalMediaStore, camera: str = "cam-1") -> Alert:
-    """A pending face alert with a probe crop and its sighting (no deployment row needed)."""
+def add_alert(
+    repo: Repository,
+    media: LocalMediaStore,
+    camera: str = "cam-1",
+    kind: AlertKind = AlertKind.PLATE_HIT,
+) -> Alert:
+    """A pending alert with a probe crop and its sighting. A plate hit by default (no deployment
+    needed; one confirmation makes it actionable); ``FACE_MATCH`` adds an approved deployment
+    row, as a face alert needs one (and two confirmations)."""
     now = datetime.now(UTC)
+    deployment = None
+    if kind is AlertKind.FACE_MATCH:
+        deployment = f"dep{now.timestamp():.6f}".replace(".", "")
+        repo.add_deployment(
+            DeploymentRow(
+                deployment,
+                "victim_or_missing_person",
+                "court order 1",
+                now - timedelta(minutes=5),
+                now + timedelta(hours=1),
+                DeploymentState.APPROVED,
+                "requester",
+                now,
+                camera_ids=(camera,),
+            )
+        )
     crop = media.put(jpeg((10, 200, 10)))
     sid = f"s{now.timestamp():.6f}".replace(".", "")
     repo.add_sightings(
@@ -174,10 +197,12 @@ def add_alert(repo: Repository, media: LocalMediaStore, camera: str = "cam-1") -
     )
     alert = Alert(
         id=f"a{now.timestamp():.6f}".replace(".", ""),
-        kind=AlertKind.PLATE_HIT,
+        kind=kind,
         camera_id=camera,
         raised_at=now,
         score=0.9,
+        deployment_id=deployment,
+        false_alert_rate=1e-6 if deployment else None,
     )
     repo.add_alert(alert, sighting_id=sid, probe_key=crop)
     return alert
