@@ -11,9 +11,11 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from vigil import logs
 from vigil.config import VigilConfig, load_config
@@ -24,37 +26,60 @@ if TYPE_CHECKING:
 console = Console()
 
 
-def _table(system: object, url: str, started: float) -> Table:
+# Live view columns: header, key in EmbeddedSystem.camera_view(), minimum width. Short headers
+# and numbers only, so the table stays readable in an 80-column terminal; the caption explains.
+_COLUMNS = (
+    ("camera", "camera_id", 11),
+    ("state", "state", 7),
+    ("frames", "frames_analysed", 0),
+    ("people", "people_now", 0),
+    ("tracks", "person_tracks_total", 0),
+    ("crowd", "crowd_count", 0),
+    ("faces", "face_tracks_closed", 0),
+    ("alerts", "alerts", 0),
+    ("drop", "dropped_frames", 0),
+)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _notes(row: dict[str, object]) -> str:
+    """Tamper signals and the last error, the only free text of a row."""
+    tamper = row.get("tamper") or []
+    parts = [f"tamper: {', '.join(map(str, tamper))}"] if tamper else []  # type: ignore[call-overload]
+    if row.get("last_error"):
+        parts.append(str(row["last_error"]))
+    return "; ".join(parts)[:80]
+
+
+def _table(system: object, url: str, started: float) -> Group:
     from vigil.system.embedded import EmbeddedSystem
 
     assert isinstance(system, EmbeddedSystem)
     table = Table(
         title=f"Vigil — console {url}/console/ — API {url}/docs — "
         f"up {time.monotonic() - started:.0f} s",
-        caption="Ctrl-C to stop",
+        caption="people: in the last frame; tracks: people followed so far; crowd: last stored "
+        "sample; faces: face tracks closed; drop: frames dropped (analysis behind). Ctrl-C stops.",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        collapse_padding=True,
     )
-    columns = {
-        "camera": "camera_id",
-        "state": "state",
-        "frames": "frames_analysed",
-        "people now": "people_now",
-        "person tracks": "person_tracks_total",
-        "crowd (last sample)": "crowd_count",
-        "face tracks": "face_tracks_closed",
-        "alerts": "alerts",
-        "people ms": "people_ms",
-        "face ms": "face_ms",
-        "dropped": "dropped_frames",
-        "tamper": "tamper",
-        "last error": "last_error",
-    }
-    for col in columns:
-        table.add_column(col)
+    for header, _, width in _COLUMNS:
+        table.add_column(header, min_width=max(width, len(header)), no_wrap=True)
+    notes = []
     for row in system.camera_view():
-        table.add_row(
-            *[str(row[key] if row[key] is not None else "")[:60] for key in columns.values()]
-        )
-    return table
+        table.add_row(*[_cell(row.get(key)) for _, key, _ in _COLUMNS])
+        if note := _notes(row):  # free text goes under the table, where it has the full width
+            notes.append(Text(f"{row['camera_id']}: {note}", style="yellow"))
+    return Group(table, *notes)
 
 
 def serve(
