@@ -45,6 +45,12 @@ class CameraStats:
     last_frame_at: str | None = None
     face_ms_ewma: float = 0.0
 
+    def failed(self, exc: BaseException) -> None:
+        """Count a contained failure of any stage on this camera."""
+        self.failures += 1
+        self.consecutive_failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+
     def observe(self, analysis: FaceAnalysis, ms: float) -> None:
         self.frames += 1
         self.faces += len(analysis.observations)
@@ -137,9 +143,7 @@ class AnalysisPool:
             for hook in self.hooks:
                 hook(frame, analysis)
         except Exception as exc:  # a bad frame or a bug must not stop the camera
-            stats.failures += 1
-            stats.consecutive_failures += 1
-            stats.last_error = f"{type(exc).__name__}: {exc}"
+            stats.failed(exc)
             log.exception("analysis failed on camera %s frame %d", camera_id, frame.ref.index)
             return None
         stats.observe(analysis, (time.perf_counter() - t0) * 1000)
@@ -151,9 +155,7 @@ class AnalysisPool:
         try:
             stage.process(frame.image, frame.ref)
         except Exception as exc:
-            stats.failures += 1
-            stats.consecutive_failures += 1
-            stats.last_error = f"{type(exc).__name__}: {exc}"
+            stats.failed(exc)
             log.exception("people stage failed on camera %s", frame.ref.camera_id)
             return
         ms = (time.perf_counter() - t0) * 1000
@@ -167,9 +169,7 @@ class AnalysisPool:
         try:
             alerts = identifier.process(frame.image, frame.ref)
         except Exception as exc:
-            stats.failures += 1
-            stats.consecutive_failures += 1
-            stats.last_error = f"{type(exc).__name__}: {exc}"
+            stats.failed(exc)
             log.exception("identification failed on camera %s", frame.ref.camera_id)
             return
         ms = (time.perf_counter() - t0) * 1000
