@@ -91,8 +91,34 @@ def test_housekeeper_thread_starts_stops_and_survives_a_failing_pass(tmp_path: P
         assert len(calls) >= 3  # a failed pass is logged and retried, the thread lives on
     finally:
         keeper.stop()
-        svc.repo.db.dispose()
     assert keeper._thread is None
+    report = keeper.status()
+    assert report["failures"] == report["passes"] >= 3 and report["last_ok_at"] is None
+    assert report["last_error"] == "RuntimeError: database away"
+    # The status an auditor sees through the API: the assembled housekeeper, and its failures.
+    from fastapi.testclient import TestClient
+
+    from vigil.api.app import create_app
+    from vigil.storage.rows import Role
+
+    try:
+        svc.background.append(keeper)
+        auditor = svc.accounts.create_user("aud", "a long enough password 1", [Role.AUDITOR])
+        op = svc.accounts.create_user("op", "a long enough password 1", [Role.OPERATOR])
+        client = TestClient(create_app(config(tmp_path), services=svc, start_background=False))
+
+        def get(user: object) -> object:
+            token = svc.accounts.start_session(user)[0]  # type: ignore[arg-type]
+            return client.get("/api/v1/system/status", headers={"Authorization": f"Bearer {token}"})
+
+        resp = get(auditor)
+        assert resp.status_code == 200  # type: ignore[attr-defined]
+        tasks = {t["name"]: t for t in resp.json()["background"]}  # type: ignore[attr-defined]
+        assert tasks["housekeeper"]["last_error"] == "RuntimeError: database away"
+        assert "event_watcher" in tasks
+        assert get(op).status_code == 403  # type: ignore[attr-defined]
+    finally:
+        svc.repo.db.dispose()
 
 
 def test_archive_catches_up_after_a_crash_and_saves_on_a_clean_stop(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ ALL = frozenset(Role)
 # The role matrix: who may call what. Changing access means changing this table on purpose.
 MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/models"): frozenset({D}),
+    ("GET", "/api/v1/system/status"): frozenset({D, U}),
     ("POST", "/api/v1/auth/logout"): ALL,
     ("GET", "/api/v1/auth/me"): ALL,
     ("POST", "/api/v1/auth/api-keys"): frozenset({D}),

@@ -37,6 +37,7 @@ from vigil.api.routes.events import events
 from vigil.api.routes.plates import hotlists, plate_searches
 from vigil.api.routes.searches import searches
 from vigil.api.routes.sightings import sightings
+from vigil.api.routes.system import system as system_routes
 from vigil.api.routes.watchlists import watchlists
 from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
@@ -128,6 +129,7 @@ def create_app(
         searches,
         plate_searches,
         hotlists,
+        system_routes,
         audit,
         reports,
         events,

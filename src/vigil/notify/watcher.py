@@ -59,6 +59,10 @@ class EventWatcher:
         self._thread: threading.Thread | None = None
         self.failures = 0
 
+    def status(self) -> dict[str, object]:
+        """Whether announcing works: failed polls so far (no personal data)."""
+        return {"name": "event_watcher", "failures": self.failures}
+
     def start(self) -> None:
         self._started_at = self.clock()
         self._thread = threading.Thread(target=self._run, name="vigil-events", daemon=True)

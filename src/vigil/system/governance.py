@@ -185,6 +185,22 @@ class Housekeeper:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._retention_at = -float("inf")
+        # What an auditor asks first: is the purge actually running? (GET /system/status)
+        self.passes = 0
+        self.failures = 0
+        self.last_ok_at: datetime | None = None
+        self.last_error: str | None = None
+
+    def status(self) -> dict[str, object]:
+        """Passes, failures, the last successful pass and the last error (no personal data)."""
+        return {
+            "name": "housekeeper",
+            "every_s": self.every_s,
+            "passes": self.passes,
+            "failures": self.failures,
+            "last_ok_at": self.last_ok_at.isoformat() if self.last_ok_at else None,
+            "last_error": self.last_error,
+        }
 
     def run_once(self) -> None:
         """One pass: tick, purge non-match biometrics, and retention when it is due."""
@@ -196,9 +212,13 @@ class Housekeeper:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self.passes += 1
             try:
                 self.run_once()
-            except Exception:  # a failed pass is logged and retried; the thread must not die
+                self.last_ok_at = utc_now()
+            except Exception as exc:  # a failed pass is logged and retried; the thread must not die
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.exception("governance housekeeping failed; retrying in %.0f s", self.every_s)
             self._stop.wait(self.every_s)
 

@@ -1,0 +1,31 @@
+"""``/system/status``: whether the background safeguards are running (for auditors and admins).
+
+The non-match purge, retention and deadline expiry run in a background thread; if that thread
+keeps failing, biometric data of people who match nothing would stay, silently. This route shows
+each background task's own status (passes, failures, last success, last error) so an auditor can
+see that the purge runs, not only that it exists. It holds no personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from vigil.api.accounts import Principal
+from vigil.api.deps import access, services
+from vigil.api.routes.common import router
+from vigil.storage.rows import Role
+
+system = router("/system", "system")
+
+
+@system.get("/status")
+def status(request: Request, _: Principal = access(Role.ADMIN, Role.AUDITOR)) -> dict[str, Any]:
+    """Status of each background task that reports one (housekeeper, event watcher, ...)."""
+    tasks = []
+    for item in services(request).background:
+        report = getattr(item, "status", None)  # optional: not every task reports one
+        if callable(report):
+            tasks.append(report())
+    return {"background": tasks}
