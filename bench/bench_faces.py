@@ -355,12 +355,26 @@ def bench_pipeline(
 ) -> dict[str, object]:
     from vigil.config.settings import FacesConfig
     from vigil.core import FrameRef
+    from vigil.eval.faces import ModelChoice
     from vigil.perception.faces.pipeline import FacePipeline
 
-    # $VIGIL_BENCH_EMBEDDER (e.g. `sface`) measures another embedder than the default fusion,
-    # to see what the accuracy of the fusion costs in throughput.
-    backend = os.environ.get("VIGIL_BENCH_EMBEDDER")
-    config = FacesConfig.model_validate({"embedder": {"backend": backend}} if backend else {})
+    # $VIGIL_BENCH_EMBEDDER measures another embedder than the default fusion, to see what the
+    # accuracy of the fusion costs in throughput: a name (`sface`) or, in `vigil eval --model`'s
+    # syntax, a weighted fusion (`sface=2,mobilefacenet=1`).
+    spec = os.environ.get("VIGIL_BENCH_EMBEDDER")
+    embedder: dict[str, object] = {}
+    if spec:
+        choice = ModelChoice.parse(spec)
+        embedder = (
+            {"backend": choice.members[0]}
+            if len(choice.members) == 1
+            else {
+                "backend": "fusion",
+                "fusion_members": list(choice.members),
+                "fusion_weights": list(choice.weights),
+            }
+        )
+    config = FacesConfig.model_validate({"embedder": embedder} if embedder else {})
     pipeline = FacePipeline.from_config(config)
     h, w = frames[0].image.shape[:2]
     refs = [FrameRef("bench", datetime.now(UTC), i, w, h) for i in range(len(frames))]
