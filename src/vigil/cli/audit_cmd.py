@@ -7,8 +7,6 @@ change is recorded (who, which file, which keys, old and new values; never a sec
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,17 +46,14 @@ def settings_auditor(
     The database is opened before the file changes (the edit may move it), and the entry is
     written before the file is replaced, so an edit that cannot be audited is not made.
     """
+    from vigil.config.writer import environ_for_checking
     from vigil.errors import ValidationError
     from vigil.governance.audit import AuditAction
 
     if not actor.strip():
         raise ValidationError("--actor must not be empty")
-    # Camera credentials are ${VARIABLES} that need not be set where the file is edited; only
-    # the storage URL matters here, and a placeholder there fails loudly (no audit, no edit).
-    env = dict(os.environ)
-    for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", config_path.read_text()):
-        env.setdefault(name, "placeholder")
-    log = audit_log(config_path, environ=env)
+    # Only the storage URL matters here; an unset variable in it fails loudly (no audit, no edit).
+    log = audit_log(config_path, environ=environ_for_checking(config_path.read_text()))
     why = reason.strip() or f"{command} (no reason given)"
 
     def record(changes: Sequence[SettingChange]) -> None:

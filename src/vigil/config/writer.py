@@ -44,6 +44,19 @@ _SECRET_KEY = re.compile(r"(^|_)(url|secret_key|secret|password|token)$")
 MAX_VALUE = 100
 
 
+def environ_for_checking(text: str) -> dict[str, str]:
+    """The environment for validating a config file where it is edited, not where it runs.
+
+    ``${VARIABLES}`` (camera credentials, usually) need only exist on the machine that runs the
+    system, so each one not set here gets a stand-in value for the check. The stand-in is not a
+    valid URL or key: a value whose *content* matters (the storage URL) still fails loudly.
+    """
+    env = dict(os.environ)
+    for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
+        env.setdefault(name, "unset-here")
+    return env
+
+
 def diff_settings(before: Any, after: Any, prefix: str = "") -> list[SettingChange]:
     """The leaves that differ between two plain config trees (dicts, lists, scalars).
 
@@ -163,12 +176,7 @@ def _edit(
     buf = io.StringIO()
     yaml.dump(data, buf)
     text = buf.getvalue()
-    # Validate the structure; ${VARIABLES} only need to exist where the system runs, so any
-    # that are not set here get a placeholder for this check.
-    env = dict(os.environ)
-    for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
-        env.setdefault(name, "placeholder")
-    parse_config(text, str(path), environ=env)
+    parse_config(text, str(path), environ=environ_for_checking(text))
     changes = diff_settings(before, _plain(data))
     if on_change is not None and changes:
         on_change(changes)
