@@ -5,7 +5,6 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,6 @@ from vigil.config.writer import SettingChange, diff_settings, set_values
 from vigil.core.records import ObjectClass, Sighting
 from vigil.errors import PermissionDeniedError, PolicyViolationError, ValidationError
 from vigil.governance.audit import AuditAction, AuditLog, iter_entries
-from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
 from vigil.governance.search import ArchiveSearch
 from vigil.storage import Database, Repository
 from vigil.storage.archive import ArchiveParams, FaissArchiveIndex
@@ -29,6 +27,7 @@ from test_governance_world import (  # noqa: E402
     OPERATOR,
     World,
     make_world,
+    post_event,
     request,
     seed_watchlist,
     unit,
@@ -125,21 +124,6 @@ def test_cameras_add_remove_and_calibration_writes_are_audited(
 @pytest.fixture
 def w(repo: Repository, tmp_path: Path) -> World:
     return make_world(repo, tmp_path)
-
-
-def post_event(w: World, cams: tuple[str, ...] = ("cam-2",)) -> str:
-    return w.deployments.request(
-        INVESTIGATOR,
-        DeploymentRequest(
-            Purpose.SERIOUS_CRIME_SUSPECT,
-            "warrant 7",
-            w.clock(),
-            w.clock() + timedelta(hours=1),
-            camera_ids=cams,
-            reason="robbery at 10:00",
-            kind=DeploymentKind.POST_EVENT,
-        ),
-    )
 
 
 def test_archive_search_needs_an_authorisation_is_bounded_by_it_and_audited(

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from vigil.core.records import Alert, AlertKind, AlertStatus, ObjectClass, Sighting
 from vigil.errors import ConflictError, PermissionDeniedError, PolicyViolationError
 from vigil.governance.audit import AuditAction, iter_entries
-from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
+from vigil.governance.deployments import DeploymentRequest, Purpose
 from vigil.governance.purge import RetentionPolicy
 from vigil.governance.store import GovernanceStore
 from vigil.identification.calibration import FalseAlertModel
@@ -35,6 +35,7 @@ from test_governance_world import (  # noqa: E402
     SUPERVISOR2,
     World,
     make_world,
+    post_event,
     request,
     seed_watchlist,
     unit,
@@ -212,18 +213,7 @@ def test_purge_leaves_no_non_match_biometrics_unless_post_event_authorised(w: Wo
     w.deployments.approve(OFFICER, dep, "ok")
     alerted = fake_alert(w, dep)
     # An approved post-event search authorisation for cam-2 over the next hour.
-    post = w.deployments.request(
-        INVESTIGATOR,
-        DeploymentRequest(
-            Purpose.SERIOUS_CRIME_SUSPECT,
-            "warrant 7",
-            w.clock(),
-            w.clock() + timedelta(hours=1),
-            camera_ids=("cam-2",),
-            reason="robbery at 10:00",
-            kind=DeploymentKind.POST_EVENT,
-        ),
-    )
+    post = post_event(w, ("cam-2",))
     w.deployments.approve(OFFICER, post, "ok")
     stray, vector_of = [], {}
     for i, cam in enumerate(["cam-1", "cam-1", "cam-2", "cam-3"]):

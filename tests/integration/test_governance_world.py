@@ -11,7 +11,12 @@ import numpy as np
 
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditLog
-from vigil.governance.deployments import DeploymentRequest, DeploymentService, Purpose
+from vigil.governance.deployments import (
+    DeploymentKind,
+    DeploymentRequest,
+    DeploymentService,
+    Purpose,
+)
 from vigil.governance.purge import Purger
 from vigil.governance.verification import VerificationService
 from vigil.governance.watchlists import version_hash
@@ -136,3 +141,19 @@ def request(
         reason="missing child reported at 11:30",
     )
     return w.deployments.request(SUPERVISOR, req, urgent=urgent)
+
+
+def post_event(
+    w: World, cams: tuple[str, ...] = ("cam-2",), *, reason: str = "robbery at 10:00"
+) -> str:
+    """A requested (not yet approved) post-event search authorisation for the next hour."""
+    req = DeploymentRequest(
+        Purpose.SERIOUS_CRIME_SUSPECT,
+        "warrant 7",
+        w.clock(),
+        w.clock() + timedelta(hours=1),
+        camera_ids=cams,
+        reason=reason,
+        kind=DeploymentKind.POST_EVENT,
+    )
+    return w.deployments.request(INVESTIGATOR, req)

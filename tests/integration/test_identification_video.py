@@ -18,7 +18,6 @@ from vigil.config.settings import FacesConfig
 from vigil.core.records import AlertKind, AlertStatus, FrameRef
 from vigil.errors import PolicyViolationError
 from vigil.eval.faces import fmr_curve
-from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
 from vigil.governance.store import GovernanceStore
 from vigil.governance.watchlists import (
     Category,
@@ -43,6 +42,7 @@ from test_governance_world import (  # noqa: E402
     SUPERVISOR,
     World,
     make_world,
+    post_event,
     request,
 )
 
@@ -342,18 +342,7 @@ def test_post_event_archive_is_emptied_from_every_store_once_it_lapses(
     """Under a post-event authorisation non-match templates are archived (database, media and
     the FAISS index); when it lapses the purge leaves none in any of the three."""
     wl = enrol_three(w, watchlists, scene.people)
-    post = w.deployments.request(
-        INVESTIGATOR,
-        DeploymentRequest(
-            Purpose.SERIOUS_CRIME_SUSPECT,
-            "warrant 7",
-            w.clock(),
-            w.clock() + timedelta(hours=1),
-            camera_ids=("cam-1",),
-            reason="robbery on this street",
-            kind=DeploymentKind.POST_EVENT,
-        ),
-    )
+    post = post_event(w, ("cam-1",), reason="robbery on this street")
     w.deployments.approve(OFFICER, post, "proportionate")
     alerts, _ = run_video(w, scene.pipeline, scene.calibration, scene.frames)
     assert alerts == []  # no live deployment: archived, never compared
