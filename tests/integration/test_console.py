@@ -369,6 +369,8 @@ def test_auditor_sees_the_chain_check_and_no_decisions(
     result.wait_for()
     assert result.get_attribute("data-ok") == "true"
     assert "Chain intact" in result.inner_text()
+    # the entries load after the verification result is shown: wait for them, don't race them
+    page.locator("#audit-entries tbody tr").first.wait_for()
     assert page.locator("#audit-entries tbody tr").count() > 0
     nav = page.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link", name="Alerts").count() == 0
