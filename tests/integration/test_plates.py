@@ -64,8 +64,63 @@ def test_eval_plates_cli(tmp_path: Path) -> None:
         timeout=120,
     )
     doc = json.loads(out.read_text())
-    for key in ("detection_recall", "exact_accuracy", "char_accuracy", "ms_per_image"):
-        assert doc[key] >= 0.0 and (key == "ms_per_image" or doc[key] <= 1.0)
+    rates = (
+        "detection_recall",
+        "exact_accuracy",
+        "exact_accuracy_at_plate",
+        "confusable_accuracy",
+        "char_accuracy",
+    )
+    for key in rates:
+        assert 0.0 <= doc[key] <= 1.0, key
+    assert doc["ms_per_image"] > 0.0
+    assert doc["exact_accuracy"] <= doc["confusable_accuracy"]
     assert doc["images"] == 3 and doc["skipped"] == 1
     names = [item.image.name for item in load_benchmark(data)[1:4]]
-    assert [row["image"] for row in doc["per_image"]] == names
+    rows = doc["per_image"]
+    assert [row["image"] for row in rows] == names
+    assert sum(doc["outcomes"].values()) == 3
+    exact = sum(row["outcome"] == "exact" for row in rows)
+    assert exact == sum(row["read"] == row["truth"] for row in rows)
+    assert doc["exact_accuracy"] == exact / 3
+    assert out.with_suffix(".png").stat().st_size > 0
+
+
+def _run_eval(folder: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "vigil", "eval", "plates", "--dir", str(folder)]
+    return subprocess.run(
+        [*cmd, "--out", str(out), "--threads", "2"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_eval_plates_counts_a_corrupt_image_as_a_miss_and_goes_on(tmp_path: Path) -> None:
+    real = load_benchmark(shared_data(*US_DIR))[-1]
+    folder = tmp_path / "bench"
+    folder.mkdir()
+    (folder / real.image.name).write_bytes(real.image.read_bytes())
+    (folder / real.image.with_suffix(".txt").name).write_text(
+        real.image.with_suffix(".txt").read_text()
+    )
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (folder / "broken.txt").write_text("broken.jpg 10 10 40 20 ABC123\n")
+    out = tmp_path / "report.json"
+    done = _run_eval(folder, out)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(out.read_text())
+    assert doc["images"] == 2
+    assert [u["image"] for u in doc["unreadable"]] == ["broken.jpg"]
+    assert doc["outcomes"]["no_read"] >= 1
+    assert doc["exact_accuracy"] <= 0.5
+    assert "unreadable" in done.stderr
+
+
+def test_eval_plates_refuses_a_malformed_ground_truth_file(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a.jpg 1 2\n")
+    done = _run_eval(tmp_path, tmp_path / "r.json")
+    assert done.returncode == 2
+    assert "expected 'file x y w h plate'" in done.stderr
+    assert not (tmp_path / "r.json").exists()

@@ -224,10 +224,12 @@ class _WidthRecognizer(TextRecognizer):
 
     def __init__(self) -> None:
         self.widths: list[int] = []
+        self.stretches: list[float] = []
 
-    def read(self, crops: Any) -> list[tuple[str, np.ndarray]]:
+    def read(self, crops: Any, stretch: float = 1.0) -> list[tuple[str, np.ndarray]]:
         w = crops[0].shape[1]
         self.widths.append(w)
+        self.stretches.append(stretch)
         text = "59CADI" if w >= 60 else "59"
         return [(text, np.full(len(text), 0.95, np.float32))]
 
@@ -239,6 +241,7 @@ def test_a_split_row_is_read_whole_through_its_extension() -> None:
     best = reader.best(np.full((200, 300, 3), 128, np.uint8))
     assert best is not None and best.text == "59CADI"
     assert len(rec.widths) == 3  # the three extensions, no re-crops of a non-row line
+    assert rec.stretches == [PlateRules().stretch] * 3  # every read widened by the rules' factor
     assert best.text_xyxy[2] - best.text_xyxy[0] == pytest.approx(4.5 * 16, abs=1.5)
     # A short line whose own re-crop reads a full row is not extended (no extra runs).
     long_rec = _WidthRecognizer()
@@ -249,3 +252,39 @@ def test_a_split_row_is_read_whole_through_its_extension() -> None:
     assert len(long_rec.widths) == 3
     off = PlateReader(_OneLineDetector(quad), _WidthRecognizer(), rules=PlateRules(row_width=0))
     assert off.best(np.full((200, 300, 3), 128, np.uint8)) is None
+
+
+class _ShapeSession:
+    """An onnxruntime stand-in that records the recogniser's input shape and emits blanks."""
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+
+    def get_inputs(self) -> list[Any]:
+        return [type("I", (), {"name": "x"})()]
+
+    def run(self, _: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        x = feed["x"]
+        self.shapes.append(x.shape)
+        steps = x.shape[3] // 8
+        out = np.zeros((1, steps, 3), np.float32)
+        out[..., 0] = 1.0  # blank everywhere: an empty read
+        return [out]
+
+
+@pytest.mark.parametrize("stretch", [1.0, 1.3, 2.0])
+def test_stretch_widens_the_recogniser_input(stretch: float) -> None:
+    session = _ShapeSession()
+    rec = TextRecognizer(session, charset=["<blank>", "A", " "])
+    crop = np.full((24, 60, 3), 255, np.uint8)  # 2.5:1 -> 120 px wide at height 48
+    [(text, probs)] = rec.read([crop], stretch)
+    assert text == "" and probs.size == 0
+    height, width = session.shapes[-1][2:]
+    assert height == 48 and abs(width - 120 * stretch) <= 1
+
+
+@pytest.mark.parametrize("stretch", [0.0, -1.0])
+def test_stretch_must_be_positive(stretch: float) -> None:
+    rec = TextRecognizer(_ShapeSession(), charset=["<blank>", "A", " "])
+    with pytest.raises(ValueError, match="stretch"):
+        rec.read([np.zeros((24, 60, 3), np.uint8)], stretch)

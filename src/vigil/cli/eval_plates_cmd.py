@@ -4,7 +4,9 @@ Runs the product's plate reader (:class:`vigil.perception.plates.PlateReader`, P
 models) on every ``<img>.jpg`` + ``<img>.txt`` (``file x y w h plate``) of a folder and writes a
 JSON report with stable keys: ``detection_recall`` (best read's plate box at IoU >= 0.5 with the
 truth), ``exact_accuracy``, ``char_accuracy`` (1 - edit distance / length), ``ms_per_image``,
-``images``, plus per-image rows under ``per_image``.
+``images``; also ``exact_accuracy_at_plate``, ``confusable_accuracy`` and ``outcomes`` (what went
+wrong, see :mod:`vigil.eval.plates`), per-image rows under ``per_image``, files that could not be
+decoded under ``unreadable`` (counted as misses), and a plot beside the report (``.png``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ import typer
 from rich.console import Console
 
 console = Console(stderr=True)
+KEYS = (
+    "images",
+    "detection_recall",
+    "exact_accuracy",
+    "exact_accuracy_at_plate",
+    "confusable_accuracy",
+    "char_accuracy",
+    "outcomes",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -44,10 +55,14 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Plate reader on a benchmark folder: detection recall, exact and character accuracy."""
-        from vigil.eval.report import Json, JsonValue, write_json
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        from vigil.errors import InputError
+        from vigil.eval.plates import ImageScore, plot_outcomes, score_image, summary
+        from vigil.eval.report import Json, write_json
         from vigil.perception.image import load_image
         from vigil.perception.plates import PlateReader, get_profile
-        from vigil.perception.plates.benchmark import char_accuracy, iou, load_benchmark
+        from vigil.perception.plates.benchmark import load_benchmark
 
         try:
             profile = get_profile(region)
@@ -55,46 +70,42 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc)) from None
         if not data_dir.is_dir():
             raise typer.BadParameter(f"{data_dir} is not a folder")
-        items = load_benchmark(data_dir)[skip:][:limit]
+        try:
+            items = load_benchmark(data_dir)[skip:][:limit]
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
         if not items:
             raise typer.BadParameter(f"no <img>.txt ground truth in {data_dir}")
         reader = PlateReader.from_models(profile, threads=threads)
-        rows: list[JsonValue] = []
-        found = exact = 0
-        chars = elapsed = 0.0
-        for item in items:
-            image = load_image(item.image)
-            start = time.perf_counter()
-            best = reader.best(image)
-            elapsed += time.perf_counter() - start
-            text = best.text if best else ""
-            overlap = iou(best.xyxy, item.xyxy) if best else 0.0
-            found += overlap >= 0.5
-            exact += text == item.text
-            chars += char_accuracy(text, item.text)
-            rows.append(
-                {
-                    "image": item.image.name,
-                    "truth": item.text,
-                    "read": text,
-                    "confidence": round(best.confidence, 4) if best else None,
-                    "iou": round(overlap, 4),
-                }
-            )
-        n = len(items)
+        scores: list[ImageScore] = []
+        unreadable: list[Json] = []
+        elapsed = 0.0
+        columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as bar:
+            for item in bar.track(items, description="reading plates"):
+                try:
+                    image = load_image(item.image)
+                except InputError as exc:  # a corrupt file is a miss, reported, not a crash
+                    unreadable.append({"image": item.image.name, "error": str(exc)})
+                    continue
+                start = time.perf_counter()
+                reads = reader.read(image)
+                elapsed += time.perf_counter() - start
+                scores.append(score_image(item.image.name, item.text, item.xyxy, reads, profile))
         doc: Json = {
             "dataset": str(data_dir),
             "region": profile.name,
-            "images": n,
             "skipped": skip,
-            "detection_recall": found / n,
-            "exact_accuracy": exact / n,
-            "char_accuracy": chars / n,
-            "ms_per_image": 1000.0 * elapsed / n,
-            "per_image": rows,
+            "ms_per_image": 1000.0 * elapsed / max(1, len(scores)),
+            **summary(scores, unreadable),
         }
         write_json(out, doc)
-        for key in ("images", "detection_recall", "exact_accuracy", "char_accuracy"):
+        plot = plot_outcomes(scores, out.with_suffix(".png"), len(unreadable))
+        for key in KEYS:
             console.print(f"  {key}: {json.dumps(doc[key])}")
         console.print(f"  ms_per_image: {doc['ms_per_image']:.1f}")
-        console.print(f"report: {out}")
+        if unreadable:
+            console.print(
+                f"  [yellow]{len(unreadable)} image(s) could not be read; see 'unreadable'"
+            )
+        console.print(f"report: {out} (plot: {plot})")

@@ -148,15 +148,23 @@ class TextRecognizer:
             charset = ["<blank>", *meta["character"].splitlines(), " "]
         self.charset = list(charset)
 
-    def read(self, crops: Sequence[BGRImage]) -> list[tuple[str, npt.NDArray[np.float32]]]:
-        """Text and per-character probabilities of each crop (``""`` for unreadable crops)."""
+    def read(
+        self, crops: Sequence[BGRImage], stretch: float = 1.0
+    ) -> list[tuple[str, npt.NDArray[np.float32]]]:
+        """Text and per-character probabilities of each crop (``""`` for unreadable crops).
+
+        Each crop is resized to 48 px high keeping its aspect ratio, times ``stretch`` in width
+        (see ``PlateRules.stretch`` for why plate rows are read wider than they are).
+        """
+        if stretch <= 0:
+            raise ValueError(f"stretch must be positive, got {stretch}")
         out: list[tuple[str, npt.NDArray[np.float32]]] = []
         for crop in crops:
             if crop.ndim != 3 or min(crop.shape[:2]) < 2:
                 out.append(("", np.zeros(0, np.float32)))
                 continue
             h, w = crop.shape[:2]
-            nw = int(np.clip(np.ceil(REC_HEIGHT * w / h), 16, 1280))
+            nw = int(np.clip(np.ceil(REC_HEIGHT * stretch * w / h), 16, 1280))
             x = cv2.resize(crop, (nw, REC_HEIGHT)).astype(np.float32)
             x = ((x / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)[None]
             probs = self.session.run(None, {self.input_name: x})[0][0]
