@@ -18,6 +18,7 @@ from vigil.cli import (
     config_cmd,
     db_cmd,
     eval_cmd,
+    hotlists_cmd,
     models_cmd,
     report_cmd,
     run_cmd,
@@ -43,6 +44,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(watchlists_cmd.app, name="watchlists")
+app.add_typer(hotlists_cmd.app, name="hotlists")
 eval_cmd.register_calibrate(app)
 run_cmd.register(app)
 
