@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from vigil import logs
-from vigil.cli.watchlists_cmd import _when
+from vigil.cli.options import parse_optional_when
 from vigil.config import load_config
 from vigil.errors import ValidationError
 
@@ -125,7 +125,7 @@ def create(
         priority=priority,
         reason=reason,
         retention_days=retention_days,
-        expires_at=_when(expires_at, "expires-at"),
+        expires_at=parse_optional_when(expires_at, "expires-at"),
     )
     repo, svc = _open(config_path)
     row = svc.create(
@@ -184,7 +184,10 @@ def add(
     from vigil.api.routes.plates import EntryIn
 
     body = _checked(
-        EntryIn, pattern=pattern, reason=reason, expires_at=_when(expires_at, "expires-at")
+        EntryIn,
+        pattern=pattern,
+        reason=reason,
+        expires_at=parse_optional_when(expires_at, "expires-at"),
     )
     repo, svc = _open(config_path)
     e = svc.add_entry(

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
 from vigil import logs
+from vigil.cli.options import parse_when
 from vigil.config import load_config
 from vigil.errors import ValidationError
 
 app = typer.Typer(help="Reports for oversight bodies (no biometric data).", no_args_is_help=True)
 CONFIG = typer.Option(None, "--config", "-c", help="vigil.yaml to use (default settings if none).")
-
-
-def _when(text: str, name: str) -> datetime:
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationError(f"--{name} must be an ISO 8601 date or time, got {text!r}") from exc
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 @app.command("oversight")
@@ -37,7 +29,7 @@ def oversight(
     from vigil.storage import Repository
     from vigil.storage.factory import open_database_from_config
 
-    t0, t1 = _when(start, "from"), _when(end, "to")
+    t0, t1 = parse_when(start, "from"), parse_when(end, "to")
     if t1 <= t0:
         raise ValidationError("--to must be after --from")
     config = load_config(config_path)

@@ -17,13 +17,13 @@ Exit codes follow ``vigil``'s: 2 invalid input or a refused photo (the reason is
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from vigil import logs
+from vigil.cli.options import parse_optional_when
 from vigil.config import load_config
 from vigil.errors import InputError, ModelError
 
@@ -37,17 +37,6 @@ CONFIG = typer.Option(None, "--config", "-c", help="vigil.yaml to use (default s
 ACTOR = typer.Option(..., "--actor", help="Username the change is made for (needs the role).")
 REASON = typer.Option(..., "--reason", help="Why (written to the audit chain).")
 MAX_PHOTOS = 5  # as the API's enrolment route
-
-
-def _when(text: str | None, name: str) -> datetime | None:
-    """ISO 8601 date or time; UTC when it carries no offset."""
-    if text is None:
-        return None
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InputError(f"--{name} must be an ISO 8601 date or time, got {text!r}") from exc
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def _open(config_path: Path | None) -> tuple[Repository, WatchlistService]:
@@ -100,7 +89,7 @@ def create(
         raise InputError(
             f"--category must be one of {', '.join(c.value for c in Category)}, got {category!r}"
         ) from None
-    expiry = _when(expires_at, "expires-at")
+    expiry = parse_optional_when(expires_at, "expires-at")
     assert expiry is not None
     repo, svc = _open(config_path)
     wid = svc.create(_actor(repo, actor), name=name, category=cat, reason=reason, expires_at=expiry)
@@ -162,7 +151,7 @@ def enrol(
 
     if not 1 <= len(photo) <= MAX_PHOTOS:
         raise InputError(f"give 1 to {MAX_PHOTOS} --photo, got {len(photo)}")
-    taken = _when(captured_at, "captured-at")
+    taken = parse_optional_when(captured_at, "captured-at")
     photos = []
     for path in photo:
         try:
@@ -178,7 +167,7 @@ def enrol(
         label=label,
         photos=photos,
         reason=reason,
-        expires_at=_when(expires_at, "expires-at"),
+        expires_at=parse_optional_when(expires_at, "expires-at"),
     )
     w = repo.get_watchlist(watchlist_id)
     typer.echo(f"enrolled subject {sid} in {watchlist_id}: version {w.version} {w.version_hash}")
