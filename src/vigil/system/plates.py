@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.config.plates import PlatesConfig
-from vigil.core import FrameRef, ObjectClass, TrackState
+from vigil.core import Detections, FrameRef, ObjectClass, TrackState
 from vigil.core.records import CLASS_IDS, PlateRead
 from vigil.perception.plates.fusion import FrameRead, FusedPlate, PlateFuser
 from vigil.perception.plates.profiles import RegionProfile, get_profile
@@ -38,6 +38,23 @@ VEHICLES = frozenset(
     CLASS_IDS[c]
     for c in (ObjectClass.CAR, ObjectClass.BUS, ObjectClass.TRUCK, ObjectClass.MOTORCYCLE)
 )
+
+
+def vehicle_rows(dets: Detections, limit: int, confirmed: set[int] | None = None) -> list[int]:
+    """Rows of ``dets`` the plate reader looks in: vehicles (of confirmed tracks when
+    ``confirmed`` is given), the ``limit`` largest. Shared by the live stage and
+    ``vigil eval plates --vehicles``, so the evaluation measures the path cameras run."""
+    rows = [
+        i
+        for i in range(len(dets))
+        if int(dets.class_id[i]) in VEHICLES
+        and (
+            confirmed is None
+            or (dets.tracker_id is not None and int(dets.tracker_id[i]) in confirmed)
+        )
+    ]
+    rows.sort(key=lambda i: -float(dets.area[i]))
+    return rows[:limit]
 
 
 def profile_from_config(config: PlatesConfig) -> RegionProfile:
@@ -87,13 +104,7 @@ class PlateStage:
         dets = out.detections
         confirmed = {t.track_id for t in out.tracks if t.state is TrackState.CONFIRMED}
         if dets.tracker_id is not None and len(dets):
-            rows = [
-                i
-                for i in range(len(dets))
-                if int(dets.class_id[i]) in VEHICLES and int(dets.tracker_id[i]) in confirmed
-            ]
-            rows.sort(key=lambda i: -float(dets.area[i]))
-            for i in rows[: self.config.max_vehicles_per_frame]:
+            for i in vehicle_rows(dets, self.config.max_vehicles_per_frame, confirmed):
                 box = tuple(float(v) for v in dets.xyxy[i])
                 best = self.reader.best(image, [(box[0], box[1], box[2], box[3])])
                 if best is None:
