@@ -96,3 +96,29 @@ def test_people_are_counted_tracked_and_the_crowd_series_is_served(
     finally:
         system.stop()
         svc.repo.db.dispose()
+
+
+def test_plate_cameras_get_the_plate_search_their_config_names(
+    tmp_path: Path, vtest_video: Path
+) -> None:
+    cams = [
+        {"id": "street", "url": str(vtest_video), "analytics": ["plates"]},
+        {
+            "id": "gate",
+            "url": str(vtest_video),
+            "analytics": ["plates"],
+            "plate_search": "whole_frame",
+        },
+        {"id": "hall", "url": str(vtest_video), "analytics": ["persons"]},
+    ]
+    cfg = VigilConfig.model_validate(
+        {"system": {"data_dir": str(tmp_path)}, "api": {"secret_key": "k" * 16}, "cameras": cams}
+    )
+    system = EmbeddedSystem(cfg)  # built, not started: no frames are read
+    people = system.analysis.people
+    assert people["street"].plates is not None and people["street"].plates.passes is None
+    assert people["gate"].plates is not None and people["gate"].plates.passes is not None
+    assert people["gate"].plates.fuser.min_reads == cfg.plates.pass_min_reads
+    assert people["hall"].plates is None
+    with pytest.raises(ValueError, match="plate_search"):
+        VigilConfig.model_validate({"cameras": [{**cams[1], "plate_search": "everywhere"}]})

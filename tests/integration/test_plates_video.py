@@ -140,6 +140,41 @@ def test_one_fused_read_per_vehicle_pass(clip: tuple[Path, list[str]]) -> None:
     assert len(plates.fuser) == 0, "closed tracks leave no fusion state behind"
 
 
+def test_a_dedicated_plate_camera_reads_the_whole_frame_one_read_per_pass(
+    clip: tuple[Path, list[str]],
+) -> None:
+    """`plate_search: whole_frame`: no vehicle tracks needed; passes end by time and text."""
+    path, labels = clip
+    cfg = VigilConfig()
+    fused: list[PlateRead] = []
+    people = PeopleStage(
+        "lane", NanoDetDetector(cfg.models.dir, score_threshold=0.1), PeopleConfig()
+    )
+    # the clip runs at 4 fps with 1 s of empty road between the cars: a 0.75 s gap ends a pass
+    plates_cfg = cfg.plates.model_copy(update={"pass_gap_s": 0.75})
+    plates = PlateStage(
+        "lane", PlateReader.from_models(threads=2), plates_cfg, sink=fused.append, whole_frame=True
+    )
+    people.plates = plates
+    source = AVSource(
+        SourceSpec("lane", str(path), "file", fps=4.0, decode_mode="all", realtime=False)
+    )
+    ended_at: list[int] = []  # frame index at which each pass's read came out
+    for n, raw in enumerate(source.frames(threading.Event())):
+        h, w = raw.image.shape[:2]
+        at = T0 + timedelta(seconds=raw.media_time or n / 4)
+        people.process(raw.image, FrameRef("lane", at, n, w, h))
+        ended_at += [n] * (len(fused) - len(ended_at))
+    # frames 0-9 show the first car, 10-13 the empty road, 14-23 the second car: the first
+    # pass ends by time on the empty road, before the second car's reads begin
+    assert ended_at and 10 <= ended_at[0] < 14, ended_at
+    people.finish()
+    assert [r.text for r in fused] == labels
+    assert all(r.track_id is None for r in fused)  # a pass is not a vehicle track
+    assert plates.frame_reads > len(fused)  # many frame reads, one stored read per pass
+    assert plates.passes is not None and len(plates.passes) == 0 and len(plates.fuser) == 0
+
+
 def test_no_vehicle_and_blank_frames_give_no_read() -> None:
     cfg = VigilConfig()
     detector = NanoDetDetector(cfg.models.dir, score_threshold=0.1)
@@ -153,3 +188,17 @@ def test_no_vehicle_and_blank_frames_give_no_read() -> None:
         people.process(blank, FrameRef("gate", T0 + timedelta(seconds=i), i, *SIZE))
     people.finish()
     assert fused == [] and people.plates.frame_reads == 0
+
+
+def test_a_whole_frame_camera_on_blank_frames_gives_no_read() -> None:
+    cfg = VigilConfig()
+    fused: list[PlateRead] = []
+    stage = PlateStage(
+        "lane", PlateReader.from_models(threads=2), cfg.plates, sink=fused.append, whole_frame=True
+    )
+    people = PeopleStage("lane", NanoDetDetector(cfg.models.dir), PeopleConfig(), plates=stage)
+    blank = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    for i in range(4):
+        people.process(blank, FrameRef("lane", T0 + timedelta(seconds=i), i, *SIZE))
+    people.finish()
+    assert fused == [] and stage.frame_reads == 0 and len(stage.fuser) == 0

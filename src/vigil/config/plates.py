@@ -117,6 +117,35 @@ class PlatesConfig(Strict):
         "a text detection on its box, ~50-150 ms on a CPU core).",
     )
 
+    pass_gap_s: float = Field(
+        3.0,
+        gt=0,
+        le=600,
+        title="Pass gap (whole-frame cameras)",
+        description="On a camera with `plate_search: whole_frame`, a pass (one vehicle) ends "
+        "when no read resembling it has come for this long; its reads are then fused.",
+    )
+
+    pass_min_reads: int = Field(
+        2,
+        ge=1,
+        le=100,
+        title="Reads per pass (whole-frame cameras)",
+        description="On a camera with `plate_search: whole_frame`, a pass with fewer frame "
+        "reads stores nothing: a vehicle at a gate is seen in several analysed frames, a "
+        "misread sign or a passer-by's T-shirt usually in one.",
+    )
+    min_read_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        title="Frame read confidence (whole-frame cameras)",
+        description="On a camera with `plate_search: whole_frame`, frame reads below this "
+        "confidence are ignored. Lines of letters only (state names, slogans, dealer frames) "
+        "score at most 0.45, so the default keeps them from opening passes; the price is that "
+        "an all-letter vanity plate is not read on such cameras.",
+    )
+
     @model_validator(mode="after")
     def _region_known(self) -> PlatesConfig:
         names = [p.name for p in self.profiles]

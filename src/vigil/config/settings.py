@@ -298,6 +298,14 @@ class CameraConfig(Strict):
         description="Frames per second analysed (2-5 is typical).",
     )
     loop: bool = Field(False, title="Loop", description="Loop a video file (demos).")
+    plate_search: Literal["vehicles", "whole_frame"] = Field(
+        "vehicles",
+        title="Where plates are read",
+        description="With the `plates` analytic: `vehicles` reads inside the tracked vehicles' "
+        "boxes and fuses one read per vehicle track (general CCTV); `whole_frame` reads the "
+        "whole frame and groups reads into passes by their text and time (a dedicated "
+        "plate camera on a lane or gate, where the vehicle often fills the frame).",
+    )
     kind: Literal["auto", "file", "rtsp", "mjpeg", "snapshot"] = Field(
         "auto",
         title="Source kind",

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from vigil.config.analytics import PEOPLE_ANALYTICS
-from vigil.config.settings import VigilConfig
+from vigil.config.settings import CameraConfig, VigilConfig
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
@@ -63,21 +63,23 @@ class EmbeddedSystem:
                 self.analysis.people[cam.id] = PeopleStage(
                     cam.id, detector, config.people, zones=zone_analytics(cam)
                 )
-            self._add_plate_stages([c.id for c in cameras if "plates" in c.analytics])
+            self._add_plate_stages([c for c in cameras if "plates" in c.analytics])
         self.tamper_alerts: TamperAlerter | None = None
         self.started = False
 
-    def _add_plate_stages(self, camera_ids: list[str]) -> None:
+    def _add_plate_stages(self, cameras: list[CameraConfig]) -> None:
         """A plate stage behind the people stage of each `plates` camera (one shared reader)."""
-        if not camera_ids:
+        if not cameras:
             return
         from vigil.perception.plates import PlateReader
         from vigil.system.plates import PlateStage, profile_from_config
 
         plates = self.config.plates
         reader = PlateReader.from_models(profile_from_config(plates), self.config.models.dir)
-        for camera_id in camera_ids:
-            self.analysis.people[camera_id].plates = PlateStage(camera_id, reader, plates)
+        for cam in cameras:
+            self.analysis.people[cam.id].plates = PlateStage(
+                cam.id, reader, plates, whole_frame=cam.plate_search == "whole_frame"
+            )
 
     def enable_plate_storage(self, sink: PlateSink) -> list[str]:
         """Send every camera's fused plate reads to ``sink`` (the hotlist checker, which stores

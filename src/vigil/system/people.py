@@ -209,7 +209,7 @@ class PeopleStage:
         events = self.tracker.close_all()
         self._counted.clear()
         if self.plates is not None:
-            self.plates.close(events)
+            self.plates.finish(events)
 
     def _sample(self, at: datetime, count: int) -> list[CrowdAlert]:
         if self._window_start is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ from vigil.config.plates import PlatesConfig
 from vigil.core import Detections, FrameRef, ObjectClass, TrackState
 from vigil.core.records import CLASS_IDS, PlateRead
 from vigil.perception.plates.fusion import FrameRead, FusedPlate, PlateFuser
+from vigil.perception.plates.passes import PlatePasses
 from vigil.perception.plates.profiles import RegionProfile, get_profile
 from vigil.perception.plates.reader import PlateReader
 from vigil.tracking.bytetrack import TrackerOutput, TrackEvent
@@ -82,6 +84,7 @@ class PlateStage:
         config: PlatesConfig,
         *,
         sink: PlateSink | None = None,
+        whole_frame: bool = False,
     ) -> None:
         self.camera_id = camera_id
         self.reader = reader
@@ -90,9 +93,12 @@ class PlateStage:
         self.fuser = PlateFuser(
             self.profile,
             max_reads=config.max_reads_per_track,
-            min_reads=config.min_reads,
+            min_reads=config.pass_min_reads if whole_frame else config.min_reads,
             min_confidence=config.min_confidence,
         )
+        # A dedicated plate camera (`plate_search: whole_frame`) reads the whole frame and
+        # groups reads into passes by text and time instead of by vehicle track.
+        self.passes = PlatePasses(self.fuser, gap_s=config.pass_gap_s) if whole_frame else None
         self.sink = sink
         self.frame_reads = 0
         self.fused_reads = 0
@@ -100,7 +106,10 @@ class PlateStage:
     def process(
         self, image: npt.NDArray[np.uint8], frame: FrameRef, out: TrackerOutput
     ) -> list[PlateRead]:
-        """Read plates of this frame's vehicle tracks; returns fused reads of closed tracks."""
+        """Read plates of this frame's vehicle tracks (or of the whole frame on a dedicated
+        plate camera); returns fused reads of the passes that ended."""
+        if self.passes is not None:
+            return self._whole_frame(image, frame.captured_at)
         dets = out.detections
         confirmed = {t.track_id for t in out.tracks if t.state is TrackState.CONFIRMED}
         if dets.tracker_id is not None and len(dets):
@@ -116,8 +125,27 @@ class PlateStage:
                     self._emit(evicted)
         return self.close(out.events)
 
+    def _whole_frame(self, image: npt.NDArray[np.uint8], at: datetime) -> list[PlateRead]:
+        assert self.passes is not None
+        ended = self.passes.expire(at)
+        reads = [
+            c for c in self.reader.read(image) if c.confidence >= self.config.min_read_confidence
+        ]
+        for cand in reads[: self.config.max_vehicles_per_frame]:
+            self.frame_reads += 1
+            ended += self.passes.observe(FrameRead(cand.text, cand.confidence, at, cand.xyxy))
+        return [self._emit(fused) for fused in ended]
+
+    def finish(self, events: Sequence[TrackEvent]) -> list[PlateRead]:
+        """End of stream or shutdown: fuse every pass still open."""
+        emitted = self.close(events)
+        pending = self.passes.close_all() if self.passes is not None else self.fuser.close_all()
+        return emitted + [self._emit(fused) for fused in pending]
+
     def close(self, events: Sequence[TrackEvent]) -> list[PlateRead]:
         """Fuse the tracks these events close; returns (and sinks) their plate reads."""
+        if self.passes is not None:
+            return []  # passes end by time (see PlatePasses), not with vehicle tracks
         emitted = []
         for event in events:
             if event.kind == TrackState.CLOSED:
@@ -134,7 +162,7 @@ class PlateStage:
             confidence=fused.confidence,
             region=self.profile.name,
             xyxy=fused.xyxy,
-            track_id=fused.track_id,
+            track_id=fused.track_id if self.passes is None else None,  # a pass is no track
         )
         self.fused_reads += 1
         log.info(
