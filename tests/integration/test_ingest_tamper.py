@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
@@ -22,7 +23,7 @@ from conftest import shared_data
 from vigil.api.schemas import CameraStatusOut
 from vigil.cli.main import app
 from vigil.config.settings import VigilConfig
-from vigil.core.records import AlertKind, AlertStatus
+from vigil.core.records import Alert, AlertKind, AlertStatus
 from vigil.notify.events import Event, event_json
 from vigil.notify.hub import Hub
 from vigil.notify.watcher import EventWatcher
@@ -169,6 +170,52 @@ def test_tamper_alerts_are_stored_and_announced(videos: dict[str, Path], tmp_pat
         ("tamper", "cleared"),
     ]
     assert watcher.poll_alerts() == 0  # announced once
+    repo.db.dispose()
+
+
+def test_a_tamper_alert_open_when_the_process_stopped_is_closed_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """Real SQLite: a run stopped while a signal was active leaves an actionable alert; the
+    next run's alerter expires it with a `monitoring_restarted` record, touching nothing else."""
+    url = f"sqlite:///{tmp_path / 'vigil.db'}"
+    repo = Repository(open_database(url))
+    first = TamperAlerter(repo)
+    at = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    open_alert = first.handle(TamperChange("cam-1", TamperSignal.BLACK, True, at, at))
+    assert open_alert is not None
+    crowd = Alert(
+        id="crowd-1",
+        kind=AlertKind.CROWD,
+        camera_id="cam-1",
+        raised_at=at,
+        score=1.0,
+        status=AlertStatus.ACTIONABLE,
+        detail="count=80 threshold=50",
+    )
+    repo.add_alert(crowd)
+    repo.db.dispose()  # the process ends without clearing the signal
+
+    repo = Repository(open_database(url))
+    second = TamperAlerter(repo)
+    second.start()
+    second.stop()
+    assert second.stats.failures == 0
+    assert repo.get_alert(open_alert.id).status is AlertStatus.EXPIRED
+    assert repo.get_alert("crowd-1").status is AlertStatus.ACTIONABLE
+    notes = [
+        TamperChange.parse_detail(a.detail)
+        for a in repo.list_alerts(kind=AlertKind.TAMPER)
+        if a.id != open_alert.id
+    ]
+    assert notes == [
+        {
+            "signal": "black",
+            "phase": "cleared",
+            "reason": "monitoring_restarted",
+            "raised_alert": open_alert.id,
+        }
+    ]
     repo.db.dispose()
 
 

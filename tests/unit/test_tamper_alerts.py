@@ -32,6 +32,23 @@ class FakeRepo:
         self.alerts[alert.id] = alert
         return True
 
+    def list_alerts(
+        self,
+        *,
+        status: AlertStatus | None = None,
+        kind: AlertKind | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        found = [
+            a
+            for a in self.alerts.values()
+            if (status is None or a.status is status)
+            and (kind is None or a.kind is kind)
+            and (until is None or a.raised_at < until)
+        ]
+        return found[:limit]
+
     def transition_alert(self, alert_id: str, expected: AlertStatus, new: AlertStatus) -> None:
         a = self.alerts[alert_id]
         if a.status is not expected:
@@ -129,3 +146,45 @@ def test_failing_sink_never_stops_capture() -> None:
     for signal in (TamperSignal.BLACK, TamperSignal.FROZEN):
         assert [c.phase for c in calls if c.signal is signal] == ["raised", "cleared"]
     assert TamperSignal.BLACK not in worker.snapshot().tamper
+
+
+def test_alerts_left_open_by_a_previous_run_are_closed_at_start() -> None:
+    repo = FakeRepo()
+    before = TamperAlerter(repo)  # type: ignore[arg-type]
+    before.handle(change("a", TamperSignal.BLACK, True, 0))  # open when the process "died"
+    before.handle(change("b", TamperSignal.FROZEN, True, 1))
+    before.handle(change("b", TamperSignal.FROZEN, False, 5))  # this one was cleared
+    face = Alert(
+        id="face-1",
+        kind=AlertKind.FACE_MATCH,
+        camera_id="a",
+        raised_at=T0,
+        score=0.9,
+        status=AlertStatus.ACTIONABLE,
+        deployment_id="d",
+        subject_id="s",
+        false_alert_rate=0.001,
+    )
+    repo.alerts[face.id] = face
+    (open_id,) = [
+        a.id
+        for a in repo.alerts.values()
+        if a.kind is AlertKind.TAMPER and a.status is AlertStatus.ACTIONABLE
+    ]
+
+    after = TamperAlerter(repo)  # type: ignore[arg-type]  # a new process: empty memory
+    closed = after.close_stale(T0 + timedelta(minutes=5))
+    assert [TamperChange.parse_detail(c.detail) for c in closed] == [
+        {
+            "signal": "black",
+            "phase": "cleared",
+            "reason": "monitoring_restarted",
+            "raised_alert": open_id,
+        }
+    ]
+    assert repo.alerts[open_id].status is AlertStatus.EXPIRED
+    assert repo.alerts["face-1"].status is AlertStatus.ACTIONABLE  # only tamper alerts
+    assert after.close_stale(T0 + timedelta(minutes=6)) == []  # nothing left: idempotent
+    after.start()  # start does the same, and a database that fails there is counted
+    after.stop()
+    assert after.stats.failures == 0

@@ -422,12 +422,15 @@ class PipelineRepository:
         limit: int = 100,
         until: datetime | None = None,
         offset: int = 0,
+        kind: AlertKind | None = None,
     ) -> list[Alert]:
         """Alerts raised in ``[since, until)``, newest first (``offset`` skips that many)."""
         col = t.alerts.c
         q = select(t.alerts).order_by(col.raised_at.desc(), col.id)
         if status is not None:
             q = q.where(col.status == status.value)
+        if kind is not None:
+            q = q.where(col.kind == kind.value)
         if camera_id is not None:
             q = q.where(col.camera_id == camera_id)
         if since is not None:

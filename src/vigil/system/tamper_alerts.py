@@ -11,7 +11,10 @@ cleared. :class:`TamperAlerter` turns each into an :class:`~vigil.core.records.A
 * **cleared** → a second alert, status ``expired``, score 0.0, whose detail names the alert it
   clears and how long the condition lasted; the raised alert moves ``actionable → expired`` so
   "open tamper alerts" is one query. Announcing the clearance as its own record is what lets the
-  watcher (which announces new alerts only) tell subscribers the camera recovered.
+  watcher (which announces new alerts only) tell subscribers the camera recovered;
+* an alert still open from a previous run (stopped or killed while a signal was active) is
+  closed the same way at start, with ``reason=monitoring_restarted``: the detectors start
+  afresh and raise a new alert if the condition persists (:meth:`TamperAlerter.close_stale`).
 
 Capture threads must never wait on the database, so :meth:`TamperAlerter.submit` only puts the
 change on a bounded queue that one writer thread drains; if the queue is full (the database has
@@ -27,6 +30,7 @@ import queue
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from vigil.core.records import Alert, AlertKind, AlertStatus
 from vigil.errors import ConflictError, NotFoundError
@@ -76,8 +80,55 @@ class TamperAlerter:
             )
 
     def start(self) -> None:
+        """Close alerts a previous run left open (see :meth:`close_stale`), then start writing."""
+        try:
+            self.close_stale(datetime.now(UTC))
+        except Exception:  # the database may be down at start; the writer retries nothing
+            self.stats.failures += 1
+            log.exception("closing tamper alerts left open by a previous run failed")
         self._thread = threading.Thread(target=self._run, name="vigil-tamper-alerts", daemon=True)
         self._thread.start()
+
+    def close_stale(self, now: datetime) -> list[Alert]:
+        """Expire the tamper alerts still ``actionable`` from before this alerter started.
+
+        The map from a signal to its open alert lives in memory, so after a stop or a crash a
+        later "cleared" could not find the alert it clears, and the alert would stay actionable
+        for ever. The cameras' tamper detectors start afresh with the process and raise a new
+        alert if the condition persists, so an alert from before the start is stale: it moves
+        to ``expired`` beside a "cleared" record that says why (announced like any alert).
+        """
+        closed: list[Alert] = []
+        while stale := self.repo.list_alerts(
+            status=AlertStatus.ACTIONABLE, kind=AlertKind.TAMPER, until=now, limit=500
+        ):
+            for old in stale:
+                try:
+                    self.repo.transition_alert(old.id, AlertStatus.ACTIONABLE, AlertStatus.EXPIRED)
+                except (ConflictError, NotFoundError):  # dealt with meanwhile
+                    continue
+                words = TamperChange.parse_detail(old.detail)
+                detail = (
+                    f"signal={words.get('signal', 'unknown')} phase=cleared "
+                    f"reason=monitoring_restarted raised_alert={old.id}"
+                )
+                note = Alert(
+                    id=f"tamper-{uuid.uuid4().hex}",
+                    kind=AlertKind.TAMPER,
+                    camera_id=old.camera_id,
+                    raised_at=now,
+                    score=0.0,
+                    status=AlertStatus.EXPIRED,
+                    detail=detail,
+                )
+                self.repo.add_alert(note)
+                closed.append(note)
+        if closed:
+            log.warning(
+                "closed %d tamper alert(s) left open by a previous run; cameras are re-checked",
+                len(closed),
+            )
+        return closed
 
     def stop(self, timeout: float = 2.0) -> None:
         """Write what is queued (within ``timeout``) and stop the writer thread."""
