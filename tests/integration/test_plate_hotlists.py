@@ -18,7 +18,7 @@ from vigil.governance.verification import VerificationService
 from vigil.perception.plates.profiles import HK, US
 from vigil.storage import Repository
 from vigil.storage.plates import PlateStore
-from vigil.storage.rows import Decision
+from vigil.storage.rows import CaseRow, Decision
 
 pytest.register_assert_rewrite("storage_fixtures", "test_governance_world")
 from test_governance_world import (  # noqa: E402
@@ -150,6 +150,25 @@ def test_retention_keeps_hits_for_their_list_and_others_for_the_read_retention(w
     w.clock.advance(days=25)  # the hit is now 35 days old: past its list's 30
     w.purger.apply_retention(policy)
     assert w.repo.list_plate_reads() == []
+
+
+def test_a_plate_read_on_legal_hold_outlives_its_retention(w: World) -> None:
+    _, check, search = parts(w)
+    check(read(w, "KEEP11", days=10))
+    check(read(w, "DROP22", days=10, track=2))
+    (hit,) = search.search(INVESTIGATOR, pattern="KEEP11", reason="burglary case 41").hits
+    w.repo.add_case(CaseRow("case-7", "burglary", INVESTIGATOR.id, w.clock()))
+    with pytest.raises(PermissionDeniedError):
+        w.purger.hold(OPERATOR, "case-7", "plate_read", hit.key, "evidence")
+    w.purger.hold(INVESTIGATOR, "case-7", "plate_read", hit.key, "vehicle seen at the scene")
+    counts = w.purger.apply_retention(RetentionPolicy(plate_reads=timedelta(days=7)))
+    assert counts["plate_reads"] == 1
+    assert [r.text for r in w.repo.list_plate_reads()] == ["KEEP11"]
+    w.clock.advance(days=3650)  # ten years on: a hold has no expiry
+    w.purger.apply_retention(RetentionPolicy(plate_reads=timedelta(days=7)))
+    assert [r.text for r in w.repo.list_plate_reads()] == ["KEEP11"]
+    entries = [e for e in iter_entries(w.repo) if e.action == AuditAction.LEGAL_HOLD.value]
+    assert [e.target for e in entries] == [f"plate_read:{hit.key}"]
 
 
 def test_plate_search_wildcards_fuzzy_cameras_time_and_audit(w: World) -> None:

@@ -38,6 +38,7 @@ class PlateHit:
     read: PlateRead
     distance: int
     hotlist_id: str | None
+    key: str  # the stored read's id (what a legal hold links to a case)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,7 @@ class PlateSearch:
                 scanned += 1
                 d = pattern_distance(canon, self.profile.canonical(stored.read.text))
                 if d <= max_distance:
-                    hits.append(PlateHit(stored.read, d, stored.hotlist_id))
+                    hits.append(PlateHit(stored.read, d, stored.hotlist_id, stored.key))
         truncated = scanned >= self.max_scan
         hits.sort(key=lambda h: (h.distance, -h.read.read_at.timestamp()))
         self.audit.append(

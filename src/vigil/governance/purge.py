@@ -176,10 +176,12 @@ class Purger:
         return counts
 
     def hold(self, actor: Actor, case_id: str, kind: str, target_id: str, reason: str) -> None:
-        """Link a record to a case; alerts and sightings of a held case are kept past retention."""
+        """Link a record to a case; alerts, sightings and plate reads of a held case are kept
+        past retention (a plate read's ``target_id`` is its stored id, as plate search returns)."""
         actor.require(Role.INVESTIGATOR, Role.SUPERVISOR, action="placing a legal hold")
-        if kind not in {"alert", "sighting", "search", "export"}:
-            raise ValidationError(f"kind must be alert|sighting|search|export, got {kind!r}")
+        kinds = ("alert", "sighting", "plate_read", "search", "export")
+        if kind not in kinds:
+            raise ValidationError(f"kind must be {'|'.join(kinds)}, got {kind!r}")
         self.repo.get_case(case_id)
         self.repo.link_case(CaseLink(case_id, kind, target_id, actor.id, self.clock()))
         self.audit.append(

@@ -181,17 +181,28 @@ class PlateStore:
 
     def delete_expired_reads(self, now: datetime, unlisted: timedelta) -> int:
         """Retention: delete reads that hit no list older than ``unlisted``, and hits older
-        than their list's ``retention_days``; returns how many were deleted."""
+        than their list's ``retention_days``, except reads linked to a case on legal hold;
+        returns how many were deleted."""
+
+        links, cases = t.case_links.c, t.cases.c
+        held = (
+            select(links.target_id)
+            .join(t.cases, cases.id == links.case_id)
+            .where(links.kind == "plate_read", cases.legal_hold.is_(True))
+        )
 
         def run(c: Connection) -> int:
             col = t.plate_reads.c
+            free = col.key.not_in(held)  # linked to a case on legal hold: kept whatever its age
             n = c.execute(
-                delete(t.plate_reads).where(col.hotlist_id.is_(None), col.read_at < now - unlisted)
+                delete(t.plate_reads).where(
+                    col.hotlist_id.is_(None), col.read_at < now - unlisted, free
+                )
             ).rowcount
             for hid, days in c.execute(select(t.hotlists.c.id, t.hotlists.c.retention_days)).all():
                 n += c.execute(
                     delete(t.plate_reads).where(
-                        col.hotlist_id == hid, col.read_at < now - timedelta(days=float(days))
+                        col.hotlist_id == hid, col.read_at < now - timedelta(days=float(days)), free
                     )
                 ).rowcount
             return int(n)

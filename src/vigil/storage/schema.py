@@ -311,7 +311,7 @@ case_links = Table(
     "case_links",
     metadata,
     _id("case_id", ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
-    Column("kind", String(16), primary_key=True),  # alert | sighting | search | export
+    Column("kind", String(16), primary_key=True),  # alert|sighting|plate_read|search|export
     _id("target_id", primary_key=True),
     _id("added_by", nullable=False),
     Column("added_at", UtcDateTime, nullable=False),

@@ -86,6 +86,10 @@ class PlateSearchIn(_In):
 
 
 class PlateHitOut(BaseModel):
+    id: str = Field(
+        description="The stored read's id: linking it to a case on legal hold keeps it past "
+        "retention."
+    )
     camera_id: str
     read_at: datetime
     text: str
@@ -231,6 +235,7 @@ def search_plates(
     return PlateSearchOut(
         hits=[
             PlateHitOut(
+                id=h.key,
                 camera_id=h.read.camera_id,
                 read_at=h.read.read_at,
                 text=h.read.text,
