@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from vigil.cli.main import main
 from vigil.governance.audit import AuditLog, iter_entries
 from vigil.storage import Database, Repository
 from vigil.storage.plates import PlateStore
 from vigil.storage.rows import Role, UserRow
+
+pytest.register_assert_rewrite("cli_calls")
+from cli_calls import CliCalls  # noqa: E402
 
 pytest_plugins = ["storage_fixtures"]
 
@@ -26,23 +28,11 @@ ID = r"([0-9a-f]{32})"
 
 
 @dataclass
-class Cli:
+class Cli(CliCalls):
     cfg: Path
     repo: Repository
     capsys: pytest.CaptureFixture[str]
     tmp: Path
-
-    def ok(self, *args: str) -> str:
-        self.capsys.readouterr()
-        main([*args, "-c", str(self.cfg)])
-        return self.capsys.readouterr().out
-
-    def fails(self, code: int, *args: str) -> str:
-        self.capsys.readouterr()
-        with pytest.raises(SystemExit) as exc:
-            main([*args, "-c", str(self.cfg)])
-        assert exc.value.code == code, self.capsys.readouterr()
-        return self.capsys.readouterr().err
 
     def actions(self) -> list[tuple[str, str]]:
         return [(e.action, e.actor) for e in iter_entries(self.repo)]

@@ -15,13 +15,15 @@ import cv2
 import numpy as np
 import pytest
 
-from vigil.cli.main import main
 from vigil.core.records import ObjectClass, Sighting
 from vigil.governance.audit import AuditLog, iter_entries
 from vigil.perception.image import load_image
 from vigil.storage import Database, Repository
 from vigil.storage.media import LocalMediaStore
 from vigil.storage.rows import Role, UserRow
+
+pytest.register_assert_rewrite("cli_calls")
+from cli_calls import CliCalls  # noqa: E402
 
 pytest_plugins = ["storage_fixtures"]
 pytestmark = [pytest.mark.models, pytest.mark.data]
@@ -30,25 +32,13 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @dataclass
-class Cli:
+class Cli(CliCalls):
     cfg: Path
     repo: Repository
     media: LocalMediaStore
     capsys: pytest.CaptureFixture[str]
     photos: list[Path]
     tmp: Path
-
-    def ok(self, *args: str) -> str:
-        self.capsys.readouterr()
-        main([*args, "-c", str(self.cfg)])
-        return self.capsys.readouterr().out
-
-    def fails(self, code: int, *args: str) -> str:
-        self.capsys.readouterr()
-        with pytest.raises(SystemExit) as exc:
-            main([*args, "-c", str(self.cfg)])
-        assert exc.value.code == code, self.capsys.readouterr()
-        return self.capsys.readouterr().err
 
     def png(self, name: str, img: np.ndarray) -> Path:
         path = self.tmp / f"{name}.png"
