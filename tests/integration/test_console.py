@@ -6,9 +6,10 @@ tasks on: the event watcher that announces committed alerts and camera state cha
 WebSocket. A watchlist with one enrolled subject and an approved deployment are made through the
 governance services; alerts are committed the way the live identifier commits them (probe crop in
 the media store, sighting, alert row with score, calibrated false-alert rate, rank-2 margin and
-the matched template), so the console sees exactly what it would see in production. The face
-pipeline is the tests' fake (no models needed); the camera system is a stub whose states a test
-sets.
+the matched template), so the console sees exactly what it would see in production. Plate reads
+are stored through the repository the API's plate search reads, as the plate stage stores them.
+The face pipeline is the tests' fake (no models needed); the camera system is a stub whose states
+a test sets.
 
 Screenshots go to ``$VIGIL_CONSOLE_SCREENSHOTS`` when set (to look at them), else a temp dir.
 Every page fails its test on a JavaScript error or a console error (a CSP violation is one).
@@ -36,12 +37,21 @@ from test_api_support import PASSWORD, Env, build_env, jpeg
 
 from support import free_port
 from vigil.api.app import create_app
-from vigil.core.records import Alert, AlertKind, AlertStatus, CrowdSample, ObjectClass, Sighting
+from vigil.core.records import (
+    Alert,
+    AlertKind,
+    AlertStatus,
+    CrowdSample,
+    ObjectClass,
+    PlateRead,
+    Sighting,
+)
 from vigil.governance.actors import Actor
 from vigil.governance.audit import iter_entries
 from vigil.governance.deployments import DeploymentRequest, Purpose
 from vigil.governance.watchlists import Category, EnrolmentPhoto
 from vigil.notify.watcher import EventWatcher
+from vigil.storage.repository import plate_key
 from vigil.storage.rows import Role
 
 sync_api = pytest.importorskip(
@@ -515,3 +525,123 @@ def test_keyboard_only_sign_in_and_navigation(
     assert focused[-3:] == ["Skip to content", "Alerts", "Cameras"], focused
     page.keyboard.press("Enter")
     page.locator("h1:focus", has_text="Cameras").wait_for()  # focus follows the page change
+
+
+def test_supervisor_manages_a_hotlist_on_the_plates_page(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    env, expect = console.env, sync_api.expect
+    assert env.svc.hotlists is not None  # ApiServices.build wires plates
+    store = env.svc.hotlists.store
+    page = signed_in(new_page(), console, Role.SUPERVISOR)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Plates").click()
+    page.locator("h1:focus", has_text="Plates").wait_for()
+    assert page.locator("#plate-search-form").count() == 0  # the API allows investigators only
+
+    name = f"Stolen vehicles {uuid.uuid4().hex[:6]}"
+    form = page.locator("#hotlist-form")
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Priority (0-100)").fill("80")
+    form.get_by_label("Reason for the list (recorded)").fill(
+        "thefts reported this week, op. 2025/88"
+    )
+    form.get_by_label("Keep hits for (days)").fill("30")
+    form.get_by_role("button", name="Create hotlist").click()
+    row = page.locator("#hotlists tbody tr", has_text=name)
+    expect(row).to_contain_text("thefts reported this week", timeout=WAIT_MS)
+    hotlist_id = row.get_attribute("data-hotlist-id")
+    assert hotlist_id and store.get_hotlist(hotlist_id).priority == 80
+    panel = page.locator("#hotlist-detail")
+    expect(panel.get_by_role("heading", name=f"Entries of {name}")).to_be_visible(timeout=WAIT_MS)
+
+    panel.get_by_label("Plate or pattern").fill("ab-1234")
+    panel.get_by_label("Reason for the entry (recorded)").fill("reported stolen, report 17")
+    panel.get_by_role("button", name="Add entry").click()
+    entry = page.locator("#hotlist-entries tbody tr", has_text="AB1234")
+    expect(entry).to_contain_text("reported stolen, report 17", timeout=WAIT_MS)
+    expect(row.locator("td").nth(4)).to_have_text("1")  # the entry count, after the <th> name
+    (stored,) = store.list_entries(hotlist_id)
+    assert stored.pattern == "AB1234" and stored.reason == "reported stolen, report 17"
+    page.screenshot(path=str(console.shots / "plates-hotlists.png"), full_page=True)
+
+    # The API's refusals, as they came: a pattern the service refuses, one the schema refuses,
+    # and the same plate again.
+    errors = page.locator("#entry-errors [role=alert]")
+    for pattern, status, words in (
+        ("***", "422", "only '*' matches every plate"),
+        ("AB_12", "422", "pattern: String should match pattern"),
+        ("AB 1234", "409", "already holds AB1234"),
+    ):
+        panel.get_by_label("Plate or pattern").fill(pattern)
+        panel.get_by_label("Reason for the entry (recorded)").fill("a witness saw it")
+        panel.get_by_role("button", name="Add entry").click()
+        expect(errors).to_contain_text(words, timeout=WAIT_MS)
+        assert status in errors.inner_text(), errors.inner_text()
+    assert len(store.list_entries(hotlist_id)) == 1
+    page.screenshot(path=str(console.shots / "plates-entry-refused.png"), full_page=True)
+
+    # Removing the entry and deleting the list send their reasons as X-Vigil-Reason.
+    entry.get_by_label("Reason (recorded)").fill("vehicle recovered")
+    entry.get_by_role("button", name="Remove AB1234").click()
+    expect(page.locator("#no-entries")).to_be_visible(timeout=WAIT_MS)
+    assert store.list_entries(hotlist_id) == []
+    panel.get_by_label("Reason for deleting this list (recorded)").fill("operation closed")
+    panel.get_by_role("button", name="Delete list").click()
+    expect(page.locator("#hotlists-status")).to_contain_text(f"Hotlist {name} deleted.")
+    expect(page.locator(f"tr[data-hotlist-id='{hotlist_id}']")).to_have_count(0)
+    assert hotlist_id not in {h.id for h in store.list_hotlists()}
+    reasons = {e.action: e.reason for e in iter_entries(env.repo) if e.target.endswith(hotlist_id)}
+    assert reasons["hotlist.create"] == "thefts reported this week, op. 2025/88"
+    assert reasons["hotlist.add_entry"] == "reported stolen, report 17"
+    assert reasons["hotlist.remove_entry"] == "vehicle recovered"
+    assert reasons["hotlist.delete"] == "operation closed"
+
+
+def test_investigator_runs_an_audited_plate_search(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    env, expect = console.env, sync_api.expect
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    read = PlateRead("cam-1", at, "KLM4821", 0.93, "us", (10, 20, 110, 50), track_id=7)
+    env.repo.add_plate_reads([read])
+    searches = sum(1 for e in iter_entries(env.repo) if e.action == "search.run")
+    page = signed_in(new_page(), console, Role.INVESTIGATOR)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Plates").click()
+    form = page.locator("#plate-search-form")
+    assert "Every search is audited." in page.locator("#search-reason-help").inner_text()
+    form.get_by_label("Plate or partial plate").fill("KLM4822")  # one character off
+    form.get_by_label("Fuzzy match").select_option("1")
+    form.get_by_label("From (optional)").fill("2020-06-15T12:00")  # local time
+    form.get_by_label("Reason (required; recorded in the audit chain)").fill(
+        "witness statement, case 2025/311"
+    )
+    form.get_by_role("button", name="Search").click()
+    hit = page.locator(f"#plate-hits tr[data-read-id='{plate_key(read)}']")
+    expect(hit).to_contain_text("KLM4821", timeout=WAIT_MS)
+    cells = [hit.locator("th, td").nth(i).inner_text() for i in range(3)]
+    assert cells == ["KLM4821", "1", "cam-1"]
+    assert hit.locator("td").last.inner_text() == plate_key(read)  # whole, for a legal hold
+    scan = page.locator("#plate-scan")
+    assert "Not truncated" in scan.inner_text() and scan.get_attribute("data-truncated") == "false"
+    page.screenshot(path=str(console.shots / "plates-search.png"), full_page=True)
+    runs = [e for e in iter_entries(env.repo) if e.action == "search.run"]
+    assert len(runs) == searches + 1
+    details = dict(runs[-1].details)
+    assert runs[-1].reason == "witness statement, case 2025/311"
+    assert details["kind"] == "plate" and details["pattern"] == "KLM4822"
+    assert details["max_distance"] == "1" and details["from"].startswith("2020-06-15")
+
+
+def test_operator_sees_no_plates_page_and_gets_the_api_refusal(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    page = signed_in(new_page(), console, Role.OPERATOR)
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Alerts").wait_for()
+    assert nav.get_by_role("link", name="Plates").count() == 0
+    page.goto(f"{console.url}/console/#/plates")  # hidden from operators; the API refuses too
+    refusal = page.locator("#hotlists-errors [role=alert]")
+    refusal.wait_for()
+    assert "403" in refusal.inner_text() and "(forbidden)" in refusal.inner_text()
+    assert page.locator("#hotlist-form").count() == 0
+    assert page.locator("#plate-search-form").count() == 0

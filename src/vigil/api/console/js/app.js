@@ -1,9 +1,9 @@
 // The console shell: session, navigation by URL fragment, and the live stream.
 //
-// Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/audit. Each view is a
-// function `(root, ctx, params)` that fills `root` (a fresh element, so a slow view that
-// finishes after the user moved on writes into a detached node, never over the new page) and
-// may return a clean-up function (unsubscribe, stop timers, release image URLs).
+// Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/plates, #/audit. Each
+// view is a function `(root, ctx, params)` that fills `root` (a fresh element, so a slow view
+// that finishes after the user moved on writes into a detached node, never over the new page)
+// and may return a clean-up function (unsubscribe, stop timers, release image URLs).
 
 import * as api from "./api.js";
 import { fill, h, message } from "./dom.js";
@@ -14,12 +14,14 @@ import { auditView } from "./views/audit.js";
 import { camerasView } from "./views/cameras.js";
 import { deploymentsView } from "./views/deployments.js";
 import { loginView } from "./views/login.js";
+import { platesView } from "./views/plates.js";
 
 const VIEWS = {
   alerts: alertsView,
   alert: alertDetailView,
   cameras: camerasView,
   deployments: deploymentsView,
+  plates: platesView,
   audit: auditView,
 };
 

@@ -18,6 +18,8 @@ export const CAPABILITIES = {
   "cameras:read": EVERYONE,
   "deployments:read": EVERYONE,
   "deployments:decide": [A],
+  "plates:hotlists": [S, I],
+  "plates:search": [I],
   "audit:read": [U, D],
 };
 
@@ -41,6 +43,7 @@ export const NAV = [
   { route: "alerts", label: "Alerts", capability: "alerts:read" },
   { route: "cameras", label: "Cameras", capability: "cameras:read" },
   { route: "deployments", label: "Deployments", capability: "deployments:read" },
+  { route: "plates", label: "Plates", capability: "plates:hotlists" },
   { route: "audit", label: "Audit", capability: "audit:read" },
 ];
 
