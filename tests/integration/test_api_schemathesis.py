@@ -126,6 +126,9 @@ def known_ids(fuzz_env: Env) -> dict[str, str]:
     )
     assert r.status_code == 201, r.text
     entry_id = str(r.json()["id"])
+    r = c.post("/api/v1/cases", json={"title": "fuzz case", "reason": "report 9"})
+    assert r.status_code == 201, r.text
+    case_id = str(r.json()["id"])
     # A user of its own, so disabling it (or revoking its key) leaves the callers signed in.
     victim = env.svc.accounts.create_user("fuzz-victim", PASSWORD, [Role.OPERATOR])
     return {
@@ -137,6 +140,7 @@ def known_ids(fuzz_env: Env) -> dict[str, str]:
         "subject_id": subject_id,
         "hotlist_id": hotlist_id,
         "entry_id": entry_id,
+        "case_id": case_id,
         "user_id": victim.id,
         "key_id": _api_key(env, victim.id),
     }

@@ -83,6 +83,7 @@ class AuditAction(StrEnum):
     PURGE_SIGHTINGS = "purge.sightings"
     RETENTION_RUN = "retention.run"
     LEGAL_HOLD = "case.legal_hold"
+    CASE_OPEN = "case.open"
     AUDIT_VERIFY = "audit.verify"
 
 

@@ -24,13 +24,14 @@ indistinguishable from tampering; its size is bounded by archiving, not by delet
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from vigil.errors import ValidationError
+from vigil.errors import NotFoundError, ValidationError
 from vigil.governance.actors import SYSTEM, Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.governance.store import GovernanceStore
@@ -38,7 +39,7 @@ from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
-from vigil.storage.rows import CaseLink, Role
+from vigil.storage.rows import CaseLink, CaseRow, Role
 
 log = logging.getLogger(__name__)
 
@@ -175,14 +176,32 @@ class Purger:
         log.info("retention: %s", counts)
         return counts
 
+    def open_case(self, actor: Actor, title: str, reason: str) -> CaseRow:
+        """Open a case (on legal hold from the start): records linked to it outlive retention."""
+        actor.require(Role.INVESTIGATOR, Role.SUPERVISOR, action="opening a case")
+        if not title.strip():
+            raise ValidationError("a case needs a title")
+        case = CaseRow(uuid.uuid4().hex, title.strip()[:200], actor.id, self.clock())
+        self.repo.add_case(case)
+        self.audit.append(actor.id, AuditAction.CASE_OPEN, f"case:{case.id}", reason, [])
+        return case
+
     def hold(self, actor: Actor, case_id: str, kind: str, target_id: str, reason: str) -> None:
         """Link a record to a case; alerts, sightings and plate reads of a held case are kept
-        past retention (a plate read's ``target_id`` is its stored id, as plate search returns)."""
+        past retention (a plate read's ``target_id`` is its stored id, as plate search returns).
+        An alert, sighting or plate read must exist (:class:`NotFoundError` otherwise): a hold
+        on a mistyped id would protect nothing and say it did."""
         actor.require(Role.INVESTIGATOR, Role.SUPERVISOR, action="placing a legal hold")
         kinds = ("alert", "sighting", "plate_read", "search", "export")
         if kind not in kinds:
             raise ValidationError(f"kind must be {'|'.join(kinds)}, got {kind!r}")
         self.repo.get_case(case_id)
+        if kind == "alert":
+            self.repo.get_alert(target_id)
+        elif kind == "sighting":
+            self.repo.get_sighting(target_id)
+        elif kind == "plate_read" and not PlateStore(self.repo.db).has_read(target_id):
+            raise NotFoundError(f"plate read {target_id} not found")
         self.repo.link_case(CaseLink(case_id, kind, target_id, actor.id, self.clock()))
         self.audit.append(
             actor.id,

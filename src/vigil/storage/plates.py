@@ -179,6 +179,12 @@ class PlateStore:
             if len(rows) < page:
                 return
 
+    def has_read(self, key: str) -> bool:
+        """True when a plate read with this key (the id plate search returns) is stored."""
+        q = select(t.plate_reads.c.key).where(t.plate_reads.c.key == key)
+        with self.db.read() as c:
+            return c.execute(q).first() is not None
+
     def delete_expired_reads(self, now: datetime, unlisted: timedelta) -> int:
         """Retention: delete reads that hit no list older than ``unlisted``, and hits older
         than their list's ``retention_days``, except reads linked to a case on legal hold;

@@ -227,7 +227,7 @@ class CaseRow:
 @dataclass(frozen=True, slots=True)
 class CaseLink:
     case_id: str
-    kind: str  # alert | sighting | search | export
+    kind: str  # alert | sighting | plate_read | search | export
     target_id: str
     added_by: str
     added_at: datetime
