@@ -4,9 +4,7 @@ the subject is removed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -16,14 +14,9 @@ from vigil.governance.watchlists import Category, EnrolmentPhoto
 from vigil.storage.rows import DeploymentRow, DeploymentState, Role
 
 pytest.register_assert_rewrite("test_api_support")
-from test_api_support import Env, build_env, jpeg  # noqa: E402
+from test_api_support import Env, jpeg  # noqa: E402
 
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    e = build_env(tmp_path)
-    yield e
-    e.repo.db.dispose()
+pytest_plugins = ["test_api_support"]  # the env fixture
 
 
 def test_enrolled_image_comes_from_the_template_column(env: Env) -> None:

@@ -3,9 +3,7 @@ roles, unknown records, bad input, and the audit entries - through the real app 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -16,14 +14,9 @@ from vigil.storage.plates import PlateStore
 from vigil.storage.rows import Role
 
 pytest.register_assert_rewrite("test_api_support")
-from test_api_support import Env, add_alert, build_env  # noqa: E402
+from test_api_support import Env, add_alert  # noqa: E402
 
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    e = build_env(tmp_path)
-    yield e
-    e.repo.db.dispose()
+pytest_plugins = ["test_api_support"]  # the env fixture
 
 
 def stored_read_id(env: Env, text: str, days_ago: float) -> str:

@@ -3,9 +3,6 @@ its result count and the reason header, and the chain still verifies."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from vigil.core.records import ObjectClass, Sighting
@@ -13,14 +10,9 @@ from vigil.governance.audit import AuditAction, iter_entries
 from vigil.storage.rows import Role
 
 pytest.register_assert_rewrite("test_api_support")
-from test_api_support import Env, build_env  # noqa: E402
+from test_api_support import Env  # noqa: E402
 
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    e = build_env(tmp_path)
-    yield e
-    e.repo.db.dispose()
+pytest_plugins = ["test_api_support"]  # the env fixture
 
 
 def test_listing_sightings_is_an_audited_search(env: Env) -> None:
