@@ -16,6 +16,7 @@ from vigil.governance.audit import make_entry
 from vigil.storage import Repository
 from vigil.storage import schema as t
 from vigil.storage.factory import open_database_from_config
+from vigil.storage.rows import Role, UserRow
 
 
 @dataclass
@@ -45,8 +46,10 @@ def test_a_head_kept_elsewhere_detects_a_rewrite(
     try:
         first = repo.audit_entry_at(0)
         assert first is not None
+        second = repo.audit_entry_at(1)
+        assert second is not None  # same action and target, another reason: "who knew why"
         forged = make_entry(
-            first, at=first.at, actor="cli", action="user.create", target="user:x", reason="r"
+            first, at=first.at, actor="cli", action=second.action, target=second.target, reason="r"
         )
         row = {"actor": forged.actor, "target": forged.target, "reason": forged.reason}
         repo.db.write(
@@ -68,3 +71,28 @@ def test_a_head_kept_elsewhere_detects_a_rewrite(
     assert "BROKEN at seq 1" in capsys.readouterr().out
     err = sh.fails(2, "audit", "verify", "--expect-head", "1:not-a-hash")
     assert "SEQ:SHA256" in err
+
+
+def test_verify_names_records_written_around_the_audit_chain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text(f"system:\n  data_dir: {tmp_path}\ncameras:\n  - {{id: c1, url: /d/c1.mp4}}\n")
+    sh = Shell(cfg, capsys)
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("Plenty-of-entropy-42!\n"))
+    sh.ok("users", "add", "ana", "-r", "operator", "--password-stdin")
+    assert "has its entry" in sh.ok("audit", "verify")
+    # An account inserted straight into the database (no Vigil code path, no entry).
+    repo = Repository(open_database_from_config(load_config(cfg)))
+    try:
+        ghost = UserRow("ghost-id", "ghost", "x", repo.list_users()[0].created_at, (Role.ADMIN,))
+        repo.add_user(ghost)
+    finally:
+        repo.db.dispose()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", "verify", "-c", str(cfg)])
+    assert exc.value.code == 1
+    out = capsys.readouterr().out
+    assert "intact" in out  # the chain itself is fine...
+    assert "1 user record(s) without their audit entry: ghost-id" in out  # ...the gap is named

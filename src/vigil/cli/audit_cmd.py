@@ -80,13 +80,22 @@ def verify(
         "still carry HASH. Repeat for several.",
     ),
 ) -> None:
-    """Check every link of the chain, the anchor and any expected heads; exit 1 if broken."""
-    from vigil.governance.audit import parse_head
+    """Check every link of the chain, the anchor and any expected heads, and that every user,
+    deployment, watchlist, case, hotlist, alert and decision has its entry; exit 1 if not."""
+    from vigil.governance.accountability import find_gaps
+    from vigil.governance.audit import iter_entries, parse_head
+    from vigil.storage.repo_admin import accountable_records
 
     expected = [parse_head(text) for text in expect_head]
-    report = audit_log(config_path).verify(expected)
+    log = audit_log(config_path)
+    report = log.verify(expected)
     typer.echo(report.describe())
-    if not report.ok:
+    store = log.store
+    db = getattr(store, "db", None)
+    gaps = None if db is None else find_gaps(iter_entries(store), accountable_records(db))
+    if gaps is not None:
+        typer.echo(gaps.describe())
+    if not report.ok or (gaps is not None and not gaps.ok):
         raise typer.Exit(1)
 
 

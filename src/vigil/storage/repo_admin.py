@@ -393,6 +393,36 @@ class AdminRepository:
 _USER_LISTS = ("roles", "cameras")  # columns stored as comma-separated lists
 
 
+def accountable_records(db: Database) -> dict[str, list[str]]:
+    """Every stored record whose creation or decision must have an audit entry, by kind:
+    ``{"user": [ids], ..., "verification": ["<alert id>|<user id>|<decision>", ...]}``.
+
+    Read by :mod:`vigil.governance.accountability` to find records without their entry. Alerts
+    are those the verification path audits (face matches and plate hits).
+    """
+    tables = {
+        "user": t.users,
+        "deployment": t.deployments,
+        "watchlist": t.watchlists,
+        "case": t.cases,
+        "hotlist": t.hotlists,
+    }
+    out: dict[str, list[str]] = {}
+    with db.read() as c:
+        for kind, table in tables.items():
+            out[kind] = [r[0] for r in c.execute(select(table.c.id))]
+        kinds = ("face_match", "plate_hit")
+        out["alert"] = [
+            r[0] for r in c.execute(select(t.alerts.c.id).where(t.alerts.c.kind.in_(kinds)))
+        ]
+        v = t.verifications.c
+        out["verification"] = [
+            f"{r.alert_id}|{r.user_id}|{r.decision}"
+            for r in c.execute(select(v.alert_id, v.user_id, v.decision))
+        ]
+    return out
+
+
 def _join_cameras(cameras: Sequence[str] | None) -> str | None:
     return None if cameras is None else ",".join(cameras)
 
