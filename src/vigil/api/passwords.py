@@ -1,4 +1,4 @@
-"""The password policy: refuse what an attacker tries first, explain why in words a person can act on.
+"""The password policy: refuse what attackers try first, and say why in words a person can act on.
 
 Checked wherever a password is set (the accounts service: API, ``vigil users add``, the demo).
 In order, each with its own message:

@@ -216,9 +216,7 @@ class AdminRepository:
                     n = 1
                 wait = block_for(int(n))
                 if wait is not None:
-                    c.execute(
-                        update(t.login_throttle).where(*key).values(blocked_until=now + wait)
-                    )
+                    c.execute(update(t.login_throttle).where(*key).values(blocked_until=now + wait))
                 return None
             raise ConflictError("login attempts changed too fast to count; try again")
 
