@@ -196,14 +196,19 @@ class PlateHitChecker:
         self.hits = 0
 
     def __call__(self, read: PlateRead) -> Alert | None:
-        """Store ``read``; returns the alert raised when it hits a hotlist."""
-        self.repo.add_plate_reads([read])
+        """Store ``read``; returns the alert raised when it hits a hotlist.
+
+        A hit is stored as one unit: the read, its hit mark, the alert and the alert's audit
+        entry commit together (a read marked as a hit without its recorded alert would be kept
+        for the hotlist's retention with no trace of why)."""
         self.reads += 1
         hit = self.match(read.text)
         if hit is None:
+            self.repo.add_plate_reads([read])
             return None
         hotlist, entry = hit
-        with self.store.db.transaction():  # the hit mark, the alert and its entry: one unit
+        with self.store.db.transaction():
+            self.repo.add_plate_reads([read])
             self.store.mark_hit(read, hotlist.id)
             alert = self._raise(read, hotlist, entry)
         self.hits += 1
