@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_api_support import PASSWORD, Env, add_alert, build_env, jpeg
 
 from vigil.api.deps import route_access
+from vigil.governance.actors import Actor
 from vigil.storage.rows import DeploymentRow, DeploymentState, Role
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -147,7 +148,9 @@ def known_ids(fuzz_env: Env) -> dict[str, str]:
 
 
 def _api_key(env: Env, user_id: str) -> str:
-    key_id: str = env.svc.accounts.issue_api_key(user_id, ["alerts:read"])[1].token_hash
+    key_id: str = env.svc.accounts.issue_api_key(
+        Actor.of(env.users[Role.ADMIN], Role.ADMIN), user_id, ["alerts:read"]
+    )[1].token_hash
     return key_id
 
 

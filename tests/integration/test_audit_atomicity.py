@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from PIL import Image
 from sqlalchemy import select
 
-from vigil.api.accounts import AccountService
+from vigil.api.accounts import AccountService, Principal
 from vigil.config.plates import PlatesConfig
 from vigil.core.records import Alert, AlertKind, ObjectClass, PlateRead, Sighting
 from vigil.governance.actors import Actor
@@ -354,6 +354,17 @@ SCENARIOS: dict[AuditAction, Scenario] = {
         c.accounts.start_session(u),
         arm(),
         _disable(c, u.id),
+    ),
+    AuditAction.API_KEY_ISSUE: lambda c, arm: (
+        u := c.accounts.create_user("olga", "correct horse battery", [Role.OPERATOR]),
+        arm(),
+        c.accounts.issue_api_key(ADMIN, u.id, ["alerts:read"]),
+    ),
+    AuditAction.API_KEY_REVOKE: lambda c, arm: (
+        u := c.accounts.create_user("olga", "correct horse battery", [Role.OPERATOR]),
+        key := c.accounts.issue_api_key(ADMIN, u.id, ["alerts:read"])[1],
+        arm(),
+        c.accounts.revoke_api_key(Principal(u, "bearer", "-"), key.token_hash),
     ),
 }
 

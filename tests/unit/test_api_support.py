@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from vigil.api.accounts import AccountService
+from vigil.api.accounts import AccountService, LoginPolicy
 from vigil.api.app import create_app
 from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
@@ -111,13 +111,27 @@ def config(**api: Any) -> VigilConfig:
     )
 
 
-def build_env(tmp: Path, *, cfg: VigilConfig | None = None, now: datetime | None = None) -> Env:
+def build_env(
+    tmp: Path,
+    *,
+    cfg: VigilConfig | None = None,
+    now: datetime | None = None,
+    db: Database | None = None,
+) -> Env:
+    """The API over ``db`` (default: a fresh SQLite file in ``tmp``; pass an empty migrated
+    PostgreSQL database to run the same app there)."""
     cfg = cfg or config()
-    db = migrated_db(tmp)
+    db = db or migrated_db(tmp)
     repo = Repository(db)
     media = LocalMediaStore(tmp / "media")
     audit = AuditLog(repo, anchor_path=tmp / "anchor.json")
-    accounts = AccountService(repo, secret=b"test-secret-key", audit=audit, hasher=FAST_HASH)
+    accounts = AccountService(
+        repo,
+        secret=b"test-secret-key",
+        audit=audit,
+        hasher=FAST_HASH,
+        login=LoginPolicy.from_config(cfg.api),
+    )
 
     def watchlists() -> WatchlistService:
         return WatchlistService(

@@ -91,6 +91,8 @@ class AuditAction(StrEnum):
     USER_CREATE = "user.create"
     USER_CAMERAS = "user.cameras"
     USER_DISABLE = "user.disable"
+    API_KEY_ISSUE = "api_key.issue"
+    API_KEY_REVOKE = "api_key.revoke"
 
 
 def _iso(ts: datetime) -> str:

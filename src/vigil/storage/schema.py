@@ -95,6 +95,22 @@ sessions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
+    # Who issued an API key (an admin may issue one in another user's name); NULL for login
+    # sessions and for keys issued before revision 0005.
+    _id("issued_by"),
+)
+
+# Failed-login back-off per (account, client) (revision 0005). ``failures`` counts attempts
+# since the pair's last success, charged *before* the password is checked so parallel guesses
+# cannot outrun the count; ``blocked_until`` refuses the pair without checking until then.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    _id("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("client", String(ID), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_attempt_at", UtcDateTime, nullable=False, index=True),
+    Column("blocked_until", UtcDateTime),
 )
 
 watchlists = Table(

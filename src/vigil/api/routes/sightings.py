@@ -88,6 +88,7 @@ def list_sightings(
             ("until", until.isoformat() if until else "-"),
             ("offset", str(offset)),
             ("results", str(len(result.items))),
+            *p.attribution(),
         ],
     )
     return result
