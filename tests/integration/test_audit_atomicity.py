@@ -377,22 +377,16 @@ def _refused_search(c: Ctx, dep: str) -> None:
 
 
 def _create_user(c: Ctx) -> None:
-    """What ``POST /users`` and ``vigil users add`` do: the account and its entry, one unit."""
-    with c.w.repo.db.transaction():
-        user = c.accounts.create_user("olga", "correct horse battery", [Role.OPERATOR])
-        c.w.audit.append(ADMIN.id, AuditAction.USER_CREATE, f"user:{user.id}", "new operator")
+    """What ``POST /users``, ``vigil users add`` and the demo call."""
+    c.accounts.create_user("olga", "correct horse battery", [Role.OPERATOR], by=ADMIN.id)
 
 
 def _assign(c: Ctx, user_id: str) -> None:
-    with c.w.repo.db.transaction():
-        c.accounts.assign_cameras(user_id, ["cam-1"])
-        c.w.audit.append(ADMIN.id, AuditAction.USER_CAMERAS, f"user:{user_id}", "district")
+    c.accounts.assign_cameras(user_id, ["cam-1"], by=ADMIN.id, reason="district")
 
 
 def _disable(c: Ctx, user_id: str) -> None:
-    with c.w.repo.db.transaction():
-        c.accounts.disable(user_id)
-        c.w.audit.append(ADMIN.id, AuditAction.USER_DISABLE, f"user:{user_id}", "left")
+    c.accounts.disable(user_id, by=ADMIN.id, reason="left the force")
 
 
 def snapshot(c: Ctx) -> dict[str, Any]:

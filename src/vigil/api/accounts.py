@@ -225,10 +225,15 @@ class AccountService:
         roles: Iterable[Role | str],
         display_name: str = "",
         cameras: Iterable[str] | None = None,
+        *,
+        by: str = "system",
+        reason: str = "account created",
     ) -> UserRow:
         """Create an account; :class:`ConflictError` if the username is taken.
 
-        ``cameras``: the cameras the person may see (``None``: every camera).
+        ``cameras``: the cameras the person may see (``None``: every camera). ``by`` (who
+        creates it) and ``reason`` go to the ``user.create`` audit entry, written in the same
+        transaction as the account, so no caller (API, CLI, demo) can create one unrecorded.
         """
         import re
 
@@ -249,17 +254,49 @@ class AccountService:
             display_name=display_name,
             cameras=self._known_cameras(cameras),
         )
-        self.repo.add_user(user)
+        with self.repo.db.transaction():
+            self.repo.add_user(user)
+            self._record(
+                by,
+                AuditAction.USER_CREATE,
+                user.id,
+                reason,
+                [("roles", ",".join(user.roles)), ("cameras", summarise_ids(user.cameras))],
+            )
         return user
 
-    def assign_cameras(self, user_id: str, cameras: Iterable[str] | None) -> UserRow:
+    def _record(
+        self,
+        by: str,
+        action: AuditAction,
+        user_id: str,
+        reason: str,
+        details: list[tuple[str, str]],
+    ) -> None:
+        """Append a user change's entry (inside the caller's unit of work)."""
+        self._audit().append(by, action, f"user:{user_id}", reason, details)
+
+    def assign_cameras(
+        self, user_id: str, cameras: Iterable[str] | None, *, by: str = "system", reason: str = ""
+    ) -> UserRow:
         """Limit a person to ``cameras`` (``None``: every camera); returns the updated account.
 
         Takes effect on the person's next request (sessions read the account each time).
+        Audited as ``user.cameras`` in the same transaction.
         """
-        self.repo.get_user(user_id)
-        self.repo.update_user(user_id, cameras=self._known_cameras(cameras))
-        return self.repo.get_user(user_id)
+        with self.repo.db.transaction():
+            self.repo.get_user(user_id)
+            self.repo.update_user(user_id, cameras=self._known_cameras(cameras))
+            user = self.repo.get_user(user_id)
+            why = reason or "camera assignment changed"
+            self._record(
+                by,
+                AuditAction.USER_CAMERAS,
+                user_id,
+                why,
+                [("cameras", summarise_ids(user.cameras))],
+            )
+        return user
 
     def _known_cameras(self, cameras: Iterable[str] | None) -> tuple[str, ...] | None:
         """Sorted, de-duplicated camera ids, each of which must exist (a typo would otherwise
@@ -273,11 +310,16 @@ class AccountService:
             raise ValidationError(f"unknown camera(s) {unknown[:10]}; known: {sorted(known)[:20]}")
         return wanted
 
-    def disable(self, user_id: str) -> int:
-        """Disable an account and revoke every session and key it holds; returns how many."""
-        self.repo.get_user(user_id)
-        self.repo.update_user(user_id, disabled=True)
-        return self.repo.revoke_user_sessions(user_id, self.clock())
+    def disable(self, user_id: str, *, by: str = "system", reason: str = "") -> int:
+        """Disable an account and revoke every session and key it holds; returns how many.
+        Audited as ``user.disable`` in the same transaction."""
+        with self.repo.db.transaction():
+            self.repo.get_user(user_id)
+            self.repo.update_user(user_id, disabled=True)
+            revoked = self.repo.revoke_user_sessions(user_id, self.clock())
+            why = reason or "account disabled"
+            self._record(by, AuditAction.USER_DISABLE, user_id, why, [("revoked", str(revoked))])
+        return revoked
 
     # -- logins ---------------------------------------------------------------------------------
 
@@ -393,7 +435,9 @@ class AccountService:
 
     def _audit(self) -> AuditLog:
         if self.audit is None:
-            raise ConflictError("API keys need the audit log: this service was built without one")
+            raise ConflictError(
+                "account changes need the audit log: this service was built without one"
+            )
         return self.audit
 
     def resolve(self, token: str, via: str) -> Principal:

@@ -20,7 +20,6 @@ from vigil.api.schemas import (
     NewUser,
     UserOut,
 )
-from vigil.governance.audit import AuditAction, summarise_ids
 from vigil.storage.rows import Role, SessionRow, UserRow
 
 auth = router("/auth", "auth")
@@ -133,17 +132,15 @@ def list_users(request: Request, _: Principal = access(Role.ADMIN)) -> list[User
 @users.post("", response_model=UserOut, status_code=201)
 def create_user(body: NewUser, request: Request, p: Principal = access(Role.ADMIN)) -> UserOut:
     svc = services(request)
-    with svc.repo.db.transaction():  # the account exists only with its audit entry
-        user = svc.accounts.create_user(
-            body.username, body.password, body.roles, body.display_name, body.cameras
-        )
-        svc.audit.append(
-            p.user.id,
-            AuditAction.USER_CREATE,
-            f"user:{user.id}",
-            "created through the API",
-            [("roles", ",".join(user.roles)), ("cameras", summarise_ids(user.cameras))],
-        )
+    user = svc.accounts.create_user(
+        body.username,
+        body.password,
+        body.roles,
+        body.display_name,
+        body.cameras,
+        by=p.user.id,
+        reason="created through the API",
+    )
     return user_out(user)
 
 
@@ -153,28 +150,12 @@ def assign_cameras(
 ) -> UserOut:
     """Limit a person to some cameras (null: every camera); audited with the reason."""
     svc = services(request)
-    with svc.repo.db.transaction():
-        user = svc.accounts.assign_cameras(user_id, body.cameras)
-        svc.audit.append(
-            p.user.id,
-            AuditAction.USER_CAMERAS,
-            f"user:{user_id}",
-            body.reason,
-            [("cameras", summarise_ids(user.cameras))],
-        )
+    user = svc.accounts.assign_cameras(user_id, body.cameras, by=p.user.id, reason=body.reason)
     return user_out(user)
 
 
 @users.post("/{user_id}/disable", response_model=Done)
 def disable_user(user_id: IdPath, request: Request, p: Principal = access(Role.ADMIN)) -> Done:
     svc = services(request)
-    with svc.repo.db.transaction():
-        revoked = svc.accounts.disable(user_id)
-        svc.audit.append(
-            p.user.id,
-            AuditAction.USER_DISABLE,
-            f"user:{user_id}",
-            "disabled through the API",
-            [("sessions_revoked", str(revoked))],
-        )
+    svc.accounts.disable(user_id, by=p.user.id, reason="disabled through the API")
     return Done()
