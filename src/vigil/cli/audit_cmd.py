@@ -71,9 +71,20 @@ def settings_auditor(
 
 
 @app.command("verify")
-def verify(config_path: Path | None = CONFIG) -> None:
-    """Check every link of the chain (and the anchor); exit 1 at the first broken link."""
-    report = audit_log(config_path).verify()
+def verify(
+    config_path: Path | None = CONFIG,
+    expect_head: list[str] = typer.Option(
+        [],
+        "--expect-head",
+        help="SEQ:HASH kept elsewhere (as `vigil audit head` printed it); the entry at SEQ must "
+        "still carry HASH. Repeat for several.",
+    ),
+) -> None:
+    """Check every link of the chain, the anchor and any expected heads; exit 1 if broken."""
+    from vigil.governance.audit import parse_head
+
+    expected = [parse_head(text) for text in expect_head]
+    report = audit_log(config_path).verify(expected)
     typer.echo(report.describe())
     if not report.ok:
         raise typer.Exit(1)
@@ -81,6 +92,8 @@ def verify(config_path: Path | None = CONFIG) -> None:
 
 @app.command("head")
 def head(config_path: Path | None = CONFIG) -> None:
-    """Print the newest link (seq and hash): keep a copy elsewhere to detect a cut tail."""
-    entry = audit_log(config_path).store.last_audit()
-    typer.echo("empty" if entry is None else f"{entry.seq} {entry.entry_hash}")
+    """Print the newest link as SEQ:HASH. Hand it to an oversight body (or print it in a
+    report): `vigil audit verify --expect-head SEQ:HASH` later proves the chain still holds it,
+    which detects even a full rewrite with recomputed hashes and a forged anchor."""
+    found = audit_log(config_path).head()
+    typer.echo("empty" if found is None else f"{found.seq}:{found.entry_hash}")

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from vigil.config import load_config
+from vigil.governance.audit import AuditAction, summarise_ids
 from vigil.storage.rows import Role
 
 app = typer.Typer(help="User accounts and roles.", no_args_is_help=True)
@@ -51,15 +52,16 @@ def add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    _, audit, accounts = _services(config_path)
-    user = accounts.create_user(username, password, role, display_name, camera or None)
-    audit.append(
-        "cli",
-        "user.create",
-        f"user:{user.id}",
-        "created with vigil users add",
-        [("roles", ",".join(user.roles)), ("cameras", _cameras_text(user.cameras))],
-    )
+    repo, audit, accounts = _services(config_path)
+    with repo.db.transaction():  # the account exists only with its audit entry
+        user = accounts.create_user(username, password, role, display_name, camera or None)
+        audit.append(
+            "cli",
+            AuditAction.USER_CREATE,
+            f"user:{user.id}",
+            "created with vigil users add",
+            [("roles", ",".join(user.roles)), ("cameras", summarise_ids(user.cameras))],
+        )
     typer.echo(
         f"created {user.username} ({user.id}) with roles {', '.join(user.roles)}; "
         f"cameras: {_cameras_text(user.cameras)}"
@@ -90,8 +92,11 @@ def disable(
     """Disable an account and revoke all its sessions and API keys."""
     repo, audit, accounts = _services(config_path)
     user = repo.get_user(username=username)
-    revoked = accounts.disable(user.id)
-    audit.append("cli", "user.disable", f"user:{user.id}", reason, [("revoked", str(revoked))])
+    with repo.db.transaction():
+        revoked = accounts.disable(user.id)
+        audit.append(
+            "cli", AuditAction.USER_DISABLE, f"user:{user.id}", reason, [("revoked", str(revoked))]
+        )
     typer.echo(f"disabled {username}; revoked {revoked} session(s)/key(s)")
 
 
@@ -111,8 +116,13 @@ def cameras(
         raise typer.BadParameter("give either --all or one or more --camera")
     repo, audit, accounts = _services(config_path)
     user = repo.get_user(username=username)
-    user = accounts.assign_cameras(user.id, None if all_cameras else camera)
-    audit.append(
-        "cli", "user.cameras", f"user:{user.id}", reason, [("cameras", _cameras_text(user.cameras))]
-    )
+    with repo.db.transaction():
+        user = accounts.assign_cameras(user.id, None if all_cameras else camera)
+        audit.append(
+            "cli",
+            AuditAction.USER_CAMERAS,
+            f"user:{user.id}",
+            reason,
+            [("cameras", summarise_ids(user.cameras))],
+        )
     typer.echo(f"{username} now sees cameras: {_cameras_text(user.cameras)}")

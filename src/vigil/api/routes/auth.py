@@ -19,6 +19,7 @@ from vigil.api.schemas import (
     NewUser,
     UserOut,
 )
+from vigil.governance.audit import AuditAction, summarise_ids
 from vigil.storage.rows import Role, SessionRow, UserRow
 
 auth = router("/auth", "auth")
@@ -118,21 +119,18 @@ def list_users(request: Request, _: Principal = access(Role.ADMIN)) -> list[User
 @users.post("", response_model=UserOut, status_code=201)
 def create_user(body: NewUser, request: Request, p: Principal = access(Role.ADMIN)) -> UserOut:
     svc = services(request)
-    user = svc.accounts.create_user(
-        body.username, body.password, body.roles, body.display_name, body.cameras
-    )
-    svc.audit.append(
-        p.user.id,
-        "user.create",
-        f"user:{user.id}",
-        "created through the API",
-        [("roles", ",".join(user.roles)), ("cameras", _cameras_text(user.cameras))],
-    )
+    with svc.repo.db.transaction():  # the account exists only with its audit entry
+        user = svc.accounts.create_user(
+            body.username, body.password, body.roles, body.display_name, body.cameras
+        )
+        svc.audit.append(
+            p.user.id,
+            AuditAction.USER_CREATE,
+            f"user:{user.id}",
+            "created through the API",
+            [("roles", ",".join(user.roles)), ("cameras", summarise_ids(user.cameras))],
+        )
     return user_out(user)
-
-
-def _cameras_text(cameras: tuple[str, ...] | None) -> str:
-    return "*" if cameras is None else ",".join(cameras)
 
 
 @users.put("/{user_id}/cameras", response_model=UserOut)
@@ -141,26 +139,28 @@ def assign_cameras(
 ) -> UserOut:
     """Limit a person to some cameras (null: every camera); audited with the reason."""
     svc = services(request)
-    user = svc.accounts.assign_cameras(user_id, body.cameras)
-    svc.audit.append(
-        p.user.id,
-        "user.cameras",
-        f"user:{user_id}",
-        body.reason,
-        [("cameras", _cameras_text(user.cameras))],
-    )
+    with svc.repo.db.transaction():
+        user = svc.accounts.assign_cameras(user_id, body.cameras)
+        svc.audit.append(
+            p.user.id,
+            AuditAction.USER_CAMERAS,
+            f"user:{user_id}",
+            body.reason,
+            [("cameras", summarise_ids(user.cameras))],
+        )
     return user_out(user)
 
 
 @users.post("/{user_id}/disable", response_model=Done)
 def disable_user(user_id: IdPath, request: Request, p: Principal = access(Role.ADMIN)) -> Done:
     svc = services(request)
-    revoked = svc.accounts.disable(user_id)
-    svc.audit.append(
-        p.user.id,
-        "user.disable",
-        f"user:{user_id}",
-        "disabled through the API",
-        [("sessions_revoked", str(revoked))],
-    )
+    with svc.repo.db.transaction():
+        revoked = svc.accounts.disable(user_id)
+        svc.audit.append(
+            p.user.id,
+            AuditAction.USER_DISABLE,
+            f"user:{user_id}",
+            "disabled through the API",
+            [("sessions_revoked", str(revoked))],
+        )
     return Done()
