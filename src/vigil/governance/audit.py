@@ -233,10 +233,10 @@ def verify_chain(
     truncated tail fails, and so does a tail rewritten with recomputed hashes and extended past
     the anchor.
     """
-    checks: dict[int, tuple[str, str]] = {}
+    checks: dict[int, list[tuple[str, str]]] = {}
     for label, known in [("the anchor", anchor), *(("the expected head", e) for e in expect)]:
         if known is not None:
-            checks.setdefault(known.seq, (known.entry_hash, label))
+            checks.setdefault(known.seq, []).append((known.entry_hash, label))
     prev: AuditEntry | None = None
     checked = 0
     for entry in entries:
@@ -251,8 +251,8 @@ def verify_chain(
             )
         elif entry_hash_of(entry) != entry.entry_hash:
             problem = "entry_hash does not match the entry's content (entry edited)"
-        elif entry.seq in checks and checks[entry.seq][0] != entry.entry_hash:
-            problem = f"entry differs from {checks[entry.seq][1]} (chain rewritten)"
+        elif differs := [lbl for h, lbl in checks.get(entry.seq, ()) if h != entry.entry_hash]:
+            problem = f"entry differs from {' and '.join(differs)} (chain rewritten)"
         if problem:
             return ChainReport(
                 False, checked, _head(prev), broken_seq=expected_seq, problem=problem
@@ -264,7 +264,7 @@ def verify_chain(
         furthest = max(checks)
         if head is None or head.seq < furthest:
             at = 0 if head is None else head.seq + 1
-            label = checks[furthest][1]
+            label = checks[furthest][0][1]
             return ChainReport(
                 False, checked, head, at, f"chain ends before {label} at seq {furthest}"
             )
