@@ -127,7 +127,9 @@ def known_ids(fuzz_env: Env) -> dict[str, str]:
     )
     assert r.status_code == 201, r.text
     entry_id = str(r.json()["id"])
-    r = c.post("/api/v1/cases", json={"title": "fuzz case", "reason": "report 9"})
+    # Opened by the role the case routes are called with (a case is visible to its owner only).
+    owner = env.client(next(r for r in PREFERENCE if r in (Role.SUPERVISOR, Role.INVESTIGATOR)))
+    r = owner.post("/api/v1/cases", json={"title": "fuzz case", "reason": "report 9"})
     assert r.status_code == 201, r.text
     case_id = str(r.json()["id"])
     # A user of its own, so disabling it (or revoking its key) leaves the callers signed in.

@@ -63,6 +63,7 @@ EXEMPT = {
     AuditAction.SETTING_CHANGE: "edits the config file, not the database; the entry is "
     "written before the file is replaced (test_audit_settings_search)",
     AuditAction.DEPLOYMENT_SCAN_SUMMARY: "counts only; no state change to roll back",
+    AuditAction.ACCESS_REFUSED: "a refusal (403, or 404 out of camera scope) changes no state",
 }
 
 
@@ -342,6 +343,12 @@ SCENARIOS: dict[AuditAction, Scenario] = {
     AuditAction.CASE_OPEN: lambda c, arm: (
         arm(),
         c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+    ),
+    AuditAction.CASE_SHARE: lambda c, arm: (
+        case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+        u := c.accounts.create_user("sam", "correct horse battery", [Role.SUPERVISOR]),
+        arm(),
+        c.w.purger.share_case(INVESTIGATOR, case.id, u.id, "joint investigation"),
     ),
     AuditAction.USER_CREATE: lambda c, arm: (arm(), _create_user(c)),
     AuditAction.USER_CAMERAS: lambda c, arm: (

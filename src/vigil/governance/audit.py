@@ -80,6 +80,7 @@ class AuditAction(StrEnum):
     HOTLIST_REMOVE_ENTRY = "hotlist.remove_entry"
     SEARCH = "search.run"
     SEARCH_REFUSED = "search.refused"
+    ACCESS_REFUSED = "access.refused"  # a role, scope or camera refusal (the caller got 403/404)
     BIOMETRIC_VIEW = "media.view_biometric"
     EXPORT = "export.create"
     SETTING_CHANGE = "setting.change"
@@ -87,6 +88,7 @@ class AuditAction(StrEnum):
     RETENTION_RUN = "retention.run"
     LEGAL_HOLD = "case.legal_hold"
     CASE_OPEN = "case.open"
+    CASE_SHARE = "case.share"
     AUDIT_VERIFY = "audit.verify"
     USER_CREATE = "user.create"
     USER_CAMERAS = "user.cameras"

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from vigil.errors import NotFoundError, ValidationError
+from vigil.errors import NotFoundError, PermissionDeniedError, ValidationError
 from vigil.governance.actors import SYSTEM, Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.governance.store import GovernanceStore
@@ -192,6 +192,34 @@ class Purger:
             self.repo.add_case(case)
             self.audit.append(actor.id, AuditAction.CASE_OPEN, f"case:{case.id}", reason, [])
         return case
+
+    def share_case(self, actor: Actor, case_id: str, user_id: str, reason: str) -> None:
+        """Let a colleague read and add to a case (audited ``case.share``).
+
+        Only the person who opened the case shares it (a case is visible to its owner, the
+        people they share it with, and auditors), and only with someone who can work cases (an
+        investigator or supervisor). Sharing again with the same person changes nothing but is
+        recorded, so the chain shows every time someone decided it.
+        """
+        actor.require(Role.INVESTIGATOR, Role.SUPERVISOR, action="sharing a case")
+        case = self.repo.get_case(case_id)
+        if case.opened_by != actor.id:
+            raise PermissionDeniedError("only the person who opened a case may share it")
+        try:
+            user = self.repo.get_user(user_id)
+        except NotFoundError:
+            raise ValidationError(f"no user {user_id!r} to share the case with") from None
+        if user.disabled or not {Role.INVESTIGATOR, Role.SUPERVISOR} & set(user.roles):
+            raise ValidationError(
+                f"user {user.username!r} cannot work cases (needs investigator or supervisor)"
+            )
+        if user.id == actor.id:
+            raise ValidationError("a case is already visible to the person who opened it")
+        with self.repo.db.transaction():
+            self.repo.share_case(case_id, user.id, actor.id, self.clock())
+            self.audit.append(
+                actor.id, AuditAction.CASE_SHARE, f"case:{case_id}", reason, [("with", user.id)]
+            )
 
     def hold(self, actor: Actor, case_id: str, kind: str, target_id: str, reason: str) -> None:
         """Link a record to a case; alerts, sightings and plate reads of a held case are kept

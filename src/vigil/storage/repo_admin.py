@@ -490,6 +490,28 @@ class AdminRepository:
         with self.db.read() as c:
             return [CaseLink(**_fields(r, CaseLink.__slots__)) for r in c.execute(q)]
 
+    def share_case(self, case_id: str, user_id: str, shared_by: str, at: datetime) -> None:
+        """Let ``user_id`` read and add to a case (sharing twice keeps the first share)."""
+        row = {"case_id": case_id, "user_id": user_id, "shared_by": shared_by, "shared_at": at}
+        self.db.write(lambda c: insert_ignore(c, t.case_shares, [row]))
+
+    def case_sharers(self, case_id: str) -> list[str]:
+        """The user ids a case is shared with (its owner is not among them), in share order."""
+        col = t.case_shares.c
+        q = select(col.user_id).where(col.case_id == case_id).order_by(col.shared_at, col.user_id)
+        with self.db.read() as c:
+            return [str(r) for r in c.execute(q).scalars()]
+
+    def list_cases(self, *, visible_to: str | None, limit: int = 100) -> list[CaseRow]:
+        """Cases opened by or shared with ``visible_to`` (``None``: every case), newest first."""
+        cases, shares = t.cases.c, t.case_shares.c
+        q = select(t.cases).order_by(cases.opened_at.desc(), cases.id).limit(limit)
+        if visible_to is not None:
+            shared = select(shares.case_id).where(shares.user_id == visible_to)
+            q = q.where((cases.opened_by == visible_to) | cases.id.in_(shared))
+        with self.db.read() as c:
+            return [CaseRow(**_fields(r, CaseRow.__slots__)) for r in c.execute(q)]
+
 
 _USER_LISTS = ("roles", "cameras")  # columns stored as comma-separated lists
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -168,12 +168,16 @@ class PipelineRepository:
         until: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
+        cameras: Collection[str] | None = None,
     ) -> list[Sighting]:
         """Sightings started in ``[since, until)``, oldest first, optionally of one camera
-        (``offset`` skips that many, for paging)."""
+        (``offset`` skips that many, for paging). ``cameras`` limits them to the cameras a
+        caller may see, in the query, so pages stay full and ``offset`` stays right."""
         q = select(t.sightings).order_by(t.sightings.c.started_at, t.sightings.c.id)
         if camera_id is not None:
             q = q.where(t.sightings.c.camera_id == camera_id)
+        if cameras is not None:
+            q = q.where(t.sightings.c.camera_id.in_(sorted(cameras)))
         if since is not None:
             q = q.where(t.sightings.c.started_at >= since)
         if until is not None:
@@ -438,10 +442,14 @@ class PipelineRepository:
         until: datetime | None = None,
         offset: int = 0,
         kind: AlertKind | None = None,
+        cameras: Collection[str] | None = None,
     ) -> list[Alert]:
-        """Alerts raised in ``[since, until)``, newest first (``offset`` skips that many)."""
+        """Alerts raised in ``[since, until)``, newest first (``offset`` skips that many);
+        ``cameras`` limits them to the cameras a caller may see (in the query, for paging)."""
         col = t.alerts.c
         q = select(t.alerts).order_by(col.raised_at.desc(), col.id)
+        if cameras is not None:
+            q = q.where(col.camera_id.in_(sorted(cameras)))
         if status is not None:
             q = q.where(col.status == status.value)
         if kind is not None:

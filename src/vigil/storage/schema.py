@@ -333,6 +333,16 @@ case_links = Table(
     Column("added_at", UtcDateTime, nullable=False),
 )
 
+# Who may read and add to a case besides its owner (revision 0005): the owner shares it by name.
+case_shares = Table(
+    "case_shares",
+    metadata,
+    _id("case_id", ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    _id("user_id", primary_key=True),
+    _id("shared_by", nullable=False),
+    Column("shared_at", UtcDateTime, nullable=False),
+)
+
 audit_entries = Table(
     "audit_entries",
     metadata,
