@@ -22,10 +22,11 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.errors import VigilError
+from vigil.governance.audit import AuditAction
 
 log = logging.getLogger(__name__)
 
-REFUSED_ACTION = "access.refused"
+REFUSED_ACTION = AuditAction.ACCESS_REFUSED
 
 
 class AuthenticationError(VigilError):

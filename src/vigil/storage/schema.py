@@ -333,7 +333,7 @@ case_links = Table(
     Column("added_at", UtcDateTime, nullable=False),
 )
 
-# Who may read and add to a case besides its owner (revision 0005): the owner shares it by name.
+# Who may read and add to a case besides its owner (revision 0006): the owner shares it by name.
 case_shares = Table(
     "case_shares",
     metadata,

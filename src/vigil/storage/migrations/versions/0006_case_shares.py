@@ -1,7 +1,7 @@
 """case_shares: the people a case's owner shares it with
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04 14:00:00
 
 A case (and the records it holds) used to be readable by any supervisor or investigator. It is
@@ -17,8 +17,8 @@ from alembic import op
 
 from vigil.storage.types import UtcDateTime
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
