@@ -97,8 +97,14 @@ def test_cli_audit_verify_and_report(tmp_path: Path, capsys: pytest.CaptureFixtu
     wl = seed_watchlist(w, unit(2))
     dep = request(w, wl)
     w.deployments.approve(OFFICER, dep, "ok")
-    main(["audit", "verify", "-c", str(cfg)])
-    assert "intact: 2 entries" in capsys.readouterr().out
+    # The watchlist was seeded straight into the database (no watchlist.create entry): the chain
+    # is intact, and verify names the record written around it.
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", "verify", "-c", str(cfg)])
+    assert exc.value.code == 1
+    printed = capsys.readouterr().out
+    assert "intact: 2 entries" in printed
+    assert f"1 watchlist record(s) without their audit entry: {wl}" in printed
     out = tmp_path / "r" / "oversight.json"
     main(
         [

@@ -76,7 +76,7 @@ def test_the_service_refuses_a_deadline_beyond_24_hours(repo: Repository, tmp_pa
 def services(repo: Repository, tmp_path: Path, config: VigilConfig, clock: Clock) -> ApiServices:
     from vigil.governance.audit import AuditLog
 
-    audit = AuditLog(repo, anchor_path=tmp_path / "anchor.json", clock=clock)
+    audit = AuditLog(repo, anchor_path=tmp_path / "audit-anchor.json", clock=clock)
     media = LocalMediaStore(tmp_path / "media")
     return ApiServices.build(repo, media, audit, config=config, clock=clock, secret=b"s")
 
