@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.errors import VigilError
+from vigil.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +101,10 @@ def envelope(
     detail: Any = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    # Error texts can quote a camera URL (a config or stream error): never with credentials.
+    body: dict[str, Any] = {"error": {"code": code, "message": redact(message)}}
     if detail is not None:
-        body["error"]["detail"] = detail
+        body["error"]["detail"] = redact(detail) if isinstance(detail, str) else detail
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 

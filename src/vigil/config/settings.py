@@ -409,8 +409,16 @@ class CameraConfig(Strict):
     @field_validator("url")
     @classmethod
     def _url_not_empty(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value().strip():
+        value = v.get_secret_value()
+        if not value.strip():
             raise ValueError("url must not be empty")
+        # A blank or control character inside a URL would also end it for the log redactor,
+        # leaving the rest of a password visible; URLs carry them percent-encoded (%20).
+        # File paths (no "://") may hold blanks.
+        if "://" in value and any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError(
+                "url holds a blank or control character; percent-encode it (a blank is %20)"
+            )
         return v
 
 
