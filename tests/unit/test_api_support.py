@@ -111,9 +111,17 @@ def config(**api: Any) -> VigilConfig:
     )
 
 
-def build_env(tmp: Path, *, cfg: VigilConfig | None = None, now: datetime | None = None) -> Env:
+def build_env(
+    tmp: Path,
+    *,
+    cfg: VigilConfig | None = None,
+    now: datetime | None = None,
+    db: Database | None = None,
+) -> Env:
+    """The API over ``db`` (default: a fresh SQLite database in ``tmp``; pass an empty migrated
+    PostgreSQL one to run the same API tests on that engine)."""
     cfg = cfg or config()
-    db = migrated_db(tmp)
+    db = db or migrated_db(tmp)
     repo = Repository(db)
     media = LocalMediaStore(tmp / "media")
     audit = AuditLog(repo, anchor_path=tmp / "anchor.json")
