@@ -475,6 +475,24 @@ class ApiConfig(Strict):
         title="Upload size limit",
         description="Largest enrolment photo upload (all photos of one request together).",
     )
+    enrol_max_photos: int = Field(
+        5,
+        ge=1,
+        le=20,
+        title="Photos per enrolment",
+        description="Most photos in one enrolment request (413 above). More photos of a "
+        "person make a steadier template; each costs a full face analysis.",
+    )
+    enrol_max_pixels: int = Field(
+        60_000_000,
+        ge=1_000_000,
+        le=400_000_000,
+        title="Pixels per enrolment",
+        description="Most pixels of all photos of one enrolment request together, read from "
+        "the image headers before any photo is decoded (413 above). Decoding costs about 3 "
+        "bytes of memory per pixel: the default (five 12 MP phone photos) bounds one request "
+        "to a few hundred MB; each photo is also at most 40 MP.",
+    )
     login_max_failures: int = Field(
         5,
         ge=1,
