@@ -9,6 +9,7 @@ naming the input, never a 5xx. On PostgreSQL a NUL reaching a query used to be a
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from fastapi.routing import APIRoute
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
@@ -109,3 +111,18 @@ def test_multi_line_text_stays_accepted(api: Env) -> None:
     c = api.client(Role.INVESTIGATOR)
     r = c.post("/api/v1/cases", json={"title": "t", "reason": "line 1\r\nline 2\tend"})
     assert r.status_code == 201, r.text
+
+
+def test_routes_outside_the_spec_refuse_control_characters_too(api: Env) -> None:
+    """The console's file route is not in the OpenAPI spec; a NUL there reached the file
+    system (500). Every served HTTP route with a path parameter is probed."""
+    spec_paths = set(api.client().get("/openapi.json").json()["paths"])
+    probed = 0
+    for route in api.app.routes:
+        if not isinstance(route, APIRoute) or route.path in spec_paths or "{" not in route.path:
+            continue
+        url = re.sub(r"{[^}]+}", "a%00b.js", route.path)
+        r = api.client().get(url)
+        assert r.status_code == 422, (route.path, r.status_code, r.text[:200])
+        probed += 1
+    assert probed >= 1
