@@ -41,6 +41,7 @@ from test_api_support import PASSWORD, Env, add_alert, build_env, jpeg
 
 from storage_fixtures import ENGINES, FAST, truncate_all
 from vigil.api.deps import route_access
+from vigil.governance.actors import Actor
 from vigil.storage import Database
 from vigil.storage.rows import DeploymentRow, DeploymentState, Role
 
@@ -138,7 +139,9 @@ def known_ids(fuzz_env: Env) -> dict[str, str]:
     )
     assert r.status_code == 201, r.text
     entry_id = str(r.json()["id"])
-    r = c.post("/api/v1/cases", json={"title": "fuzz case", "reason": "report 9"})
+    # Opened by the role the case routes are called with (a case is visible to its owner only).
+    owner = env.client(next(r for r in PREFERENCE if r in (Role.SUPERVISOR, Role.INVESTIGATOR)))
+    r = owner.post("/api/v1/cases", json={"title": "fuzz case", "reason": "report 9"})
     assert r.status_code == 201, r.text
     case_id = str(r.json()["id"])
     # A user of its own, so disabling it (or revoking its key) leaves the callers signed in.
@@ -159,7 +162,9 @@ def known_ids(fuzz_env: Env) -> dict[str, str]:
 
 
 def _api_key(env: Env, user_id: str) -> str:
-    key_id: str = env.svc.accounts.issue_api_key(user_id, ["alerts:read"])[1].token_hash
+    key_id: str = env.svc.accounts.issue_api_key(
+        Actor.of(env.users[Role.ADMIN], Role.ADMIN), user_id, ["alerts:read"]
+    )[1].token_hash
     return key_id
 
 

@@ -37,7 +37,7 @@ def test_sqlite_runs_in_wal_with_foreign_keys(db: Database) -> None:
 
 def test_camera_urls_are_stored_without_credentials(db: Database, tmp_path: Path) -> None:
     """The cameras table never holds a camera password: new rows are stored redacted, and the
-    0005 upgrade scrubs rows an older version stored in clear."""
+    0007 upgrade scrubs rows an older version stored in clear."""
     repo = Repository(db)
     secret_url = "rtsp://admin:p@ss/w0rd@10.0.0.5:554/live?token=t0ps3cret"
     repo.upsert_camera(CameraRow("cam-1", "Gate", secret_url, T0))
@@ -47,7 +47,7 @@ def test_camera_urls_are_stored_without_credentials(db: Database, tmp_path: Path
     assert repo.get_camera("cam-1").source_url == stored
 
     old = Database(f"sqlite:///{tmp_path / 'old.db'}")
-    old.migrate("0004")
+    old.migrate("0006")
     with old.writer.begin() as conn:
         conn.execute(
             text(
@@ -56,7 +56,7 @@ def test_camera_urls_are_stored_without_credentials(db: Database, tmp_path: Path
             ),
             {"u": secret_url, "t": T0.isoformat()},
         )
-    assert old.migrate() == "0005"
+    assert old.migrate() == "0007"
     with old.read() as conn:
         assert conn.execute(text("SELECT source_url FROM cameras")).scalar_one() == stored
     old.dispose()

@@ -191,6 +191,36 @@ def test_alerts_verifications_and_cases(repo: Repository) -> None:
     assert repo.count_sightings() == 1  # held by the case
 
 
+def test_camera_limited_listings_cases_shared_and_a_reads_camera(repo: Repository) -> None:
+    """What camera scope and case visibility ask of the storage, on both engines."""
+    repo.add_sightings([make_sighting(i, camera=f"cam-{i % 3}") for i in range(9)])
+    mine = repo.list_sightings(cameras={"cam-1", "cam-2"}, limit=4, offset=2)
+    assert [s.id for s in mine] == ["s-00000004", "s-00000005", "s-00000007", "s-00000008"]
+    assert repo.list_sightings(cameras=set()) == []
+    for i in range(6):
+        repo.add_alert(Alert(f"a{i}", AlertKind.PLATE_HIT, f"cam-{i % 2}", T0, 0.9))
+    assert {a.camera_id for a in repo.list_alerts(cameras=["cam-1"])} == {"cam-1"}
+    assert len(repo.list_alerts(cameras=["cam-1"], limit=2, offset=2)) == 1
+    repo.add_case(CaseRow("c1", "robbery 7", "u1", T0))
+    repo.add_case(CaseRow("c2", "theft 2", "u2", T0 + timedelta(hours=1)))
+    repo.share_case("c1", "u3", "u1", T0)
+    repo.share_case("c1", "u3", "u1", T0 + timedelta(hours=2))  # twice: one share
+    repo.share_case("c2", "u3", "u2", T0)
+    assert repo.case_sharers("c1") == ["u3"] and repo.case_sharers("c2") == ["u3"]
+    assert [c.id for c in repo.list_cases(visible_to="u1")] == ["c1"]
+    assert [c.id for c in repo.list_cases(visible_to="u3")] == ["c2", "c1"]
+    assert repo.list_cases(visible_to="u9") == []
+    assert [c.id for c in repo.list_cases(visible_to=None)] == ["c2", "c1"]
+    from vigil.storage.plates import PlateStore
+    from vigil.storage.repository import plate_key
+
+    read = PlateRead("cam-2", T0, "AB123", 0.9, "us", (0, 0, 10, 5), 1)
+    repo.add_plate_reads([read])
+    plates = PlateStore(repo.db)
+    assert plates.read_camera(plate_key(read)) == "cam-2"
+    assert plates.read_camera("f" * 64) is None
+
+
 def _entry(seq: int, prev: str, digest: str) -> AuditEntry:
     return AuditEntry(seq, T0, "u1", "alert.confirm", "a1", "ok", prev, digest, (("k", "v"),))
 

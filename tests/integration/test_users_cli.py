@@ -59,3 +59,28 @@ def test_users_add_and_cameras(
         ]
     finally:
         repo.db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [("anaanaanaana", "mostly the user's name"), ("password2024", "most common passwords")],
+)
+def test_users_add_refuses_a_weak_password(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    password: str,
+    says: str,
+) -> None:
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text(f"system:\n  data_dir: {tmp_path}\n")
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(password + "\n"))
+    with pytest.raises(SystemExit) as exc:
+        main(["users", "add", "ana", "-r", "operator", "--password-stdin", "-c", str(cfg)])
+    assert exc.value.code == 2
+    assert says in capsys.readouterr().err
+    repo = Repository(open_database_from_config(load_config(cfg)))
+    try:
+        assert repo.list_users() == []
+    finally:
+        repo.db.dispose()

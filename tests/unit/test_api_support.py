@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from vigil.api.accounts import AccountService
+from vigil.api.accounts import AccountService, LoginPolicy
 from vigil.api.app import create_app
 from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
@@ -127,14 +127,20 @@ def build_env(
     now: datetime | None = None,
     db: Database | None = None,
 ) -> Env:
-    """The API over ``db`` (default: a fresh SQLite database in ``tmp``; pass an empty migrated
-    PostgreSQL one to run the same API tests on that engine)."""
+    """The API over ``db`` (default: a fresh SQLite file in ``tmp``; pass an empty migrated
+    PostgreSQL database to run the same app there)."""
     cfg = cfg or config()
     db = db or migrated_db(tmp)
     repo = Repository(db)
     media = LocalMediaStore(tmp / "media")
     audit = AuditLog(repo, anchor_path=tmp / "anchor.json")
-    accounts = AccountService(repo, secret=b"test-secret-key", audit=audit, hasher=FAST_HASH)
+    accounts = AccountService(
+        repo,
+        secret=b"test-secret-key",
+        audit=audit,
+        hasher=FAST_HASH,
+        login=LoginPolicy.from_config(cfg.api),
+    )
 
     def watchlists() -> WatchlistService:
         return WatchlistService(

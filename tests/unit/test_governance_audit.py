@@ -14,12 +14,15 @@ from vigil.core.records import AuditEntry
 from vigil.errors import ValidationError
 from vigil.governance.audit import (
     GENESIS,
+    MAX_DETAIL_VALUE,
     Anchor,
     AuditLog,
     MemoryAuditStore,
     check_details,
     entry_hash_of,
     make_entry,
+    parse_head,
+    summarise_ids,
     verify_chain,
 )
 
@@ -111,10 +114,127 @@ def test_any_tampering_is_detected_at_the_first_broken_link(
         prev = entries[i - 1] if i else None
         forged = make_entry(prev, at=T0, actor="mallory", action="x", target="y", reason="z")
         tampered.insert(i, forged)
-        i = i + 1  # the forged entry is valid on its own; the next link breaks
+        # The forged entry is valid on its own, so the next link breaks; unless it took the
+        # anchored seq, where the anchor already tells it apart.
+        i = i if i == n - 1 else i + 1
     report = verify_chain(tampered, anchor)
     assert not report.ok
     if kind == "delete" and i == n - 1:
         assert report.broken_seq == n - 1  # only the anchor sees a removed tail
     else:
         assert report.broken_seq == i, report.describe()
+
+
+# -- the anchor only moves forward along the same chain (issue 14) -----------------------------
+
+
+def _log(tmp_path: Path, store: MemoryAuditStore | None = None) -> AuditLog:
+    return AuditLog(
+        store or MemoryAuditStore(), anchor_path=tmp_path / "anchor.json", clock=lambda: T0
+    )
+
+
+def _fill(log: AuditLog, n: int) -> None:
+    for i in range(n):
+        log.append("alice", "setting.change", f"setting:{i}", "tuning")
+
+
+def test_a_cut_tail_is_not_laundered_by_the_next_append(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    _fill(log, 5)
+    store = log.store
+    assert isinstance(store, MemoryAuditStore)
+    del store.entries[2:]  # the newest three entries deleted
+    assert not log.verify().ok
+    log.append("bob", "setting.change", "setting:x", "the next audited request")
+    anchor = log.anchor()
+    assert anchor is not None and anchor.seq == 4  # not moved back to the new, lower head
+    assert log.problem is not None and "deleted" in log.problem
+    report = log.verify()
+    assert not report.ok, "the shortened, re-extended chain must stay BROKEN"
+    # A second process starting over the same files does not launder it either.
+    again = _log(tmp_path, store)
+    again.append("carol", "setting.change", "setting:y", "another request")
+    assert not again.verify().ok
+
+
+def test_a_tail_rewritten_with_new_hashes_and_extended_past_the_anchor_fails(
+    tmp_path: Path,
+) -> None:
+    log = _log(tmp_path)
+    _fill(log, 5)
+    store = log.store
+    assert isinstance(store, MemoryAuditStore)
+    kept = store.entries[:2]
+    forged = list(kept)
+    for i in range(6):  # a consistent chain from seq 2 to seq 7, every hash recomputed
+        forged.append(
+            make_entry(forged[-1], at=T0, actor="mallory", action="x", target=f"t{i}", reason="r")
+        )
+    store.entries = forged
+    assert verify_chain(store.entries).ok  # internally consistent...
+    report = log.verify()  # ...but the anchored entry (seq 4) is not the one anchored
+    assert not report.ok and report.broken_seq == 4 and "anchor" in report.problem
+
+
+def test_a_missing_anchor_with_entries_fails_and_is_not_recreated(tmp_path: Path) -> None:
+    store = MemoryAuditStore()
+    _fill(_log(tmp_path, store), 3)
+    (tmp_path / "anchor.json").unlink()
+    restarted = _log(tmp_path, store)  # a new process: nothing in memory
+    report = restarted.verify()
+    assert not report.ok and "missing" in report.problem
+    restarted.append("bob", "setting.change", "setting:x", "next request")
+    assert restarted.anchor() is None and restarted.problem is not None
+    assert not restarted.verify().ok
+
+
+def test_a_full_rewrite_is_caught_by_a_head_kept_elsewhere(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    _fill(log, 4)
+    kept = log.head()
+    assert kept is not None
+    # The attacker deletes everything, anchor included, and starts a clean-looking chain.
+    (tmp_path / "anchor.json").unlink()
+    fresh = _log(tmp_path)
+    for i in range(6):
+        fresh.append("mallory", "setting.change", f"setting:{i}", "nothing to see")
+    assert fresh.verify().ok  # nothing local can tell...
+    report = fresh.verify([kept])  # ...the head the oversight body kept can
+    assert not report.ok and "expected head" in report.problem
+    assert parse_head(f"{kept.seq}:{kept.entry_hash}") == kept
+    with pytest.raises(ValidationError):
+        parse_head("12:not-a-hash")
+
+
+def test_stale_temporary_anchor_files_are_removed_at_start(tmp_path: Path) -> None:
+    (tmp_path / ".anchor-abc123").write_text("{}")
+    log = _log(tmp_path)
+    _fill(log, 2)
+    assert not list(tmp_path.glob(".anchor-*"))
+    assert not list(tmp_path.glob("*.tmp"))  # the fixed temporary name was renamed away
+
+
+@pytest.mark.parametrize("reason", ["nul \x00 byte", "bell \x07", "escape \x1b[31m"])
+def test_control_characters_are_refused_before_anything_is_written(
+    tmp_path: Path, reason: str
+) -> None:
+    log = _log(tmp_path)
+    with pytest.raises(ValidationError):
+        log.append("alice", "setting.change", "setting:1", reason)
+    with pytest.raises(ValidationError):
+        log.append("alice\x00", "setting.change", "setting:1", "ok")
+    assert log.head() is None
+    log.append("alice", "setting.change", "setting:1", "two lines\nare fine\tand tabs")
+    assert log.verify().ok
+
+
+@given(ids=st.lists(st.text("abcdef0123456789-", min_size=1, max_size=40), max_size=80))
+def test_long_id_lists_are_summarised_within_the_detail_limit(ids: list[str]) -> None:
+    text = summarise_ids(ids)
+    assert len(text) <= MAX_DETAIL_VALUE
+    check_details([("cameras", text)])
+    if len(",".join(ids)) <= 200:
+        assert text == ",".join(ids)
+    else:
+        assert f"{len(ids)} in all" in text

@@ -4,14 +4,18 @@
   low-memory profile: 64 MiB, 3 passes). Hashes are upgraded on login when the parameters
   change. A login for an unknown user still runs one verification, so timing does not reveal
   which usernames exist; the answer is the same 401 either way.
-* **Throttling** has two layers: per client address, a sliding window of
-  ``login_rate_per_min`` attempts (in memory, bounded); per account, after
-  ``login_max_failures`` consecutive failures the account locks for ``login_lock_s``, doubling
-  with each further failure (stored in the users table, so it holds across processes).
+* **Throttling** (see :class:`LoginPolicy`) has three layers: per client address, a sliding
+  window of ``login_rate_per_min`` attempts (in memory, bounded); per account *and* client, a
+  back-off stored in the database; per account over all clients, a ceiling that makes every
+  client's back-off start after one failure. An attacker is slowed, the owner is never locked out.
+* **Passwords set** (API, CLI, demo) must pass :func:`vigil.api.passwords.check_password`.
 * **Sessions and API keys** are random 256-bit secrets handed out once; only their SHA-256 is
   stored (a database leak yields no usable token). Both expire and can be revoked; disabling a
   user revokes all of theirs. API keys carry scopes (``alerts:read``, ``camera:<id>``, ...) and
-  reach only read routes that name one of their scopes: decisions are made by people.
+  reach only read routes that name one of their scopes: decisions are made by people. Issuing
+  and revoking a key are audited (``api_key.issue``/``api_key.revoke``, naming issuer and owner)
+  in the same transaction as the change, and a key remembers its issuer, so what it does is
+  attributed to both (:meth:`Principal.attribution`).
 * **CSRF** tokens for cookie sessions are an HMAC of the session hash under the server secret:
   nothing extra is stored, and a token is useless for any other session.
 """
@@ -29,14 +33,17 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from vigil.api.errors import AuthenticationError, RateLimitedError
+from vigil.api.passwords import check_password
+from vigil.config.settings import ApiConfig
 from vigil.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from vigil.governance.actors import Actor
-from vigil.governance.audit import AuditLog, utc_now
+from vigil.governance.audit import AuditAction, AuditLog, summarise_ids, utc_now
 from vigil.storage import Repository
 from vigil.storage.rows import Role, SessionRow, UserRow
 
@@ -44,7 +51,6 @@ log = logging.getLogger(__name__)
 
 SESSION_PREFIX = "vgs_"
 API_KEY_PREFIX = "vgk_"
-MIN_PASSWORD = 12
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
 READ_SCOPES = frozenset(
     {
@@ -71,10 +77,19 @@ class Principal:
     via: str  # cookie | bearer | api_key
     token_hash: str
     scopes: frozenset[str] | None = None  # None: a person's session (no scope limits)
+    issued_by: str | None = None  # an API key's issuer (None: a session, or a pre-0005 key)
 
     @property
     def actor(self) -> Actor:
         return Actor.from_user(self.user)
+
+    def attribution(self) -> list[tuple[str, str]]:
+        """Audit details that name the credential behind an action: for an API key its id and
+        its issuer, so an entry written as the key's owner also names who handed the key out
+        (an admin cannot act "as" someone else through a key without being named)."""
+        if self.via != "api_key":
+            return []
+        return [("api_key", self.token_hash), ("key_issued_by", self.issued_by or "unknown")]
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -122,6 +137,58 @@ class _Window:
             hits.append(now)
 
 
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """How wrong passwords are slowed down, and why it is built this way.
+
+    The old design locked the *account* after ``max_failures`` failures, doubling without end:
+    anyone who knew a username could keep its owner out (a denial-of-service lever), and the
+    count was read, incremented and written back, so parallel guesses were all checked and
+    counted once. Now:
+
+    * **Per (account, client)**: every attempt is charged in the database *before* the password
+      is checked (an atomic ``failures + 1 ... RETURNING``), and from the ``max_failures``-th
+      attempt on the pair is refused for ``lock * 2^k``, capped at ``lock_max``. However many
+      guesses arrive at once, at most ``max_failures`` are checked; a right password clears the
+      pair. The owner, on another client, is not affected.
+    * **Per account, all clients**: after ``account_ceiling`` failures since the last success
+      (guessing spread over many addresses), the account is "under attack" for ``lock_max``
+      after the latest failure, and every client's back-off starts after its *first* failure.
+      That slows (does not lock): the owner's first try from their own client is still checked.
+    * **Per client, all accounts**: the in-memory sliding window of ``rate_per_min`` (spraying
+      one password over many usernames).
+
+    State stays bounded: pair rows are deleted on success and pruned after ``forget`` without an
+    attempt; a client key is an IPv4 address or an IPv6 ``/64`` (:mod:`vigil.api.clients`).
+    Unknown usernames create no rows (there is no account to protect; the window still applies).
+    """
+
+    max_failures: int = 5
+    lock: timedelta = timedelta(seconds=60)
+    lock_max: timedelta = timedelta(seconds=900)
+    account_ceiling: int = 50
+    rate_per_min: int = 20
+    forget: timedelta = timedelta(hours=24)
+
+    @classmethod
+    def from_config(cls, api: ApiConfig) -> LoginPolicy:
+        return cls(
+            max_failures=api.login_max_failures,
+            lock=timedelta(seconds=api.login_lock_s),
+            lock_max=timedelta(seconds=api.login_lock_max_s),
+            account_ceiling=api.login_account_ceiling,
+            rate_per_min=api.login_rate_per_min,
+        )
+
+    def block_for(self, attempts: int, *, under_attack: bool = False) -> timedelta | None:
+        """The block a pair gets after its ``attempts``-th charged attempt (``None``: none)."""
+        start = 1 if under_attack else self.max_failures
+        if attempts < start:
+            return None
+        wait: timedelta = min(self.lock * 2 ** min(attempts - start, 20), self.lock_max)
+        return wait
+
+
 class AccountService:
     """Create accounts, log people in, issue and check sessions and API keys."""
 
@@ -133,9 +200,7 @@ class AccountService:
         audit: AuditLog | None = None,
         session_ttl: timedelta = timedelta(hours=12),
         api_key_ttl: timedelta = timedelta(days=365),
-        max_failures: int = 5,
-        lock: timedelta = timedelta(seconds=60),
-        rate_per_min: int = 20,
+        login: LoginPolicy | None = None,
         hasher: PasswordHasher | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -144,12 +209,12 @@ class AccountService:
         self.audit = audit
         self.session_ttl = session_ttl
         self.api_key_ttl = api_key_ttl
-        self.max_failures = max_failures
-        self.lock = lock
-        self.window = _Window(rate_per_min)
+        self.login = login or LoginPolicy()
+        self.window = _Window(self.login.rate_per_min)
         self.hasher = hasher or PasswordHasher()
         self.clock = clock
         self._dummy: str | None = None
+        self._pruned_at = 0.0
 
     # -- accounts -------------------------------------------------------------------------------
 
@@ -160,10 +225,15 @@ class AccountService:
         roles: Iterable[Role | str],
         display_name: str = "",
         cameras: Iterable[str] | None = None,
+        *,
+        by: str = "system",
+        reason: str = "account created",
     ) -> UserRow:
         """Create an account; :class:`ConflictError` if the username is taken.
 
-        ``cameras``: the cameras the person may see (``None``: every camera).
+        ``cameras``: the cameras the person may see (``None``: every camera). ``by`` (who
+        creates it) and ``reason`` go to the ``user.create`` audit entry, written in the same
+        transaction as the account, so no caller (API, CLI, demo) can create one unrecorded.
         """
         import re
 
@@ -171,8 +241,7 @@ class AccountService:
             raise ValidationError(
                 f"username {username[:64]!r} must be 2-64 of a-z 0-9 . _ - (lower case)"
             )
-        if len(password) < MIN_PASSWORD:
-            raise ValidationError(f"a password needs at least {MIN_PASSWORD} characters")
+        check_password(password, username=username, display_name=display_name)
         role_set = tuple(sorted({Role(r) for r in roles}))
         if not role_set:
             raise ValidationError("a user needs at least one role")
@@ -185,17 +254,49 @@ class AccountService:
             display_name=display_name,
             cameras=self._known_cameras(cameras),
         )
-        self.repo.add_user(user)
+        with self.repo.db.transaction():
+            self.repo.add_user(user)
+            self._record(
+                by,
+                AuditAction.USER_CREATE,
+                user.id,
+                reason,
+                [("roles", ",".join(user.roles)), ("cameras", summarise_ids(user.cameras))],
+            )
         return user
 
-    def assign_cameras(self, user_id: str, cameras: Iterable[str] | None) -> UserRow:
+    def _record(
+        self,
+        by: str,
+        action: AuditAction,
+        user_id: str,
+        reason: str,
+        details: list[tuple[str, str]],
+    ) -> None:
+        """Append a user change's entry (inside the caller's unit of work)."""
+        self._audit().append(by, action, f"user:{user_id}", reason, details)
+
+    def assign_cameras(
+        self, user_id: str, cameras: Iterable[str] | None, *, by: str = "system", reason: str = ""
+    ) -> UserRow:
         """Limit a person to ``cameras`` (``None``: every camera); returns the updated account.
 
         Takes effect on the person's next request (sessions read the account each time).
+        Audited as ``user.cameras`` in the same transaction.
         """
-        self.repo.get_user(user_id)
-        self.repo.update_user(user_id, cameras=self._known_cameras(cameras))
-        return self.repo.get_user(user_id)
+        with self.repo.db.transaction():
+            self.repo.get_user(user_id)
+            self.repo.update_user(user_id, cameras=self._known_cameras(cameras))
+            user = self.repo.get_user(user_id)
+            why = reason or "camera assignment changed"
+            self._record(
+                by,
+                AuditAction.USER_CAMERAS,
+                user_id,
+                why,
+                [("cameras", summarise_ids(user.cameras))],
+            )
+        return user
 
     def _known_cameras(self, cameras: Iterable[str] | None) -> tuple[str, ...] | None:
         """Sorted, de-duplicated camera ids, each of which must exist (a typo would otherwise
@@ -209,16 +310,25 @@ class AccountService:
             raise ValidationError(f"unknown camera(s) {unknown[:10]}; known: {sorted(known)[:20]}")
         return wanted
 
-    def disable(self, user_id: str) -> int:
-        """Disable an account and revoke every session and key it holds; returns how many."""
-        self.repo.get_user(user_id)
-        self.repo.update_user(user_id, disabled=True)
-        return self.repo.revoke_user_sessions(user_id, self.clock())
+    def disable(self, user_id: str, *, by: str = "system", reason: str = "") -> int:
+        """Disable an account and revoke every session and key it holds; returns how many.
+        Audited as ``user.disable`` in the same transaction."""
+        with self.repo.db.transaction():
+            self.repo.get_user(user_id)
+            self.repo.update_user(user_id, disabled=True)
+            revoked = self.repo.revoke_user_sessions(user_id, self.clock())
+            why = reason or "account disabled"
+            self._record(by, AuditAction.USER_DISABLE, user_id, why, [("revoked", str(revoked))])
+        return revoked
 
     # -- logins ---------------------------------------------------------------------------------
 
     def authenticate(self, username: str, password: str, *, client: str) -> UserRow:
-        """Check a password, with throttling; the same 401 for every kind of failure."""
+        """Check a password, throttled as :class:`LoginPolicy` says; the same 401 for every kind
+        of failure, a 429 with ``Retry-After`` while ``client`` is backed off for this account.
+
+        ``client`` is the key from :func:`vigil.api.clients.client_address`.
+        """
         self.window.hit(client)
         try:
             user = self.repo.get_user(username=username)
@@ -226,29 +336,37 @@ class AccountService:
             self._verify(self._dummy_hash(), password)
             raise AuthenticationError("invalid username or password") from None
         now = self.clock()
-        if user.locked_until is not None and now < user.locked_until:
-            wait = int((user.locked_until - now).total_seconds()) + 1
+        under_attack = user.locked_until is not None and now < user.locked_until
+        policy = partial(self.login.block_for, under_attack=under_attack)
+        blocked = self.repo.charge_login(user.id, client, now, policy)
+        if blocked is not None:
             raise RateLimitedError(
-                "account temporarily locked after failed logins", retry_after_s=wait
+                "too many failed logins for this account from this client; try again later",
+                retry_after_s=int((blocked - now).total_seconds()) + 1,
             )
         if not self._verify(user.password_hash, password):
-            failures = user.failed_logins + 1
-            values: dict[str, object] = {"failed_logins": failures}
-            if failures >= self.max_failures:
-                values["locked_until"] = now + self.lock * 2 ** (failures - self.max_failures)
-            self.repo.update_user(user.id, **values)
-            log.warning("failed login for %s from %s (%d in a row)", user.id, client, failures)
+            total = self.repo.record_login_failure(
+                user.id, now, ceiling=self.login.account_ceiling, strict_for=self.login.lock_max
+            )
+            log.warning("failed login for %s from %s (%d since success)", user.id, client, total)
+            self._prune(now)
             raise AuthenticationError("invalid username or password")
         if user.disabled:
             raise AuthenticationError("invalid username or password")
-        updates: dict[str, object] = {}
-        if user.failed_logins or user.locked_until:
-            updates.update(failed_logins=0, locked_until=None)
+        self.repo.clear_login_failures(user.id, client)
         if self.hasher.check_needs_rehash(user.password_hash):
-            updates["password_hash"] = self.hasher.hash(password)
-        if updates:
-            self.repo.update_user(user.id, **updates)
+            self.repo.update_user(user.id, password_hash=self.hasher.hash(password))
         return user
+
+    def _prune(self, now: datetime) -> None:
+        """Forget idle (account, client) pairs, at most once a minute per process."""
+        tick = time.monotonic()
+        if tick - self._pruned_at < 60:
+            return
+        self._pruned_at = tick
+        gone = self.repo.prune_login_throttle(now - self.login.forget, now)
+        if gone:
+            log.info("forgot %d idle login back-off record(s)", gone)
 
     def _verify(self, stored: str, password: str) -> bool:
         try:
@@ -272,9 +390,15 @@ class AccountService:
         return token, row
 
     def issue_api_key(
-        self, user_id: str, scopes: Iterable[str], *, days: int | None = None
+        self, issuer: Actor, user_id: str, scopes: Iterable[str], *, days: int | None = None
     ) -> tuple[str, SessionRow]:
-        """An API key for an integration account, limited to ``scopes``."""
+        """An API key for ``user_id``'s integration account, limited to ``scopes``.
+
+        The key records ``issuer`` (who may be an admin issuing it in another user's name), and
+        the issue is audited as ``api_key.issue`` by the issuer, naming the owner, in the same
+        transaction as the key: there is no key without its entry.
+        """
+        audit = self._audit()
         user = self.repo.get_user(user_id)
         if user.disabled:
             raise ConflictError(f"user {user.username!r} is disabled")
@@ -290,9 +414,31 @@ class AccountService:
             raise ValidationError(f"an API key may last at most {self.api_key_ttl.days} days")
         token = API_KEY_PREFIX + secrets.token_urlsafe(32)
         now = self.clock()
-        row = SessionRow(token_hash(token), user.id, now, now + ttl, "api_key", scope_set)
-        self.repo.add_session(row)
+        row = SessionRow(
+            token_hash(token), user.id, now, now + ttl, "api_key", scope_set, issued_by=issuer.id
+        )
+        with self.repo.db.transaction():
+            self.repo.add_session(row)
+            audit.append(
+                issuer.id,
+                AuditAction.API_KEY_ISSUE,
+                f"api_key:{row.token_hash}",
+                "issued through the API",
+                [
+                    ("owner", user.id),
+                    ("issued_by", issuer.id),
+                    ("scopes", summarise_ids(scope_set)),
+                    ("expires_at", row.expires_at.isoformat()),
+                ],
+            )
         return token, row
+
+    def _audit(self) -> AuditLog:
+        if self.audit is None:
+            raise ConflictError(
+                "account changes need the audit log: this service was built without one"
+            )
+        return self.audit
 
     def resolve(self, token: str, via: str) -> Principal:
         """The principal a token stands for; :class:`AuthenticationError` if it is not valid."""
@@ -307,16 +453,26 @@ class AccountService:
         if not row.active_at(self.clock()) or user.disabled:
             raise AuthenticationError("invalid or expired credentials")
         if row.kind == "api_key":
-            return Principal(user, "api_key", digest, frozenset(row.scopes))
+            return Principal(user, "api_key", digest, frozenset(row.scopes), row.issued_by)
         if via == "api_key":  # a session token sent as an API key still counts as a session
             via = "bearer"
         return Principal(user, via, digest)
 
-    def revoke(self, digest: str) -> None:
-        self.repo.revoke_session(digest, self.clock())
+    def revoke(self, principal: Principal) -> None:
+        """End the session (or API key) ``principal`` called with (log out); a key revoking
+        itself is audited like any other revocation."""
+        if principal.via == "api_key":
+            self.revoke_api_key(principal, principal.token_hash)
+        else:
+            self.repo.revoke_session(principal.token_hash, self.clock())
 
     def revoke_api_key(self, principal: Principal, key_id: str) -> None:
-        """Revoke an API key by id (its hash); admins may revoke any, others only their own."""
+        """Revoke an API key by id (its hash); admins may revoke any, others only their own.
+
+        Audited as ``api_key.revoke`` by whoever revoked it, naming the key's owner and issuer,
+        in the same transaction as the revocation.
+        """
+        audit = self._audit()
         try:
             row = self.repo.get_session(key_id)
         except NotFoundError:
@@ -325,7 +481,21 @@ class AccountService:
             raise NotFoundError(f"no API key {key_id!r}")
         if row.user_id != principal.user.id and Role.ADMIN not in principal.roles:
             raise PermissionDeniedError("only an admin may revoke another user's API key")
-        self.revoke(key_id)
+        if row.revoked_at is not None:
+            return  # already revoked (and audited then): nothing changes, nothing to record
+        with self.repo.db.transaction():
+            self.repo.revoke_session(key_id, self.clock())
+            audit.append(
+                principal.user.id,
+                AuditAction.API_KEY_REVOKE,
+                f"api_key:{key_id}",
+                "revoked through the API",
+                [
+                    ("owner", row.user_id),
+                    ("issued_by", row.issued_by or "unknown"),
+                    *principal.attribution(),
+                ],
+            )
 
     def csrf_token(self, digest: str) -> str:
         return hmac.new(self.secret, b"csrf:" + digest.encode(), hashlib.sha256).hexdigest()

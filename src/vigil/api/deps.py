@@ -4,7 +4,8 @@ Every route that is not in :data:`PUBLIC_ROUTES` takes ``access(...)``: it authe
 caller (bearer token or API key in ``Authorization``, or the session cookie), checks the role
 (any of the listed roles) and, for API keys, the route's scope, and for cookie sessions on unsafe
 methods the CSRF header. The roles a route allows are stored on the dependency, so a test can
-enumerate every route and check none was left open by accident.
+enumerate every route and check none was left open by accident. ``access`` also enforces camera
+scope on the records a route's path names (:mod:`vigil.api.scope`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import Depends, Request
 
 from vigil.api.accounts import Principal
 from vigil.api.errors import AuthenticationError, CsrfError
+from vigil.api.scope import enforce
 from vigil.api.services import ApiServices
 from vigil.errors import PermissionDeniedError
 from vigil.storage.rows import Role
@@ -78,11 +80,15 @@ def check(principal: Principal, roles: tuple[Role, ...], scope: str | None) -> N
 
 
 def access(*roles: Role, scope: str | None = None) -> Any:
-    """Dependency: authenticated, holding one of ``roles`` (and ``scope`` for API keys)."""
+    """Dependency: authenticated, holding one of ``roles`` (and ``scope`` for API keys), and
+    allowed to see the records the path names (camera scope and case visibility, checked by
+    :func:`vigil.api.scope.enforce` after the role, so a refused role never learns whether an
+    id exists)."""
     allowed = roles or ALL_ROLES
 
-    def dep(principal: Principal = Depends(authenticate)) -> Principal:
+    def dep(request: Request, principal: Principal = Depends(authenticate)) -> Principal:
         check(principal, allowed, scope)
+        enforce(request, principal)
         return principal
 
     dep.vigil_access = (allowed, scope)  # type: ignore[attr-defined]
@@ -92,8 +98,3 @@ def access(*roles: Role, scope: str | None = None) -> Any:
 def route_access(call: Callable[..., Any]) -> tuple[tuple[Role, ...], str | None] | None:
     found: tuple[tuple[Role, ...], str | None] | None = getattr(call, "vigil_access", None)
     return found
-
-
-def camera_allowed(principal: Principal, camera_id: str) -> bool:
-    cams = principal.cameras
-    return cams is None or camera_id in cams

@@ -22,11 +22,12 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.errors import VigilError
+from vigil.governance.audit import AuditAction
 from vigil.logs import redact
 
 log = logging.getLogger(__name__)
 
-REFUSED_ACTION = "access.refused"
+REFUSED_ACTION = AuditAction.ACCESS_REFUSED
 
 
 class AuthenticationError(VigilError):

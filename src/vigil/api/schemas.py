@@ -122,6 +122,9 @@ class ApiKeyOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+    issued_by: str | None = Field(
+        None, description="Who issued the key (null for keys issued before this was recorded)."
+    )
     key: str | None = Field(None, description="The secret, returned once at creation.")
 
 

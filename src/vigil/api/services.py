@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from vigil.api.accounts import AccountService
+from vigil.api.accounts import AccountService, LoginPolicy
 from vigil.config.settings import VigilConfig
 from vigil.core.records import AlertKind
 from vigil.errors import ModelError
@@ -132,9 +132,7 @@ class ApiServices:
             audit=audit,
             session_ttl=timedelta(seconds=api.session_ttl_s),
             api_key_ttl=timedelta(days=api.api_key_ttl_days),
-            max_failures=api.login_max_failures,
-            lock=timedelta(seconds=api.login_lock_s),
-            rate_per_min=api.login_rate_per_min,
+            login=LoginPolicy.from_config(api),
             clock=clock,
         )
         deployments = DeploymentService(

@@ -71,16 +71,38 @@ def settings_auditor(
 
 
 @app.command("verify")
-def verify(config_path: Path | None = CONFIG) -> None:
-    """Check every link of the chain (and the anchor); exit 1 at the first broken link."""
-    report = audit_log(config_path).verify()
+def verify(
+    config_path: Path | None = CONFIG,
+    expect_head: list[str] = typer.Option(
+        [],
+        "--expect-head",
+        help="SEQ:HASH kept elsewhere (as `vigil audit head` printed it); the entry at SEQ must "
+        "still carry HASH. Repeat for several.",
+    ),
+) -> None:
+    """Check every link of the chain, the anchor and any expected heads, and that every user,
+    deployment, watchlist, case, hotlist, alert and decision has its entry; exit 1 if not."""
+    from vigil.governance.accountability import find_gaps
+    from vigil.governance.audit import iter_entries, parse_head
+    from vigil.storage.repo_admin import accountable_records
+
+    expected = [parse_head(text) for text in expect_head]
+    log = audit_log(config_path)
+    report = log.verify(expected)
     typer.echo(report.describe())
-    if not report.ok:
+    store = log.store
+    db = getattr(store, "db", None)
+    gaps = None if db is None else find_gaps(iter_entries(store), accountable_records(db))
+    if gaps is not None:
+        typer.echo(gaps.describe())
+    if not report.ok or (gaps is not None and not gaps.ok):
         raise typer.Exit(1)
 
 
 @app.command("head")
 def head(config_path: Path | None = CONFIG) -> None:
-    """Print the newest link (seq and hash): keep a copy elsewhere to detect a cut tail."""
-    entry = audit_log(config_path).store.last_audit()
-    typer.echo("empty" if entry is None else f"{entry.seq} {entry.entry_hash}")
+    """Print the newest link as SEQ:HASH. Hand it to an oversight body (or print it in a
+    report): `vigil audit verify --expect-head SEQ:HASH` later proves the chain still holds it,
+    which detects even a full rewrite with recomputed hashes and a forged anchor."""
+    found = audit_log(config_path).head()
+    typer.echo("empty" if found is None else f"{found.seq}:{found.entry_hash}")

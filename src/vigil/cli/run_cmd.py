@@ -21,6 +21,9 @@ from vigil import logs
 from vigil.config import VigilConfig, load_config
 
 if TYPE_CHECKING:
+    import uvicorn
+    from starlette.types import ASGIApp
+
     from vigil.api.services import ApiServices
 
 console = Console()
@@ -82,6 +85,22 @@ def _table(system: object, url: str, started: float) -> Group:
     return Group(table, *notes)
 
 
+def server_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    """How uvicorn serves the API.
+
+    ``log_config=None`` keeps Vigil's redacting handlers (uvicorn's default dictConfig would
+    close every handler configured so far). ``proxy_headers=False``: uvicorn would otherwise
+    replace the peer address with ``X-Forwarded-For`` whenever the peer is 127.0.0.1, so anyone
+    on the host (or any proxy there that passes the header through) could pick a fresh address
+    per login guess; ``api.trusted_proxies`` decides instead (:mod:`vigil.api.clients`).
+    """
+    import uvicorn
+
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="warning", log_config=None, proxy_headers=False
+    )
+
+
 def serve(
     config: VigilConfig,
     host: str | None,
@@ -120,11 +139,7 @@ def serve(
         seed(services)
     api = create_app(config, model_dir=config.models.dir, system=system, services=services)
     bind_host, bind_port = host or config.api.host, port or config.api.port
-    server = uvicorn.Server(
-        # log_config=None: keep Vigil's redacting handlers; uvicorn's default dictConfig would
-        # close every handler configured so far.
-        uvicorn.Config(api, host=bind_host, port=bind_port, log_level="warning", log_config=None)
-    )
+    server = uvicorn.Server(server_config(api, bind_host, bind_port))
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:

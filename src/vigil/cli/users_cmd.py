@@ -51,14 +51,15 @@ def add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    _, audit, accounts = _services(config_path)
-    user = accounts.create_user(username, password, role, display_name, camera or None)
-    audit.append(
-        "cli",
-        "user.create",
-        f"user:{user.id}",
-        "created with vigil users add",
-        [("roles", ",".join(user.roles)), ("cameras", _cameras_text(user.cameras))],
+    _, _, accounts = _services(config_path)
+    user = accounts.create_user(
+        username,
+        password,
+        role,
+        display_name,
+        camera or None,
+        by="cli",
+        reason="created with vigil users add",
     )
     typer.echo(
         f"created {user.username} ({user.id}) with roles {', '.join(user.roles)}; "
@@ -88,10 +89,9 @@ def disable(
     config_path: Path | None = CONFIG,
 ) -> None:
     """Disable an account and revoke all its sessions and API keys."""
-    repo, audit, accounts = _services(config_path)
+    repo, _, accounts = _services(config_path)
     user = repo.get_user(username=username)
-    revoked = accounts.disable(user.id)
-    audit.append("cli", "user.disable", f"user:{user.id}", reason, [("revoked", str(revoked))])
+    revoked = accounts.disable(user.id, by="cli", reason=reason)
     typer.echo(f"disabled {username}; revoked {revoked} session(s)/key(s)")
 
 
@@ -109,10 +109,9 @@ def cameras(
     """
     if all_cameras == bool(camera):
         raise typer.BadParameter("give either --all or one or more --camera")
-    repo, audit, accounts = _services(config_path)
+    repo, _, accounts = _services(config_path)
     user = repo.get_user(username=username)
-    user = accounts.assign_cameras(user.id, None if all_cameras else camera)
-    audit.append(
-        "cli", "user.cameras", f"user:{user.id}", reason, [("cameras", _cameras_text(user.cameras))]
+    user = accounts.assign_cameras(
+        user.id, None if all_cameras else camera, by="cli", reason=reason
     )
     typer.echo(f"{username} now sees cameras: {_cameras_text(user.cameras)}")

@@ -9,6 +9,7 @@ supplied through the environment (see :mod:`vigil.config.loader`).
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -497,16 +498,37 @@ class ApiConfig(Strict):
         5,
         ge=1,
         le=100,
-        title="Failed logins before lock",
-        description="Consecutive wrong passwords after which an account is locked for "
-        "`login_lock_s` (doubling on each further failure).",
+        title="Failed logins before back-off",
+        description="Wrong passwords for one account from one client after which that client "
+        "is refused for `login_lock_s` (doubling on each further failure, up to "
+        "`login_lock_max_s`). Other clients are not affected: nobody can lock an account "
+        "for its owner by guessing.",
     )
     login_lock_s: int = Field(
         60,
         ge=1,
         le=86_400,
-        title="Login lock",
-        description="First lock duration after too many failed logins.",
+        title="Login back-off",
+        description="First back-off after too many failed logins from one client.",
+    )
+    login_lock_max_s: int = Field(
+        900,
+        ge=1,
+        le=86_400,
+        title="Longest login back-off",
+        description="Cap of the doubling back-off: a client keeps one guess per this many "
+        "seconds at most; longer slows a patient attacker more, shorter lets a person who "
+        "mistyped back in sooner.",
+    )
+    login_account_ceiling: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        title="Failed logins before an account is under attack",
+        description="Wrong passwords for one account from all clients together (since its "
+        "last successful login) after which every client gets a single try before back-off, "
+        "for `login_lock_max_s` after the latest failure. Slows guessing spread over many "
+        "addresses without locking the owner out.",
     )
     login_rate_per_min: int = Field(
         20,
@@ -515,6 +537,32 @@ class ApiConfig(Strict):
         title="Login attempts per client",
         description="Login attempts per minute accepted from one client address (429 above).",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        title="Trusted proxies",
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "header names the client. Empty (the default): the header is ignored and the client is "
+        "the connecting peer, since any caller can write the header.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies entry {item!r} is not an IP address or CIDR network"
+                ) from None
+        return v
+
+    @model_validator(mode="after")
+    def _lock_bounds(self) -> ApiConfig:
+        if self.login_lock_max_s < self.login_lock_s:
+            raise ValueError("login_lock_max_s must be >= login_lock_s")
+        return self
 
 
 EventName = Literal["alert", "camera_status", "crowd"]

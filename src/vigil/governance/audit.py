@@ -24,13 +24,16 @@ JSON of ``[seq, at, actor, action, target, reason, prev_hash, details]`` with ``
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
-import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -38,7 +41,7 @@ from pathlib import Path
 from typing import Protocol
 
 from vigil.core.records import AuditEntry
-from vigil.errors import ConflictError, ValidationError
+from vigil.errors import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ class AuditAction(StrEnum):
     HOTLIST_REMOVE_ENTRY = "hotlist.remove_entry"
     SEARCH = "search.run"
     SEARCH_REFUSED = "search.refused"
+    ACCESS_REFUSED = "access.refused"  # a role, scope or camera refusal (the caller got 403/404)
     BIOMETRIC_VIEW = "media.view_biometric"
     EXPORT = "export.create"
     SETTING_CHANGE = "setting.change"
@@ -84,7 +88,13 @@ class AuditAction(StrEnum):
     RETENTION_RUN = "retention.run"
     LEGAL_HOLD = "case.legal_hold"
     CASE_OPEN = "case.open"
+    CASE_SHARE = "case.share"
     AUDIT_VERIFY = "audit.verify"
+    USER_CREATE = "user.create"
+    USER_CAMERAS = "user.cameras"
+    USER_DISABLE = "user.disable"
+    API_KEY_ISSUE = "api_key.issue"
+    API_KEY_REVOKE = "api_key.revoke"
 
 
 def _iso(ts: datetime) -> str:
@@ -143,6 +153,25 @@ def check_details(details: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], 
     return tuple(out)
 
 
+def summarise_ids(ids: Sequence[str] | None, *, limit: int = 200) -> str:
+    """A list of ids as one audit detail: ``*`` for none (= every), else comma-joined; past
+    ``limit`` characters the head of the list, how many more, and a digest of the whole list,
+    so a long assignment is recorded (verifiably) instead of refused."""
+    if ids is None:
+        return "*"
+    joined = ",".join(ids)
+    if len(joined) <= limit:
+        return joined
+    digest = hashlib.sha256(joined.encode()).hexdigest()[:16]
+    tail = f"... (+{{}} more; {len(ids)} in all, sha256 {digest})"
+    shown: list[str] = []
+    for item in ids:
+        if len(",".join([*shown, item])) + len(tail) + 4 > limit:
+            break
+        shown.append(item)
+    return ",".join(shown) + tail.format(len(ids) - len(shown))
+
+
 def make_entry(
     prev: AuditEntry | None,
     *,
@@ -190,14 +219,26 @@ class ChainReport:
         return f"audit chain BROKEN at seq {self.broken_seq}: {self.problem}"
 
 
-def verify_chain(entries: Iterable[AuditEntry], anchor: Anchor | None = None) -> ChainReport:
+def verify_chain(
+    entries: Iterable[AuditEntry],
+    anchor: Anchor | None = None,
+    *,
+    expect: Sequence[Anchor] = (),
+) -> ChainReport:
     """Check a whole chain in ``seq`` order as stored; report the first broken link.
 
     Checks, per entry: its ``seq`` is the next integer (a gap is a deletion, a step back a
     reorder), its ``prev_hash`` is the previous entry's hash (deletion, insertion, reordering),
-    and its ``entry_hash`` matches its content (an edit). With an ``anchor``, the chain must also
-    reach the anchored entry with the anchored hash (a truncated tail).
+    and its ``entry_hash`` matches its content (an edit). With an ``anchor`` (and any ``expect``
+    heads kept elsewhere, e.g. by an oversight body), the entry at each anchored ``seq`` must
+    carry the anchored hash **wherever it sits in the chain**, and the chain must reach it: a
+    truncated tail fails, and so does a tail rewritten with recomputed hashes and extended past
+    the anchor.
     """
+    checks: dict[int, list[tuple[str, str]]] = {}
+    for label, known in [("the anchor", anchor), *(("the expected head", e) for e in expect)]:
+        if known is not None:
+            checks.setdefault(known.seq, []).append((known.entry_hash, label))
     prev: AuditEntry | None = None
     checked = 0
     for entry in entries:
@@ -212,6 +253,8 @@ def verify_chain(entries: Iterable[AuditEntry], anchor: Anchor | None = None) ->
             )
         elif entry_hash_of(entry) != entry.entry_hash:
             problem = "entry_hash does not match the entry's content (entry edited)"
+        elif differs := [lbl for h, lbl in checks.get(entry.seq, ()) if h != entry.entry_hash]:
+            problem = f"entry differs from {' and '.join(differs)} (chain rewritten)"
         if problem:
             return ChainReport(
                 False, checked, _head(prev), broken_seq=expected_seq, problem=problem
@@ -219,15 +262,23 @@ def verify_chain(entries: Iterable[AuditEntry], anchor: Anchor | None = None) ->
         prev = entry
         checked += 1
     head = _head(prev)
-    if anchor is not None:
-        if head is None or head.seq < anchor.seq:
+    if checks:
+        furthest = max(checks)
+        if head is None or head.seq < furthest:
             at = 0 if head is None else head.seq + 1
+            label = checks[furthest][0][1]
             return ChainReport(
-                False, checked, head, at, f"chain ends before the anchored seq {anchor.seq}"
+                False, checked, head, at, f"chain ends before {label} at seq {furthest}"
             )
-        if head.seq == anchor.seq and head.entry_hash != anchor.entry_hash:
-            return ChainReport(False, checked, head, head.seq, "head differs from the anchor")
     return ChainReport(True, checked, head)
+
+
+def parse_head(text: str) -> Anchor:
+    """``SEQ:HASH`` (as ``vigil audit head`` prints it) -> :class:`Anchor`."""
+    seq, _, digest = text.strip().partition(":")
+    if not seq.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise ValidationError(f"a head is SEQ:SHA256 (e.g. 41:3fa9...), got {text[:80]!r}")
+    return Anchor(int(seq), digest)
 
 
 def _head(entry: AuditEntry | None) -> Anchor | None:
@@ -237,32 +288,41 @@ def _head(entry: AuditEntry | None) -> Anchor | None:
 class AuditStore(Protocol):
     """Where entries live (the repository implements it; :class:`MemoryAuditStore` for tests)."""
 
-    def append_audit(self, entry: AuditEntry) -> bool: ...
+    def append_audit_next(self, make: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry: ...
 
     def last_audit(self) -> AuditEntry | None: ...
 
+    def audit_entry_at(self, seq: int) -> AuditEntry | None: ...
+
     def audit_entries(self, from_seq: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
 
 
 class MemoryAuditStore:
-    """An in-memory :class:`AuditStore` (tests, dry runs)."""
+    """An in-memory :class:`AuditStore` (tests, dry runs); every append commits at once."""
 
     def __init__(self) -> None:
         self.entries: list[AuditEntry] = []
+        self._lock = threading.Lock()
 
-    def append_audit(self, entry: AuditEntry) -> bool:
-        if entry.seq < len(self.entries):
-            if self.entries[entry.seq].entry_hash != entry.entry_hash:
-                raise ConflictError(f"audit seq {entry.seq} is already taken by another entry")
-            return False
-        self.entries.append(entry)
-        return True
+    def append_audit_next(self, make: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry:
+        with self._lock:
+            entry = make(self.entries[-1] if self.entries else None)
+            self.entries.append(entry)
+            return entry
 
     def last_audit(self) -> AuditEntry | None:
         return self.entries[-1] if self.entries else None
 
+    def audit_entry_at(self, seq: int) -> AuditEntry | None:
+        return next((e for e in self.entries if e.seq == seq), None)
+
     def audit_entries(self, from_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         return [e for e in self.entries if e.seq >= from_seq][:limit]
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        callback()
 
 
 def iter_entries(store: AuditStore, page: int = 1000) -> Iterator[AuditEntry]:
@@ -281,7 +341,19 @@ def utc_now() -> datetime:
 
 
 class AuditLog:
-    """Appends entries to an :class:`AuditStore` and keeps the external anchor up to date.
+    """Appends entries to an :class:`AuditStore` and keeps the external anchor moving forward.
+
+    An entry is appended **in the caller's unit of work** (see
+    :meth:`vigil.storage.database.Database.transaction`): the state change it records and the entry
+    commit together, or neither does. Details and text are validated before anything is written.
+
+    The anchor (the newest ``seq`` and hash, in ``anchor_path``) is advanced only after the
+    entry's transaction commits, and only **forward along the same chain**: before moving it, the
+    writer checks that the entry at the anchored ``seq`` still carries the anchored hash. So a
+    deleted or rewritten tail is never laundered by the next append (the anchor stays where it
+    was and :meth:`verify` keeps failing), a head below the anchor is never anchored, and a
+    missing anchor file is never silently recreated over a chain that has entries. A problem
+    found while advancing is kept in :attr:`problem` (shown by ``GET /system/status``) and logged.
 
     Args:
         store: the repository (or a memory store).
@@ -300,6 +372,12 @@ class AuditLog:
         self.store = store
         self.anchor_path = anchor_path
         self.clock = clock
+        self.problem: str | None = None
+        self._anchor_lock = threading.Lock()
+        self._held: Anchor | None = None  # the last anchor this process wrote or read
+        if anchor_path is not None:
+            _remove_stale_temporaries(anchor_path)
+            self._held = self.anchor()
 
     def append(
         self,
@@ -309,25 +387,32 @@ class AuditLog:
         reason: str,
         details: Iterable[tuple[str, str]] = (),
     ) -> AuditEntry:
-        """Append one entry (retrying when a concurrent appender took the same ``seq``)."""
+        """Append one entry in the caller's transaction (its own, outside one).
+
+        Raises:
+            ValidationError: a detail or text field is not allowed (nothing is written; inside a
+                unit of work the state change it would have recorded is rolled back with it).
+        """
         det = check_details(details)
-        for _ in range(20):
-            entry = make_entry(
-                self.store.last_audit(),
-                at=self.clock(),
+        for name, value in (("actor", actor), ("action", str(action)), ("target", target)):
+            check_text(name, value, limit=MAX_DETAIL_VALUE)
+        check_text("reason", reason, limit=MAX_REASON, multiline=True)
+        at = self.clock()
+
+        def make(prev: AuditEntry | None) -> AuditEntry:
+            return make_entry(
+                prev,
+                at=at,
                 actor=actor,
                 action=str(action),
                 target=target,
                 reason=reason,
                 details=det,
             )
-            try:
-                self.store.append_audit(entry)
-            except ConflictError:
-                continue
-            self._write_anchor(Anchor(entry.seq, entry.entry_hash))
-            return entry
-        raise ConflictError("could not append to the audit chain: too many concurrent appenders")
+
+        entry = self.store.append_audit_next(make)
+        self.store.after_commit(lambda: self._advance_anchor(entry))
+        return entry
 
     def anchor(self) -> Anchor | None:
         if self.anchor_path is None or not self.anchor_path.exists():
@@ -335,19 +420,107 @@ class AuditLog:
         doc = json.loads(self.anchor_path.read_text())
         return Anchor(int(doc["seq"]), str(doc["entry_hash"]))
 
-    def verify(self) -> ChainReport:
-        report = verify_chain(iter_entries(self.store), self.anchor())
+    def head(self) -> Anchor | None:
+        """The newest entry as ``(seq, hash)``: what an oversight body keeps (``vigil audit
+        head``) to check later with ``vigil audit verify --expect-head``."""
+        return _head(self.store.last_audit())
+
+    def verify(self, expect: Sequence[Anchor] = ()) -> ChainReport:
+        """Verify the whole chain against the anchor and any heads kept elsewhere."""
+        anchor = self.anchor()
+        if self.anchor_path is not None and anchor is None:
+            last = self.store.last_audit()
+            if last is not None:
+                report = ChainReport(
+                    False,
+                    0,
+                    _head(last),
+                    broken_seq=last.seq,
+                    problem=(
+                        f"the anchor file {self.anchor_path.name} is missing but the chain holds "
+                        f"entries up to seq {last.seq} (deleted anchor: a cut tail would pass)"
+                    ),
+                )
+                log.error("%s", report.describe())
+                return report
+        report = verify_chain(iter_entries(self.store), anchor, expect=expect)
         if not report.ok:
             log.error("%s", report.describe())
         return report
 
-    def _write_anchor(self, anchor: Anchor) -> None:
+    def _advance_anchor(self, entry: AuditEntry) -> None:
+        """Move the anchor to ``entry`` if it extends the anchored chain (see the class doc)."""
         if self.anchor_path is None:
             return
-        self.anchor_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.anchor_path.parent, prefix=".anchor-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"seq": anchor.seq, "entry_hash": anchor.entry_hash}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.anchor_path)
+        path = self.anchor_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._anchor_lock, _locked(path.with_name(path.name + ".lock")):
+            current = self.anchor() or self._held
+            problem = self._continuity_problem(current, entry)
+            if problem:
+                self.problem = problem
+                log.error("audit anchor not moved: %s", problem)
+                return
+            tmp = path.with_name(f".{path.name}.tmp")
+            with open(tmp, "w") as fh:
+                json.dump({"seq": entry.seq, "entry_hash": entry.entry_hash}, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            self._held = Anchor(entry.seq, entry.entry_hash)
+
+    def _continuity_problem(self, current: Anchor | None, entry: AuditEntry) -> str:
+        if current is None:
+            if entry.seq == 0:
+                return ""
+            return (
+                f"no anchor exists but the chain already holds {entry.seq} earlier entries; "
+                "the anchor file was deleted (not recreated: that would hide a cut tail)"
+            )
+        if entry.seq <= current.seq:
+            return (
+                f"entry {entry.seq} is not past the anchored seq {current.seq}: entries after "
+                "the anchor were deleted (a cut tail); the anchor is kept as evidence"
+            )
+        stored = self.store.audit_entry_at(current.seq)
+        if stored is None or stored.entry_hash != current.entry_hash:
+            return (
+                f"the entry at the anchored seq {current.seq} is missing or differs from the "
+                "anchor (the chain was rewritten); the anchor is kept as evidence"
+            )
+        return ""
+
+
+MAX_REASON = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_text(name: str, value: str, *, limit: int, multiline: bool = False) -> None:
+    """Refuse control characters (NUL included: PostgreSQL cannot store it) and overlong text."""
+    pattern = _CONTROL if multiline else _CONTROL_ONE_LINE
+    if pattern.search(value):
+        raise ValidationError(f"audit {name} holds control characters; not allowed")
+    if len(value) > limit:
+        raise ValidationError(f"audit {name} is {len(value)} characters (limit {limit})")
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory file lock (several processes may share one anchor file)."""
+    with open(path, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _remove_stale_temporaries(anchor_path: Path) -> None:
+    """Temporary anchor files left by a killed process (older versions used random names)."""
+    folder = anchor_path.parent
+    if not folder.is_dir():
+        return
+    for stale in folder.glob(".anchor-*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()

@@ -210,7 +210,6 @@ class DeploymentService:
         )
         if dep.ends_at <= dep.starts_at:
             raise ValidationError("the deployment window has already passed")
-        self.repo.add_deployment(dep)
         action = AuditAction.DEPLOYMENT_URGENT_START if urgent else AuditAction.DEPLOYMENT_REQUEST
         details = [
             ("purpose", dep.purpose),
@@ -222,7 +221,9 @@ class DeploymentService:
             ("kind", dep.kind),
         ]
         details += [(f"watchlist:{w}", h) for w, h in pinned]
-        self.audit.append(actor.id, action, f"deployment:{dep.id}", req.reason, details)
+        with self.repo.db.transaction():  # the request exists only with its audit entry
+            self.repo.add_deployment(dep)
+            self.audit.append(actor.id, action, f"deployment:{dep.id}", req.reason, details)
         return dep.id
 
     def _pin_watchlists(self, ids: Sequence[str], now: datetime) -> tuple[tuple[str, str], ...]:
@@ -246,38 +247,44 @@ class DeploymentService:
         if actor.id == dep.requested_by:
             raise PolicyViolationError("the authorising officer must not be the requester")
         self.tick()
-        dep = self.repo.get_deployment(deployment_id)
-        if dep.state not in (DeploymentState.REQUESTED, DeploymentState.URGENT_PENDING):
-            raise ConflictError(f"deployment {deployment_id} is {dep.state}; it cannot be approved")
-        now = self.clock()
-        self.repo.set_deployment_state(
-            deployment_id, DeploymentState.APPROVED, at=now, authorised_by=actor.id
-        )
-        self.audit.append(
-            actor.id, AuditAction.DEPLOYMENT_APPROVE, f"deployment:{deployment_id}", reason
-        )
+        with self.repo.db.transaction():  # state read, approval and its audit entry: one unit
+            dep = self.repo.get_deployment(deployment_id)
+            if dep.state not in (DeploymentState.REQUESTED, DeploymentState.URGENT_PENDING):
+                raise ConflictError(
+                    f"deployment {deployment_id} is {dep.state}; it cannot be approved"
+                )
+            self.repo.set_deployment_state(
+                deployment_id, DeploymentState.APPROVED, at=self.clock(), authorised_by=actor.id
+            )
+            self.audit.append(
+                actor.id, AuditAction.DEPLOYMENT_APPROVE, f"deployment:{deployment_id}", reason
+            )
 
     def refuse(self, actor: Actor, deployment_id: str, reason: str) -> None:
         """Refuse a deployment; an urgent one already running is stopped and purged."""
         actor.require(Role.AUTHORISING_OFFICER, action="refusing a deployment")
         _need_reason(reason)
-        dep = self.repo.get_deployment(deployment_id)
-        if dep.state not in (DeploymentState.REQUESTED, DeploymentState.URGENT_PENDING):
-            raise ConflictError(f"deployment {deployment_id} is {dep.state}; it cannot be refused")
-        self._end(dep, DeploymentState.REFUSED, actor, AuditAction.DEPLOYMENT_REFUSE, reason)
-        if dep.state is DeploymentState.URGENT_PENDING:
-            self.purge(deployment_id, actor, reason="urgent deployment refused")
+        with self.repo.db.transaction():  # refusal, purge and their entries: all or nothing
+            dep = self.repo.get_deployment(deployment_id)
+            if dep.state not in (DeploymentState.REQUESTED, DeploymentState.URGENT_PENDING):
+                raise ConflictError(
+                    f"deployment {deployment_id} is {dep.state}; it cannot be refused"
+                )
+            self._end(dep, DeploymentState.REFUSED, actor, AuditAction.DEPLOYMENT_REFUSE, reason)
+            if dep.state is DeploymentState.URGENT_PENDING:
+                self.purge(deployment_id, actor, reason="urgent deployment refused")
 
     def revoke(self, actor: Actor, deployment_id: str, reason: str) -> None:
         """Stop an approved deployment early (its lawful outputs are kept)."""
         actor.require(Role.AUTHORISING_OFFICER, action="revoking a deployment")
         _need_reason(reason)
-        dep = self.repo.get_deployment(deployment_id)
-        if dep.state not in LIVE_STATES:
-            raise ConflictError(f"deployment {deployment_id} is {dep.state}; nothing to revoke")
-        self._end(dep, DeploymentState.REVOKED, actor, AuditAction.DEPLOYMENT_REVOKE, reason)
-        if dep.state is DeploymentState.URGENT_PENDING:
-            self.purge(deployment_id, actor, reason="urgent deployment revoked before approval")
+        with self.repo.db.transaction():
+            dep = self.repo.get_deployment(deployment_id)
+            if dep.state not in LIVE_STATES:
+                raise ConflictError(f"deployment {deployment_id} is {dep.state}; nothing to revoke")
+            self._end(dep, DeploymentState.REVOKED, actor, AuditAction.DEPLOYMENT_REVOKE, reason)
+            if dep.state is DeploymentState.URGENT_PENDING:
+                self.purge(deployment_id, actor, reason="urgent deployment revoked before approval")
 
     def tick(self) -> list[str]:
         """Apply the clock: purge urgent deployments past their deadline, expire ended ones.
@@ -296,14 +303,15 @@ class DeploymentService:
             ):
                 hours = self.urgent_deadline.total_seconds() / 3600
                 why = f"not authorised within {hours:g} hours of the urgent start"
-                self._end(
-                    dep,
-                    DeploymentState.REFUSED,
-                    SYSTEM,
-                    AuditAction.DEPLOYMENT_DEADLINE_MISSED,
-                    why,
-                )
-                self.purge(dep.id, SYSTEM, reason=why)
+                with self.repo.db.transaction():
+                    self._end(
+                        dep,
+                        DeploymentState.REFUSED,
+                        SYSTEM,
+                        AuditAction.DEPLOYMENT_DEADLINE_MISSED,
+                        why,
+                    )
+                    self.purge(dep.id, SYSTEM, reason=why)
                 changed.append(dep.id)
             elif now >= dep.ends_at:
                 self._end(
@@ -320,10 +328,11 @@ class DeploymentService:
         action: AuditAction,
         reason: str,
     ) -> None:
-        self._stop_handles(dep.id)
+        self._stop_handles(dep.id)  # matching stops first, even if the write below fails
         by = actor.id if state is DeploymentState.REFUSED and actor is not SYSTEM else None
-        self.repo.set_deployment_state(dep.id, state, at=self.clock(), authorised_by=by)
-        self.audit.append(actor.id, action, f"deployment:{dep.id}", reason)
+        with self.repo.db.transaction():
+            self.repo.set_deployment_state(dep.id, state, at=self.clock(), authorised_by=by)
+            self.audit.append(actor.id, action, f"deployment:{dep.id}", reason)
         log.info("deployment %s -> %s (%s)", dep.id, state, reason)
 
     def _stop_handles(self, deployment_id: str) -> None:
@@ -342,20 +351,25 @@ class DeploymentService:
         self._stop_handles(deployment_id)
         for hook in self.purge_hooks:  # e.g. live identifiers drop open tracks and galleries
             hook(deployment_id)
-        alerts = self.store.alerts(deployment_id=deployment_id)
-        keys = self.store.delete_alerts([a.id for a in alerts], with_sightings=True)
-        removed_media = 0
-        for key in set(keys):
-            if not self.store.media_referenced(key) and self.media.delete(key):
-                removed_media += 1
-        self.audit.append(
-            actor.id,
-            AuditAction.DEPLOYMENT_PURGE,
-            f"deployment:{deployment_id}",
-            reason,
-            [("alerts_deleted", str(len(alerts))), ("media_deleted", str(removed_media))],
-        )
+        # Rows and the audit entry in one unit; media files (which cannot roll back) are deleted
+        # once it commits, so a failed purge leaves rows and files together for the next try.
+        with self.repo.db.transaction():
+            alerts = self.store.alerts(deployment_id=deployment_id)
+            keys = self.store.delete_alerts([a.id for a in alerts], with_sightings=True)
+            unreferenced = sorted(k for k in set(keys) if not self.store.media_referenced(k))
+            self.audit.append(
+                actor.id,
+                AuditAction.DEPLOYMENT_PURGE,
+                f"deployment:{deployment_id}",
+                reason,
+                [("alerts_deleted", str(len(alerts))), ("media_deleted", str(len(unreferenced)))],
+            )
+            self.repo.db.after_commit(lambda: self._delete_media(unreferenced))
         return len(alerts)
+
+    def _delete_media(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.media.delete(key)
 
     # -- activation -----------------------------------------------------------------------------
 

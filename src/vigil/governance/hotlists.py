@@ -95,26 +95,30 @@ class HotlistService:
             created_at=now,
             expires_at=expires_at,
         )
-        self.store.add_hotlist(row)
-        self.audit.append(
-            actor.id,
-            AuditAction.HOTLIST_CREATE,
-            f"hotlist:{row.id}",
-            why,
-            [
-                ("priority", str(priority)),
-                ("retention_days", f"{retention_days:g}"),
-                ("expires_at", expires_at.isoformat() if expires_at else ""),
-            ],
-        )
+        with self.store.db.transaction():
+            self.store.add_hotlist(row)
+            self.audit.append(
+                actor.id,
+                AuditAction.HOTLIST_CREATE,
+                f"hotlist:{row.id}",
+                why,
+                [
+                    ("priority", str(priority)),
+                    ("retention_days", f"{retention_days:g}"),
+                    ("expires_at", expires_at.isoformat() if expires_at else ""),
+                ],
+            )
         return row
 
     def delete(self, actor: Actor, hotlist_id: str, reason: str) -> None:
         actor.require(*MANAGERS, action="deleting a hotlist")
         why = _reason(reason, "deleting a hotlist")
-        self.store.get_hotlist(hotlist_id)
-        self.store.delete_hotlist(hotlist_id)
-        self.audit.append(actor.id, AuditAction.HOTLIST_DELETE, f"hotlist:{hotlist_id}", why, [])
+        with self.store.db.transaction():
+            self.store.get_hotlist(hotlist_id)
+            self.store.delete_hotlist(hotlist_id)
+            self.audit.append(
+                actor.id, AuditAction.HOTLIST_DELETE, f"hotlist:{hotlist_id}", why, []
+            )
 
     def add_entry(
         self,
@@ -134,29 +138,31 @@ class HotlistService:
         if expires_at is not None and expires_at <= now:
             raise ValidationError("expires_at must be in the future")
         row = HotlistEntryRow(uuid.uuid4().hex, hotlist_id, text, why, actor.id, now, expires_at)
-        if not self.store.add_entry(row):
-            raise ConflictError(f"hotlist {hotlist_id} already holds {text}")
-        # The plate itself is in the entry row, not in the audit chain (which is kept forever).
-        self.audit.append(
-            actor.id,
-            AuditAction.HOTLIST_ADD_ENTRY,
-            f"hotlist:{hotlist_id}",
-            why,
-            [("entry", row.id), ("wildcard", str(is_wildcard(text)).lower())],
-        )
+        with self.store.db.transaction():
+            if not self.store.add_entry(row):
+                raise ConflictError(f"hotlist {hotlist_id} already holds {text}")
+            # The plate itself is in the entry row, not in the audit chain (which is kept forever).
+            self.audit.append(
+                actor.id,
+                AuditAction.HOTLIST_ADD_ENTRY,
+                f"hotlist:{hotlist_id}",
+                why,
+                [("entry", row.id), ("wildcard", str(is_wildcard(text)).lower())],
+            )
         return row
 
     def remove_entry(self, actor: Actor, hotlist_id: str, entry_id: str, reason: str) -> None:
         actor.require(*MANAGERS, action="changing a hotlist")
         why = _reason(reason, "removing a hotlist entry")
-        self.store.delete_entry(hotlist_id, entry_id)
-        self.audit.append(
-            actor.id,
-            AuditAction.HOTLIST_REMOVE_ENTRY,
-            f"hotlist:{hotlist_id}",
-            why,
-            [("entry", entry_id)],
-        )
+        with self.store.db.transaction():
+            self.store.delete_entry(hotlist_id, entry_id)
+            self.audit.append(
+                actor.id,
+                AuditAction.HOTLIST_REMOVE_ENTRY,
+                f"hotlist:{hotlist_id}",
+                why,
+                [("entry", entry_id)],
+            )
 
 
 class PlateHitChecker:
@@ -190,16 +196,23 @@ class PlateHitChecker:
         self.hits = 0
 
     def __call__(self, read: PlateRead) -> Alert | None:
-        """Store ``read``; returns the alert raised when it hits a hotlist."""
-        self.repo.add_plate_reads([read])
+        """Store ``read``; returns the alert raised when it hits a hotlist.
+
+        A hit is stored as one unit: the read, its hit mark, the alert and the alert's audit
+        entry commit together (a read marked as a hit without its recorded alert would be kept
+        for the hotlist's retention with no trace of why)."""
         self.reads += 1
         hit = self.match(read.text)
         if hit is None:
+            self.repo.add_plate_reads([read])
             return None
         hotlist, entry = hit
-        self.store.mark_hit(read, hotlist.id)
+        with self.store.db.transaction():
+            self.repo.add_plate_reads([read])
+            self.store.mark_hit(read, hotlist.id)
+            alert = self._raise(read, hotlist, entry)
         self.hits += 1
-        return self._raise(read, hotlist, entry)
+        return alert
 
     def match(self, text: str) -> tuple[HotlistRow, HotlistEntryRow] | None:
         """The most urgent active entry ``text`` matches (exact or wildcard), or ``None``."""

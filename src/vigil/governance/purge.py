@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from vigil.errors import NotFoundError, ValidationError
+from vigil.errors import NotFoundError, PermissionDeniedError, ValidationError
 from vigil.governance.actors import SYSTEM, Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.governance.store import GovernanceStore
@@ -109,8 +109,16 @@ class Purger:
             for sid, cam, start, end in self.store.unmatched_biometric_sightings(ended_before=now)
             if not self.post_event_covers(cam, start, end)
         ]
-        result = self._strip(victims)
-        if result.sightings:
+        if not victims:
+            return PurgeResult(0, 0, 0)
+        # The index first: if removing from it fails, the rows stay and the next run retries,
+        # instead of rows gone and vectors still searchable. Then the rows and the audit entry
+        # in one unit; files (which cannot roll back) once it has committed.
+        self._remove_vectors(self.store.vector_ids_of(victims))
+        with self.repo.db.transaction():
+            vector_ids, keys = self.store.strip_biometrics(victims)
+            orphans = self._orphans(keys)
+            result = PurgeResult(len(victims), len(vector_ids), len(orphans))
             self.audit.append(
                 SYSTEM.id,
                 AuditAction.PURGE_SIGHTINGS,
@@ -122,57 +130,55 @@ class Purger:
                     ("media_deleted", str(result.media)),
                 ],
             )
+            self.repo.db.after_commit(lambda: self._delete_files(orphans))
         return result
-
-    def _strip(self, sighting_ids: Sequence[str]) -> PurgeResult:
-        # The index first: if removing from it fails, the rows stay and the next run retries,
-        # instead of rows gone and vectors still searchable.
-        self._remove_vectors(self.store.vector_ids_of(sighting_ids))
-        vector_ids, keys = self.store.strip_biometrics(sighting_ids)
-        removed = self._delete_media(keys)
-        return PurgeResult(len(sighting_ids), len(vector_ids), removed)
 
     def _remove_vectors(self, vector_ids: Sequence[int]) -> None:
         """Remove purged embeddings from the archive index (rows zeroed and fsynced at once)."""
         if vector_ids and self.archive is not None:
             self.archive.remove(np.asarray(vector_ids, dtype=np.int64))
 
-    def _delete_media(self, keys: Sequence[str]) -> int:
-        removed = 0
-        for key in set(keys):
-            if not self.store.media_referenced(key) and self.media.delete(key):
-                removed += 1
-        return removed
+    def _orphans(self, keys: Sequence[str]) -> list[str]:
+        """The keys no remaining row refers to (read inside the unit: sees its deletions)."""
+        return sorted(k for k in set(keys) if not self.store.media_referenced(k))
+
+    def _delete_files(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.media.delete(key)
 
     def apply_retention(self, policy: RetentionPolicy) -> dict[str, int]:
         """Delete alerts and sightings older than the policy allows, and crops older than its
         media time (legal hold kept)."""
         now = self.clock()
-        alert_ids = self.store.expired_alerts(now - policy.alerts)
-        keys = self.store.delete_alerts(alert_ids, with_sightings=False)
-        sighting_ids = self.store.expired_sightings(now - policy.sightings)
-        self._remove_vectors(self.store.vector_ids_of(sighting_ids))
-        _, crop_keys = self.store.strip_biometrics(sighting_ids)
-        self.store.delete_sightings(sighting_ids)
-        detached = [] if policy.media is None else self.store.detach_media(now - policy.media)
-        media = self._delete_media([*keys, *crop_keys, *detached])
-        counts = {
-            "alerts": len(alert_ids),
-            "sightings": len(sighting_ids),
-            "crops_detached": len(detached),
-            "media": media,
-        }
-        if policy.plate_reads is not None:
-            counts["plate_reads"] = PlateStore(self.repo.db).delete_expired_reads(
-                now, policy.plate_reads
+        with self.repo.db.transaction():
+            alert_ids = self.store.expired_alerts(now - policy.alerts)
+            keys = self.store.delete_alerts(alert_ids, with_sightings=False)
+            # Sightings an expired alert held become expirable once it is gone. Their vectors
+            # leave the index first (idempotent: if the unit then fails, the next run repeats it).
+            sighting_ids = self.store.expired_sightings(now - policy.sightings)
+            self._remove_vectors(self.store.vector_ids_of(sighting_ids))
+            _, crop_keys = self.store.strip_biometrics(sighting_ids)
+            self.store.delete_sightings(sighting_ids)
+            detached = [] if policy.media is None else self.store.detach_media(now - policy.media)
+            orphans = self._orphans([*keys, *crop_keys, *detached])
+            counts = {
+                "alerts": len(alert_ids),
+                "sightings": len(sighting_ids),
+                "crops_detached": len(detached),
+                "media": len(orphans),
+            }
+            if policy.plate_reads is not None:
+                counts["plate_reads"] = PlateStore(self.repo.db).delete_expired_reads(
+                    now, policy.plate_reads
+                )
+            self.audit.append(
+                SYSTEM.id,
+                AuditAction.RETENTION_RUN,
+                "retention",
+                "retention timers",
+                [(k, str(v)) for k, v in counts.items()],
             )
-        self.audit.append(
-            SYSTEM.id,
-            AuditAction.RETENTION_RUN,
-            "retention",
-            "retention timers",
-            [(k, str(v)) for k, v in counts.items()],
-        )
+            self.repo.db.after_commit(lambda: self._delete_files(orphans))
         log.info("retention: %s", counts)
         return counts
 
@@ -182,9 +188,38 @@ class Purger:
         if not title.strip():
             raise ValidationError("a case needs a title")
         case = CaseRow(uuid.uuid4().hex, title.strip()[:200], actor.id, self.clock())
-        self.repo.add_case(case)
-        self.audit.append(actor.id, AuditAction.CASE_OPEN, f"case:{case.id}", reason, [])
+        with self.repo.db.transaction():
+            self.repo.add_case(case)
+            self.audit.append(actor.id, AuditAction.CASE_OPEN, f"case:{case.id}", reason, [])
         return case
+
+    def share_case(self, actor: Actor, case_id: str, user_id: str, reason: str) -> None:
+        """Let a colleague read and add to a case (audited ``case.share``).
+
+        Only the person who opened the case shares it (a case is visible to its owner, the
+        people they share it with, and auditors), and only with someone who can work cases (an
+        investigator or supervisor). Sharing again with the same person changes nothing but is
+        recorded, so the chain shows every time someone decided it.
+        """
+        actor.require(Role.INVESTIGATOR, Role.SUPERVISOR, action="sharing a case")
+        case = self.repo.get_case(case_id)
+        if case.opened_by != actor.id:
+            raise PermissionDeniedError("only the person who opened a case may share it")
+        try:
+            user = self.repo.get_user(user_id)
+        except NotFoundError:
+            raise ValidationError(f"no user {user_id!r} to share the case with") from None
+        if user.disabled or not {Role.INVESTIGATOR, Role.SUPERVISOR} & set(user.roles):
+            raise ValidationError(
+                f"user {user.username!r} cannot work cases (needs investigator or supervisor)"
+            )
+        if user.id == actor.id:
+            raise ValidationError("a case is already visible to the person who opened it")
+        with self.repo.db.transaction():
+            self.repo.share_case(case_id, user.id, actor.id, self.clock())
+            self.audit.append(
+                actor.id, AuditAction.CASE_SHARE, f"case:{case_id}", reason, [("with", user.id)]
+            )
 
     def hold(self, actor: Actor, case_id: str, kind: str, target_id: str, reason: str) -> None:
         """Link a record to a case; alerts, sightings and plate reads of a held case are kept
@@ -195,18 +230,19 @@ class Purger:
         kinds = ("alert", "sighting", "plate_read", "search", "export")
         if kind not in kinds:
             raise ValidationError(f"kind must be {'|'.join(kinds)}, got {kind!r}")
-        self.repo.get_case(case_id)
-        if kind == "alert":
-            self.repo.get_alert(target_id)
-        elif kind == "sighting":
-            self.repo.get_sighting(target_id)
-        elif kind == "plate_read" and not PlateStore(self.repo.db).has_read(target_id):
-            raise NotFoundError(f"plate read {target_id} not found")
-        self.repo.link_case(CaseLink(case_id, kind, target_id, actor.id, self.clock()))
-        self.audit.append(
-            actor.id,
-            AuditAction.LEGAL_HOLD,
-            f"{kind}:{target_id}",
-            reason,
-            [("case", case_id)],
-        )
+        with self.repo.db.transaction():
+            self.repo.get_case(case_id)
+            if kind == "alert":
+                self.repo.get_alert(target_id)
+            elif kind == "sighting":
+                self.repo.get_sighting(target_id)
+            elif kind == "plate_read" and not PlateStore(self.repo.db).has_read(target_id):
+                raise NotFoundError(f"plate read {target_id} not found")
+            self.repo.link_case(CaseLink(case_id, kind, target_id, actor.id, self.clock()))
+            self.audit.append(
+                actor.id,
+                AuditAction.LEGAL_HOLD,
+                f"{kind}:{target_id}",
+                reason,
+                [("case", case_id)],
+            )

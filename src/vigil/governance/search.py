@@ -21,7 +21,7 @@ mostly outside the authorised cameras may return fewer than ``k`` hits; the sear
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -83,8 +83,12 @@ class ArchiveSearch:
         *,
         reason: str,
         k: int = 10,
+        allowed: Collection[str] | None = None,
     ) -> list[ArchiveHit]:
         """The ``k`` best sightings inside the authorisation's cameras and window, best first.
+
+        ``allowed`` is the cameras the searcher may see (``None``: all): hits come only from
+        them, and an authorisation that covers none of them is refused as if it did not exist.
 
         Raises:
             PermissionDeniedError: the actor is not an investigator.
@@ -99,8 +103,10 @@ class ArchiveSearch:
         query = np.asarray(probe, dtype=np.float32).reshape(1, -1)
         if not np.isfinite(query).all():
             raise ValidationError("the probe must be a finite vector")
-        dep = self._authorisation(actor, authorisation_id, reason)
+        dep = self._authorisation(actor, authorisation_id, reason, allowed)
         cams = self.deployments.cameras_of(dep)
+        if allowed is not None:
+            cams &= frozenset(allowed)
         found = self.archive.search(query, k * self.fetch_factor)
         hits = self._hits(found.ids[0], found.scores[0], dep, cams)[:k]
         self.audit.append(
@@ -119,13 +125,21 @@ class ArchiveSearch:
         )
         return hits
 
-    def _authorisation(self, actor: Actor, authorisation_id: str, reason: str) -> DeploymentRow:
+    def _authorisation(
+        self, actor: Actor, authorisation_id: str, reason: str, allowed: Collection[str] | None
+    ) -> DeploymentRow:
         """The approved, unexpired post-event deployment, or an audited refusal."""
         self.deployments.tick()  # apply expiry first
         try:
             dep: DeploymentRow | None = self.repo.get_deployment(authorisation_id)
         except NotFoundError:
             dep = None
+        if (
+            dep is not None
+            and allowed is not None
+            and self.deployments.cameras_of(dep).isdisjoint(allowed)
+        ):
+            dep = None  # another district's authorisation: answered as unknown
         why = ""
         if dep is None:
             why = f"no authorisation {authorisation_id!r}"

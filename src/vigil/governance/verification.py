@@ -69,43 +69,46 @@ class VerificationService:
         """
         if not reason.strip():
             raise ValidationError("a verification decision needs a reason")
-        alert = self.repo.get_alert(alert_id)
-        prior = self.repo.list_verifications(alert_id)
-        if any(v.user_id == actor.id for v in prior):
-            raise ConflictError(
-                f"user {actor.id} already decided on alert {alert_id}; a second person must"
+        # Checks, decision, state move and audit entries in one unit of work: they commit
+        # together or not at all, and the checks see the state the decision is applied to.
+        with self.repo.db.transaction():
+            alert = self.repo.get_alert(alert_id)
+            prior = self.repo.list_verifications(alert_id)
+            if any(v.user_id == actor.id for v in prior):
+                raise ConflictError(
+                    f"user {actor.id} already decided on alert {alert_id}; a second person must"
+                )
+            if alert.status not in (AlertStatus.PENDING, AlertStatus.ONE_CONFIRMED):
+                raise ConflictError(f"alert {alert_id} is already {alert.status}")
+            first = alert.status is AlertStatus.PENDING
+            if decision is Decision.CONFIRM:
+                roles = FIRST_ROLES if first else SECOND_ROLES
+                actor.require(*roles, action="the first confirmation" if first else "the second")
+            else:
+                actor.require(*FIRST_ROLES, action="rejecting an alert")
+            needed = self.needed(alert.kind)
+            new = (
+                AlertStatus.REJECTED
+                if decision is Decision.REJECT
+                else AlertStatus.ONE_CONFIRMED
+                if first and needed == 2
+                else AlertStatus.ACTIONABLE
             )
-        if alert.status not in (AlertStatus.PENDING, AlertStatus.ONE_CONFIRMED):
-            raise ConflictError(f"alert {alert_id} is already {alert.status}")
-        first = alert.status is AlertStatus.PENDING
-        if decision is Decision.CONFIRM:
-            roles = FIRST_ROLES if first else SECOND_ROLES
-            actor.require(*roles, action="the first confirmation" if first else "the second")
-        else:
-            actor.require(*FIRST_ROLES, action="rejecting an alert")
-        needed = self.needed(alert.kind)
-        new = (
-            AlertStatus.REJECTED
-            if decision is Decision.REJECT
-            else AlertStatus.ONE_CONFIRMED
-            if first and needed == 2
-            else AlertStatus.ACTIONABLE
-        )
-        now = self.clock()
-        self.repo.add_verification(VerificationRow(alert_id, actor.id, decision, reason, now))
-        self.repo.transition_alert(alert_id, alert.status, new)
-        confirm = decision is Decision.CONFIRM
-        action = AuditAction.ALERT_CONFIRM if confirm else AuditAction.ALERT_REJECT
-        details = [("status", new.value), ("step", "1" if first else "2")]
-        self.audit.append(actor.id, action, f"alert:{alert_id}", reason, details)
-        if new is AlertStatus.ACTIONABLE:
-            self.audit.append(
-                actor.id,
-                AuditAction.ALERT_ACTIONABLE,
-                f"alert:{alert_id}",
-                "confirmed by two people" if needed == 2 else "confirmed by one person",
-                [("confirmed_by", ",".join([*(v.user_id for v in prior), actor.id]))],
-            )
+            now = self.clock()
+            self.repo.add_verification(VerificationRow(alert_id, actor.id, decision, reason, now))
+            self.repo.transition_alert(alert_id, alert.status, new)
+            confirm = decision is Decision.CONFIRM
+            action = AuditAction.ALERT_CONFIRM if confirm else AuditAction.ALERT_REJECT
+            details = [("status", new.value), ("step", "1" if first else "2")]
+            self.audit.append(actor.id, action, f"alert:{alert_id}", reason, details)
+            if new is AlertStatus.ACTIONABLE:
+                self.audit.append(
+                    actor.id,
+                    AuditAction.ALERT_ACTIONABLE,
+                    f"alert:{alert_id}",
+                    "confirmed by two people" if needed == 2 else "confirmed by one person",
+                    [("confirmed_by", ",".join([*(v.user_id for v in prior), actor.id]))],
+                )
         log.info("alert %s: %s by %s -> %s", alert_id, decision, actor.id, new)
         return new
 

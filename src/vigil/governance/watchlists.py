@@ -37,6 +37,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 
 from vigil.core.records import AuditEntry, FaceObservation, FrameRef
 from vigil.errors import (
@@ -174,18 +175,19 @@ class WatchlistService:
             version=0,
             max_size=self.max_size(),
         )
-        self.repo.add_watchlist(wl)
-        self.audit.append(
-            actor.id,
-            AuditAction.WATCHLIST_CREATE,
-            f"watchlist:{wl.id}",
-            reason,
-            [
-                ("category", wl.category),
-                ("expires_at", expires_at.isoformat()),
-                ("max_size", str(wl.max_size)),
-            ],
-        )
+        with self.repo.db.transaction():
+            self.repo.add_watchlist(wl)
+            self.audit.append(
+                actor.id,
+                AuditAction.WATCHLIST_CREATE,
+                f"watchlist:{wl.id}",
+                reason,
+                [
+                    ("category", wl.category),
+                    ("expires_at", expires_at.isoformat()),
+                    ("max_size", str(wl.max_size)),
+                ],
+            )
         return wl.id
 
     def enrol(
@@ -236,9 +238,36 @@ class WatchlistService:
         subject = SubjectRow(
             uuid.uuid4().hex, watchlist_id, label, actor.id, now, reason, expires_at
         )
+        # Photos are stored first (files cannot roll back); the subject, its templates, the
+        # version bump and the audit entry then commit together, or the new photos are removed.
+        created = [not self.media.exists(media_key(p.data)) for p in photos]
+        keys = [self.media.put(p.data) for p in photos]
+        try:
+            with self.repo.db.transaction():
+                self._store_subject(
+                    actor, subject, photos=photos, vectors=vectors, qualities=qualities, keys=keys
+                )
+        except BaseException:
+            for key, new in zip(keys, created, strict=True):
+                if new:
+                    self.media.delete(key)
+            raise
+        return subject.id
+
+    def _store_subject(
+        self,
+        actor: Actor,
+        subject: SubjectRow,
+        *,
+        photos: Sequence[EnrolmentPhoto],
+        vectors: Sequence[npt.NDArray[np.float32]],
+        qualities: Sequence[float],
+        keys: Sequence[str],
+    ) -> None:
+        watchlist_id, reason, now = subject.watchlist_id, subject.reason, subject.created_at
         self.repo.add_subject(subject)
         rows = []
-        for photo, vec, q in zip(photos, vectors, qualities, strict=True):
+        for photo, vec, q, key in zip(photos, vectors, qualities, keys, strict=True):
             rows.append(
                 TemplateRow(
                     id=uuid.uuid4().hex,
@@ -249,7 +278,7 @@ class WatchlistService:
                     quality=q,
                     added_by=actor.id,
                     created_at=now,
-                    image_key=self.media.put(photo.data),
+                    image_key=key,
                     captured_at=photo.captured_at,
                     reason=reason,
                 )
@@ -259,12 +288,11 @@ class WatchlistService:
         self.audit.append(
             actor.id,
             AuditAction.WATCHLIST_ENROL,
-            target,
+            f"watchlist:{watchlist_id}",
             reason,
             [("subject", subject.id), ("templates", str(len(rows))), ("version", version)]
             + [(f"provenance_{i}", p.provenance[:200]) for i, p in enumerate(photos)],
         )
-        return subject.id
 
     def remove_subject(self, actor: Actor, watchlist_id: str, subject_id: str, reason: str) -> None:
         """Remove a subject, their templates and enrolment photos; bumps the version.
@@ -275,26 +303,30 @@ class WatchlistService:
         actor.require(*MANAGER_ROLES, action="removing a subject")
         if not reason.strip():
             raise ValidationError("removing a subject needs a reason")
-        self.repo.get_watchlist(watchlist_id)
-        if subject_id not in {s.id for s in self.repo.list_subjects(watchlist_id)}:
-            raise NotFoundError(f"no subject {subject_id!r} in watchlist {watchlist_id!r}")
-        keys = [
-            t.image_key
-            for t in self.repo.templates_for_watchlist(watchlist_id)
-            if t.subject_id == subject_id and t.image_key
-        ]
-        self.repo.delete_subject(subject_id)
-        for key in set(keys):
-            if not self.store.media_referenced(key):
-                self.media.delete(key)
-        version = self._bump_version(watchlist_id)
-        self.audit.append(
-            actor.id,
-            AuditAction.WATCHLIST_REMOVE_SUBJECT,
-            f"watchlist:{watchlist_id}",
-            reason,
-            [("subject", subject_id), ("version", version)],
-        )
+        with self.repo.db.transaction():  # rows and entry together; files once committed
+            self.repo.get_watchlist(watchlist_id)
+            if subject_id not in {s.id for s in self.repo.list_subjects(watchlist_id)}:
+                raise NotFoundError(f"no subject {subject_id!r} in watchlist {watchlist_id!r}")
+            keys = [
+                t.image_key
+                for t in self.repo.templates_for_watchlist(watchlist_id)
+                if t.subject_id == subject_id and t.image_key
+            ]
+            self.repo.delete_subject(subject_id)
+            orphans = sorted(k for k in set(keys) if not self.store.media_referenced(k))
+            version = self._bump_version(watchlist_id)
+            self.audit.append(
+                actor.id,
+                AuditAction.WATCHLIST_REMOVE_SUBJECT,
+                f"watchlist:{watchlist_id}",
+                reason,
+                [("subject", subject_id), ("version", version)],
+            )
+            self.repo.db.after_commit(lambda: self._delete_media(orphans))
+
+    def _delete_media(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.media.delete(key)
 
     def history(self, watchlist_id: str) -> list[AuditEntry]:
         """Every change of one watchlist, oldest first, read from the audit chain.

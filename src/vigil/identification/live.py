@@ -45,7 +45,7 @@ from vigil.identification.tracks import FaceTrack, FaceTracker
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
-from vigil.storage.media import MediaStore
+from vigil.storage.media import MediaStore, media_key
 
 log = logging.getLogger(__name__)
 
@@ -221,16 +221,19 @@ class LiveIdentifier:
         self.repo.add_sightings([sighting])
         return sighting.id
 
-    def _put_crop(self, track: FaceTrack) -> str:
+    def _put_crop(self, track: FaceTrack) -> tuple[str, bool]:
+        """Store the best crop; returns its key and whether this call created the blob."""
         assert track.best_crop is not None
         ok, buf = cv2.imencode(".jpg", track.best_crop, [cv2.IMWRITE_JPEG_QUALITY, 92])
         if not ok:
             raise RuntimeError("could not encode the probe crop")
-        return self.media.put(buf.tobytes())
+        data = buf.tobytes()
+        created = not self.media.exists(media_key(data))
+        return self.media.put(data), created
 
     def _archive(self, track: FaceTrack) -> None:
         assert track.best is not None and track.best.embedding is not None
-        sighting_id = self._store_sighting(track, self._put_crop(track))
+        sighting_id = self._store_sighting(track, self._put_crop(track)[0])
         model = getattr(self.pipeline.embedder, "name", "face")
         vector = track.best.embedding
         ids = self.repo.add_embeddings(str(model), [(sighting_id, vector)], at=self.clock())
@@ -240,43 +243,53 @@ class LiveIdentifier:
     def _raise(
         self, track: FaceTrack, hits: list[tuple[ActiveDeployment, MatchDecision]]
     ) -> list[FaceAlert]:
-        probe_key = self._put_crop(track)
-        sighting_id = self._store_sighting(track, probe_key)
-        out = []
-        for handle, d in hits:
-            assert d.candidate is not None
-            entry = d.candidate.entry
-            alert = Alert(
-                id=uuid.uuid4().hex,
-                kind=AlertKind.FACE_MATCH,
-                camera_id=self.camera_id,
-                raised_at=self.clock(),
-                score=d.score,
-                deployment_id=handle.id,
-                subject_id=entry.subject_id,
-                false_alert_rate=d.false_alert_rate,
-                rank2_margin=d.rank2_margin,
-                detail=f"watchlist={entry.watchlist_id} gallery={d.gallery_size}",
-                template_id=entry.template_id,
-            )
-            self.repo.add_alert(alert, sighting_id=sighting_id, probe_key=probe_key)
-            self.alerted[handle.id] += 1
-            self.audit.append(
-                "system",
-                AuditAction.ALERT_RAISE,
-                f"alert:{alert.id}",
-                "best shot at or above the calibrated threshold",
-                [
-                    ("deployment", handle.id),
-                    ("subject", entry.subject_id),
-                    ("watchlist", entry.watchlist_id),
-                    ("camera", self.camera_id),
-                    ("score", f"{d.score:.4f}"),
-                    ("false_alert_rate", f"{d.false_alert_rate:.3g}"),
-                ],
-            )
-            log.info("alert %s on %s (deployment %s)", alert.id, self.camera_id, handle.id)
-            out.append(
-                FaceAlert(alert, probe_key, entry.image_key, entry.template_id, entry.watchlist_id)
-            )
+        probe_key, created = self._put_crop(track)
+        # The sighting, its alerts and their audit entries commit together or not at all; a
+        # crop whose records were rolled back is deleted (nothing would ever purge it).
+        try:
+            with self.repo.db.transaction():
+                sighting_id = self._store_sighting(track, probe_key)
+                out = []
+                for handle, d in hits:
+                    assert d.candidate is not None
+                    entry = d.candidate.entry
+                    alert = Alert(
+                        id=uuid.uuid4().hex,
+                        kind=AlertKind.FACE_MATCH,
+                        camera_id=self.camera_id,
+                        raised_at=self.clock(),
+                        score=d.score,
+                        deployment_id=handle.id,
+                        subject_id=entry.subject_id,
+                        false_alert_rate=d.false_alert_rate,
+                        rank2_margin=d.rank2_margin,
+                        detail=f"watchlist={entry.watchlist_id} gallery={d.gallery_size}",
+                        template_id=entry.template_id,
+                    )
+                    self.repo.add_alert(alert, sighting_id=sighting_id, probe_key=probe_key)
+                    self.alerted[handle.id] += 1
+                    self.audit.append(
+                        "system",
+                        AuditAction.ALERT_RAISE,
+                        f"alert:{alert.id}",
+                        "best shot at or above the calibrated threshold",
+                        [
+                            ("deployment", handle.id),
+                            ("subject", entry.subject_id),
+                            ("watchlist", entry.watchlist_id),
+                            ("camera", self.camera_id),
+                            ("score", f"{d.score:.4f}"),
+                            ("false_alert_rate", f"{d.false_alert_rate:.3g}"),
+                        ],
+                    )
+                    log.info("alert %s on %s (deployment %s)", alert.id, self.camera_id, handle.id)
+                    out.append(
+                        FaceAlert(
+                            alert, probe_key, entry.image_key, entry.template_id, entry.watchlist_id
+                        )
+                    )
+        except BaseException:
+            if created:
+                self.media.delete(probe_key)
+            raise
         return out

@@ -16,6 +16,16 @@ the batch: nothing is dropped silently). Re-running is safe because every write 
 repository is idempotent (client-generated ids and ``ON CONFLICT DO NOTHING``), so a commit whose
 acknowledgement was lost is not applied twice.
 
+**Units of work.** A state change and its audit entry must commit together or not at all.
+:meth:`Database.transaction` opens one write transaction and binds it to the calling context
+(a :class:`~contextvars.ContextVar`, so it follows the thread or task that opened it): every
+:meth:`write` and :meth:`read` made through this database inside the block joins it, each nested
+write in its own SAVEPOINT (so a caught constraint error does not poison the transaction on
+PostgreSQL). The block commits when it ends and rolls back on any exception; callbacks registered
+with :meth:`after_commit` (the audit anchor) run only after a successful commit. A unit is not
+re-run on connection loss (it may hold arbitrary Python steps): it fails with
+:class:`StorageUnavailableError` and nothing is committed, and the caller retries the request.
+
 Trade-offs: ``sqlite_synchronous="FULL"`` (default) fsyncs the WAL on each commit, so a commit that
 returned survives even power loss; ``NORMAL`` is faster and still survives a process crash.
 """
@@ -28,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -103,6 +114,16 @@ class _Deadline:
         self.at = float("inf")
 
 
+class _Unit:
+    """The open unit of work of one context: its connection and its after-commit callbacks."""
+
+    __slots__ = ("after", "conn")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.after: list[Callable[[], None]] = []
+
+
 class Database:
     """The system of record: one writer, pooled readers, retried idempotent writes, migrations."""
 
@@ -111,6 +132,7 @@ class Database:
         self.options = options or DatabaseOptions()
         self.dialect = self.url.get_backend_name()
         self._write_lock = threading.Lock()
+        self._unit: ContextVar[_Unit | None] = ContextVar(f"vigil_unit_{id(self)}", default=None)
         if self.dialect == "sqlite":
             self.writer, self.reader = self._sqlite_engines()
         else:
@@ -196,12 +218,57 @@ class Database:
             return "locked" in message or "busy" in message
         return "cancel" not in message  # statement timeouts are not connection trouble
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the calling context is inside :meth:`transaction`."""
+        return self._unit.get() is not None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction that every write and read of this context joins (see the module
+        docstring). Nested use joins the outer unit; the outermost commits."""
+        if (unit := self._unit.get()) is not None:
+            yield unit.conn
+            return
+        try:
+            with self._write_lock, self.writer.begin() as conn:
+                unit = _Unit(conn)
+                token = self._unit.set(unit)
+                try:
+                    yield conn
+                finally:
+                    self._unit.reset(token)
+        except DBAPIError as exc:
+            if not self._retryable(exc):
+                raise
+            raise StorageUnavailableError(
+                f"the transaction failed and was rolled back: {redact(str(exc.orig))}",
+                hint="nothing was stored; try again",
+            ) from exc
+        for callback in unit.after:
+            try:
+                callback()
+            except Exception:  # the commit stands; a failed callback is loud, not fatal
+                log.exception("after-commit callback %r failed", callback)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current unit commits (now, outside a unit)."""
+        unit = self._unit.get()
+        if unit is None:
+            callback()
+        else:
+            unit.after.append(callback)
+
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one write transaction, re-running it whole on connection loss.
 
         ``fn`` must be idempotent (it may run again after a commit whose acknowledgement was
         lost). Raises :class:`StorageUnavailableError` when ``write_retry_s`` is exhausted.
+        Inside :meth:`transaction`, ``fn`` runs once in a SAVEPOINT of the open unit instead.
         """
+        if (unit := self._unit.get()) is not None:
+            with unit.conn.begin_nested():
+                return fn(unit.conn)
         deadline = time.monotonic() + self.options.write_retry_s
         attempt = 0
         while True:
@@ -230,6 +297,9 @@ class Database:
     @contextmanager
     def read(self, timeout_s: float | None = None) -> Iterator[Connection]:
         """A read-only connection in one snapshot transaction, cancelled after ``timeout_s``."""
+        if (unit := self._unit.get()) is not None:  # read your own uncommitted writes
+            yield unit.conn
+            return
         limit = self.options.query_timeout_s if timeout_s is None else timeout_s
         try:
             with self.reader.connect() as conn:

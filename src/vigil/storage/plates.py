@@ -185,6 +185,14 @@ class PlateStore:
         with self.db.read() as c:
             return c.execute(q).first() is not None
 
+    def read_camera(self, key: str) -> str | None:
+        """The camera of the stored plate read with this key, or ``None`` when none is stored
+        (camera scope checks a read named by its key before anything touches it)."""
+        q = select(t.plate_reads.c.camera_id).where(t.plate_reads.c.key == key)
+        with self.db.read() as c:
+            found = c.execute(q).scalar()
+        return None if found is None else str(found)
+
     def delete_expired_reads(self, now: datetime, unlisted: timedelta) -> int:
         """Retention: delete reads that hit no list older than ``unlisted``, and hits older
         than their list's ``retention_days``, except reads linked to a case on legal hold;

@@ -8,11 +8,11 @@ guarantees for everyone (one decision per user per alert, unique usernames, ...)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, select, update
+from sqlalchemy import Connection, Row, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vigil.errors import ConflictError, NotFoundError
@@ -181,6 +181,107 @@ class AdminRepository:
                 .values(revoked_at=at)
             )
         )
+
+    # -- login back-off -------------------------------------------------------------------------
+
+    def charge_login(
+        self,
+        user_id: str,
+        client: str,
+        now: datetime,
+        block_for: Callable[[int], timedelta | None],
+    ) -> datetime | None:
+        """Charge one login attempt to ``(user_id, client)`` before its password is checked.
+
+        Returns ``None`` when the attempt may go on, or the time until which the pair is blocked
+        (nothing charged). The count goes up in the database (``failures = failures + 1 ...
+        RETURNING``) in the same statement that checks the block, so parallel attempts each get
+        their own number and at most ``k`` of them reach the password check once the policy
+        ``block_for(n)`` (the block after the ``n``-th attempt, or ``None``) starts blocking at
+        ``k``. Not idempotent: a write re-run after a lost connection may count one attempt twice
+        (harmless: it errs towards throttling).
+        """
+        col = t.login_throttle.c
+        key = (col.user_id == user_id, col.client == client)
+        open_ = or_(col.blocked_until.is_(None), col.blocked_until <= now)
+
+        def run(c: Connection) -> datetime | None:
+            for _ in range(3):
+                n = c.execute(
+                    update(t.login_throttle)
+                    .where(*key, open_)
+                    .values(failures=col.failures + 1, last_attempt_at=now)
+                    .returning(col.failures)
+                ).scalar()
+                if n is None:
+                    blocked = c.execute(select(col.blocked_until).where(*key)).scalar()
+                    if blocked is not None:
+                        return blocked  # type: ignore[no-any-return]
+                    first = {"user_id": user_id, "client": client, "last_attempt_at": now}
+                    if not insert_ignore(c, t.login_throttle, [{**first, "failures": 1}]):
+                        continue  # a parallel first attempt created the row: count again
+                    n = 1
+                wait = block_for(int(n))
+                if wait is not None:
+                    c.execute(update(t.login_throttle).where(*key).values(blocked_until=now + wait))
+                return None
+            raise ConflictError("login attempts changed too fast to count; try again")
+
+        return self.db.write(run)
+
+    def record_login_failure(
+        self, user_id: str, now: datetime, *, ceiling: int, strict_for: timedelta
+    ) -> int:
+        """Count a wrong password against the account (every client together), atomically.
+
+        From the ``ceiling``-th failure since the last success on, ``users.locked_until`` is
+        pushed to ``now + strict_for``: the accounts layer reads it as "under broad attack" and
+        allows every client a single try before back-off. Returns the new count.
+        """
+        col = t.users.c
+
+        def run(c: Connection) -> int:
+            n = c.execute(
+                update(t.users)
+                .where(col.id == user_id)
+                .values(failed_logins=col.failed_logins + 1)
+                .returning(col.failed_logins)
+            ).scalar()
+            if n is not None and n >= ceiling:
+                c.execute(
+                    update(t.users).where(col.id == user_id).values(locked_until=now + strict_for)
+                )
+            return int(n or 0)
+
+        return self.db.write(run)
+
+    def clear_login_failures(self, user_id: str, client: str) -> None:
+        """A right password from ``client``: forget that pair's attempts and reset the account's
+        count (an "under attack" mark stays until its time passes)."""
+        col = t.login_throttle.c
+
+        def run(c: Connection) -> None:
+            c.execute(delete(t.login_throttle).where(col.user_id == user_id, col.client == client))
+            c.execute(update(t.users).where(t.users.c.id == user_id).values(failed_logins=0))
+
+        self.db.write(run)
+
+    def prune_login_throttle(self, idle_since: datetime, now: datetime) -> int:
+        """Forget pairs with no attempt since ``idle_since`` and no block left; returns how many
+        (keeps the table bounded by the clients that failed recently)."""
+        col = t.login_throttle.c
+        q = delete(t.login_throttle).where(
+            col.last_attempt_at < idle_since,
+            or_(col.blocked_until.is_(None), col.blocked_until <= now),
+        )
+        return int(self.db.write(lambda c: c.execute(q).rowcount))
+
+    def login_throttle(self, user_id: str) -> dict[str, tuple[int, datetime | None]]:
+        """``client -> (attempts, blocked_until)`` of an account (for tests and operators)."""
+        col = t.login_throttle.c
+        q = select(col.client, col.failures, col.blocked_until).where(col.user_id == user_id)
+        with self.db.read() as c:
+            return {r.client: (r.failures, r.blocked_until) for r in c.execute(q)}
 
     # -- watchlists, subjects, templates --------------------------------------------------------
 
@@ -396,8 +497,60 @@ class AdminRepository:
         with self.db.read() as c:
             return [CaseLink(**_fields(r, CaseLink.__slots__)) for r in c.execute(q)]
 
+    def share_case(self, case_id: str, user_id: str, shared_by: str, at: datetime) -> None:
+        """Let ``user_id`` read and add to a case (sharing twice keeps the first share)."""
+        row = {"case_id": case_id, "user_id": user_id, "shared_by": shared_by, "shared_at": at}
+        self.db.write(lambda c: insert_ignore(c, t.case_shares, [row]))
+
+    def case_sharers(self, case_id: str) -> list[str]:
+        """The user ids a case is shared with (its owner is not among them), in share order."""
+        col = t.case_shares.c
+        q = select(col.user_id).where(col.case_id == case_id).order_by(col.shared_at, col.user_id)
+        with self.db.read() as c:
+            return [str(r) for r in c.execute(q).scalars()]
+
+    def list_cases(self, *, visible_to: str | None, limit: int = 100) -> list[CaseRow]:
+        """Cases opened by or shared with ``visible_to`` (``None``: every case), newest first."""
+        cases, shares = t.cases.c, t.case_shares.c
+        q = select(t.cases).order_by(cases.opened_at.desc(), cases.id).limit(limit)
+        if visible_to is not None:
+            shared = select(shares.case_id).where(shares.user_id == visible_to)
+            q = q.where((cases.opened_by == visible_to) | cases.id.in_(shared))
+        with self.db.read() as c:
+            return [CaseRow(**_fields(r, CaseRow.__slots__)) for r in c.execute(q)]
+
 
 _USER_LISTS = ("roles", "cameras")  # columns stored as comma-separated lists
+
+
+def accountable_records(db: Database) -> dict[str, list[str]]:
+    """Every stored record whose creation or decision must have an audit entry, by kind:
+    ``{"user": [ids], ..., "verification": ["<alert id>|<user id>|<decision>", ...]}``.
+
+    Read by :mod:`vigil.governance.accountability` to find records without their entry. Alerts
+    are those the verification path audits (face matches and plate hits).
+    """
+    tables = {
+        "user": t.users,
+        "deployment": t.deployments,
+        "watchlist": t.watchlists,
+        "case": t.cases,
+        "hotlist": t.hotlists,
+    }
+    out: dict[str, list[str]] = {}
+    with db.read() as c:
+        for kind, table in tables.items():
+            out[kind] = [r[0] for r in c.execute(select(table.c.id))]
+        kinds = ("face_match", "plate_hit")
+        out["alert"] = [
+            r[0] for r in c.execute(select(t.alerts.c.id).where(t.alerts.c.kind.in_(kinds)))
+        ]
+        v = t.verifications.c
+        out["verification"] = [
+            f"{r.alert_id}|{r.user_id}|{r.decision}"
+            for r in c.execute(select(v.alert_id, v.user_id, v.decision))
+        ]
+    return out
 
 
 def _join_cameras(cameras: Sequence[str] | None) -> str | None:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy.typing as npt
-from sqlalchemy import Connection, Row, Table, delete, func, select, update
+from sqlalchemy import Connection, Row, Table, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -43,6 +43,7 @@ from vigil.storage.rows import StoredEmbedding
 from vigil.storage.types import pack_vector, unpack_vector
 
 MAX_PAGE = 10_000
+AUDIT_LOCK_KEY = 0x56494731  # PostgreSQL advisory lock serialising audit appends ("VIG1")
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[Any]:
@@ -112,6 +113,20 @@ def _audit(r: Row[Any]) -> AuditEntry:
     )
 
 
+def _audit_row(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "reason": entry.reason,
+        "prev_hash": entry.prev_hash,
+        "entry_hash": entry.entry_hash,
+        "details": json.dumps([list(p) for p in entry.details]),
+    }
+
+
 class PipelineRepository:
     """Sightings, embeddings, plate reads, crowd samples, alerts and the audit log."""
 
@@ -153,12 +168,16 @@ class PipelineRepository:
         until: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
+        cameras: Collection[str] | None = None,
     ) -> list[Sighting]:
         """Sightings started in ``[since, until)``, oldest first, optionally of one camera
-        (``offset`` skips that many, for paging)."""
+        (``offset`` skips that many, for paging). ``cameras`` limits them to the cameras a
+        caller may see, in the query, so pages stay full and ``offset`` stays right."""
         q = select(t.sightings).order_by(t.sightings.c.started_at, t.sightings.c.id)
         if camera_id is not None:
             q = q.where(t.sightings.c.camera_id == camera_id)
+        if cameras is not None:
+            q = q.where(t.sightings.c.camera_id.in_(sorted(cameras)))
         if since is not None:
             q = q.where(t.sightings.c.started_at >= since)
         if until is not None:
@@ -423,10 +442,14 @@ class PipelineRepository:
         until: datetime | None = None,
         offset: int = 0,
         kind: AlertKind | None = None,
+        cameras: Collection[str] | None = None,
     ) -> list[Alert]:
-        """Alerts raised in ``[since, until)``, newest first (``offset`` skips that many)."""
+        """Alerts raised in ``[since, until)``, newest first (``offset`` skips that many);
+        ``cameras`` limits them to the cameras a caller may see (in the query, for paging)."""
         col = t.alerts.c
         q = select(t.alerts).order_by(col.raised_at.desc(), col.id)
+        if cameras is not None:
+            q = q.where(col.camera_id.in_(sorted(cameras)))
         if status is not None:
             q = q.where(col.status == status.value)
         if kind is not None:
@@ -465,23 +488,44 @@ class PipelineRepository:
 
     # -- audit log ------------------------------------------------------------------------------
 
+    def append_audit_next(self, make: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry:
+        """Append the entry ``make`` builds from the current last entry, in the caller's unit.
+
+        The last entry is read and the new one inserted in one transaction (the caller's, when
+        it is inside :meth:`Database.transaction`, so the entry commits or rolls back with the
+        state change it records). Appenders are serialised: on SQLite by the single writer, on
+        PostgreSQL by a transaction-scoped advisory lock, so no two transactions (even in
+        different processes) link to the same predecessor.
+        """
+
+        def run(c: Connection) -> AuditEntry:
+            if c.dialect.name == "postgresql":
+                c.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+            col = t.audit_entries.c
+            last = c.execute(select(t.audit_entries).order_by(col.seq.desc()).limit(1)).first()
+            entry = make(None if last is None else _audit(last))
+            c.execute(t.audit_entries.insert().values(**_audit_row(entry)))
+            return entry
+
+        return self.db.write(run)
+
+    def audit_entry_at(self, seq: int) -> AuditEntry | None:
+        """The entry with this ``seq``, or ``None`` (anchor and external-head checks)."""
+        with self.db.read() as c:
+            row = c.execute(select(t.audit_entries).where(t.audit_entries.c.seq == seq)).first()
+        return None if row is None else _audit(row)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the caller's unit of work commits (at once outside one)."""
+        self.db.after_commit(callback)
+
     def append_audit(self, entry: AuditEntry) -> bool:
         """Append one audit entry; returns ``False`` for an exact replay of a stored entry.
 
         :class:`ConflictError` when ``entry.seq`` is taken by a *different* entry (a concurrent
         appender won the race; recompute the chain link and try again).
         """
-        row = {
-            "seq": entry.seq,
-            "at": entry.at,
-            "actor": entry.actor,
-            "action": entry.action,
-            "target": entry.target,
-            "reason": entry.reason,
-            "prev_hash": entry.prev_hash,
-            "entry_hash": entry.entry_hash,
-            "details": json.dumps([list(p) for p in entry.details]),
-        }
+        row = _audit_row(entry)
 
         def run(c: Connection) -> bool:
             if insert_ignore(c, t.audit_entries, [row]):

@@ -86,6 +86,8 @@ class SessionRow:
     kind: str = "session"  # session | api_key
     scopes: tuple[str, ...] = ()
     revoked_at: datetime | None = None
+    #: Who issued an API key (may differ from its owner ``user_id``); ``None`` for a login.
+    issued_by: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("created_at", "expires_at", "revoked_at"):

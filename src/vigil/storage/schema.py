@@ -95,6 +95,22 @@ sessions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
+    # Who issued an API key (an admin may issue one in another user's name); NULL for login
+    # sessions and for keys issued before revision 0005.
+    _id("issued_by"),
+)
+
+# Failed-login back-off per (account, client) (revision 0005). ``failures`` counts attempts
+# since the pair's last success, charged *before* the password is checked so parallel guesses
+# cannot outrun the count; ``blocked_until`` refuses the pair without checking until then.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    _id("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("client", String(ID), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_attempt_at", UtcDateTime, nullable=False, index=True),
+    Column("blocked_until", UtcDateTime),
 )
 
 watchlists = Table(
@@ -315,6 +331,16 @@ case_links = Table(
     _id("target_id", primary_key=True),
     _id("added_by", nullable=False),
     Column("added_at", UtcDateTime, nullable=False),
+)
+
+# Who may read and add to a case besides its owner (revision 0006): the owner shares it by name.
+case_shares = Table(
+    "case_shares",
+    metadata,
+    _id("case_id", ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    _id("user_id", primary_key=True),
+    _id("shared_by", nullable=False),
+    Column("shared_at", UtcDateTime, nullable=False),
 )
 
 audit_entries = Table(

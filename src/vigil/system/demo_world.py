@@ -50,7 +50,9 @@ def _user(services: ApiServices, role: Role) -> tuple[Actor, str | None]:
         return Actor.from_user(row), None
     except NotFoundError:
         password = secrets.token_urlsafe(12)
-        row = services.accounts.create_user(username, password, [role], f"Demo {role.value}")
+        row = services.accounts.create_user(
+            username, password, [role], f"Demo {role.value}", by="demo", reason="demo account"
+        )
         return Actor.from_user(row), password
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request, Response
 
 from vigil.api.accounts import Principal
+from vigil.api.clients import client_address, proxy_networks
 from vigil.api.deps import COOKIE, access, services
 from vigil.api.routes.common import router
 from vigil.api.schemas import (
@@ -45,15 +46,22 @@ def key_out(row: SessionRow, key: str | None = None) -> ApiKeyOut:
         created_at=row.created_at,
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
+        issued_by=row.issued_by,
         key=key,
     )
 
 
 @auth.post("/login", response_model=LoginResponse)
 def login(body: LoginRequest, request: Request, response: Response) -> LoginResponse:
-    """Public. Check the password (throttled per client and per account) and start a session."""
+    """Public. Check the password (throttled per client and per account) and start a session.
+
+    The client is the connecting peer, or what ``X-Forwarded-For`` says when the peer is one of
+    ``api.trusted_proxies`` (:mod:`vigil.api.clients`).
+    """
     svc = services(request)
-    client = request.client.host if request.client else "unknown"
+    trusted = proxy_networks(tuple(request.app.state.config.api.trusted_proxies))
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
+    client = client_address(request.client.host if request.client else None, forwarded, trusted)
     user = svc.accounts.authenticate(body.username, body.password, client=client)
     token, row = svc.accounts.start_session(user)
     out = LoginResponse(user=user_out(user), expires_at=row.expires_at)
@@ -76,7 +84,7 @@ def login(body: LoginRequest, request: Request, response: Response) -> LoginResp
 @auth.post("/logout", response_model=Done)
 def logout(request: Request, response: Response, p: Principal = access()) -> Done:
     """Revoke the session (or key) this request was made with."""
-    services(request).accounts.revoke(p.token_hash)
+    services(request).accounts.revoke(p)
     response.delete_cookie(COOKIE, path="/")
     return Done()
 
@@ -88,10 +96,15 @@ def me(p: Principal = access(scope="any")) -> UserOut:
 
 @auth.post("/api-keys", response_model=ApiKeyOut, status_code=201)
 def create_api_key(
-    body: NewApiKey, request: Request, _: Principal = access(Role.ADMIN)
+    body: NewApiKey, request: Request, p: Principal = access(Role.ADMIN)
 ) -> ApiKeyOut:
-    """Issue an API key for an integration account; the secret is in this answer only."""
-    key, row = services(request).accounts.issue_api_key(body.user_id, body.scopes, days=body.days)
+    """Issue an API key for an integration account; the secret is in this answer only.
+
+    Audited (``api_key.issue``) with the issuer and the owner; the key keeps its issuer, so
+    what it does later is attributed to both.
+    """
+    accounts = services(request).accounts
+    key, row = accounts.issue_api_key(p.actor, body.user_id, body.scopes, days=body.days)
     return key_out(row, key)
 
 
@@ -106,6 +119,7 @@ def list_api_keys(
 
 @auth.delete("/api-keys/{key_id}", response_model=Done)
 def revoke_api_key(key_id: IdPath, request: Request, p: Principal = access()) -> Done:
+    """Revoke an API key (admins: anyone's; others: their own); audited as ``api_key.revoke``."""
     services(request).accounts.revoke_api_key(p, key_id)
     return Done()
 
@@ -119,20 +133,15 @@ def list_users(request: Request, _: Principal = access(Role.ADMIN)) -> list[User
 def create_user(body: NewUser, request: Request, p: Principal = access(Role.ADMIN)) -> UserOut:
     svc = services(request)
     user = svc.accounts.create_user(
-        body.username, body.password, body.roles, body.display_name, body.cameras
-    )
-    svc.audit.append(
-        p.user.id,
-        "user.create",
-        f"user:{user.id}",
-        "created through the API",
-        [("roles", ",".join(user.roles)), ("cameras", _cameras_text(user.cameras))],
+        body.username,
+        body.password,
+        body.roles,
+        body.display_name,
+        body.cameras,
+        by=p.user.id,
+        reason="created through the API",
     )
     return user_out(user)
-
-
-def _cameras_text(cameras: tuple[str, ...] | None) -> str:
-    return "*" if cameras is None else ",".join(cameras)
 
 
 @users.put("/{user_id}/cameras", response_model=UserOut)
@@ -141,26 +150,12 @@ def assign_cameras(
 ) -> UserOut:
     """Limit a person to some cameras (null: every camera); audited with the reason."""
     svc = services(request)
-    user = svc.accounts.assign_cameras(user_id, body.cameras)
-    svc.audit.append(
-        p.user.id,
-        "user.cameras",
-        f"user:{user_id}",
-        body.reason,
-        [("cameras", _cameras_text(user.cameras))],
-    )
+    user = svc.accounts.assign_cameras(user_id, body.cameras, by=p.user.id, reason=body.reason)
     return user_out(user)
 
 
 @users.post("/{user_id}/disable", response_model=Done)
 def disable_user(user_id: IdPath, request: Request, p: Principal = access(Role.ADMIN)) -> Done:
     svc = services(request)
-    revoked = svc.accounts.disable(user_id)
-    svc.audit.append(
-        p.user.id,
-        "user.disable",
-        f"user:{user_id}",
-        "disabled through the API",
-        [("sessions_revoked", str(revoked))],
-    )
+    svc.accounts.disable(user_id, by=p.user.id, reason="disabled through the API")
     return Done()

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import Request, Response
 
 from vigil.api.accounts import Principal
-from vigil.api.deps import access, camera_allowed, services
+from vigil.api.deps import access, services
 from vigil.api.routes.common import Limit, Since, Until, aware, router
 from vigil.api.schemas import CameraOut, CameraStatusOut, CrowdOut, IdPath
+from vigil.api.scope import camera_allowed
 from vigil.errors import NotFoundError
 from vigil.logs import redact
 from vigil.storage.rows import CameraRow
@@ -53,9 +54,8 @@ def camera_status(
     ]
 
 
-def _camera(request: Request, p: Principal, camera_id: str) -> CameraRow:
-    if not camera_allowed(p, camera_id):
-        raise NotFoundError(f"no camera {camera_id!r}")
+def _camera(request: Request, camera_id: str) -> CameraRow:
+    """The camera (``access`` has already checked the caller may see it)."""
     return services(request).repo.get_camera(camera_id)
 
 
@@ -69,7 +69,7 @@ def heatmap(
 ) -> Response:
     """Where people stood recently on this camera, as colours over a blank frame (no camera
     image, so no person is shown); 404 when the camera counts no people or has no frame yet."""
-    _camera(request, p, camera_id)
+    _camera(request, camera_id)
     system = request.app.state.system
     png = system.heatmap_png(camera_id) if system is not None else None
     if png is None:
@@ -81,7 +81,7 @@ def heatmap(
 def get_camera(
     camera_id: IdPath, request: Request, p: Principal = access(scope="cameras:read")
 ) -> CameraOut:
-    return camera_out(_camera(request, p, camera_id))
+    return camera_out(_camera(request, camera_id))
 
 
 @cameras.get("/{camera_id}/crowd", response_model=list[CrowdOut])
@@ -95,7 +95,7 @@ def crowd(
     p: Principal = access(scope="cameras:read"),
 ) -> list[CrowdOut]:
     """Crowd counts sampled on one camera in ``[since, until)``, oldest first."""
-    _camera(request, p, camera_id)
+    _camera(request, camera_id)
     samples = services(request).repo.list_crowd_samples(
         camera_id, since=aware(since, "since"), until=aware(until, "until"), limit=limit
     )

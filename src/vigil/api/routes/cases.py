@@ -5,6 +5,12 @@ Thin handlers over :meth:`vigil.governance.purge.Purger.open_case` and
 opened: alerts, sightings and plate reads linked to it are kept whatever their retention says.
 Investigators and supervisors open cases and link records, each with a reason, audited as
 ``case.open`` and ``case.legal_hold``; reading a case shows what it holds.
+
+Who sees a case (:mod:`vigil.api.scope`): the person who opened it, the people they share it with
+(``POST /cases/{id}/shares``, audited ``case.share``), and auditors (read only); anyone else gets
+the 404 a missing case gets. Linking is camera-scoped like every other touch of a record: a record
+outside the caller's cameras reads as missing, and a case read shows only the links whose records
+the reader's cameras allow (``hidden_links`` counts the others).
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import router
 from vigil.api.schemas import ID_PATTERN, Body, Created, Done, IdPath, Reason
-from vigil.storage.rows import Role
+from vigil.api.scope import link_visible, require
+from vigil.storage.rows import CaseRow, Role
 
 cases = router("/cases", "cases")
 HOLDERS = (Role.INVESTIGATOR, Role.SUPERVISOR)
+READERS = (*HOLDERS, Role.AUDITOR)
 
 
 class CaseIn(Body):
@@ -39,6 +47,11 @@ class LinkIn(Body):
     reason: Reason
 
 
+class ShareIn(Body):
+    user_id: str = Field(pattern=ID_PATTERN, max_length=64, description="Who may see the case.")
+    reason: Reason
+
+
 class LinkOut(BaseModel):
     kind: str
     target_id: str
@@ -46,14 +59,32 @@ class LinkOut(BaseModel):
     added_at: datetime
 
 
-class CaseOut(BaseModel):
+class CaseSummary(BaseModel):
     id: str
     title: str
     status: str
     legal_hold: bool
     opened_by: str
     opened_at: datetime
+
+
+class CaseOut(CaseSummary):
     links: list[LinkOut]
+    hidden_links: int = Field(
+        0, description="Links to records outside the reader's cameras (not shown)."
+    )
+    shared_with: list[str]
+
+
+def _summary(case: CaseRow) -> dict[str, object]:
+    return {
+        "id": case.id,
+        "title": case.title,
+        "status": case.status,
+        "legal_hold": case.legal_hold,
+        "opened_by": case.opened_by,
+        "opened_at": case.opened_at,
+    }
 
 
 @cases.post("", response_model=Created, status_code=201)
@@ -62,28 +93,51 @@ def open_case(body: CaseIn, request: Request, p: Principal = access(*HOLDERS)) -
     return Created(id=services(request).purger.open_case(p.actor, body.title, body.reason).id)
 
 
+@cases.get("", response_model=list[CaseSummary])
+def list_cases(request: Request, p: Principal = access(*READERS)) -> list[CaseSummary]:
+    """The cases the caller opened or was shared (auditors: every case), newest first."""
+    visible_to = None if Role.AUDITOR in p.roles else p.user.id
+    rows = services(request).repo.list_cases(visible_to=visible_to, limit=500)
+    return [CaseSummary.model_validate(_summary(c)) for c in rows]
+
+
 @cases.get("/{case_id}", response_model=CaseOut)
-def get_case(case_id: IdPath, request: Request, _: Principal = access(*HOLDERS)) -> CaseOut:
-    """A case and the records it holds."""
-    repo = services(request).repo
-    case = repo.get_case(case_id)
-    links = [
-        LinkOut(kind=k.kind, target_id=k.target_id, added_by=k.added_by, added_at=k.added_at)
-        for k in repo.case_links(case_id)
-    ]
-    return CaseOut(
-        id=case.id,
-        title=case.title,
-        status=case.status,
-        legal_hold=case.legal_hold,
-        opened_by=case.opened_by,
-        opened_at=case.opened_at,
-        links=links,
+def get_case(case_id: IdPath, request: Request, p: Principal = access(*READERS)) -> CaseOut:
+    """A case and the records it holds (of the reader's cameras)."""
+    svc = services(request)
+    case = svc.repo.get_case(case_id)
+    links = svc.repo.case_links(case_id)
+    shown = [k for k in links if link_visible(svc, p, k.kind, k.target_id)]
+    return CaseOut.model_validate(
+        {
+            **_summary(case),
+            "links": [
+                LinkOut(
+                    kind=k.kind, target_id=k.target_id, added_by=k.added_by, added_at=k.added_at
+                )
+                for k in shown
+            ],
+            "hidden_links": len(links) - len(shown),
+            "shared_with": svc.repo.case_sharers(case_id),
+        }
     )
+
+
+@cases.post("/{case_id}/shares", response_model=Done, status_code=201)
+def share(
+    case_id: IdPath, body: ShareIn, request: Request, p: Principal = access(*HOLDERS)
+) -> Done:
+    """Let a colleague (investigator or supervisor) see and add to the case; only the person who
+    opened it may (audited)."""
+    services(request).purger.share_case(p.actor, case_id, body.user_id, body.reason)
+    return Done()
 
 
 @cases.post("/{case_id}/links", response_model=Done, status_code=201)
 def link(case_id: IdPath, body: LinkIn, request: Request, p: Principal = access(*HOLDERS)) -> Done:
-    """Link a record to the case: it is kept past retention while the case holds (audited)."""
-    services(request).purger.hold(p.actor, case_id, body.kind, body.target_id, body.reason)
+    """Link a record of the caller's cameras to the case: it is kept past retention while the
+    case holds (audited)."""
+    svc = services(request)
+    require(svc, p, body.kind, body.target_id, write=True)
+    svc.purger.hold(p.actor, case_id, body.kind, body.target_id, body.reason)
     return Done()

@@ -1,7 +1,9 @@
 """``/deployments``: request, approve, refuse and revoke live or post-event identification.
 
 The router admits the roles that can take part; the :class:`DeploymentService` enforces the rest
-of the policy (a different officer approves, a legal reference, at most 31 days, ...).
+of the policy (a different officer approves, a legal reference, at most 31 days, ...). Camera
+scope (:mod:`vigil.api.scope`): a person assigned to some cameras sees the deployments that cover
+one of them, decides only on those wholly within them, and requests only for their own cameras.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import router
 from vigil.api.schemas import Created, DecisionIn, DeploymentIn, DeploymentOut, Done, IdPath
+from vigil.api.scope import require_cameras, sees
 from vigil.governance.deployments import DeploymentRequest
 from vigil.storage.rows import DeploymentRow, Role
 
@@ -43,10 +46,15 @@ def deployment_out(d: DeploymentRow) -> DeploymentOut:
 
 @deployments.get("", response_model=list[DeploymentOut])
 def list_deployments(
-    request: Request, _: Principal = access(scope="deployments:read")
+    request: Request, p: Principal = access(scope="deployments:read")
 ) -> list[DeploymentOut]:
-    """Every deployment (state, scope and who decided), oldest start first."""
-    return [deployment_out(d) for d in services(request).repo.list_deployments()]
+    """Every deployment covering one of the caller's cameras (state, scope and who decided),
+    oldest start first."""
+    svc = services(request)
+    rows = svc.repo.list_deployments()
+    if p.cameras is not None:
+        rows = [d for d in rows if sees(p, svc.deployments.cameras_of(d))]
+    return [deployment_out(d) for d in rows]
 
 
 @deployments.get("/{deployment_id}", response_model=DeploymentOut)
@@ -61,7 +69,8 @@ def request_deployment(
     body: DeploymentIn, request: Request, p: Principal = access(*REQUESTERS)
 ) -> Created:
     """Ask for a deployment (``urgent``: start now; unless authorised within 24 h, everything
-    it produced is purged)."""
+    it produced is purged). Every camera named must exist and be the caller's (422 otherwise)."""
+    require_cameras(services(request), p, body.camera_ids, body.zone)
     req = DeploymentRequest(
         purpose=body.purpose,
         legal_reference=body.legal_reference,

@@ -4,8 +4,9 @@ A thin handler over :class:`vigil.governance.search.ArchiveSearch`: an investiga
 photo of the person sought, names an approved post-event authorisation and gives a reason; the
 photo is embedded under the enrolment rules (exactly one usable face), never stored, and the
 search returns sightings only from the authorisation's cameras and time window (and, for a person
-limited to some cameras, only those). The service writes the ``search.run`` or ``search.refused``
-audit entry; opening a result's crop is a separate, audited biometric view.
+limited to some cameras, only those: an authorisation covering none of them reads as unknown).
+The service writes the ``search.run`` or ``search.refused`` audit entry; opening a result's crop
+is a separate, audited biometric view.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.accounts import Principal
-from vigil.api.deps import access, camera_allowed, services
+from vigil.api.deps import access, services
 from vigil.api.errors import UnsupportedMediaError
 from vigil.api.routes.common import router
 from vigil.api.routes.watchlists import IMAGE_TYPES
@@ -65,7 +66,9 @@ async def search_faces(
     def run() -> list[FaceHitOut]:
         decode_image(data, name="photo")  # refuses non-images, bombs and corrupt files first
         probe = svc.watchlists.probe_template(data)
-        hits = search.search(p.actor, authorisation_id, probe, reason=reason, k=k)
+        hits = search.search(
+            p.actor, authorisation_id, probe, reason=reason, k=k, allowed=p.cameras
+        )
         return [
             FaceHitOut(
                 sighting_id=h.sighting_id,
@@ -75,7 +78,6 @@ async def search_faces(
                 score=h.score,
             )
             for h in hits
-            if camera_allowed(p, h.camera_id)
         ]
 
     return await run_in_threadpool(run)

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Header, Request, Response
 
 from vigil.api.accounts import Principal
-from vigil.api.deps import access, camera_allowed, services
+from vigil.api.deps import access, services
 from vigil.api.routes.alerts import ReasonHeader
 from vigil.api.routes.common import Limit, Offset, Since, Until, aware, page, router
 from vigil.api.schemas import IdPath, IdQuery, Page, SightingOut
@@ -62,19 +62,15 @@ def list_sightings(
 ) -> Page[SightingOut]:
     """Sightings started in ``[since, until)``, oldest first, optionally of one camera (audited
     as a search)."""
-    cams = p.cameras
     svc = services(request)
-    rows = []
-    if cams is None or camera_id is None or camera_id in cams:
-        rows = svc.repo.list_sightings(
-            camera_id=camera_id,
-            since=aware(since, "since"),
-            until=aware(until, "until"),
-            limit=limit + 1,
-            offset=offset,
-        )
-    if cams is not None:
-        rows = [s for s in rows if s.camera_id in cams]
+    rows = svc.repo.list_sightings(
+        camera_id=camera_id,
+        since=aware(since, "since"),
+        until=aware(until, "until"),
+        limit=limit + 1,
+        offset=offset,
+        cameras=p.cameras,
+    )
     result = page(rows, sighting_out, limit, offset)
     svc.audit.append(
         p.user.id,
@@ -88,23 +84,22 @@ def list_sightings(
             ("until", until.isoformat() if until else "-"),
             ("offset", str(offset)),
             ("results", str(len(result.items))),
+            *p.attribution(),
         ],
     )
     return result
 
 
-def _sighting(request: Request, p: Principal, sighting_id: str) -> Sighting:
-    s = services(request).repo.get_sighting(sighting_id)
-    if not camera_allowed(p, s.camera_id):
-        raise NotFoundError(f"no sighting {sighting_id!r}")
-    return s
+def _sighting(request: Request, sighting_id: str) -> Sighting:
+    """The sighting (``access`` has already checked it is within the caller's cameras)."""
+    return services(request).repo.get_sighting(sighting_id)
 
 
 @sightings.get("/{sighting_id}", response_model=SightingOut)
 def get_sighting(
     sighting_id: IdPath, request: Request, p: Principal = access(*READERS, scope="sightings:read")
 ) -> SightingOut:
-    return sighting_out(_sighting(request, p, sighting_id))
+    return sighting_out(_sighting(request, sighting_id))
 
 
 @sightings.get(
@@ -116,7 +111,7 @@ def sighting_crop(
     sighting_id: IdPath, request: Request, reason: ReasonHeader, p: Principal = access(*READERS)
 ) -> Response:
     """The best-shot crop of a sighting (biometric for faces: the view is audited)."""
-    s = _sighting(request, p, sighting_id)
+    s = _sighting(request, sighting_id)
     if s.crop_key is None:
         raise NotFoundError(f"sighting {sighting_id} has no crop (purged or never stored)")
     svc = services(request)

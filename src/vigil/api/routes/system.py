@@ -3,7 +3,9 @@
 The non-match purge, retention and deadline expiry run in a background thread; if that thread
 keeps failing, biometric data of people who match nothing would stay, silently. This route shows
 each background task's own status (passes, failures, last success, last error) so an auditor can
-see that the purge runs, not only that it exists. It holds no personal data.
+see that the purge runs, not only that it exists. It also shows the audit chain's writer state:
+a problem found while moving the anchor (entries deleted after it, a rewritten chain, a deleted
+anchor file) is reported here until ``vigil audit verify`` is run by a person. No personal data.
 """
 
 from __future__ import annotations
@@ -28,4 +30,12 @@ def status(request: Request, _: Principal = access(Role.ADMIN, Role.AUDITOR)) ->
         report = getattr(item, "status", None)  # optional: not every task reports one
         if callable(report):
             tasks.append(report())
-    return {"background": tasks}
+    audit = services(request).audit
+    anchor = audit.anchor()
+    return {
+        "background": tasks,
+        "audit": {
+            "anchor": None if anchor is None else f"{anchor.seq}:{anchor.entry_hash}",
+            "problem": audit.problem,
+        },
+    }

@@ -1,7 +1,7 @@
 """Scrub camera credentials already stored in ``cameras.source_url``
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-04 14:00:00
 
 Earlier versions stored each camera's source URL as resolved from the config, credentials
@@ -19,8 +19,8 @@ from alembic import op
 
 from vigil.logs import redact
 
-revision = "0005"
-down_revision = "0004"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
