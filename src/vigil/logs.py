@@ -21,9 +21,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>[^/@\s]+)@")
+# A URL's user-info ends at the LAST "@" before the host: passwords typed into a config file
+# contain "/", ":", "?", "#" and "@" unescaped (``rtsp://admin:p@ss/1@cam/live``), so the
+# user-info is any run of non-blank characters, and the greedy ``\S*`` backtracks to the last
+# "@" that is followed by something shaped like a host (a name or [IPv6] literal, then a port,
+# path, query, fragment, colon, quote, bracket, blank or the end). Checking the host shape keeps
+# an "@" inside a query value (``?user=ops@example.com&...``) from being read as the user-info end.
+# Camera URLs cannot contain blanks (the config refuses them), so a blank always ends a URL.
+_URL_USERINFO = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)\S*@"
+    r"(?=(?:[\w.~%\-]+|\[[0-9A-Fa-f:.%\w]*\])(?::\d*)?(?:[/?#:!\s\"'<>()\[\]{},;|\\`]|$))"
+)
+# Secret query (or fragment) parameters: any name containing one of these words, any case.
+# The value runs to the next "&" or blank, so a "#" inside a secret value does not end it.
+SECRET_PARAM_WORDS = (
+    "pass",
+    "pwd",
+    "token",
+    "key",
+    "secret",
+    "auth",
+    "signature",
+    "credential",
+    "session",
+)
 _QUERY_SECRET = re.compile(
-    r"(?P<key>[?&](?:password|passwd|pwd|token|api_key|apikey|key|secret|auth)=)[^&\s]+",
+    r"(?P<key>[?&;#][\w.\-\[\]]*?(?:" + "|".join(SECRET_PARAM_WORDS) + r")[\w.\-\[\]]*=)[^&\s]*",
     re.IGNORECASE,
 )
 _secrets: set[str] = set()
@@ -39,9 +62,16 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """Remove credentials from ``text``: URL user-info, secret query parameters, known secrets."""
-    text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
+    """Remove credentials from ``text``: URL user-info, secret query parameters, known secrets.
+
+    This is the one redactor of the project: logs, API answers (camera status, errors), MQTT
+    and webhook payloads, CLI output and the stored camera URL all go through it. Query
+    parameters are scrubbed first, so an "@" inside a secret value (``?password=p@ss``) cannot
+    be mistaken for the end of a user-info. It errs towards hiding: in a string with several
+    URLs and no blank between them, text between them may be hidden too.
+    """
     text = _QUERY_SECRET.sub(lambda m: f"{m.group('key')}{REDACTED}", text)
+    text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
     with _secrets_lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:

@@ -173,3 +173,40 @@ def test_home_assistant_discovery_on_the_real_broker(live: Env) -> None:
         time.sleep(0.2)
         sub.loop_stop()
         sub.disconnect()
+
+
+def test_retained_mqtt_camera_status_carries_no_credentials(live: Env) -> None:
+    """A stream error quoting the camera URL (a password with '/' and '@', a secret query
+    parameter) reaches the retained status topic redacted, host still visible."""
+    prefix = f"vigiltest{int(time.time() * 1000) % 10**8}"
+    error = "cannot open rtsp://admin:pa/ss@w0rd@10.0.0.7/live?pass=s3cr3t: 401 Unauthorized"
+    received: dict[str, bytes] = {}
+    sub = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda c, u, m: received.__setitem__(m.topic, m.payload)
+    sub.connect("127.0.0.1", 1883)
+    sub.subscribe(f"{prefix}/#", qos=1)
+    sub.loop_start()
+    pub = MqttPublisher(MqttConfig(enabled=True, topic_prefix=prefix, client_id=prefix))
+    live.svc.hub.add_sink(pub)
+    pub.start()
+    status = f"{prefix}/cam-1/status"
+    try:
+        watcher = EventWatcher(
+            live.repo, live.svc.hub, statuses=lambda: [("cam-1", "error", error)]
+        )
+        deadline = time.monotonic() + 5
+        while f"{prefix}/available" not in received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert watcher.poll_status() == 1
+        while status not in received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        payload = received[status].decode()
+        for secret in ("pa/ss", "w0rd", "s3cr3t", "admin"):
+            assert secret not in payload
+        assert "10.0.0.7/live" in json.loads(payload)["last_error"]
+    finally:
+        sub.publish(status, b"", qos=1, retain=True)  # clear the retained message
+        pub.stop()
+        time.sleep(0.2)
+        sub.loop_stop()
+        sub.disconnect()

@@ -83,6 +83,15 @@ def jpeg(colour: tuple[int, int, int] = (90, 120, 150), size: int = 128) -> byte
     return buf.getvalue()
 
 
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A JPEG of a few hundred bytes whose header claims ``width`` x ``height`` pixels (the
+    pixel data is that of a 16x16 picture: decoding it fails, reading the header does not)."""
+    data = bytearray(jpeg(size=16))
+    sof = data.index(b"\xff\xc0")  # baseline frame header: length, precision, height, width
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
 @dataclass
 class Env:
     app: FastAPI

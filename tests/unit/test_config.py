@@ -42,6 +42,7 @@ def test_discriminated_union_reports_yaml_line() -> None:
         ("cameras:\n  - {id: a, url: x}\n  - {id: a, url: y}\n", "duplicate camera id"),
         ("cameras:\n  - {id: a, url: '${NOT_SET_ANYWHERE}'}\n", "NOT_SET_ANYWHERE is not set"),
         ("faces:\n  embedder: {backend: fusion, fusion_members: [sface]}\n", "two fusion_members"),
+        ("cameras:\n  - {id: a, url: 'rtsp://u:my pw@h/s'}\n", "percent-encode it"),
     ],
 )
 def test_bad_configs(text: str, fragment: str) -> None:

@@ -89,3 +89,23 @@ def test_load_image_file_errors(tmp_path: object) -> None:
         load_image(base / "missing.jpg")
     with pytest.raises(InputError, match="folder"):
         load_image(base)
+
+
+def test_image_size_reads_the_header_only() -> None:
+    import tracemalloc
+
+    from test_api_support import jpeg_claiming
+
+    from vigil.perception.image import image_size
+
+    data = jpeg_claiming(6000, 6600)
+    assert len(data) < 2000
+    tracemalloc.start()
+    assert image_size(data) == (6000, 6600)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5 * 2**20  # a decoded 6000x6600 RGB image would be 119 MB
+    with pytest.raises(InputError, match="not a readable image"):
+        image_size(b"GIF89a nonsense")
+    with pytest.raises(InputError, match="empty"):
+        image_size(b"")

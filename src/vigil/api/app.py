@@ -88,6 +88,12 @@ def create_app(
         'unless marked public; errors are always `{"error": {"code", "message", '
         '"detail"}}`.',
         lifespan=lifespan,
+        # No interactive docs: FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from
+        # a CDN, and Vigil must work (and leak nothing) offline. The PyPI packages that bundle
+        # Swagger UI lag its security releases, so none is served; the contract is
+        # /openapi.json, readable by any OpenAPI viewer the operator trusts.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.state.config = config

@@ -31,9 +31,6 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/api/v1/health"),
         ("POST", "/api/v1/auth/login"),
         ("GET", "/openapi.json"),
-        ("GET", "/docs"),
-        ("GET", "/docs/oauth2-redirect"),
-        ("GET", "/redoc"),
         # The web console's static files (no data; its pages call the authenticated routes).
         ("GET", "/"),
         ("GET", "/console"),

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.errors import VigilError
 from vigil.governance.audit import AuditAction
+from vigil.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,10 @@ def envelope(
     detail: Any = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    # Error texts can quote a camera URL (a config or stream error): never with credentials.
+    body: dict[str, Any] = {"error": {"code": code, "message": redact(message)}}
     if detail is not None:
-        body["error"]["detail"] = detail
+        body["error"]["detail"] = redact(detail) if isinstance(detail, str) else detail
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 

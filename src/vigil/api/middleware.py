@@ -5,10 +5,9 @@
   streams and cut off at the limit, so a 50 MB upload never reaches memory whole. Upload routes
   (enrolment photos) get ``max_upload_bytes``; every other route ``max_body_bytes``.
 * **Security headers** on every HTTP response: no MIME sniffing, no framing, no referrer, no
-  caching of API answers, a CSP that allows nothing (the interactive docs get one that allows
-  their script and style CDN; the web console one that allows its own scripts, styles, images
-  fetched as blobs and same-origin fetch/WebSocket, and no inline code), and HSTS (ignored by
-  browsers over plain HTTP).
+  caching of API answers, a CSP that allows nothing (the web console gets one that allows its
+  own scripts, styles, images fetched as blobs and same-origin fetch/WebSocket, and no inline
+  code), and HSTS (ignored by browsers over plain HTTP). Nothing is loaded from a CDN.
 """
 
 from __future__ import annotations
@@ -29,12 +28,6 @@ BASE_HEADERS = [
     (b"strict-transport-security", b"max-age=31536000"),
 ]
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
-DOCS_CSP = (
-    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'"
-)
-DOCS_PATHS = ("/docs", "/redoc")
 # The console's face images are fetched with a reason header and shown as blob: URLs.
 CONSOLE_CSP = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
@@ -85,9 +78,7 @@ class SecurityMiddleware:
         path: str = scope["path"]
         limit = self.max_upload if self.is_upload(path) else self.max_body
         csp = API_CSP
-        if path.startswith(DOCS_PATHS):
-            csp = DOCS_CSP
-        elif path.startswith(CONSOLE_PATH):
+        if path.startswith(CONSOLE_PATH):
             csp = CONSOLE_CSP
         started = False
 

@@ -232,7 +232,13 @@ def add_notifiers(svc: ApiServices, config: VigilConfig, system: EmbeddedSystem 
 
 
 def sync_cameras(repo: Repository, config: VigilConfig, now: datetime) -> None:
-    """Make the cameras table match the config file's cameras (the file is the source)."""
+    """Make the cameras table match the config file's cameras (the file is the source).
+
+    Nothing reads a camera's URL back from the table (sources are built from the config), so
+    the repository stores it redacted: the resolved ``${ENV}`` credentials never reach the
+    database, its backups or replicas. Encrypting them instead would only matter if something
+    had to reconnect from the table alone, and would add a key to keep outside the data dir.
+    """
     for cam in config.cameras:
         repo.upsert_camera(
             CameraRow(

@@ -26,6 +26,7 @@ from vigil.cli import (
     watchlists_cmd,
 )
 from vigil.errors import VigilError
+from vigil.logs import redact
 
 app = typer.Typer(
     name="vigil",
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     except VigilError as exc:
         if debug:
             raise
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact(str(exc))}", err=True)  # may quote a camera URL
         sys.exit(exc.exit_code)
     except typer.Abort:
         typer.echo("aborted", err=True)

@@ -410,8 +410,16 @@ class CameraConfig(Strict):
     @field_validator("url")
     @classmethod
     def _url_not_empty(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value().strip():
+        value = v.get_secret_value()
+        if not value.strip():
             raise ValueError("url must not be empty")
+        # A blank or control character inside a URL would also end it for the log redactor,
+        # leaving the rest of a password visible; URLs carry them percent-encoded (%20).
+        # File paths (no "://") may hold blanks.
+        if "://" in value and any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError(
+                "url holds a blank or control character; percent-encode it (a blank is %20)"
+            )
         return v
 
 
@@ -467,6 +475,24 @@ class ApiConfig(Strict):
         le=64 * 2**20,
         title="Upload size limit",
         description="Largest enrolment photo upload (all photos of one request together).",
+    )
+    enrol_max_photos: int = Field(
+        5,
+        ge=1,
+        le=20,
+        title="Photos per enrolment",
+        description="Most photos in one enrolment request (413 above). More photos of a "
+        "person make a steadier template; each costs a full face analysis.",
+    )
+    enrol_max_pixels: int = Field(
+        60_000_000,
+        ge=1_000_000,
+        le=400_000_000,
+        title="Pixels per enrolment",
+        description="Most pixels of all photos of one enrolment request together, read from "
+        "the image headers before any photo is decoded (413 above). Decoding costs about 3 "
+        "bytes of memory per pixel: the default (five 12 MP phone photos) bounds one request "
+        "to a few hundred MB; each photo is also at most 40 MP.",
     )
     login_max_failures: int = Field(
         5,

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from vigil.core.records import Alert, AlertKind, CrowdSample
+from vigil.logs import redact
 from vigil.sources.status import TamperChange
 from vigil.storage.rows import Role
 
@@ -50,11 +51,18 @@ class AlertEvent:
 
 @dataclass(frozen=True, slots=True)
 class CameraStatusEvent:
+    """A camera's state changed. ``last_error`` is redacted here, once, so no sink (MQTT's
+    retained status, webhooks, the WebSocket) can publish a camera URL's credentials."""
+
     camera_id: str
     state: str
     at: datetime
     last_error: str | None = None
     kind: Literal["camera_status"] = "camera_status"
+
+    def __post_init__(self) -> None:
+        if self.last_error is not None:
+            object.__setattr__(self, "last_error", redact(self.last_error))
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from vigil.errors import ValidationError
@@ -76,6 +76,35 @@ class DatabaseOptions:
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
 
+URL_FORMS = "sqlite:///path/to/vigil.db or postgresql+psycopg://user:password@host:5432/name"
+
+
+def parse_database_url(url: str | URL) -> URL:
+    """Parse a database URL, or raise :class:`ValidationError` with one line saying what is
+    wrong and what is expected (never SQLAlchemy's traceback, never the password)."""
+    if isinstance(url, URL):
+        return url
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:  # a bad port is a ValueError from int()
+        why = "the port is not a number" if isinstance(exc, ValueError) else "unparsable"
+        raise ValidationError(
+            f"database URL is malformed ({why})", hint=f"use {URL_FORMS}"
+        ) from None
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ValidationError(
+            f"database must be sqlite or postgresql, got {parsed.get_backend_name()!r}",
+            hint=f"use {URL_FORMS}",
+        )
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        raise ValidationError(
+            f"database driver {parsed.drivername!r} is not available", hint=f"use {URL_FORMS}"
+        ) from None
+    return parsed
+
+
 class _Deadline:
     """Per-connection deadline the SQLite progress handler checks (monotonic seconds)."""
 
@@ -99,11 +128,9 @@ class Database:
     """The system of record: one writer, pooled readers, retried idempotent writes, migrations."""
 
     def __init__(self, url: str | URL, options: DatabaseOptions | None = None) -> None:
-        self.url = make_url(url)
+        self.url = parse_database_url(url)
         self.options = options or DatabaseOptions()
         self.dialect = self.url.get_backend_name()
-        if self.dialect not in {"sqlite", "postgresql"}:
-            raise ValidationError(f"database must be sqlite or postgresql, got {self.dialect!r}")
         self._write_lock = threading.Lock()
         self._unit: ContextVar[_Unit | None] = ContextVar(f"vigil_unit_{id(self)}", default=None)
         if self.dialect == "sqlite":
@@ -120,8 +147,10 @@ class Database:
 
     def _sqlite_engines(self) -> tuple[Engine, Engine]:
         path = self.sqlite_path
-        if path is None or str(path) in {"", ":memory:"}:
-            raise ValidationError("SQLite needs a file path (WAL does not work in memory)")
+        if path is None or self.url.database in {None, "", ":memory:"}:
+            raise ValidationError(
+                "SQLite needs a file path (WAL does not work in memory)", hint=f"use {URL_FORMS}"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():  # biometric data: owner-only (SQLite copies the mode to -wal/-shm)
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -320,8 +349,13 @@ class Database:
         """The schema revision in the database, or ``None`` for an empty database."""
         from alembic.runtime.migration import MigrationContext
 
-        with self.writer.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+        try:
+            with self.writer.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except OperationalError as exc:  # the first contact of `vigil db ...`: one clear line
+            raise StorageUnavailableError(
+                f"cannot reach the {self.dialect} database: {redact(str(exc.orig)).splitlines()[0]}"
+            ) from None
 
     def head_revision(self) -> str | None:
         """The newest revision shipped with this version of Vigil."""

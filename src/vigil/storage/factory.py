@@ -7,16 +7,14 @@ from pathlib import Path
 from vigil.config.settings import VigilConfig
 from vigil.logs import register_secret
 from vigil.storage.archive import ArchiveParams, FaissArchiveIndex
-from vigil.storage.database import Database, DatabaseOptions
+from vigil.storage.database import Database, DatabaseOptions, parse_database_url
 from vigil.storage.media import LocalMediaStore
 
 
 def database_url(config: VigilConfig) -> str:
     """The database URL with ``{data_dir}`` expanded; its password is registered as a secret."""
     url = config.storage.url.get_secret_value().replace("{data_dir}", str(config.system.data_dir))
-    from sqlalchemy.engine import make_url
-
-    register_secret(make_url(url).password if "://" in url else None)
+    register_secret(parse_database_url(url).password)
     return url
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vigil.errors import ConflictError, NotFoundError
+from vigil.logs import redact
 from vigil.storage import schema as t
 from vigil.storage.database import Database
 from vigil.storage.repository import insert_ignore
@@ -61,9 +62,15 @@ class AdminRepository:
     # -- cameras --------------------------------------------------------------------------------
 
     def upsert_camera(self, cam: CameraRow) -> None:
-        """Create or replace a camera row (from the config file or the admin API)."""
+        """Create or replace a camera row (from the config file or the admin API).
+
+        The source URL is stored redacted (``rtsp://***@host/path``): the running system takes
+        the real URL from the config file, never from this table, so the table only has to say
+        which device a camera is, and a database dump or backup then holds no camera password.
+        """
         values = _fields(cam, [c.name for c in t.cameras.columns if c.name != "analytics"])
         values["analytics"] = ",".join(cam.analytics)
+        values["source_url"] = redact(cam.source_url)
 
         def run(c: Connection) -> None:
             if not insert_ignore(c, t.cameras, [values]):

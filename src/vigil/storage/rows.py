@@ -25,7 +25,9 @@ def _aware(ts: datetime | None, name: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class CameraRow:
-    """A camera as stored. ``source_url`` may hold credentials and is kept out of ``repr``."""
+    """A camera as stored. ``source_url`` as given may hold credentials (kept out of ``repr``);
+    the repository stores and returns it redacted, with user-info and secret query values
+    replaced by ``***`` (the live URL is read from the config file only)."""
 
     id: str
     name: str

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from vigil.identification.live import LiveIdentifier
+from vigil.logs import redact
 from vigil.perception.faces.pipeline import FaceAnalysis, FacePipeline
 from vigil.sources.frames import DecodedFrame
 from vigil.sources.worker import CameraWorker
@@ -49,7 +50,7 @@ class CameraStats:
         """Count a contained failure of any stage on this camera."""
         self.failures += 1
         self.consecutive_failures += 1
-        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.last_error = redact(f"{type(exc).__name__}: {exc}")
 
     def observe(self, analysis: FaceAnalysis, ms: float) -> None:
         self.frames += 1

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from vigil.config.analytics import PEOPLE_ANALYTICS
 from vigil.config.settings import CameraConfig, VigilConfig
+from vigil.logs import redact
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
@@ -165,7 +166,7 @@ class EmbeddedSystem:
                     "camera_id": status.camera_id,
                     "state": str(status.state),
                     "since": status.since.isoformat(),
-                    "last_error": status.last_error,
+                    "last_error": redact(status.last_error) if status.last_error else None,
                     "frames_analysed": stats.frames if stats else 0,
                     "faces_seen": stats.faces if stats else 0,
                     "faces_embedded": stats.faces_embedded if stats else 0,

@@ -28,6 +28,7 @@ from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
 from vigil.governance.purge import Purger, RetentionPolicy
 from vigil.governance.watchlists import WatchlistService
+from vigil.logs import redact
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex, FaissArchiveIndex
 from vigil.storage.media import MediaStore
@@ -218,7 +219,7 @@ class Housekeeper:
                 self.last_ok_at = utc_now()
             except Exception as exc:  # a failed pass is logged and retried; the thread must not die
                 self.failures += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self.last_error = redact(f"{type(exc).__name__}: {exc}")[:300]
                 log.exception("governance housekeeping failed; retrying in %.0f s", self.every_s)
             self._stop.wait(self.every_s)
 

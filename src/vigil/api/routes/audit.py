@@ -28,7 +28,7 @@ AUDITORS = (Role.AUDITOR, Role.ADMIN)
 @audit.get("", response_model=list[AuditEntryOut])
 def entries(
     request: Request,
-    from_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    from_seq: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # seq is a 32-bit column
     limit: Limit = 100,
     _: Principal = access(*AUDITORS, scope="audit:read"),
 ) -> list[AuditEntryOut]:

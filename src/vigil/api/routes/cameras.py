@@ -12,6 +12,7 @@ from vigil.api.routes.common import Limit, Since, Until, aware, router
 from vigil.api.schemas import CameraOut, CameraStatusOut, CrowdOut, IdPath
 from vigil.api.scope import camera_allowed
 from vigil.errors import NotFoundError
+from vigil.logs import redact
 from vigil.storage.rows import CameraRow
 
 cameras = router("/cameras", "cameras")
@@ -45,7 +46,12 @@ def camera_status(
     """Health and analysis totals per running camera."""
     system = request.app.state.system
     rows: list[dict[str, Any]] = system.camera_view() if system is not None else []
-    return [r for r in rows if camera_allowed(p, str(r["camera_id"]))]
+    # Stream errors quote the camera URL: redacted again here, whatever produced the row.
+    return [
+        {**r, "last_error": redact(r["last_error"]) if r.get("last_error") else None}
+        for r in rows
+        if camera_allowed(p, str(r["camera_id"]))
+    ]
 
 
 def _camera(request: Request, camera_id: str) -> CameraRow:

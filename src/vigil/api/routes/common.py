@@ -6,9 +6,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from vigil.api.errors import ERROR_RESPONSES
+from vigil.api.input_guard import reject_control_characters
 from vigil.api.schemas import Page
 from vigil.errors import ValidationError
 
@@ -24,7 +25,14 @@ Until = Annotated[datetime | None, Query(description="Only before this time (ISO
 
 
 def router(prefix: str, tag: str) -> APIRouter:
-    return APIRouter(prefix=f"/api/v1{prefix}", tags=[tag], responses=ERROR_RESPONSES)
+    """A router whose every route shares the error responses and refuses control characters in
+    any text input (422) before its handler runs."""
+    return APIRouter(
+        prefix=f"/api/v1{prefix}",
+        tags=[tag],
+        responses=ERROR_RESPONSES,
+        dependencies=[Depends(reject_control_characters)],
+    )
 
 
 def aware(ts: datetime | None, name: str) -> datetime | None:

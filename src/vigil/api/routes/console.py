@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, RedirectResponse
 
+from vigil.api.input_guard import reject_control_characters
 from vigil.errors import NotFoundError
 
 CONSOLE_DIR = Path(__file__).resolve().parents[1] / "console"
@@ -29,7 +30,9 @@ MEDIA_TYPES = {
     ".svg": "image/svg+xml",
 }
 
-console = APIRouter(include_in_schema=False)
+# Not made by routes.common.router (no /api/v1 prefix, not in the spec), so the control
+# character guard is named here: a NUL in a file name would reach the file system.
+console = APIRouter(include_in_schema=False, dependencies=[Depends(reject_control_characters)])
 
 
 def console_file(name: str) -> Path:
