@@ -66,7 +66,7 @@ def _table(system: object, url: str, started: float) -> Group:
 
     assert isinstance(system, EmbeddedSystem)
     table = Table(
-        title=f"Vigil — console {url}/console/ — API {url}/docs — "
+        title=f"Vigil — console {url}/console/ — API {url}/api/v1 (spec /openapi.json) — "
         f"up {time.monotonic() - started:.0f} s",
         caption="people: in the last frame; tracks: people followed so far; crowd: last stored "
         "sample; faces: face tracks closed; drop: frames dropped (analysis behind). Ctrl-C stops.",
@@ -152,7 +152,7 @@ def serve(
     try:
         system.start()
         api_thread.start()
-        console.print(f"Vigil API on {url}/docs  (Ctrl-C to stop)")
+        console.print(f"Vigil API on {url}/api/v1 (spec: {url}/openapi.json; Ctrl-C to stop)")
         console.print(f"Web console on {url}/console/  (sign in with a user's password)")
         deadline = None if duration is None else started + duration
         if live:
