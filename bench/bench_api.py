@@ -35,8 +35,8 @@ def _env(tmp: Path) -> Any:
 def ws_latency(n: int) -> dict[str, float]:
     from test_api_support import add_alert
 
+    from vigil.core.domain import Role
     from vigil.notify.watcher import EventWatcher
-    from vigil.storage.rows import Role
 
     with tempfile.TemporaryDirectory() as d:
         env = _env(Path(d))
@@ -143,7 +143,7 @@ def load(seconds: float, rate: float, threads: int = 8) -> dict[str, float]:
     import uvicorn
     from test_api_support import add_alert
 
-    from vigil.storage.rows import Role
+    from vigil.core.domain import Role
 
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as d:

@@ -14,14 +14,14 @@ import psycopg
 import pytest
 from sqlalchemy import column, table
 
-from vigil.storage import Database, Repository
-from vigil.storage.rows import (
+from vigil.core.domain import (
     DeploymentRow,
     DeploymentState,
     SubjectRow,
     TemplateRow,
     WatchlistRow,
 )
+from vigil.storage import Database, Repository
 
 pytest.register_assert_rewrite("storage_fixtures")
 from storage_fixtures import FAST, PG_ADMIN_URL, T0, libpq_url, with_database  # noqa: E402

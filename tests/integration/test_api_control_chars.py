@@ -106,7 +106,7 @@ def test_control_characters_in_every_text_input_are_a_422(api: Env) -> None:
 
 def test_multi_line_text_stays_accepted(api: Env) -> None:
     """Tab, line feed and carriage return are legitimate in a reason."""
-    from vigil.storage.rows import Role
+    from vigil.core.domain import Role
 
     c = api.client(Role.INVESTIGATOR)
     r = c.post("/api/v1/cases", json={"title": "t", "reason": "line 1\r\nline 2\tend"})

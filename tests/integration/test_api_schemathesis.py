@@ -41,9 +41,9 @@ from test_api_support import PASSWORD, Env, add_alert, build_env, jpeg
 
 from storage_fixtures import ENGINES, FAST, truncate_all
 from vigil.api.deps import route_access
+from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.governance.actors import Actor
 from vigil.storage import Database
-from vigil.storage.rows import DeploymentRow, DeploymentState, Role
 
 pytest_plugins = ["storage_fixtures"]
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"

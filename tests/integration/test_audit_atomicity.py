@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from vigil.api.accounts import AccountService, Principal
 from vigil.config.plates import PlatesConfig
+from vigil.core.domain import CameraRow, Decision, Role
 from vigil.core.records import Alert, AlertKind, ObjectClass, PlateRead, Sighting
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, iter_entries
@@ -35,7 +36,6 @@ from vigil.governance.purge import RetentionPolicy
 from vigil.governance.watchlists import Category, EnrolmentPhoto, WatchlistService
 from vigil.storage import Repository
 from vigil.storage.plates import PlateStore
-from vigil.storage.rows import CameraRow, Decision, Role
 from vigil.storage.schema import ALL_TABLES
 from vigil.system.plates import profile_from_config
 

@@ -12,11 +12,11 @@ from sqlalchemy import update
 
 from vigil.cli.main import main
 from vigil.config import load_config
+from vigil.core.domain import Role, UserRow
 from vigil.governance.audit import make_entry
 from vigil.storage import Repository
 from vigil.storage import schema as t
 from vigil.storage.factory import open_database_from_config
-from vigil.storage.rows import Role, UserRow
 
 
 @dataclass

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from vigil.core.domain import Role, UserRow
 from vigil.governance.audit import AuditLog, iter_entries
 from vigil.storage import Database, Repository
 from vigil.storage.plates import PlateStore
-from vigil.storage.rows import Role, UserRow
 
 pytest.register_assert_rewrite("cli_calls")
 from cli_calls import CliCalls  # noqa: E402

@@ -37,6 +37,7 @@ from test_api_support import PASSWORD, Env, build_env, jpeg
 
 from support import free_port
 from vigil.api.app import create_app
+from vigil.core.domain import Role
 from vigil.core.records import (
     Alert,
     AlertKind,
@@ -52,7 +53,6 @@ from vigil.governance.deployments import DeploymentRequest, Purpose
 from vigil.governance.watchlists import Category, EnrolmentPhoto
 from vigil.notify.watcher import EventWatcher
 from vigil.storage.repository import plate_key
-from vigil.storage.rows import Role
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')"

@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
+from vigil.core.domain import CaseRow, Decision, DeploymentState, SubjectRow, TemplateRow
 from vigil.core.records import Alert, AlertKind, AlertStatus, ObjectClass, Sighting
 from vigil.errors import ConflictError, PermissionDeniedError, PolicyViolationError
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.deployments import DeploymentRequest, Purpose
 from vigil.governance.purge import RetentionPolicy
-from vigil.governance.store import GovernanceStore
 from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.matcher import WatchlistMatcher
 from vigil.storage import Repository
 from vigil.storage import schema as t
-from vigil.storage.rows import CaseRow, Decision, DeploymentState, SubjectRow, TemplateRow
+from vigil.storage.governance import GovernanceStore
 
 pytest.register_assert_rewrite("storage_fixtures", "test_governance_world")
 from test_governance_world import (  # noqa: E402

@@ -16,8 +16,8 @@ from vigil.config import VigilConfig
 from vigil.core.records import ObjectClass, Sighting
 from vigil.governance.audit import iter_entries
 from vigil.governance.purge import RetentionPolicy
-from vigil.governance.store import GovernanceStore
 from vigil.storage.archive import FaissArchiveIndex
+from vigil.storage.governance import GovernanceStore
 from vigil.system.embedded import EmbeddedSystem
 from vigil.system.governance import Housekeeper, embedding_dim
 
@@ -99,7 +99,7 @@ def test_housekeeper_thread_starts_stops_and_survives_a_failing_pass(tmp_path: P
     from fastapi.testclient import TestClient
 
     from vigil.api.app import create_app
-    from vigil.storage.rows import Role
+    from vigil.core.domain import Role
 
     try:
         svc.background.append(keeper)

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import delete
 
 from vigil.cli.main import main
+from vigil.core.domain import Decision
 from vigil.governance.audit import AuditAction
 from vigil.governance.report import build_oversight, to_markdown
 from vigil.storage import Database, Repository
 from vigil.storage import schema as t
-from vigil.storage.rows import Decision
 
 pytest.register_assert_rewrite("test_governance_world")
 from test_governance import fake_alert  # noqa: E402

@@ -13,13 +13,13 @@ import pytest
 from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
 from vigil.config.loader import parse_config
+from vigil.core.domain import DeploymentState
 from vigil.core.records import Alert, AlertKind, ObjectClass, Sighting
 from vigil.errors import ConfigError, ValidationError
 from vigil.governance.deployments import DeploymentService
 from vigil.identification.calibration import FalseAlertModel
 from vigil.storage import Repository
 from vigil.storage.media import LocalMediaStore
-from vigil.storage.rows import DeploymentState
 from vigil.system.governance import housekeeper, retention_policy, watchlist_factory
 
 pytest.register_assert_rewrite("test_governance_world")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vigil.core.domain import Role, SubjectRow, TemplateRow, WatchlistRow
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditLog
 from vigil.governance.deployments import (
@@ -23,7 +24,6 @@ from vigil.governance.watchlists import version_hash
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveParams, FaissArchiveIndex
 from vigil.storage.media import LocalMediaStore
-from vigil.storage.rows import Role, SubjectRow, TemplateRow, WatchlistRow
 from vigil.system.governance import build_purger
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

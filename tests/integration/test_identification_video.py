@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from vigil.config.settings import FacesConfig
+from vigil.core.domain import Decision
 from vigil.core.records import AlertKind, AlertStatus, FrameRef
 from vigil.errors import PolicyViolationError
 from vigil.eval.faces import fmr_curve
-from vigil.governance.store import GovernanceStore
 from vigil.governance.watchlists import (
     Category,
     EnrolmentPhoto,
@@ -31,7 +31,7 @@ from vigil.identification.live import FaceAlert, LiveIdentifier
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.perception.image import load_image
 from vigil.storage import Repository
-from vigil.storage.rows import Decision
+from vigil.storage.governance import GovernanceStore
 from vigil.system.governance import embedding_dim
 
 pytest.register_assert_rewrite("test_governance_world")

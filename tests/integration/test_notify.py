@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_api_support import Env, add_alert, build_env
 
 from vigil.config.settings import MqttConfig, WebhookConfig
+from vigil.core.domain import Role
 from vigil.notify.mqtt import MqttPublisher
 from vigil.notify.watcher import EventWatcher
 from vigil.notify.webhooks import WebhookSender, verify_signature
-from vigil.storage.rows import Role
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from vigil.api.app import create_app
 from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
-from vigil.storage.rows import Role
+from vigil.core.domain import Role
 from vigil.system.embedded import EmbeddedSystem
 
 pytestmark = pytest.mark.models

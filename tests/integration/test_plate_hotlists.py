@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from vigil.core.domain import CaseRow, Decision
 from vigil.core.records import AlertKind, AlertStatus, PlateRead
 from vigil.errors import ConflictError, PermissionDeniedError, ValidationError
 from vigil.governance.audit import AuditAction, iter_entries, verify_chain
@@ -18,7 +19,6 @@ from vigil.governance.verification import VerificationService
 from vigil.perception.plates.profiles import HK, US
 from vigil.storage import Repository
 from vigil.storage.plates import PlateStore
-from vigil.storage.rows import CaseRow, Decision
 
 pytest.register_assert_rewrite("storage_fixtures", "test_governance_world")
 from test_governance_world import (  # noqa: E402

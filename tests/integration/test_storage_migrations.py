@@ -9,8 +9,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from storage_fixtures import T0
+from vigil.core.domain import CameraRow
 from vigil.storage import Database, Repository
-from vigil.storage.rows import CameraRow
 from vigil.storage.schema import metadata
 
 pytest_plugins = ["storage_fixtures"]

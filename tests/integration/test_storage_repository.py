@@ -10,17 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vigil.core.records import (
-    Alert,
-    AlertKind,
-    AlertStatus,
-    AuditEntry,
-    CrowdSample,
-    PlateRead,
-)
-from vigil.errors import ConflictError, NotFoundError
-from vigil.storage import Database, Repository
-from vigil.storage.rows import (
+from vigil.core.domain import (
     CameraRow,
     CaseLink,
     CaseRow,
@@ -35,6 +25,16 @@ from vigil.storage.rows import (
     VerificationRow,
     WatchlistRow,
 )
+from vigil.core.records import (
+    Alert,
+    AlertKind,
+    AlertStatus,
+    AuditEntry,
+    CrowdSample,
+    PlateRead,
+)
+from vigil.errors import ConflictError, NotFoundError
+from vigil.storage import Database, Repository
 
 pytest.register_assert_rewrite("storage_fixtures")
 from storage_fixtures import T0, make_sighting  # noqa: E402

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from vigil.core.domain import CameraRow, CaseRow
 from vigil.governance.audit import AuditLog, iter_entries
 from vigil.storage import Repository
 from vigil.storage import schema as t
-from vigil.storage.rows import CameraRow, CaseRow
 
 pytest.register_assert_rewrite("storage_fixtures")
 from storage_fixtures import T0  # noqa: E402

@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 import pytest
 
+from vigil.core.domain import Role, UserRow
 from vigil.core.records import ObjectClass, Sighting
 from vigil.governance.audit import AuditLog, iter_entries
 from vigil.perception.image import load_image
 from vigil.storage import Database, Repository
 from vigil.storage.media import LocalMediaStore
-from vigil.storage.rows import Role, UserRow
 
 pytest.register_assert_rewrite("cli_calls")
 from cli_calls import CliCalls  # noqa: E402

@@ -10,7 +10,7 @@ from starlette.websockets import WebSocketDisconnect
 from test_api_support import Env
 
 from vigil.api.deps import PUBLIC_ROUTES, route_access
-from vigil.storage.rows import Role
+from vigil.core.domain import Role
 
 pytest_plugins = ["test_api_support"]
 

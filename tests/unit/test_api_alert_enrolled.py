@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.core.records import Alert, AlertKind
 from vigil.governance.actors import Actor
 from vigil.governance.watchlists import Category, EnrolmentPhoto
-from vigil.storage.rows import DeploymentRow, DeploymentState, Role
 
 pytest.register_assert_rewrite("test_api_support")
 from test_api_support import Env, jpeg  # noqa: E402

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from test_api_support import SECRET_URL, Env, add_alert, jpeg
 
+from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.core.records import AlertKind
-from vigil.storage.rows import DeploymentRow, DeploymentState, Role
 
 pytest_plugins = ["test_api_support"]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import delete
 from test_api_support import Env
 
+from vigil.core.domain import CameraRow, Role
 from vigil.governance.audit import iter_entries
 from vigil.storage import schema as t
-from vigil.storage.rows import CameraRow, Role
 
 pytest_plugins = ["test_api_support"]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from test_api_support import PASSWORD, Env
 
 from vigil.api.deps import COOKIE
-from vigil.storage.rows import Role
+from vigil.core.domain import Role
 
 pytest_plugins = ["test_api_support"]
 

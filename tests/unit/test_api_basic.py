@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from test_api_support import Env
 
-from vigil.storage.rows import Role
+from vigil.core.domain import Role
 
 pytest_plugins = ["test_api_support"]
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from test_api_support import PASSWORD, Env, add_alert
 
 from vigil.api.accounts import Principal
+from vigil.core.domain import Role, UserRow
 from vigil.governance.audit import iter_entries
-from vigil.storage.rows import Role, UserRow
 
 pytest_plugins = ["test_api_support"]
 

@@ -24,9 +24,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.api.scope import CASE_PARAM, NOT_CAMERA_BOUND, PATH_RECORDS, may_change, sees
+from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.core.records import AlertKind, AlertStatus, PlateRead
 from vigil.governance.audit import AuditAction, iter_entries
-from vigil.storage.rows import DeploymentRow, DeploymentState, Role
 
 pytest.register_assert_rewrite("test_api_support")
 from test_api_support import PASSWORD, Env, add_alert, jpeg  # noqa: E402
@@ -427,7 +427,7 @@ def test_changing_a_record_needs_all_its_cameras_and_reading_one(
     allowed: frozenset[str] | None, record: frozenset[str]
 ) -> None:
     from vigil.api.accounts import Principal
-    from vigil.storage.rows import UserRow
+    from vigil.core.domain import UserRow
 
     cameras = None if allowed is None else tuple(sorted(allowed))
     user = UserRow("u", "u", "h", datetime.now(UTC), (Role.SUPERVISOR,), cameras=cameras)

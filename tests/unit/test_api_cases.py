@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from vigil.core.domain import Role
 from vigil.core.records import PlateRead
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.purge import RetentionPolicy
 from vigil.storage.plates import PlateStore
-from vigil.storage.rows import Role
 
 pytest.register_assert_rewrite("test_api_support")
 from test_api_support import Env, add_alert  # noqa: E402

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vigil.core.domain import Role
 from vigil.core.records import ObjectClass, Sighting
 from vigil.governance.actors import Actor
 from vigil.governance.audit import iter_entries
 from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
-from vigil.storage.rows import Role
 
 pytest.register_assert_rewrite("test_api_support")
 from test_api_support import Env, build_env, jpeg  # noqa: E402

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from test_api_support import SECRET_URL, Env, build_env, config, jpeg, jpeg_claiming
 
+from vigil.core.domain import Role
 from vigil.sources.status import CameraState, StatusTracker
-from vigil.storage.rows import Role
 
 pytest_plugins = ["test_api_support"]
 

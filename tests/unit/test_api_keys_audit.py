@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from test_api_support import Env
 
+from vigil.core.domain import Role
 from vigil.errors import ValidationError
 from vigil.governance.audit import AuditAction, iter_entries
-from vigil.storage.rows import Role
 
 pytest_plugins = ["test_api_support"]
 

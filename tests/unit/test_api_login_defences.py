@@ -25,8 +25,8 @@ from test_api_support import PASSWORD, Env, build_env, config
 from vigil.api.accounts import LoginPolicy
 from vigil.api.clients import client_address, proxy_networks
 from vigil.config.settings import ApiConfig
+from vigil.core.domain import Role
 from vigil.storage import Database, Repository
-from vigil.storage.rows import Role
 
 pytest.register_assert_rewrite("storage_fixtures")
 from storage_fixtures import ENGINES, FAST, fresh_sqlite, truncate_all  # noqa: E402

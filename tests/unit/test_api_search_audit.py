@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from vigil.core.domain import Role
 from vigil.core.records import ObjectClass, Sighting
 from vigil.governance.audit import AuditAction, iter_entries
-from vigil.storage.rows import Role
 
 pytest.register_assert_rewrite("test_api_support")
 from test_api_support import Env  # noqa: E402

@@ -27,13 +27,13 @@ from vigil.api.accounts import AccountService, LoginPolicy
 from vigil.api.app import create_app
 from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
+from vigil.core.domain import CameraRow, DeploymentRow, DeploymentState, Role
 from vigil.core.records import Alert, AlertKind, FaceObservation, ObjectClass, Sighting
 from vigil.governance.audit import AuditLog
 from vigil.governance.watchlists import WatchlistService
 from vigil.storage import Database, DatabaseOptions, Repository
 from vigil.storage.archive import ArchiveParams, FaissArchiveIndex
 from vigil.storage.media import LocalMediaStore
-from vigil.storage.rows import CameraRow, DeploymentRow, DeploymentState, Role
 
 PASSWORD = "correct horse battery"
 ROLES = list(Role)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vigil.core.domain import DeploymentRow, DeploymentState
 from vigil.core.records import FaceObservation, FrameRef
 from vigil.errors import ConfigError, PolicyViolationError, ValidationError
 from vigil.governance.deployments import ActiveDeployment
@@ -19,7 +20,6 @@ from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.gallery import Gallery, GalleryEntry
 from vigil.identification.matcher import WatchlistMatcher
 from vigil.identification.tracks import FaceTracker
-from vigil.storage.rows import DeploymentRow, DeploymentState
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

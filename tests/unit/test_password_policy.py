@@ -12,8 +12,8 @@ from test_api_support import Env
 
 from vigil.api.accounts import USERNAME_PATTERN
 from vigil.api.passwords import check_password, common_passwords
+from vigil.core.domain import Role
 from vigil.errors import ValidationError
-from vigil.storage.rows import Role
 from vigil.system.demo_world import _user
 
 pytest_plugins = ["test_api_support"]

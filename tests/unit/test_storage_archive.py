@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vigil.core.domain import StoredEmbedding
 from vigil.errors import ValidationError
 from vigil.storage.archive import (
     ArchiveParams,
@@ -17,7 +18,6 @@ from vigil.storage.archive import (
     ShardedArchive,
     catch_up,
 )
-from vigil.storage.rows import StoredEmbedding
 
 SMALL = ArchiveParams(dim=16, nlist=8, pq_m=4, nprobe=8, rerank=64, train_at=400)
 

@@ -41,11 +41,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from vigil.api.errors import AuthenticationError, RateLimitedError
 from vigil.api.passwords import check_password
 from vigil.config.settings import ApiConfig
+from vigil.core.domain import Role, SessionRow, UserRow
 from vigil.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, summarise_ids, utc_now
 from vigil.storage import Repository
-from vigil.storage.rows import Role, SessionRow, UserRow
 
 log = logging.getLogger(__name__)
 

@@ -42,9 +42,9 @@ from vigil.api.routes.system import system as system_routes
 from vigil.api.routes.watchlists import watchlists
 from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
+from vigil.core.domain import Role
 from vigil.models import CATALOG
 from vigil.models.installer import status
-from vigil.storage.rows import Role
 
 if TYPE_CHECKING:
     from vigil.system.embedded import EmbeddedSystem

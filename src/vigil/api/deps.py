@@ -19,8 +19,8 @@ from vigil.api.accounts import Principal
 from vigil.api.errors import AuthenticationError, CsrfError
 from vigil.api.scope import enforce
 from vigil.api.services import ApiServices
+from vigil.core.domain import Role
 from vigil.errors import PermissionDeniedError
-from vigil.storage.rows import Role
 
 COOKIE = "vigil_session"
 CSRF_HEADER = "X-CSRF-Token"

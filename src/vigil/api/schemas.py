@@ -14,9 +14,9 @@ from typing import Annotated, Generic, Literal, TypeVar
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from vigil.core.domain import Decision, Role
 from vigil.governance.deployments import DeploymentKind, Purpose
 from vigil.governance.watchlists import Category
-from vigil.storage.rows import Decision, Role
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 IdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]

@@ -36,10 +36,10 @@ from fastapi import Request
 
 from vigil.api.accounts import Principal
 from vigil.api.services import ApiServices
+from vigil.core.domain import Role
 from vigil.errors import NotFoundError, PermissionDeniedError, ValidationError
 from vigil.governance.audit import AuditAction
 from vigil.storage.plates import PlateStore
-from vigil.storage.rows import Role
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from vigil.api.accounts import AccountService, LoginPolicy
 from vigil.config.settings import VigilConfig
+from vigil.core.domain import CameraRow
 from vigil.core.records import AlertKind
 from vigil.errors import ModelError
 from vigil.governance.audit import AuditLog, utc_now
@@ -35,9 +36,9 @@ from vigil.notify.hub import Hub
 from vigil.notify.watcher import EventWatcher
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
+from vigil.storage.governance import GovernanceStore
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
-from vigil.storage.rows import CameraRow
 
 if TYPE_CHECKING:
     from vigil.system.embedded import EmbeddedSystem
@@ -73,6 +74,11 @@ class ApiServices:
     clock: Callable[[], datetime] = utc_now
     _watchlists: WatchlistService | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The governance-side queries (alert references, purge and retention reads), over ``repo``.
+    store: GovernanceStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = GovernanceStore(self.repo.db)
 
     @property
     def watchlists(self) -> WatchlistService:

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from vigil.config import load_config
-from vigil.storage.rows import Role
+from vigil.core.domain import Role
 
 app = typer.Typer(help="User accounts and roles.", no_args_is_help=True)
 CONFIG = typer.Option(None, "--config", "-c", help="vigil.yaml to use (default settings if none).")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vigil.core.domain import Role, UserRow
 from vigil.errors import PermissionDeniedError, ValidationError
-from vigil.storage.rows import Role, UserRow
 
 
 @dataclass(frozen=True, slots=True)

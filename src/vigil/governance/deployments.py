@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.errors import ConflictError, PolicyViolationError, ValidationError
 from vigil.governance.actors import SYSTEM, Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
-from vigil.governance.store import GovernanceStore
 from vigil.storage import Repository
+from vigil.storage.governance import GovernanceStore
 from vigil.storage.media import MediaStore
-from vigil.storage.rows import DeploymentRow, DeploymentState, Role
 
 log = logging.getLogger(__name__)
 

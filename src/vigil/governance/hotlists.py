@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+from vigil.core.domain import HotlistEntryRow, HotlistRow, Role
 from vigil.core.records import Alert, AlertKind, PlateRead
 from vigil.errors import ConflictError, ValidationError
 from vigil.governance.actors import SYSTEM, Actor
@@ -37,8 +38,7 @@ from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.perception.plates.match import is_wildcard, normalise_pattern, pattern_distance
 from vigil.perception.plates.profiles import RegionProfile
 from vigil.storage import Repository
-from vigil.storage.plates import HotlistEntryRow, HotlistRow, PlateStore
-from vigil.storage.rows import Role
+from vigil.storage.plates import PlateStore
 
 log = logging.getLogger(__name__)
 MANAGERS = (Role.SUPERVISOR, Role.INVESTIGATOR)

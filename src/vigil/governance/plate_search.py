@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from vigil.core.domain import Role
 from vigil.core.records import PlateRead
 from vigil.errors import ValidationError
 from vigil.governance.actors import Actor
@@ -28,7 +29,6 @@ from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.perception.plates.match import normalise_pattern, pattern_distance
 from vigil.perception.plates.profiles import RegionProfile
 from vigil.storage.plates import PlateStore
-from vigil.storage.rows import Role
 
 MAX_DISTANCE = 2
 

@@ -31,15 +31,15 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from vigil.core.domain import CaseLink, CaseRow, Role
 from vigil.errors import NotFoundError, PermissionDeniedError, ValidationError
 from vigil.governance.actors import SYSTEM, Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
-from vigil.governance.store import GovernanceStore
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
+from vigil.storage.governance import GovernanceStore
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
-from vigil.storage.rows import CaseLink, CaseRow, Role
 
 log = logging.getLogger(__name__)
 

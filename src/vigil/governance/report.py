@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from vigil.core.domain import DeploymentRow
 from vigil.core.records import AuditEntry
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.storage import Repository
-from vigil.storage.rows import DeploymentRow
 
 SCHEMA = "vigil.report.oversight/1"
 

@@ -28,13 +28,13 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.errors import NotFoundError, PolicyViolationError, ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.governance.deployments import DeploymentKind, DeploymentService
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
-from vigil.storage.rows import DeploymentRow, DeploymentState, Role
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from vigil.core.domain import Decision, Role, VerificationRow
 from vigil.core.records import AlertKind, AlertStatus
 from vigil.errors import ConflictError, PermissionDeniedError, ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.storage import Repository
-from vigil.storage.rows import Decision, Role, VerificationRow
 
 log = logging.getLogger(__name__)
 

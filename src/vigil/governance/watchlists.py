@@ -39,6 +39,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from vigil.core.domain import Role, SubjectRow, TemplateRow, WatchlistRow
 from vigil.core.records import AuditEntry, FaceObservation, FrameRef
 from vigil.errors import (
     InputError,
@@ -49,13 +50,12 @@ from vigil.errors import (
 )
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, iter_entries, utc_now
-from vigil.governance.store import GovernanceStore
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.perception.faces.quality import face_size_px
 from vigil.perception.image import decode_image
 from vigil.storage import Repository
+from vigil.storage.governance import GovernanceStore
 from vigil.storage.media import MediaStore, media_key
-from vigil.storage.rows import Role, SubjectRow, TemplateRow, WatchlistRow
 
 log = logging.getLogger(__name__)
 

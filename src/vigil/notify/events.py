@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from vigil.core.domain import Role
 from vigil.core.records import Alert, AlertKind, CrowdSample
 from vigil.logs import redact
 from vigil.sources.status import TamperChange
-from vigil.storage.rows import Role
 
 EventKind = Literal["alert", "camera_status", "crowd"]
 EVENT_KINDS: tuple[EventKind, ...] = ("alert", "camera_status", "crowd")

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from vigil.core.domain import Role
 from vigil.notify.events import EVENT_ROLES, Event, EventKind
-from vigil.storage.rows import Role
 
 log = logging.getLogger(__name__)
 

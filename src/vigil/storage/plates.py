@@ -1,7 +1,7 @@
 """Storage of plate hotlists, their entries, hits on plate reads, plate-read retention and the
 bounded scan behind plate search (revision 0004).
 
-Kept out of :class:`vigil.storage.Repository` like :mod:`vigil.governance.store`: the hotlist
+Kept out of :class:`vigil.storage.Repository` like :mod:`vigil.storage.governance`: the hotlist
 rules (who may change a list, what a hit raises) live in :mod:`vigil.governance.hotlists`; this
 module stores and returns typed rows over either engine.
 """
@@ -15,34 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, or_, select, update
 
+from vigil.core.domain import HotlistEntryRow, HotlistRow
 from vigil.core.records import PlateRead
 from vigil.errors import NotFoundError
 from vigil.storage import schema as t
 from vigil.storage.database import Database
 from vigil.storage.repository import insert_ignore, plate_key
-
-
-@dataclass(frozen=True, slots=True)
-class HotlistRow:
-    id: str
-    name: str
-    priority: int
-    reason: str
-    owner_id: str
-    retention_days: float
-    created_at: datetime
-    expires_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HotlistEntryRow:
-    id: str
-    hotlist_id: str
-    pattern: str
-    reason: str
-    added_by: str
-    added_at: datetime
-    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

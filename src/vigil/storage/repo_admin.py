@@ -15,12 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from vigil.errors import ConflictError, NotFoundError
-from vigil.logs import redact
-from vigil.storage import schema as t
-from vigil.storage.database import Database
-from vigil.storage.repository import insert_ignore
-from vigil.storage.rows import (
+from vigil.core.domain import (
     CameraRow,
     CaseLink,
     CaseRow,
@@ -35,6 +30,11 @@ from vigil.storage.rows import (
     VerificationRow,
     WatchlistRow,
 )
+from vigil.errors import ConflictError, NotFoundError
+from vigil.logs import redact
+from vigil.storage import schema as t
+from vigil.storage.database import Database
+from vigil.storage.repository import insert_ignore
 from vigil.storage.types import pack_vector, unpack_vector
 
 

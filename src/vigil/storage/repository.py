@@ -1,7 +1,7 @@
 """The repository: one typed interface to the system of record, the same over both engines.
 
 Callers get and give :mod:`vigil.core.records` (sightings, plate reads, crowd samples, alerts, audit
-entries) or the rows of :mod:`vigil.storage.rows`; no method returns ``dict[str, Any]``.
+entries) or the rows of :mod:`vigil.core.domain`; no method returns ``dict[str, Any]``.
 
 Every write is idempotent so that :meth:`Database.write` may replay it after a lost connection:
 pipeline records use client-generated ids (sightings, alerts) or deterministic keys (plate reads are
@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Row, Table, delete, func, select, text, updat
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from vigil.core.domain import StoredEmbedding
 from vigil.core.records import (
     Alert,
     AlertKind,
@@ -39,7 +40,6 @@ from vigil.core.records import (
 from vigil.errors import ConflictError, NotFoundError, ValidationError
 from vigil.storage import schema as t
 from vigil.storage.database import Database
-from vigil.storage.rows import StoredEmbedding
 from vigil.storage.types import pack_vector, unpack_vector
 
 MAX_PAGE = 10_000

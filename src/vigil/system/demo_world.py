@@ -15,13 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from vigil.api.services import ApiServices
+from vigil.core.domain import Role
 from vigil.errors import NotFoundError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import utc_now
 from vigil.governance.deployments import DeploymentRequest, Purpose
 from vigil.governance.watchlists import Category, EnrolmentPhoto
 from vigil.models.installer import model_path
-from vigil.storage.rows import Role
 
 DEMO_ROLES = (
     Role.OPERATOR,

@@ -25,10 +25,9 @@ from vigil.api.schemas import (
     VerificationIn,
     VerificationOut,
 )
+from vigil.core.domain import Role
 from vigil.core.records import Alert, AlertStatus
 from vigil.errors import NotFoundError
-from vigil.governance.store import GovernanceStore
-from vigil.storage.rows import Role
 
 alerts = router("/alerts", "alerts")
 WATCHERS = (Role.OPERATOR, Role.SUPERVISOR, Role.INVESTIGATOR)
@@ -146,7 +145,7 @@ def probe_image(
     """The face crop that raised the alert (biometric: the view is audited)."""
     svc = services(request)
     _alert(request, alert_id)
-    refs = GovernanceStore(svc.repo.db).alerts(alert_id=alert_id)
+    refs = svc.store.alerts(alert_id=alert_id)
     svc.verification.view_biometric(p.actor, alert_id, "probe", reason)
     return _image(request, refs[0].probe_key if refs else None, "probe")
 

@@ -16,9 +16,9 @@ from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import Limit, aware, router
 from vigil.api.schemas import AuditEntryOut, ChainOut
+from vigil.core.domain import Role
 from vigil.errors import ValidationError
 from vigil.governance.report import build_oversight
-from vigil.storage.rows import Role
 
 audit = router("/audit", "audit")
 reports = router("/reports", "reports")

@@ -20,7 +20,7 @@ from vigil.api.schemas import (
     NewUser,
     UserOut,
 )
-from vigil.storage.rows import Role, SessionRow, UserRow
+from vigil.core.domain import Role, SessionRow, UserRow
 
 auth = router("/auth", "auth")
 users = router("/users", "users")

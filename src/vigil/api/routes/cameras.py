@@ -11,9 +11,9 @@ from vigil.api.deps import access, services
 from vigil.api.routes.common import Limit, Since, Until, aware, router
 from vigil.api.schemas import CameraOut, CameraStatusOut, CrowdOut, IdPath
 from vigil.api.scope import camera_allowed
+from vigil.core.domain import CameraRow
 from vigil.errors import NotFoundError
 from vigil.logs import redact
-from vigil.storage.rows import CameraRow
 
 cameras = router("/cameras", "cameras")
 

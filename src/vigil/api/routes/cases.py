@@ -26,7 +26,7 @@ from vigil.api.deps import access, services
 from vigil.api.routes.common import router
 from vigil.api.schemas import ID_PATTERN, Body, Created, Done, IdPath, Reason
 from vigil.api.scope import link_visible, require
-from vigil.storage.rows import CaseRow, Role
+from vigil.core.domain import CaseRow, Role
 
 cases = router("/cases", "cases")
 HOLDERS = (Role.INVESTIGATOR, Role.SUPERVISOR)

@@ -15,8 +15,8 @@ from vigil.api.deps import access, services
 from vigil.api.routes.common import router
 from vigil.api.schemas import Created, DecisionIn, DeploymentIn, DeploymentOut, Done, IdPath
 from vigil.api.scope import require_cameras, sees
+from vigil.core.domain import DeploymentRow, Role
 from vigil.governance.deployments import DeploymentRequest
-from vigil.storage.rows import DeploymentRow, Role
 
 deployments = router("/deployments", "deployments")
 REQUESTERS = (Role.SUPERVISOR, Role.INVESTIGATOR)

@@ -19,11 +19,10 @@ from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import aware, router
 from vigil.api.schemas import Done, IdPath
+from vigil.core.domain import HotlistEntryRow, HotlistRow, Role
 from vigil.errors import ModelError
 from vigil.governance.hotlists import HotlistService
 from vigil.governance.plate_search import PlateSearch
-from vigil.storage.plates import HotlistEntryRow, HotlistRow
-from vigil.storage.rows import Role
 
 hotlists = router("/hotlists", "hotlists")
 plate_searches = router("/searches", "searches")

@@ -22,9 +22,9 @@ from vigil.api.deps import access, services
 from vigil.api.errors import UnsupportedMediaError
 from vigil.api.routes.common import router
 from vigil.api.routes.watchlists import IMAGE_TYPES
+from vigil.core.domain import Role
 from vigil.errors import VigilError
 from vigil.perception.image import decode_image
-from vigil.storage.rows import Role
 
 searches = router("/searches", "searches")
 

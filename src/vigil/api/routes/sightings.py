@@ -17,10 +17,10 @@ from vigil.api.deps import access, services
 from vigil.api.routes.alerts import ReasonHeader
 from vigil.api.routes.common import Limit, Offset, Since, Until, aware, page, router
 from vigil.api.schemas import IdPath, IdQuery, Page, SightingOut
+from vigil.core.domain import Role
 from vigil.core.records import Sighting
 from vigil.errors import NotFoundError
 from vigil.governance.audit import AuditAction
-from vigil.storage.rows import Role
 
 sightings = router("/sightings", "sightings")
 READERS = (Role.SUPERVISOR, Role.INVESTIGATOR)

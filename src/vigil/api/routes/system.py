@@ -17,7 +17,7 @@ from fastapi import Request
 from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import router
-from vigil.storage.rows import Role
+from vigil.core.domain import Role
 
 system = router("/system", "system")
 

@@ -31,11 +31,11 @@ from vigil.api.schemas import (
     WatchlistIn,
     WatchlistOut,
 )
+from vigil.core.domain import Role, SubjectRow, WatchlistRow
 from vigil.errors import InputError, VigilError
 from vigil.governance.audit import AuditAction
 from vigil.governance.watchlists import EnrolmentPhoto
 from vigil.perception.image import MAX_PIXELS, image_size
-from vigil.storage.rows import Role, SubjectRow, WatchlistRow
 
 watchlists = router("/watchlists", "watchlists")
 MANAGERS = (Role.SUPERVISOR, Role.INVESTIGATOR)

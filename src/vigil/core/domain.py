@@ -1,9 +1,12 @@
-"""Typed rows for the records that :mod:`vigil.core.records` does not define.
+"""Domain types and records of the administrative and governance side: roles, deployment
+states, decisions, and the records for cameras, accounts, sessions, watchlists, subjects,
+templates, deployments, verifications, cases and hotlists.
 
-Sightings, plate reads, crowd samples, alerts and audit entries travel as the core records; the
-administrative and governance records (cameras, users, watchlists, deployments, ...) are these small
-frozen dataclasses. They check only what storage relies on (aware timestamps, known enum values);
-the policy rules (who may approve what) belong to the governance layer, not here.
+They live in ``core`` (the bottom layer) so every layer can name a ``Role`` or a
+``DeploymentState`` without depending on storage; :mod:`vigil.core.records` holds the pipeline's
+records (sightings, plate reads, crowd samples, alerts, audit entries). They check only what every
+layer relies on (aware timestamps, known enum values); the policy rules (who may approve what)
+belong to the governance layer.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 
 from vigil.errors import ValidationError
-from vigil.storage.types import Float32
+
+Float32 = npt.NDArray[np.float32]
 
 
 def _aware(ts: datetime | None, name: str) -> None:
@@ -246,3 +251,26 @@ class StoredEmbedding:
     model: str
     vector: Float32 = field(repr=False)
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HotlistRow:
+    id: str
+    name: str
+    priority: int
+    reason: str
+    owner_id: str
+    retention_days: float
+    created_at: datetime
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HotlistEntryRow:
+    id: str
+    hotlist_id: str
+    pattern: str
+    reason: str
+    added_by: str
+    added_at: datetime
+    expires_at: datetime | None = None
