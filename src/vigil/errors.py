@@ -122,3 +122,21 @@ class SourceError(VigilError):
 
     code = "source_error"
     http_status = 502
+
+
+class AuthenticationError(VigilError):
+    """No valid credential (missing, unknown, expired or revoked token; wrong password)."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class RateLimitedError(VigilError):
+    """Too many attempts (login throttling)."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message, hint=f"retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s

@@ -24,10 +24,10 @@ from argon2 import PasswordHasher
 from PIL import Image
 from sqlalchemy import select
 
-from vigil.api.accounts import AccountService, Principal
 from vigil.config.plates import PlatesConfig
 from vigil.core.domain import CameraRow, Decision, Role
 from vigil.core.records import Alert, AlertKind, ObjectClass, PlateRead, Sighting
+from vigil.governance.accounts import AccountService, Principal
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.hotlists import HotlistService, PlateHitChecker

@@ -531,7 +531,7 @@ def test_supervisor_manages_a_hotlist_on_the_plates_page(
     new_page: Callable[[], Any], console: Console
 ) -> None:
     env, expect = console.env, sync_api.expect
-    assert env.svc.hotlists is not None  # ApiServices.build wires plates
+    assert env.svc.hotlists is not None  # Services.build wires plates
     store = env.svc.hotlists.store
     page = signed_in(new_page(), console, Role.SUPERVISOR)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Plates").click()

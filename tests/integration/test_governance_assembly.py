@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
 from vigil.core.records import ObjectClass, Sighting
 from vigil.governance.audit import iter_entries
 from vigil.governance.purge import RetentionPolicy
 from vigil.storage.archive import FaissArchiveIndex
 from vigil.storage.governance import GovernanceStore
-from vigil.system.embedded import EmbeddedSystem
+from vigil.system.assembly import assemble
 from vigil.system.governance import Housekeeper, embedding_dim
 
 pytestmark = pytest.mark.models
@@ -38,16 +37,17 @@ def config(tmp_path: Path) -> VigilConfig:
 
 def test_default_assembly_purges_the_archive_too(tmp_path: Path) -> None:
     cfg = config(tmp_path)
-    svc = ApiServices.from_config(cfg)
+    built = assemble(cfg)
+    svc = built.services
     try:
         archive = svc.archive
         assert isinstance(archive, FaissArchiveIndex) and archive.dir == tmp_path / "archive"
         assert archive.params.dim == embedding_dim(cfg.faces.embedder)
         assert svc.purger.archive is archive and svc.archive_search is not None
         assert svc.archive_search.archive is archive
-        system = EmbeddedSystem(cfg)
-        assert system.enable_identification(svc) == ["cam-1"]
-        assert system.analysis.identifiers["cam-1"].archive is archive
+        system = built.system
+        assert system is not None and system.identifying == ["cam-1"]
+        assert system.analysis.identifiers["cam-1"].recorder.archive is archive
         (keeper,) = [b for b in svc.background if isinstance(b, Housekeeper)]
 
         # A template archived under a post-event authorisation that has since lapsed.
@@ -74,7 +74,7 @@ def test_default_assembly_purges_the_archive_too(tmp_path: Path) -> None:
 
 
 def test_housekeeper_thread_starts_stops_and_survives_a_failing_pass(tmp_path: Path) -> None:
-    svc = ApiServices.from_config(config(tmp_path))
+    svc = assemble(config(tmp_path), cameras=False).services
     calls: list[int] = []
 
     def failing() -> None:
@@ -123,7 +123,7 @@ def test_housekeeper_thread_starts_stops_and_survives_a_failing_pass(tmp_path: P
 
 def test_archive_catches_up_after_a_crash_and_saves_on_a_clean_stop(tmp_path: Path) -> None:
     cfg = config(tmp_path)
-    svc = ApiServices.from_config(cfg)
+    svc = assemble(cfg, cameras=False).services
     archive = svc.archive
     assert isinstance(archive, FaissArchiveIndex)
     dim = archive.params.dim
@@ -138,7 +138,7 @@ def test_archive_catches_up_after_a_crash_and_saves_on_a_clean_stop(tmp_path: Pa
     archive.add(np.asarray(ids), vecs)  # archived live, never saved: then the process dies
     svc.repo.db.dispose()
 
-    again = ApiServices.from_config(cfg)  # start-up after the crash
+    again = assemble(cfg, cameras=False).services  # start-up after the crash
     try:
         index = again.archive
         assert isinstance(index, FaissArchiveIndex) and len(index) == 2

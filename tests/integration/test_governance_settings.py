@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
 from vigil.config.loader import parse_config
 from vigil.core.domain import DeploymentState
@@ -20,7 +19,9 @@ from vigil.governance.deployments import DeploymentService
 from vigil.identification.calibration import FalseAlertModel
 from vigil.storage import Repository
 from vigil.storage.media import LocalMediaStore
+from vigil.system.assembly import governance_services
 from vigil.system.governance import housekeeper, retention_policy, watchlist_factory
+from vigil.system.services import Services
 
 pytest.register_assert_rewrite("test_governance_world")
 from test_governance_world import (  # noqa: E402
@@ -73,12 +74,12 @@ def test_the_service_refuses_a_deadline_beyond_24_hours(repo: Repository, tmp_pa
             DeploymentService(repo, w.media, w.audit, urgent_deadline=bad)
 
 
-def services(repo: Repository, tmp_path: Path, config: VigilConfig, clock: Clock) -> ApiServices:
+def services(repo: Repository, tmp_path: Path, config: VigilConfig, clock: Clock) -> Services:
     from vigil.governance.audit import AuditLog
 
     audit = AuditLog(repo, anchor_path=tmp_path / "audit-anchor.json", clock=clock)
     media = LocalMediaStore(tmp_path / "media")
-    return ApiServices.build(repo, media, audit, config=config, clock=clock, secret=b"s")
+    return governance_services(repo, media, audit, config=config, clock=clock, secret=b"s")
 
 
 def test_urgent_deadline_from_the_settings(repo: Repository, tmp_path: Path) -> None:

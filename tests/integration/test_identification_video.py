@@ -19,6 +19,7 @@ from vigil.core.domain import Decision
 from vigil.core.records import AlertKind, AlertStatus, FrameRef
 from vigil.errors import PolicyViolationError
 from vigil.eval.faces import fmr_curve
+from vigil.governance.recorder import FaceAlert, IdentificationRecorder
 from vigil.governance.watchlists import (
     Category,
     EnrolmentPhoto,
@@ -27,12 +28,13 @@ from vigil.governance.watchlists import (
 )
 from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.gallery import Gallery
-from vigil.identification.live import FaceAlert, LiveIdentifier
+from vigil.identification.live import FaceIdentifier
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.perception.image import load_image
 from vigil.storage import Repository
 from vigil.storage.governance import GovernanceStore
 from vigil.system.governance import embedding_dim
+from vigil.system.identification import CameraIdentification, DeploymentAuthority
 
 pytest.register_assert_rewrite("test_governance_world")
 from test_governance_world import (  # noqa: E402
@@ -164,18 +166,13 @@ def enrol_three(w: World, svc: WatchlistService, people: list[list[Path]]) -> st
 
 def run_video(
     w: World, pipeline: FacePipeline, calibration: FalseAlertModel, frames: list[np.ndarray]
-) -> tuple[list[FaceAlert], LiveIdentifier]:
-    live = LiveIdentifier(
-        "cam-1",
-        pipeline,
-        deployments=w.deployments,
-        repo=w.repo,
-        media=w.media,
-        audit=w.audit,
-        false_alerts=calibration,
-        threshold=THRESHOLD,
-        clock=w.clock,
-        archive=w.archive,
+) -> tuple[list[FaceAlert], CameraIdentification]:
+    """The camera's identification as the assembly builds it: the pure identifier between the
+    deployment authority and the recorder (one transaction per decision)."""
+    authority = DeploymentAuthority(w.deployments, w.repo, calibration, THRESHOLD, clock=w.clock)
+    recorder = IdentificationRecorder(w.repo, w.media, w.audit, archive=w.archive, clock=w.clock)
+    live = CameraIdentification(
+        FaceIdentifier("cam-1", pipeline, clock=w.clock), authority, recorder
     )
     alerts: list[FaceAlert] = []
     for i, frame in enumerate(frames):

@@ -31,7 +31,7 @@ from vigil.sources import CameraWorker, DropOldestQueue, SourceSpec, TamperThres
 from vigil.sources.status import TamperChange, TamperSignal
 from vigil.storage import Repository
 from vigil.storage.database import open_database
-from vigil.system.embedded import EmbeddedSystem
+from vigil.system.embedded import EmbeddedSystem, StageSinks
 from vigil.system.tamper_alerts import TamperAlerter
 
 pytestmark = pytest.mark.data
@@ -233,8 +233,8 @@ def test_camera_status_shows_active_tamper(videos: dict[str, Path], tmp_path: Pa
     """Default thresholds (5 s hold): the stuck camera ends frozen, the other recovered."""
     config = VigilConfig.model_validate(yaml.safe_load(_config(tmp_path, videos).read_text()))
     repo = Repository(open_database(f"sqlite:///{tmp_path / 'vigil.db'}"))
-    system = EmbeddedSystem(config)
-    alerter = system.enable_tamper_alerts(repo)
+    alerter = TamperAlerter(repo)
+    system = EmbeddedSystem(config, sinks=StageSinks(tamper=alerter))
     system.start()
     for w in system.supervisor.workers.values():
         assert w.join(60), f"camera {w.camera_id} did not reach the end of its file"

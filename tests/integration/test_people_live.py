@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from vigil.api.app import create_app
-from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
 from vigil.core.domain import Role
+from vigil.system.assembly import assemble
 from vigil.system.embedded import EmbeddedSystem
 
 pytestmark = pytest.mark.models
@@ -48,10 +48,11 @@ def test_people_are_counted_tracked_and_the_crowd_series_is_served(
             ],
         }
     )
-    svc = ApiServices.from_config(cfg)
-    system = EmbeddedSystem(cfg)
+    built = assemble(cfg)
+    svc, system = built.services, built.system
+    assert system is not None
     try:
-        assert system.enable_crowd_storage(svc.repo) == ["street"]
+        assert system.counting == ["street"]
         system.start()
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_api_support import PASSWORD, Env, add_alert
 
-from vigil.api.accounts import Principal
 from vigil.core.domain import Role, UserRow
+from vigil.governance.accounts import Principal
 from vigil.governance.audit import iter_entries
 
 pytest_plugins = ["test_api_support"]

@@ -426,8 +426,8 @@ CAMS = st.frozensets(st.sampled_from("abcdef"), max_size=6)
 def test_changing_a_record_needs_all_its_cameras_and_reading_one(
     allowed: frozenset[str] | None, record: frozenset[str]
 ) -> None:
-    from vigil.api.accounts import Principal
     from vigil.core.domain import UserRow
+    from vigil.governance.accounts import Principal
 
     cameras = None if allowed is None else tuple(sorted(allowed))
     user = UserRow("u", "u", "h", datetime.now(UTC), (Role.SUPERVISOR,), cameras=cameras)

@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError as PydanticValidationError
 from test_api_support import PASSWORD, Env, build_env, config
 
-from vigil.api.accounts import LoginPolicy
 from vigil.api.clients import client_address, proxy_networks
 from vigil.config.settings import ApiConfig
 from vigil.core.domain import Role
+from vigil.governance.accounts import LoginPolicy
 from vigil.storage import Database, Repository
 
 pytest.register_assert_rewrite("storage_fixtures")

@@ -23,17 +23,18 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from vigil.api.accounts import AccountService, LoginPolicy
 from vigil.api.app import create_app
-from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
 from vigil.core.domain import CameraRow, DeploymentRow, DeploymentState, Role
 from vigil.core.records import Alert, AlertKind, FaceObservation, ObjectClass, Sighting
+from vigil.governance.accounts import AccountService, LoginPolicy
 from vigil.governance.audit import AuditLog
 from vigil.governance.watchlists import WatchlistService
 from vigil.storage import Database, DatabaseOptions, Repository
 from vigil.storage.archive import ArchiveParams, FaissArchiveIndex
 from vigil.storage.media import LocalMediaStore
+from vigil.system.assembly import governance_services
+from vigil.system.services import Services
 
 PASSWORD = "correct horse battery"
 ROLES = list(Role)
@@ -95,7 +96,7 @@ def jpeg_claiming(width: int, height: int) -> bytes:
 @dataclass
 class Env:
     app: FastAPI
-    svc: ApiServices
+    svc: Services
     repo: Repository
     users: dict[Role, str]  # role -> user id
     tokens: dict[Role, str]  # role -> bearer token
@@ -155,7 +156,7 @@ def build_env(
     # A real (small) archive index, as the default assembly always has one: purges reach it and
     # POST /searches/faces searches it (the fake face pipeline makes 128-d templates).
     archive = FaissArchiveIndex(tmp / "archive", ArchiveParams(dim=128, pq_m=8))
-    svc = ApiServices.build(
+    svc = governance_services(
         repo,
         media,
         audit,

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from vigil.core.domain import DeploymentRow, DeploymentState
 from vigil.core.records import FaceObservation, FrameRef
 from vigil.errors import ConfigError, PolicyViolationError, ValidationError
-from vigil.governance.deployments import ActiveDeployment
+from vigil.identification.authority import ActiveDeployment
 from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.gallery import Gallery, GalleryEntry
 from vigil.identification.matcher import WatchlistMatcher

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_api_support import Env
 
-from vigil.api.accounts import USERNAME_PATTERN
-from vigil.api.passwords import check_password, common_passwords
 from vigil.core.domain import Role
 from vigil.errors import ValidationError
+from vigil.governance.accounts import USERNAME_PATTERN
+from vigil.governance.passwords import check_password, common_passwords
 from vigil.system.demo_world import _user
 
 pytest_plugins = ["test_api_support"]

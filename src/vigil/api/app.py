@@ -1,10 +1,10 @@
 """FastAPI application factory.
 
-Collaborators (configuration, model directory, the running system and the :class:`ApiServices`
+Collaborators (configuration, model directory, the running system and the :class:`Services`
 over the repository, media store, audit log and governance services) are passed in, never
 imported as globals, so tests build an app over their own stores and the same factory serves the
-embedded default and cluster mode. Without ``services`` the factory builds them from ``config``
-(:meth:`ApiServices.from_config`: opens the configured database).
+embedded default and cluster mode. The services come from the composition root
+(:func:`vigil.system.assembly.assemble`).
 
 Secure by default: every route needs authentication unless it is listed in
 :data:`vigil.api.deps.PUBLIC_ROUTES` (a test enumerates the routes), CORS sends no headers unless
@@ -23,7 +23,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from vigil import __version__
-from vigil.api.accounts import Principal
 from vigil.api.deps import access
 from vigil.api.errors import ERROR_RESPONSES, install_error_handlers
 from vigil.api.middleware import SecurityMiddleware
@@ -40,11 +39,12 @@ from vigil.api.routes.searches import searches
 from vigil.api.routes.sightings import sightings
 from vigil.api.routes.system import system as system_routes
 from vigil.api.routes.watchlists import watchlists
-from vigil.api.services import ApiServices
 from vigil.config import VigilConfig
 from vigil.core.domain import Role
+from vigil.governance.accounts import Principal
 from vigil.models import CATALOG
 from vigil.models.installer import status
+from vigil.system.services import Services
 
 if TYPE_CHECKING:
     from vigil.system.embedded import EmbeddedSystem
@@ -59,16 +59,18 @@ def create_app(
     config: VigilConfig,
     *,
     model_dir: Path | None = None,
+    services: Services,
     system: EmbeddedSystem | None = None,
-    services: ApiServices | None = None,
     start_background: bool = True,
 ) -> FastAPI:
-    """Build the API app for ``config`` (``system``: the running pipelines, if any).
+    """Build the API app over ``services`` (made by :func:`vigil.system.assembly.assemble`;
+    ``system``: the running pipelines, if any, for the camera views).
 
     ``start_background``: start the services' background tasks (event watcher, webhook and MQTT
-    senders) with the app's lifespan and stop them after.
+    senders) with the app's lifespan and stop them after; ``vigil run`` starts them with the
+    rest of the assembly instead.
     """
-    svc = services if services is not None else ApiServices.from_config(config, system=system)
+    svc = services
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -15,12 +15,12 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from vigil.api.accounts import Principal
-from vigil.api.errors import AuthenticationError, CsrfError
+from vigil.api.errors import CsrfError
 from vigil.api.scope import enforce
-from vigil.api.services import ApiServices
 from vigil.core.domain import Role
-from vigil.errors import PermissionDeniedError
+from vigil.errors import AuthenticationError, PermissionDeniedError
+from vigil.governance.accounts import Principal
+from vigil.system.services import Services
 
 COOKIE = "vigil_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -40,8 +40,8 @@ PUBLIC_ROUTES = frozenset(
 )
 
 
-def services(request: Request) -> ApiServices:
-    svc: ApiServices = request.app.state.services
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
     return svc
 
 

@@ -21,31 +21,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vigil.errors import VigilError
+from vigil.errors import AuthenticationError, RateLimitedError, VigilError
 from vigil.governance.audit import AuditAction
 from vigil.logs import redact
 
 log = logging.getLogger(__name__)
 
 REFUSED_ACTION = AuditAction.ACCESS_REFUSED
-
-
-class AuthenticationError(VigilError):
-    """No valid credential (missing, unknown, expired or revoked token; wrong password)."""
-
-    code = "unauthenticated"
-    http_status = 401
-
-
-class RateLimitedError(VigilError):
-    """Too many attempts (login throttling)."""
-
-    code = "rate_limited"
-    http_status = 429
-
-    def __init__(self, message: str, *, retry_after_s: int) -> None:
-        super().__init__(message, hint=f"retry after {retry_after_s} s")
-        self.retry_after_s = retry_after_s
 
 
 class PayloadTooLargeError(VigilError):

@@ -34,19 +34,19 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from vigil.api.accounts import Principal
-from vigil.api.services import ApiServices
 from vigil.core.domain import Role
 from vigil.errors import NotFoundError, PermissionDeniedError, ValidationError
+from vigil.governance.accounts import Principal
 from vigil.governance.audit import AuditAction
 from vigil.storage.plates import PlateStore
+from vigil.system.services import Services
 
 log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-CameraResolver = Callable[[ApiServices, str], "frozenset[str] | None"]
+CameraResolver = Callable[[Services, str], "frozenset[str] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,33 +61,33 @@ class Bound:
     cameras: CameraResolver
 
 
-def _alert(svc: ApiServices, alert_id: str) -> frozenset[str] | None:
+def _alert(svc: Services, alert_id: str) -> frozenset[str] | None:
     try:
         return frozenset({svc.repo.get_alert(alert_id).camera_id})
     except NotFoundError:
         return None
 
 
-def _sighting(svc: ApiServices, sighting_id: str) -> frozenset[str] | None:
+def _sighting(svc: Services, sighting_id: str) -> frozenset[str] | None:
     try:
         return frozenset({svc.repo.get_sighting(sighting_id).camera_id})
     except NotFoundError:
         return None
 
 
-def _plate_read(svc: ApiServices, key: str) -> frozenset[str] | None:
+def _plate_read(svc: Services, key: str) -> frozenset[str] | None:
     camera = PlateStore(svc.repo.db).read_camera(key)
     return None if camera is None else frozenset({camera})
 
 
-def _deployment(svc: ApiServices, deployment_id: str) -> frozenset[str] | None:
+def _deployment(svc: Services, deployment_id: str) -> frozenset[str] | None:
     try:
         return svc.deployments.cameras_of(svc.repo.get_deployment(deployment_id))
     except NotFoundError:
         return None
 
 
-def _camera(svc: ApiServices, camera_id: str) -> frozenset[str] | None:
+def _camera(svc: Services, camera_id: str) -> frozenset[str] | None:
     try:
         svc.repo.get_camera(camera_id)
     except NotFoundError:
@@ -142,7 +142,7 @@ def may_change(principal: Principal, cameras: Collection[str]) -> bool:
 
 
 def require(
-    svc: ApiServices,
+    svc: Services,
     principal: Principal,
     kind: str,
     record_id: str,
@@ -177,7 +177,7 @@ def require(
         )
 
 
-def require_case(svc: ApiServices, principal: Principal, case_id: str, *, write: bool) -> None:
+def require_case(svc: Services, principal: Principal, case_id: str, *, write: bool) -> None:
     """Raise :class:`NotFoundError` unless the caller may see (``write``: add to) the case.
 
     A case is visible to the person who opened it, the people they shared it with, and
@@ -201,7 +201,7 @@ def require_case(svc: ApiServices, principal: Principal, case_id: str, *, write:
 
 
 def require_cameras(
-    svc: ApiServices, principal: Principal, camera_ids: Collection[str], zone: str | None = None
+    svc: Services, principal: Principal, camera_ids: Collection[str], zone: str | None = None
 ) -> None:
     """Raise :class:`ValidationError` unless every named camera exists and is the caller's
     (for requests that name cameras); for a caller limited to some cameras, a ``zone`` must
@@ -219,7 +219,7 @@ def require_cameras(
             raise ValidationError(f"unknown zone {zone!r} (or it has no camera of yours)")
 
 
-def link_visible(svc: ApiServices, principal: Principal, kind: str, target_id: str) -> bool:
+def link_visible(svc: Services, principal: Principal, kind: str, target_id: str) -> bool:
     """True when a case link may be shown: its record is of the caller's cameras, is gone
     (purged: the id alone shows nothing), or is not camera-bound."""
     bound = RECORDS.get(kind)
@@ -237,7 +237,7 @@ def enforce(request: Request, principal: Principal) -> None:
     camera costs no lookup here (the route's own read answers a missing record), except for
     cases, whose visibility does not depend on cameras.
     """
-    svc: ApiServices = request.app.state.services
+    svc: Services = request.app.state.services
     write = request.method not in SAFE_METHODS
     for name, value in request.path_params.items():
         if not isinstance(value, str) or not _ID.match(value):
@@ -248,7 +248,7 @@ def enforce(request: Request, principal: Principal) -> None:
             require(svc, principal, PATH_RECORDS[name], value, write=write)
 
 
-def _record_refusal(svc: ApiServices, principal: Principal, target: str, write: bool) -> None:
+def _record_refusal(svc: Services, principal: Principal, target: str, write: bool) -> None:
     """Write the out-of-scope attempt to the audit chain (the caller only sees a 404)."""
     try:
         svc.audit.append(

@@ -19,10 +19,10 @@ from vigil.config import VigilConfig
 def build_spec() -> dict[str, Any]:
     """The OpenAPI document of the app (independent of any configured cameras or data)."""
     from vigil.api.app import create_app
-    from vigil.api.services import ApiServices
     from vigil.governance.audit import AuditLog
     from vigil.storage import Database, Repository
     from vigil.storage.media import LocalMediaStore
+    from vigil.system.assembly import governance_services
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{tmp}/spec.db")
@@ -30,7 +30,7 @@ def build_spec() -> dict[str, Any]:
             repo = Repository(db)
             cfg = VigilConfig.model_validate({"api": {"secret_key": "spec"}})
             audit = AuditLog(repo)
-            svc = ApiServices.build(repo, LocalMediaStore(Path(tmp) / "m"), audit, config=cfg)
+            svc = governance_services(repo, LocalMediaStore(Path(tmp) / "m"), audit, config=cfg)
             return create_app(cfg, services=svc, start_background=False).openapi()
         finally:
             db.dispose()

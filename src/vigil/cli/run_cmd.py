@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import uvicorn
     from starlette.types import ASGIApp
 
-    from vigil.api.services import ApiServices
+    from vigil.system.services import Services
 
 console = Console()
 
@@ -108,7 +108,7 @@ def serve(
     *,
     live: bool = True,
     duration: float | None = None,
-    seed: Callable[[ApiServices], None] | None = None,
+    seed: Callable[[Services], None] | None = None,
 ) -> None:
     """Run the system and the API until SIGINT/SIGTERM (or ``duration`` seconds).
 
@@ -118,26 +118,27 @@ def serve(
     import uvicorn
 
     from vigil.api.app import create_app
-    from vigil.api.services import ApiServices
-    from vigil.system.embedded import EmbeddedSystem
+    from vigil.system.assembly import assemble
 
-    system = EmbeddedSystem(config)
-    services = ApiServices.from_config(config, system=system)
-    system.enable_tamper_alerts(services.repo)
-    counting = system.enable_crowd_storage(services.repo)
-    if services.plate_hits is not None:  # fused plate reads: stored, checked against hotlists
-        system.enable_plate_storage(services.plate_hits)
-    if counting:
-        console.print(f"counting people on {', '.join(counting)} (crowd samples are stored)")
-    identifying = system.enable_identification(services)
-    if identifying:
+    built = assemble(config)
+    system, services = built.system, built.services
+    assert system is not None
+    if system.counting:
+        console.print(f"counting people on {', '.join(system.counting)} (crowd samples are stored)")
+    if system.identifying:
         console.print(
-            f"live identification ready on {', '.join(identifying)} (it matches only "
+            f"live identification ready on {', '.join(system.identifying)} (it matches only "
             "inside an approved deployment)"
         )
     if seed is not None:
         seed(services)
-    api = create_app(config, model_dir=config.models.dir, system=system, services=services)
+    api = create_app(
+        config,
+        model_dir=config.models.dir,
+        system=system,
+        services=services,
+        start_background=False,  # the assembly starts and stops them, in order
+    )
     bind_host, bind_port = host or config.api.host, port or config.api.port
     server = uvicorn.Server(server_config(api, bind_host, bind_port))
     stop = threading.Event()
@@ -150,7 +151,7 @@ def serve(
     url = f"http://{bind_host}:{bind_port}"
     started = time.monotonic()
     try:
-        system.start()
+        built.start()
         api_thread.start()
         console.print(f"Vigil API on {url}/api/v1 (spec: {url}/openapi.json; Ctrl-C to stop)")
         console.print(f"Web console on {url}/console/  (sign in with a user's password)")
@@ -164,7 +165,7 @@ def serve(
                 pass
     finally:
         server.should_exit = True
-        system.stop()
+        built.stop()
         api_thread.join(5)
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -220,7 +221,7 @@ def register(app: typer.Typer) -> None:
         cfg_path.write_text(demo_config_text(out, data_dir))
         console.print(f"demo config: {cfg_path}")
 
-        def seed(services: ApiServices) -> None:
+        def seed(services: Services) -> None:
             from vigil.system.demo_world import seed_demo
 
             world = seed_demo(services, "demo-street")

@@ -21,17 +21,17 @@ CONFIG = typer.Option(None, "--config", "-c", help="vigil.yaml to use (default s
 
 
 def _services(config_path: Path | None):  # type: ignore[no-untyped-def]
-    from vigil.api.accounts import AccountService
-    from vigil.api.services import sync_cameras
+    from vigil.governance.accounts import AccountService
     from vigil.governance.audit import AuditLog
     from vigil.storage import Repository
     from vigil.storage.factory import open_database_from_config
+    from vigil.system.assembly import AUDIT_ANCHOR, sync_cameras
 
     config = load_config(config_path)
     repo = Repository(open_database_from_config(config))
     # Cameras of the config file are known before the system first runs (assignments check ids).
     sync_cameras(repo, config, datetime.now(UTC))
-    audit = AuditLog(repo, anchor_path=config.system.data_dir / "audit-anchor.json")
+    audit = AuditLog(repo, anchor_path=config.system.data_dir / AUDIT_ANCHOR)
     return repo, audit, AccountService(repo, secret=b"cli", audit=audit)
 
 

@@ -10,11 +10,12 @@ sightings and verifications) is deleted. Reaching
 ``ends_at`` stops matching automatically.
 
 The structural guarantee: the matcher (:mod:`vigil.identification.matcher`) only accepts an
-:class:`ActiveDeployment`, which only :class:`DeploymentService` can make (its constructor checks a
-private issuing token) and only for a deployment that is approved or urgent-pending, within its
-time window, on a covered camera. The handle carries a stop flag the service raises the moment the
-deployment is refused, revoked, expired or misses its deadline, and the matcher re-checks the handle
-before **every** comparison, so a matcher that outlives its authorisation compares nothing.
+:class:`~vigil.identification.authority.ActiveDeployment`, which only :class:`DeploymentService` can
+make (its constructor checks the issuing token, which this module claims once at import) and only
+for a deployment that is approved or urgent-pending, within its time window, on a covered camera.
+The handle carries a stop flag the service raises the moment the deployment is refused, revoked,
+expired or misses its deadline, and the matcher re-checks the handle before **every** comparison, so
+a matcher that outlives its authorisation compares nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -31,6 +32,7 @@ from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.errors import ConflictError, PolicyViolationError, ValidationError
 from vigil.governance.actors import SYSTEM, Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
+from vigil.identification.authority import ActiveDeployment, claim_issuer
 from vigil.storage import Repository
 from vigil.storage.governance import GovernanceStore
 from vigil.storage.media import MediaStore
@@ -89,62 +91,7 @@ class DeploymentRequest:
             raise ValidationError("a deployment request needs a reason")
 
 
-_TOKEN = object()
-
-
-@dataclass(frozen=True)
-class ActiveDeployment:
-    """Proof that identification is authorised now, on these cameras, against these watchlists.
-
-    Only :class:`DeploymentService` makes these; constructing one elsewhere raises
-    :class:`PolicyViolationError`.
-    """
-
-    row: DeploymentRow
-    camera_ids: frozenset[str]
-    valid_until: datetime
-    _token: object = field(repr=False, compare=False)
-    _stopped: threading.Event = field(repr=False, compare=False, default_factory=threading.Event)
-
-    def __post_init__(self) -> None:
-        if self._token is not _TOKEN:
-            raise PolicyViolationError(
-                "an ActiveDeployment can only be issued by DeploymentService.activate"
-            )
-
-    @property
-    def id(self) -> str:
-        return self.row.id
-
-    @property
-    def watchlists(self) -> tuple[tuple[str, str], ...]:
-        return self.row.watchlists
-
-    def stop(self) -> None:
-        self._stopped.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
-
-    def covers(self, camera_id: str, at: datetime) -> bool:
-        return (
-            not self.stopped
-            and camera_id in self.camera_ids
-            and self.row.starts_at <= at < self.valid_until
-        )
-
-    def ensure(self, camera_id: str, at: datetime) -> None:
-        """Raise :class:`PolicyViolationError` unless this authorises matching here and now."""
-        if self.stopped:
-            raise PolicyViolationError(f"deployment {self.id} has been stopped")
-        if not self.row.starts_at <= at < self.valid_until:
-            raise PolicyViolationError(
-                f"deployment {self.id} is not active at {at.isoformat()} "
-                f"(window {self.row.starts_at.isoformat()} to {self.valid_until.isoformat()})"
-            )
-        if camera_id not in self.camera_ids:
-            raise PolicyViolationError(f"deployment {self.id} does not cover camera {camera_id}")
+_TOKEN = claim_issuer()  # this module is the only issuer of ActiveDeployment handles
 
 
 PurgeHook = Callable[[str], None]
@@ -394,14 +341,18 @@ class DeploymentService:
 
     def post_event_authorised(self, camera_id: str, start: datetime, end: datetime) -> bool:
         """Whether an approved post-event search authorisation covers this camera and span."""
+        return any(s <= start and end <= e for s, e in self.post_event_windows(camera_id))
+
+    def post_event_windows(self, camera_id: str) -> tuple[tuple[datetime, datetime], ...]:
+        """``(start, end)`` of every approved post-event authorisation covering the camera (what
+        :meth:`post_event_authorised` checks, as data a pure step can hold)."""
+        out = []
         for dep in self.repo.list_deployments():
             if dep.kind != DeploymentKind.POST_EVENT.value:
                 continue
-            if dep.state is not DeploymentState.APPROVED:
-                continue
-            if camera_id in self._cameras_of(dep) and dep.starts_at <= start and end <= dep.ends_at:
-                return True
-        return False
+            if dep.state is DeploymentState.APPROVED and camera_id in self._cameras_of(dep):
+                out.append((dep.starts_at, dep.ends_at))
+        return tuple(sorted(out))
 
     def cameras_of(self, dep: DeploymentRow) -> frozenset[str]:
         """The cameras a deployment covers: its list plus every camera in its zone."""

@@ -1,7 +1,7 @@
 """1:N matching of a face track's best shot against one deployment's watchlists.
 
 There is no way to compare a face with a watchlist except through :class:`WatchlistMatcher`, and
-no way to build one except from an :class:`~vigil.governance.deployments.ActiveDeployment` (which
+no way to build one except from an :class:`~vigil.identification.authority.ActiveDeployment` (which
 only the deployment service issues, for a deployment in force). Every ``match`` call re-checks
 the handle (stopped? inside its window? this camera?) *before* touching the index, so a
 refusal, a missed urgent deadline or the end time stops comparisons at once, even in a matcher
@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import PolicyViolationError
-from vigil.governance.deployments import ActiveDeployment
+from vigil.identification.authority import ActiveDeployment
 from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.gallery import Candidate, Gallery, GalleryEntry
 from vigil.storage import Repository

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from vigil.config.settings import CameraConfig
-from vigil.sources.status import CameraStatus
+from vigil.sources.status import CameraStatus, TamperChange
 from vigil.sources.worker import CameraWorker
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,16 @@ class Supervisor:
         self._monitor: threading.Thread | None = None
 
     @classmethod
-    def from_configs(cls, cameras: Sequence[CameraConfig], **kwargs: float) -> Supervisor:
-        """Workers for every enabled camera of a config."""
-        workers = [CameraWorker.from_config(c) for c in cameras if c.enabled]
+    def from_configs(
+        cls,
+        cameras: Sequence[CameraConfig],
+        *,
+        on_tamper: Callable[[TamperChange], None] | None = None,
+        **kwargs: float,
+    ) -> Supervisor:
+        """Workers for every enabled camera of a config (``on_tamper``: each worker's tamper
+        sink, see :class:`~vigil.sources.worker.CameraWorker`)."""
+        workers = [CameraWorker.from_config(c, on_tamper=on_tamper) for c in cameras if c.enabled]
         return cls(workers, **kwargs)  # type: ignore[arg-type]
 
     def start(self) -> None:

@@ -2,10 +2,10 @@
 
 These read and delete across tables (alerts with their probe crops and sightings, biometric rows
 that no record still needs, records past their retention time) for :mod:`vigil.governance`, which
-decides when and why; the SQL stays here, in the storage layer. They use the storage schema and :class:`Database`'s one
-writer, so they run unchanged on SQLite and PostgreSQL; media bytes are deleted by the caller
-only after the rows that referred to them are gone (a key is shared by identical bytes, so
-:meth:`GovernanceStore.media_referenced` is checked first).
+decides when and why; the SQL stays here, in the storage layer. They use the storage schema and
+:class:`Database`'s one writer, so they run unchanged on SQLite and PostgreSQL; media bytes are
+deleted by the caller only after the rows that referred to them are gone (a key is shared by
+identical bytes, so :meth:`GovernanceStore.media_referenced` is checked first).
 """
 
 from __future__ import annotations

@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from vigil.identification.live import LiveIdentifier
 from vigil.logs import redact
 from vigil.perception.faces.pipeline import FaceAnalysis, FacePipeline
 from vigil.sources.frames import DecodedFrame
 from vigil.sources.worker import CameraWorker
+from vigil.system.identification import CameraIdentification
 from vigil.system.people import PeopleStage
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class AnalysisPool:
     face_cameras: frozenset[str]
     threads: int = 1
     hooks: list[FaceHook] = field(default_factory=list)
-    identifiers: dict[str, LiveIdentifier] = field(default_factory=dict)
+    identifiers: dict[str, CameraIdentification] = field(default_factory=dict)
     people: dict[str, PeopleStage] = field(default_factory=dict)
     max_consecutive_failures: int = 20
     stats: dict[str, CameraStats] = field(init=False)
@@ -164,7 +164,7 @@ class AnalysisPool:
         view.ms_ewma = ms if view.ms_ewma == 0.0 else 0.9 * view.ms_ewma + 0.1 * ms
 
     def _identify(
-        self, identifier: LiveIdentifier, stats: CameraStats, frame: DecodedFrame, t0: float
+        self, identifier: CameraIdentification, stats: CameraStats, frame: DecodedFrame, t0: float
     ) -> None:
         """Faces → tracks → best shot → 1:N, all inside the identifier's deployment checks."""
         try:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from vigil.api.services import ApiServices
 from vigil.core.domain import Role
 from vigil.errors import NotFoundError
 from vigil.governance.actors import Actor
@@ -22,6 +21,7 @@ from vigil.governance.audit import utc_now
 from vigil.governance.deployments import DeploymentRequest, Purpose
 from vigil.governance.watchlists import Category, EnrolmentPhoto
 from vigil.models.installer import model_path
+from vigil.system.services import Services
 
 DEMO_ROLES = (
     Role.OPERATOR,
@@ -42,7 +42,7 @@ class DemoWorld:
     deployment_id: str
 
 
-def _user(services: ApiServices, role: Role) -> tuple[Actor, str | None]:
+def _user(services: Services, role: Role) -> tuple[Actor, str | None]:
     """The demo user for ``role`` (created with a fresh password if it does not exist yet)."""
     username = f"demo-{role.value.replace('_', '-')}"
     try:
@@ -56,7 +56,7 @@ def _user(services: ApiServices, role: Role) -> tuple[Actor, str | None]:
         return Actor.from_user(row), password
 
 
-def seed_demo(services: ApiServices, camera_id: str, model_dir: Path | None = None) -> DemoWorld:
+def seed_demo(services: Services, camera_id: str, model_dir: Path | None = None) -> DemoWorld:
     """Create (or reuse) demo users, a one-person watchlist and an approved 24 h deployment."""
     actors: dict[Role, Actor] = {}
     passwords: dict[str, str] = {}

@@ -1,16 +1,19 @@
 """The embedded default: every stage in one process, served by one API.
 
-``EmbeddedSystem`` owns the camera supervisor (capture threads), the analysis pool (perception),
-the tamper alerter (tamper signals → stored alerts) and exposes a read-only view of their state
-for the API and the terminal view. It is started by
-``vigil run``; ``stop()`` brings everything down within a few seconds (SIGTERM-safe).
+``EmbeddedSystem`` owns the camera supervisor (capture threads), the analysis pool (perception and
+the per-camera stages) and the tamper alerter, and exposes a read-only view of their state for the
+API and the terminal view. Every stage gets its sink in its constructor, from the
+:class:`StageSinks` that :func:`vigil.system.assembly.assemble` builds; without sinks (tests, the
+benchmark) the stages run and keep their results to themselves. ``stop()`` brings everything down
+within a few seconds (SIGTERM-safe).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from vigil.config.analytics import PEOPLE_ANALYTICS
 from vigil.config.settings import CameraConfig, VigilConfig
@@ -19,122 +22,116 @@ from vigil.perception.faces.pipeline import FacePipeline
 from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
 from vigil.system.analysis import AnalysisPool, FaceHook
-from vigil.system.people import PeopleStage, zone_analytics
+from vigil.system.identification import CameraIdentification
+from vigil.system.people import CrowdSink, PeopleStage, zone_analytics
+from vigil.system.plates import PlateSink, PlateStage, profile_from_config
 from vigil.system.tamper_alerts import TamperAlerter
-
-if TYPE_CHECKING:
-    from vigil.api.services import ApiServices
-    from vigil.core.records import Alert, CrowdSample
-    from vigil.storage import Repository
-    from vigil.system.plates import PlateSink
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class StageSinks:
+    """Where the stages' outputs go, handed to :class:`EmbeddedSystem` by the assembly.
+
+    Attributes:
+        tamper: stores tamper signals as tamper alerts (started and stopped with the system).
+        crowd: stores a camera's crowd sample and the crowd alerts it raised.
+        plates: stores fused plate reads and raises plate hits (the hotlist checker).
+        identification: makes a face camera's identification (``None``: no comparison at all).
+    """
+
+    tamper: TamperAlerter | None = None
+    crowd: CrowdSink | None = None
+    plates: PlateSink | None = None
+    identification: Callable[[str, FacePipeline], CameraIdentification] | None = None
+
+
 class EmbeddedSystem:
-    """Cameras → analysis for one config; start/stop and a status view."""
+    """Cameras → analysis for one config, each stage built with its sink; start/stop; status."""
 
     def __init__(
-        self, config: VigilConfig, *, hooks: list[FaceHook] | None = None, analysis_threads: int = 1
+        self,
+        config: VigilConfig,
+        *,
+        sinks: StageSinks | None = None,
+        hooks: list[FaceHook] | None = None,
+        analysis_threads: int = 1,
     ) -> None:
         self.config = config
+        sinks = sinks or StageSinks()
+        self.tamper_alerts = sinks.tamper
         cameras = [c for c in config.cameras if c.enabled]
-        self.supervisor = Supervisor.from_configs(cameras)
+        on_tamper = None if sinks.tamper is None else sinks.tamper.submit
+        self.supervisor = Supervisor.from_configs(cameras, on_tamper=on_tamper)
         face_cams = frozenset(c.id for c in cameras if "faces" in c.analytics)
         faces = FacePipeline.from_config(config.faces, config.models.dir) if face_cams else None
+        identifiers = {}
+        if faces is not None and sinks.identification is not None:
+            identifiers = {cam: sinks.identification(cam, faces) for cam in sorted(face_cams)}
         self.analysis = AnalysisPool(
             list(self.supervisor.workers.values()),
             faces,
             face_cams,
             threads=analysis_threads,
             hooks=list(hooks or []),
+            identifiers=identifiers,
         )
         # `plates` cameras run the people stage too: plates are read on its vehicle tracks.
         tracked = PEOPLE_ANALYTICS | {"plates"}
         people_cams = [c for c in cameras if tracked & set(c.analytics)]
         if people_cams:
-            from vigil.perception.objects import NanoDetDetector
-
-            # One detector for every camera (an ONNX Runtime session is thread-safe). It keeps
-            # boxes down to 0.1 for the tracker's low-score pass; counts use people.score_threshold.
-            detector = NanoDetDetector(
-                config.models.dir, score_threshold=0.1, tile_grids=config.people.tile_grids
-            )
-            for cam in people_cams:
-                self.analysis.people[cam.id] = PeopleStage(
-                    cam.id, detector, config.people, zones=zone_analytics(cam)
-                )
-            self._add_plate_stages([c for c in cameras if "plates" in c.analytics])
-        self.tamper_alerts: TamperAlerter | None = None
+            self._add_people_stages(people_cams, sinks)
         self.started = False
 
-    def _add_plate_stages(self, cameras: list[CameraConfig]) -> None:
-        """A plate stage behind the people stage of each `plates` camera (one shared reader)."""
-        if not cameras:
-            return
-        from vigil.perception.plates import PlateReader
-        from vigil.system.plates import PlateStage, profile_from_config
+    def _add_people_stages(self, cameras: list[CameraConfig], sinks: StageSinks) -> None:
+        """A people stage per camera (one shared detector), with a plate stage behind it on
+        `plates` cameras (one shared reader)."""
+        from vigil.perception.objects import NanoDetDetector
 
-        plates = self.config.plates
-        reader = PlateReader.from_models(profile_from_config(plates), self.config.models.dir)
+        # One detector for every camera (an ONNX Runtime session is thread-safe). It keeps
+        # boxes down to 0.1 for the tracker's low-score pass; counts use people.score_threshold.
+        detector = NanoDetDetector(
+            self.config.models.dir, score_threshold=0.1, tile_grids=self.config.people.tile_grids
+        )
+        reader = None
+        if any("plates" in c.analytics for c in cameras):
+            from vigil.perception.plates import PlateReader
+
+            profile = profile_from_config(self.config.plates)
+            reader = PlateReader.from_models(profile, self.config.models.dir)
         for cam in cameras:
-            self.analysis.people[cam.id].plates = PlateStage(
-                cam.id, reader, plates, whole_frame=cam.plate_search == "whole_frame"
+            plates = None
+            if reader is not None and "plates" in cam.analytics:
+                plates = PlateStage(
+                    cam.id,
+                    reader,
+                    self.config.plates,
+                    sink=sinks.plates,
+                    whole_frame=cam.plate_search == "whole_frame",
+                )
+            self.analysis.people[cam.id] = PeopleStage(
+                cam.id,
+                detector,
+                self.config.people,
+                sink=sinks.crowd,
+                plates=plates,
+                zones=zone_analytics(cam),
             )
 
-    def enable_plate_storage(self, sink: PlateSink) -> list[str]:
-        """Send every camera's fused plate reads to ``sink`` (the hotlist checker, which stores
-        them and raises plate_hit alerts); returns the cameras that read plates."""
-        out = []
-        for camera_id, stage in self.analysis.people.items():
-            if stage.plates is not None:
-                stage.plates.sink = sink
-                out.append(camera_id)
-        return sorted(out)
+    @property
+    def identifying(self) -> list[str]:
+        """The cameras whose faces are identified (inside deployments only)."""
+        return sorted(self.analysis.identifiers)
 
-    def enable_crowd_storage(self, repo: Repository) -> list[str]:
-        """Store each camera's crowd samples and crowd alerts (served by the API, published by
-        the event watcher); returns the cameras that count people."""
-
-        def store(sample: CrowdSample, alerts: list[Alert]) -> None:
-            repo.add_crowd_samples([sample])
-            for alert in alerts:
-                repo.add_alert(alert)
-
-        for stage in self.analysis.people.values():
-            stage.sink = store
+    @property
+    def counting(self) -> list[str]:
+        """The cameras that count people (their crowd samples are stored when a sink is set)."""
         return sorted(self.analysis.people)
 
-    def enable_tamper_alerts(self, repo: Repository) -> TamperAlerter:
-        """Store every camera's tamper signals as tamper alerts (announced like any alert)."""
-        self.tamper_alerts = TamperAlerter(repo)
-        for worker in self.supervisor.workers.values():
-            worker.on_tamper = self.tamper_alerts.submit
-        return self.tamper_alerts
-
-    def enable_identification(self, services: ApiServices) -> list[str]:
-        """Give every face camera a live identifier (it matches only inside a deployment)."""
-        from vigil.identification.calibration import FalseAlertModel
-        from vigil.identification.live import LiveIdentifier
-
-        ident = self.config.faces.identification
-        if ident.calibration_file is None or self.analysis.faces is None:
-            log.warning("no face calibration configured: live identification is off")
-            return []
-        false_alerts = FalseAlertModel.from_file(ident.calibration_file)
-        for camera_id in self.analysis.face_cameras:
-            self.analysis.identifiers[camera_id] = LiveIdentifier(
-                camera_id,
-                self.analysis.faces,
-                deployments=services.deployments,
-                repo=services.repo,
-                media=services.media,
-                audit=services.audit,
-                false_alerts=false_alerts,
-                threshold=ident.threshold,
-                archive=services.archive,  # archived templates become searchable, and purgeable
-            )
-        return sorted(self.analysis.identifiers)
+    @property
+    def reading_plates(self) -> list[str]:
+        return sorted(c for c, s in self.analysis.people.items() if s.plates is not None)
 
     def start(self) -> None:
         if self.tamper_alerts is not None:

@@ -1,6 +1,6 @@
 """The governance services as the configuration assembles them: one place for API, CLI and system.
 
-``vigil run`` (through :class:`vigil.api.services.ApiServices`), ``vigil watchlists`` and the tests
+``vigil run`` (through :class:`vigil.system.services.Services`), ``vigil watchlists`` and the tests
 of the default assembly all build these here, so
 
 * the watchlist size limit derived from the target false-alert rate is the same wherever a

@@ -12,7 +12,6 @@ from typing import Annotated
 
 from fastapi import Header, Request, Response
 
-from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import Limit, Offset, Since, Until, aware, page, router
 from vigil.api.schemas import (
@@ -28,6 +27,7 @@ from vigil.api.schemas import (
 from vigil.core.domain import Role
 from vigil.core.records import Alert, AlertStatus
 from vigil.errors import NotFoundError
+from vigil.governance.accounts import Principal
 
 alerts = router("/alerts", "alerts")
 WATCHERS = (Role.OPERATOR, Role.SUPERVISOR, Role.INVESTIGATOR)

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 
-from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import Limit, aware, router
 from vigil.api.schemas import AuditEntryOut, ChainOut
 from vigil.core.domain import Role
 from vigil.errors import ValidationError
+from vigil.governance.accounts import Principal
 from vigil.governance.report import build_oversight
 
 audit = router("/audit", "audit")

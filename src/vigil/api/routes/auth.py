@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from vigil.api.accounts import Principal
 from vigil.api.clients import client_address, proxy_networks
 from vigil.api.deps import COOKIE, access, services
 from vigil.api.routes.common import router
@@ -21,6 +20,7 @@ from vigil.api.schemas import (
     UserOut,
 )
 from vigil.core.domain import Role, SessionRow, UserRow
+from vigil.governance.accounts import Principal
 
 auth = router("/auth", "auth")
 users = router("/users", "users")

@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import Limit, Since, Until, aware, router
 from vigil.api.schemas import CameraOut, CameraStatusOut, CrowdOut, IdPath
 from vigil.api.scope import camera_allowed
 from vigil.core.domain import CameraRow
 from vigil.errors import NotFoundError
+from vigil.governance.accounts import Principal
 from vigil.logs import redact
 
 cameras = router("/cameras", "cameras")

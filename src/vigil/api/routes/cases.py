@@ -21,12 +21,12 @@ from typing import Literal
 from fastapi import Request
 from pydantic import BaseModel, Field
 
-from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import router
 from vigil.api.schemas import ID_PATTERN, Body, Created, Done, IdPath, Reason
 from vigil.api.scope import link_visible, require
 from vigil.core.domain import CaseRow, Role
+from vigil.governance.accounts import Principal
 
 cases = router("/cases", "cases")
 HOLDERS = (Role.INVESTIGATOR, Role.SUPERVISOR)

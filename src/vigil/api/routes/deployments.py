@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import router
 from vigil.api.schemas import Created, DecisionIn, DeploymentIn, DeploymentOut, Done, IdPath
 from vigil.api.scope import require_cameras, sees
 from vigil.core.domain import DeploymentRow, Role
+from vigil.governance.accounts import Principal
 from vigil.governance.deployments import DeploymentRequest
 
 deployments = router("/deployments", "deployments")

@@ -19,18 +19,18 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from vigil.api.accounts import Principal
 from vigil.api.deps import ALL_ROLES, COOKIE, check
-from vigil.api.services import ApiServices
 from vigil.errors import VigilError
+from vigil.governance.accounts import Principal
 from vigil.notify.events import EVENT_KINDS, EventKind, event_json
 from vigil.notify.hub import Subscription
+from vigil.system.services import Services
 
 log = logging.getLogger(__name__)
 events = APIRouter(prefix="/api/v1", tags=["events"])
 
 
-def _principal(ws: WebSocket, svc: ApiServices) -> Principal:
+def _principal(ws: WebSocket, svc: Services) -> Principal:
     header = ws.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
@@ -55,7 +55,7 @@ def _split(text: str | None) -> list[str]:
 @events.websocket("/events")
 async def stream(ws: WebSocket) -> None:
     """Live events for the authenticated user (see the module docstring)."""
-    svc: ApiServices = ws.app.state.services
+    svc: Services = ws.app.state.services
     try:
         principal = await asyncio.to_thread(_principal, ws, svc)
     except VigilError as exc:

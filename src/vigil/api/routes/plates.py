@@ -15,12 +15,12 @@ from typing import Annotated
 from fastapi import Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import aware, router
 from vigil.api.schemas import Done, IdPath
 from vigil.core.domain import HotlistEntryRow, HotlistRow, Role
 from vigil.errors import ModelError
+from vigil.governance.accounts import Principal
 from vigil.governance.hotlists import HotlistService
 from vigil.governance.plate_search import PlateSearch
 

@@ -17,13 +17,13 @@ from fastapi import File, Form, Request, UploadFile
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.errors import UnsupportedMediaError
 from vigil.api.routes.common import router
 from vigil.api.routes.watchlists import IMAGE_TYPES
 from vigil.core.domain import Role
 from vigil.errors import VigilError
+from vigil.governance.accounts import Principal
 from vigil.perception.image import decode_image
 
 searches = router("/searches", "searches")

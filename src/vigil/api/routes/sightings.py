@@ -12,7 +12,6 @@ from typing import Annotated
 
 from fastapi import Header, Request, Response
 
-from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.alerts import ReasonHeader
 from vigil.api.routes.common import Limit, Offset, Since, Until, aware, page, router
@@ -20,6 +19,7 @@ from vigil.api.schemas import IdPath, IdQuery, Page, SightingOut
 from vigil.core.domain import Role
 from vigil.core.records import Sighting
 from vigil.errors import NotFoundError
+from vigil.governance.accounts import Principal
 from vigil.governance.audit import AuditAction
 
 sightings = router("/sightings", "sightings")

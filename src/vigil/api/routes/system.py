@@ -14,10 +14,10 @@ from typing import Any
 
 from fastapi import Request
 
-from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.routes.common import router
 from vigil.core.domain import Role
+from vigil.governance.accounts import Principal
 
 system = router("/system", "system")
 

@@ -17,7 +17,6 @@ from typing import Annotated, NoReturn
 from fastapi import File, Form, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.accounts import Principal
 from vigil.api.deps import access, services
 from vigil.api.errors import PayloadTooLargeError, UnsupportedMediaError
 from vigil.api.routes.common import router
@@ -33,6 +32,7 @@ from vigil.api.schemas import (
 )
 from vigil.core.domain import Role, SubjectRow, WatchlistRow
 from vigil.errors import InputError, VigilError
+from vigil.governance.accounts import Principal
 from vigil.governance.audit import AuditAction
 from vigil.governance.watchlists import EnrolmentPhoto
 from vigil.perception.image import MAX_PIXELS, image_size

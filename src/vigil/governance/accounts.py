@@ -8,7 +8,7 @@
   window of ``login_rate_per_min`` attempts (in memory, bounded); per account *and* client, a
   back-off stored in the database; per account over all clients, a ceiling that makes every
   client's back-off start after one failure. An attacker is slowed, the owner is never locked out.
-* **Passwords set** (API, CLI, demo) must pass :func:`vigil.api.passwords.check_password`.
+* **Passwords set** (API, CLI, demo) must pass :func:`vigil.governance.passwords.check_password`.
 * **Sessions and API keys** are random 256-bit secrets handed out once; only their SHA-256 is
   stored (a database leak yields no usable token). Both expire and can be revoked; disabling a
   user revokes all of theirs. API keys carry scopes (``alerts:read``, ``camera:<id>``, ...) and
@@ -38,13 +38,19 @@ from functools import partial
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from vigil.api.errors import AuthenticationError, RateLimitedError
-from vigil.api.passwords import check_password
 from vigil.config.settings import ApiConfig
 from vigil.core.domain import Role, SessionRow, UserRow
-from vigil.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from vigil.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ValidationError,
+)
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, summarise_ids, utc_now
+from vigil.governance.passwords import check_password
 from vigil.storage import Repository
 
 log = logging.getLogger(__name__)

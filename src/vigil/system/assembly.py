@@ -1,0 +1,285 @@
+"""The composition root: the whole system built from one config, in one place, top to bottom.
+
+:func:`assemble` is what ``vigil run`` and ``vigil demo`` call (and what the integration tests
+call): it opens storage, the audit chain and the archive index, builds the governance services,
+gives every pipeline stage its sink in its constructor, adds housekeeping and notifications, and
+returns an :class:`Assembly` that starts its parts in order and stops them in reverse. Nothing else
+constructs these parts for a running system, and nothing below this package imports it.
+
+Order, and why:
+
+1. **storage**: the database (migrated), the cameras table synchronised with the config file, the
+   media store, the sighting archive index (caught up with what a crash kept out of it);
+2. **accountability**: the audit chain and its anchor; every later part writes through it;
+3. **governance services**: accounts, deployments, verification, watchlists (on first use, they
+   need the face models), hotlists and plate search, purge and retention; gathered in
+   :class:`~vigil.system.services.Services`, the container the API and the CLI use;
+4. **stage sinks**: where each stage's output goes: tamper signals → tamper alerts, crowd samples
+   → the crowd series, fused plate reads → the hotlist checker, face decisions → the
+   identification recorder (with the deployment authority that says what each camera may do);
+5. **pipelines**: cameras → decode → perception → stages, each stage built with its sink;
+6. **background**: the housekeeper (deadlines, expiry, non-match purge, retention) and the
+   notifiers (event watcher → WebSocket, webhooks, MQTT).
+
+Start: background, then the pipelines (records have somewhere to go before frames flow). Stop: the
+pipelines first (their last tracks are closed and recorded), then the background, then the
+archive index is saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from vigil.config.settings import VigilConfig
+from vigil.core.domain import CameraRow
+from vigil.core.records import Alert, AlertKind, CrowdSample
+from vigil.governance.accounts import AccountService, LoginPolicy
+from vigil.governance.audit import AuditLog, utc_now
+from vigil.governance.deployments import DeploymentService
+from vigil.governance.hotlists import HotlistService, PlateHitChecker
+from vigil.governance.plate_search import PlateSearch
+from vigil.governance.recorder import IdentificationRecorder
+from vigil.governance.search import ArchiveSearch
+from vigil.governance.verification import VerificationService
+from vigil.governance.watchlists import WatchlistService
+from vigil.identification.calibration import FalseAlertModel
+from vigil.identification.live import FaceIdentifier
+from vigil.perception.faces.pipeline import FacePipeline
+from vigil.storage import Repository
+from vigil.storage.archive import ArchiveIndex
+from vigil.storage.factory import media_store_from_config, open_database_from_config
+from vigil.storage.media import MediaStore
+from vigil.storage.plates import PlateStore
+from vigil.system.embedded import EmbeddedSystem, StageSinks
+from vigil.system.governance import (
+    archive_for,
+    build_purger,
+    catch_up_archive,
+    housekeeper,
+    watchlist_factory,
+)
+from vigil.system.identification import CameraIdentification, DeploymentAuthority
+from vigil.system.plates import profile_from_config
+from vigil.system.services import Services, Startable
+from vigil.system.tamper_alerts import TamperAlerter
+
+log = logging.getLogger(__name__)
+
+AUDIT_ANCHOR = "audit-anchor.json"
+
+
+@dataclass
+class Assembly:
+    """A built system: the services container and (unless built without cameras) the pipelines."""
+
+    config: VigilConfig
+    services: Services
+    system: EmbeddedSystem | None
+
+    def start(self) -> None:
+        self.services.start()
+        if self.system is not None:
+            self.system.start()
+
+    def stop(self) -> None:
+        if self.system is not None:
+            self.system.stop()
+        self.services.stop()
+
+
+def assemble(config: VigilConfig, *, cameras: bool = True) -> Assembly:
+    """Build everything for ``config`` (``cameras=False``: services only, no pipelines)."""
+    # 1. storage
+    repo = Repository(open_database_from_config(config))
+    sync_cameras(repo, config, utc_now())
+    media = media_store_from_config(config)
+    archive = archive_for(config)
+    catch_up_archive(repo, archive)
+    # 2. accountability
+    audit = AuditLog(repo, anchor_path=config.system.data_dir / AUDIT_ANCHOR)
+    # 3. governance services
+    services = governance_services(
+        repo,
+        media,
+        audit,
+        config=config,
+        watchlist_factory=watchlist_factory(config, repo, media, audit),
+        archive=archive,
+    )
+    # 4-5. stage sinks, then the pipelines built with them
+    system = EmbeddedSystem(config, sinks=stage_sinks(config, services)) if cameras else None
+    # 6. background
+    services.background.append(housekeeper(config, services.deployments, services.purger))
+    services.background.extend(notifiers(services, config, system))
+    return Assembly(config, services, system)
+
+
+def governance_services(
+    repo: Repository,
+    media: MediaStore,
+    audit: AuditLog,
+    *,
+    config: VigilConfig,
+    secret: bytes | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    watchlist_factory: Callable[[], WatchlistService] | None = None,
+    accounts: AccountService | None = None,
+    archive: ArchiveIndex | None = None,
+) -> Services:
+    """The governance services over one repository, media store and audit log.
+
+    With an ``archive`` (the default assembly always passes one), the purger removes purged
+    templates from it and archive searches go through :class:`ArchiveSearch`.
+    """
+    api = config.api
+    accounts = accounts or AccountService(
+        repo,
+        secret=_secret(config) if secret is None else secret,
+        audit=audit,
+        session_ttl=timedelta(seconds=api.session_ttl_s),
+        api_key_ttl=timedelta(days=api.api_key_ttl_days),
+        login=LoginPolicy.from_config(api),
+        clock=clock,
+    )
+    deployments = DeploymentService(
+        repo,
+        media,
+        audit,
+        clock=clock,
+        urgent_deadline=timedelta(hours=config.governance.urgent_deadline_hours),
+    )
+    search = (
+        None if archive is None else ArchiveSearch(repo, archive, audit, deployments, clock=clock)
+    )
+    plates, profile = PlateStore(repo.db), profile_from_config(config.plates)
+    return Services(
+        repo=repo,
+        media=media,
+        audit=audit,
+        accounts=accounts,
+        deployments=deployments,
+        verification=VerificationService(
+            repo,
+            audit,
+            clock=clock,
+            confirmations={AlertKind.PLATE_HIT: config.plates.hit_confirmations},
+        ),
+        hotlists=HotlistService(plates, audit, clock=clock),
+        plate_search=PlateSearch(plates, audit, profile, clock=clock),
+        plate_hits=PlateHitChecker(repo, plates, audit, profile, clock=clock),
+        purger=build_purger(repo, media, audit, deployments, archive, clock=clock),
+        archive=archive,
+        archive_search=search,
+        watchlist_factory=watchlist_factory,
+        clock=clock,
+    )
+
+
+def stage_sinks(config: VigilConfig, services: Services) -> StageSinks:
+    """Where each pipeline stage's output goes (see the module docstring, step 4)."""
+    repo = services.repo
+
+    def store_crowd(sample: CrowdSample, alerts: list[Alert]) -> None:
+        with repo.db.transaction():  # a sample and the alerts it raised: together
+            repo.add_crowd_samples([sample])
+            for alert in alerts:
+                repo.add_alert(alert)
+
+    return StageSinks(
+        tamper=TamperAlerter(repo),
+        crowd=store_crowd,
+        plates=services.plate_hits,
+        identification=identification_factory(config, services),
+    )
+
+
+def identification_factory(
+    config: VigilConfig, services: Services
+) -> Callable[[str, FacePipeline], CameraIdentification] | None:
+    """Per face camera: the pure identifier between the deployment authority (shared by every
+    camera) and the recorder; ``None`` without a calibration (then nothing is ever compared)."""
+    ident = config.faces.identification
+    if not any("faces" in c.analytics for c in config.cameras if c.enabled):
+        return None
+    if ident.calibration_file is None:
+        log.warning("no face calibration configured: live identification is off")
+        return None
+    false_alerts = FalseAlertModel.from_file(ident.calibration_file)
+    authority = DeploymentAuthority(
+        services.deployments, services.repo, false_alerts, ident.threshold
+    )
+    recorder = IdentificationRecorder(
+        services.repo, services.media, services.audit, archive=services.archive
+    )
+
+    def make(camera_id: str, pipeline: FacePipeline) -> CameraIdentification:
+        return CameraIdentification(FaceIdentifier(camera_id, pipeline), authority, recorder)
+
+    return make
+
+
+def notifiers(
+    services: Services, config: VigilConfig, system: EmbeddedSystem | None
+) -> list[Startable]:
+    """The configured webhook and MQTT senders and the event watcher that feeds them."""
+    from vigil.notify.mqtt import MqttPublisher
+    from vigil.notify.watcher import EventWatcher
+    from vigil.notify.webhooks import WebhookSender
+
+    n = config.notify
+    sinks: list[Startable] = []
+    for hook in n.webhooks:
+        sender = WebhookSender(hook)
+        services.hub.add_sink(sender)
+        sinks.append(sender)
+    if n.mqtt.enabled:
+        mqtt = MqttPublisher(n.mqtt, cameras=[c.id for c in config.cameras if c.enabled])
+        services.hub.add_sink(mqtt)
+        sinks.append(mqtt)
+    statuses = None
+    if system is not None:
+        running = system
+
+        def statuses() -> list[tuple[str, str, str | None]]:
+            return [(s.camera_id, str(s.state), s.last_error) for s in running.camera_statuses()]
+
+    watcher = EventWatcher(services.repo, services.hub, statuses=statuses, poll_s=n.poll_s)
+    return [*sinks, watcher]
+
+
+def sync_cameras(repo: Repository, config: VigilConfig, now: datetime) -> None:
+    """Make the cameras table match the config file's cameras (the file is the source).
+
+    Nothing reads a camera's URL back from the table (sources are built from the config), so
+    the repository stores it redacted: the resolved ``${ENV}`` credentials never reach the
+    database, its backups or replicas. Encrypting them instead would only matter if something
+    had to reconnect from the table alone, and would add a key to keep outside the data dir.
+    """
+    for cam in config.cameras:
+        repo.upsert_camera(
+            CameraRow(
+                id=cam.id,
+                name=cam.name,
+                source_url=cam.url.get_secret_value(),
+                updated_at=now,
+                lat=cam.location.lat,
+                lon=cam.location.lon,
+                zone=cam.location.zone,
+                analytics=tuple(cam.analytics),
+                fps=cam.fps,
+                enabled=cam.enabled,
+            )
+        )
+
+
+def _secret(config: VigilConfig) -> bytes:
+    if config.api.secret_key is not None:
+        return config.api.secret_key.get_secret_value().encode()
+    log.warning(
+        "api.secret_key is not set: using a random key; CSRF tokens will not survive a restart"
+    )
+    return secrets.token_bytes(32)

@@ -1,0 +1,162 @@
+"""Live identification on one camera in the running system: the pure step between two sides.
+
+Three parts meet here, and only here:
+
+* :class:`DeploymentAuthority` (the governance side, read): which live deployments are in force
+  on a camera now, their matchers built from the pinned watchlist versions, and the windows of
+  approved post-event search authorisations, as one :class:`~vigil.identification.live.
+  Authorisation` snapshot per camera, re-read every ``refresh_s`` (and at once when a handle in
+  use has stopped or run out: a refusal or a missed deadline stops matching immediately anyway,
+  since every matcher re-checks its handle);
+* :class:`~vigil.identification.live.FaceIdentifier` (pure: frames → decisions, no I/O);
+* :class:`~vigil.governance.recorder.IdentificationRecorder` (the governance side, write).
+
+In the embedded mode all three run in the analysis thread of the camera; cluster mode runs the
+pure step on the camera's worker and sends the decisions and snapshots across.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.core.records import FrameRef
+from vigil.errors import PolicyViolationError
+from vigil.governance.audit import utc_now
+from vigil.governance.deployments import DeploymentService
+from vigil.governance.recorder import FaceAlert, IdentificationRecorder
+from vigil.identification.calibration import FalseAlertModel
+from vigil.identification.live import Authorisation, FaceIdentifier, TrackDecision
+from vigil.identification.matcher import WatchlistMatcher
+from vigil.storage import Repository
+
+log = logging.getLogger(__name__)
+
+
+class DeploymentAuthority:
+    """Per-camera :class:`Authorisation` snapshots, refreshed from the deployment service.
+
+    Matchers (galleries) are cached per deployment and shared by the cameras it covers; a purge
+    hook drops a purged deployment's matcher at once.
+    """
+
+    def __init__(
+        self,
+        deployments: DeploymentService,
+        repo: Repository,
+        false_alerts: FalseAlertModel,
+        threshold: float,
+        *,
+        refresh_s: float = 5.0,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.deployments = deployments
+        self.repo = repo
+        self.false_alerts = false_alerts
+        self.threshold = threshold
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self._snapshots: dict[str, tuple[float, Authorisation]] = {}
+        self._matchers: dict[str, WatchlistMatcher] = {}
+        self._lock = threading.Lock()
+        deployments.purge_hooks.append(self.forget)
+
+    def for_camera(self, camera_id: str) -> Authorisation:
+        """The camera's current snapshot (re-read when old or when a handle in it lapsed)."""
+        now = self.clock()
+        with self._lock:
+            cached = self._snapshots.get(camera_id)
+        if cached is not None:
+            at, auth = cached
+            fresh = time.monotonic() - at < self.refresh_s
+            if fresh and all(m.deployment.covers(camera_id, now) for m in auth.matchers):
+                return auth
+        auth = self._read(camera_id, now)
+        with self._lock:
+            self._snapshots[camera_id] = (time.monotonic(), auth)
+        return auth
+
+    def forget(self, deployment_id: str) -> None:
+        """Drop a deployment's matcher and every snapshot (purge hook)."""
+        with self._lock:
+            self._matchers.pop(deployment_id, None)
+            self._snapshots.clear()
+
+    def _read(self, camera_id: str, now: datetime) -> Authorisation:
+        handles = self.deployments.activate(camera_id)
+        matchers = []
+        for handle in handles:
+            with self._lock:
+                m = self._matchers.get(handle.id)
+            if m is None or m.deployment is not handle:
+                try:
+                    m = WatchlistMatcher.for_deployment(
+                        handle, self.repo, self.false_alerts, self.threshold
+                    )
+                except PolicyViolationError as exc:  # e.g. a watchlist changed since approval
+                    log.error("camera %s: deployment %s not used: %s", camera_id, handle.id, exc)
+                    continue
+                with self._lock:
+                    self._matchers[handle.id] = m
+            matchers.append(m)
+        windows = self.deployments.post_event_windows(camera_id)
+        return Authorisation(tuple(matchers), windows)
+
+
+class CameraIdentification:
+    """One camera: snapshot → pure identifier → recorder, plus periodic scan summaries.
+
+    Args:
+        stats_every_s: how often the per-deployment scan counts are written to the audit chain.
+    """
+
+    def __init__(
+        self,
+        identifier: FaceIdentifier,
+        authority: DeploymentAuthority,
+        recorder: IdentificationRecorder,
+        *,
+        stats_every_s: float = 300.0,
+    ) -> None:
+        self.identifier = identifier
+        self.authority = authority
+        self.recorder = recorder
+        self.stats_every_s = stats_every_s
+        self._stats_at = time.monotonic()
+
+    @property
+    def camera_id(self) -> str:
+        return self.identifier.camera_id
+
+    @property
+    def tracks_closed(self) -> int:
+        return self.identifier.tracks_closed
+
+    def process(self, image: npt.NDArray[np.uint8], frame: FrameRef) -> list[FaceAlert]:
+        """Analyse one sampled frame; returns the alerts raised by tracks that closed."""
+        auth = self.authority.for_camera(self.camera_id)
+        alerts = self._record(self.identifier.process(image, frame, auth))
+        if time.monotonic() - self._stats_at > self.stats_every_s:
+            self.flush_stats()
+        return alerts
+
+    def finish(self) -> list[FaceAlert]:
+        """Close every open track (end of stream) and write the scan counts."""
+        auth = self.authority.for_camera(self.camera_id)
+        alerts = self._record(self.identifier.finish(auth))
+        self.flush_stats()
+        return alerts
+
+    def flush_stats(self) -> None:
+        scanned, alerted = self.identifier.take_counts()
+        self.recorder.record_scans(self.camera_id, scanned, alerted)
+        self._stats_at = time.monotonic()
+
+    def _record(self, decisions: Sequence[TrackDecision]) -> list[FaceAlert]:
+        return [alert for d in decisions for alert in self.recorder.record(d)]
