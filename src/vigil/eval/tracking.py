@@ -193,13 +193,7 @@ def evaluate_tracking(
             result = people.step(frame, dets)
             gt, gt_ids, ignore = gt_frame(seq.gt, frame_no, min_visibility)
             det.add(dets.of_class(ObjectClass.PERSON), result.counted, gt, ignore)
-            tid = result.persons.tracker_id
-            assert tid is not None
-            hyp = result.persons.xyxy[tid >= 0]
-            hyp_ids = tid[tid >= 0]
-            keep = drop_ignored(hyp, gt, ignore)
-            acc.update(gt_ids.tolist(), hyp_ids[keep].tolist(), _distance(gt, hyp[keep]))
-            hota.update(gt_ids, hyp_ids[keep], box_iou(gt, hyp[keep]).astype(np.float64))
+            _score_tracks(acc, hota, result.persons, gt=gt, gt_ids=gt_ids, ignore=ignore)
             frames_done += 1
         accs.append(acc)
         hotas.append(hota.result())
@@ -235,6 +229,24 @@ def evaluate_tracking(
         "track_buffer": people_config.track_buffer,
     }
     return doc
+
+
+def _score_tracks(
+    acc: Any,
+    hota: HotaSequence,
+    persons: Detections,
+    *,
+    gt: Float32,
+    gt_ids: npt.NDArray[np.int64],
+    ignore: Float32,
+) -> None:
+    """Add one frame's tracked persons (rows with a track id) to the MOT and HOTA accumulators."""
+    tid = persons.tracker_id
+    assert tid is not None
+    hyp, hyp_ids = persons.xyxy[tid >= 0], tid[tid >= 0]
+    keep = drop_ignored(hyp, gt, ignore)
+    acc.update(gt_ids.tolist(), hyp_ids[keep].tolist(), _distance(gt, hyp[keep]))
+    hota.update(gt_ids, hyp_ids[keep], box_iou(gt, hyp[keep]).astype(np.float64))
 
 
 def _hota_fields(r: HotaResult) -> Json:
