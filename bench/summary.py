@@ -87,7 +87,12 @@ ROWS: tuple[Row, ...] = (
         "OpenCV HOG people detector",
         ratio="Vigil / baseline",
     ),
-    Row("track, ms per frame", "bench_objects", "pipeline_track_ms", unit="ms"),
+    Row(
+        "people step of `vigil run` (track, count, crowd), ms per frame",
+        "bench_objects",
+        "pipeline_track_ms",
+        unit="ms",
+    ),
     Row(
         "faces embedded per second, 1080p",
         "bench_faces",

@@ -8,17 +8,13 @@ never copied into the repository.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from tests.conftest import shared_data
 from typer.testing import CliRunner
 
 from vigil.cli.main import app
-from vigil.core import FrameRef
 from vigil.errors import ModelNotInstalledError
 
 TRACKING_GATE = {"recall": 0.68, "precision": 0.80}  # best detection point, visible pedestrians
@@ -112,34 +108,21 @@ def test_eval_crowd_bounded(tmp_path: Path) -> None:
         assert abs(row["predicted"] - row["true"]) <= 0.35 * row["true"] + 10, row
 
 
-def test_people_pipeline_on_vtest() -> None:
+def test_the_benchmark_runs_the_live_people_path_on_vtest() -> None:
+    """`make bench`'s people figures come from `vigil run`'s stage (PeopleStage → the pure
+    PeopleAnalysis step) and the live face path, on 12 real frames at 5 fps."""
     _models()
-    from vigil.config.settings import FacesConfig
-    from vigil.perception.faces.pipeline import FacePipeline
-    from vigil.perception.objects import NanoDetDetector
-    from vigil.tracking.bytetrack import ByteTracker
-    from vigil.tracking.pipeline import PeoplePipeline
+    shared_data("opencv_vtest", "vtest.avi")  # skips with a message when the data is absent
+    from bench.bench_objects import live_pipeline
 
-    pipe = PeoplePipeline(
-        NanoDetDetector(threads=1, score_threshold=0.1),
-        ByteTracker("vtest"),
-        FacePipeline.from_config(FacesConfig()),
-    )
-    cap = cv2.VideoCapture(str(shared_data("opencv_vtest", "vtest.avi")))
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    confirmed: set[int] = set()
-    for i in range(12):  # 12 frames at 5 fps
-        ok, image = cap.read()
-        cap.grab()
-        assert ok
-        res = pipe.process(
-            np.asarray(image, np.uint8),
-            FrameRef("vtest", t0 + timedelta(seconds=i / 5), i, 768, 576),
-        )
-        confirmed |= {e.track.track_id for e in res.events if str(e.kind) == "confirmed"}
-    assert 4 <= len(confirmed) <= 20  # ~6-8 people in view, not one id per frame
-    pipe.flush()
-    assert {"detect_objects", "track", "detect_faces"} <= set(pipe.per_frame_ms())
+    m = live_pipeline(12)
+    assert m["pipeline_frames"] == 12
+    tracks = m["pipeline_person_tracks"]
+    assert isinstance(tracks, int) and 4 <= tracks <= 20  # ~6-8 people, not one id per frame
+    stages = {"detect_objects", "track", "detect_faces", "face_tracks"}
+    assert all(isinstance(m[f"pipeline_{k}_ms"], float) for k in stages)
+    linked, faces = m["pipeline_face_tracks_on_a_person"], m["pipeline_face_tracks"]
+    assert isinstance(linked, int) and isinstance(faces, int) and 0 <= linked <= faces
 
 
 @pytest.mark.slow

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from vigil.analytics.people import crowd_alert_record
 from vigil.config.analytics import CrowdConfig, PeopleConfig
 from vigil.core import CLASS_IDS, Detections, FrameRef, ObjectClass
 from vigil.core.records import Alert, AlertKind, CrowdSample
-from vigil.system.people import PeopleStage, crowd_alert_record
+from vigil.system.people import PeopleStage
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PERSON = CLASS_IDS[ObjectClass.PERSON]
@@ -178,3 +179,37 @@ def test_zone_config_errors_are_refused() -> None:
     ):
         with pytest.raises(ValidationError):
             CameraConfig.model_validate({**base, **bad})
+
+
+def test_the_live_stage_is_the_pure_step_plus_detection_and_the_sink() -> None:
+    """`vigil run`, `vigil eval tracking` and the benchmark share PeopleAnalysis.step: the stage
+    adds only the detector, the plate stage, the view and the sink around it."""
+    import pickle
+
+    from vigil.analytics.people import PeopleAnalysis
+
+    config = PeopleConfig(crowd=CrowdConfig(sample_every_s=1.0, overcrowd=10, sustain=2))
+    stored: list[tuple[CrowdSample, list[Alert]]] = []
+    live_det, step_det = ScriptedDetector(), ScriptedDetector()
+    stage = PeopleStage("cam", live_det, config, sink=lambda s, a: stored.append((s, a)))
+    step = PeopleAnalysis("cam", config)
+    image = np.zeros((480, 640, 3), np.uint8)
+    results = []
+    for i, n in enumerate([1] * 6 + [12] * 12):
+        live_det.people = step_det.people = n
+        frame = FrameRef("cam", T0 + timedelta(seconds=i / 2), i, 640, 480)
+        stage.process(image, frame)
+        result = step.step(frame, step_det.detect(image))  # no image: boxes and a frame ref
+        results.append(result)
+        assert (stage.view.people_now, stage.view.vehicles_now) == (n, 1)
+        assert (result.people_now, result.vehicles_now) == (n, 1)
+        assert stage.view.person_tracks_active == result.person_tracks_active
+    assert stage.view.person_tracks_total == sum(r.new_person_tracks for r in results) == 12
+    readings = [c for r in results for c in r.crowd]
+    assert [s for s, _ in stored] == [c.sample for c in readings]
+    assert [a for _, a in stored] == [c.alert_records() for c in readings]
+    assert sum(len(r.alerts) for r in results) == stage.view.crowd_alerts == 2
+    # the result crosses a process boundary as it is (cluster mode runs the step elsewhere)
+    back = pickle.loads(pickle.dumps(results[-1]))
+    assert back.people_now == 12 and back.frame == results[-1].frame
+    assert np.array_equal(back.persons.xyxy, results[-1].persons.xyxy)

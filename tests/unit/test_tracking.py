@@ -1,4 +1,4 @@
-"""ByteTracker, Kalman, face association and best shots on small synthetic scenes."""
+"""ByteTracker, Kalman and the face-to-person association rule on small synthetic scenes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from vigil.core import CLASS_IDS, Detections, ObjectClass, TrackState
 from vigil.errors import ValidationError
 from vigil.tracking import kalman
-from vigil.tracking.bestshot import BestShots, associate_faces
+from vigil.tracking.association import associate_faces
 from vigil.tracking.bytetrack import ByteTracker
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -136,7 +136,11 @@ def test_faces_go_to_the_right_person() -> None:
         [0.9] * 3,
         CLASS_IDS[ObjectClass.FACE],
     )
-    assert associate_faces(persons, faces).tolist() == [8, 7, -1]  # the third is at knee height
+    assert associate_faces(persons, faces.xyxy).tolist() == [
+        8,
+        7,
+        -1,
+    ]  # the third is at knee height
 
 
 def test_one_face_per_person() -> None:
@@ -147,18 +151,4 @@ def test_one_face_per_person() -> None:
         tracker_id=np.array([3]),
     )
     faces = dets([[15, 5, 35, 25], [18, 8, 38, 28]], [0.9, 0.9], CLASS_IDS[ObjectClass.FACE])
-    assert sorted(associate_faces(persons, faces).tolist()) == [-1, 3]
-
-
-def test_best_shot_keeps_highest_quality_and_is_bounded() -> None:
-    shots: BestShots[str] = BestShots(max_tracks=3, min_quality=0.2)
-    assert not shots.offer(1, 0.1, 0, "too poor")
-    assert shots.offer(1, 0.5, 1, "a")
-    assert not shots.offer(1, 0.4, 2, "worse")
-    assert shots.offer(1, 0.8, 3, "b")
-    best = shots.best(1)
-    assert best is not None and best.payload == "b" and best.frame_index == 3
-    for tid in range(2, 200):
-        shots.offer(tid, 0.5, tid, "x")
-    assert len(shots) == 3 and shots.evicted == 196
-    assert shots.pop(199) is not None and shots.pop(199) is None
+    assert sorted(associate_faces(persons, faces.xyxy).tolist()) == [-1, 3]

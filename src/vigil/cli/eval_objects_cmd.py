@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         ),
         threads: int = typer.Option(1, "--threads", min=1, max=64, help="Inference threads."),
     ) -> None:
-        """Detector + ByteTrack on MOT sequences: MOTA, IDF1, HOTA, recall, precision, det. PR."""
+        """Detector + the live people step on MOT sequences: MOTA, IDF1, HOTA, recall, precision."""
         from vigil.eval.tracking import evaluate_tracking, write_tracking_report
         from vigil.perception.objects import NanoDetDetector
 
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         )  # fmt: skip
         doc["detector"] = {"name": det.name, "tiles": list(det.tile_grids)}
         write_tracking_report(doc, out)
-        _print(out, ["mota", "idf1", "recall", "precision", "id_switches", "detection"])
+        _print(out, ["mota", "idf1", "recall", "precision", "id_switches", "counted", "detection"])
 
     @app.command("crowd")
     def crowd(

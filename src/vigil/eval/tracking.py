@@ -17,6 +17,14 @@ HOTA; why not ``trackeval`` is explained there), on the same counted boxes and t
 ignore-region removal, with the unthresholded IoU as similarity (HOTA averages over IoU
 thresholds 0.05…0.95). A ``detection`` block gives per-frame detection recall/precision at several
 score thresholds (without the tracker) for the detector target.
+
+The tracker is the live one: each sequence runs through
+:meth:`vigil.analytics.people.PeopleAnalysis.step`, the per-frame step of ``vigil run``'s people
+stage, so the top-level ``recall``/``precision`` (tracker output, the boxes that carry a track id)
+are those of the live path. Two other recall/precision pairs are in the report and must not be
+confused with them: ``detection.best_recall_at_precision_0.8`` (raw detector boxes at the best
+score threshold, no tracker) and ``counted`` (the boxes the live stage counts as people, at
+``people.score_threshold``).
 """
 
 from __future__ import annotations
@@ -36,16 +44,18 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-from vigil.core import CLASS_IDS, Detections, ObjectClass, box_iou
+from vigil.analytics.people import PeopleAnalysis
+from vigil.config.analytics import PeopleConfig
+from vigil.core import CLASS_IDS, Detections, FrameRef, ObjectClass, box_iou
 from vigil.errors import InputError
 from vigil.eval.hota import HotaResult, HotaSequence, combine
 from vigil.eval.report import Json, JsonValue, write_json
-from vigil.tracking.bytetrack import ByteTracker
 
 log = logging.getLogger(__name__)
 
 Float32 = npt.NDArray[np.float32]
 PERSON = CLASS_IDS[ObjectClass.PERSON]
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 DETECTION_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.475, 0.5, 0.55, 0.6)
 
 
@@ -116,9 +126,25 @@ def count_matches(hyp: Float32, gt: Float32) -> int:
 
 @dataclass
 class _DetCounts:
+    """Running detection counts: per score threshold, and for the boxes the live step counts."""
+
     tp: npt.NDArray[np.int64]
     hyps: npt.NDArray[np.int64]
     gts: int = 0
+    counted_tp: int = 0
+    counted_hyps: int = 0
+
+    def add(self, persons: Detections, counted: Detections, gt: Float32, ignore: Float32) -> None:
+        """Score one frame's raw person boxes at every threshold, and the counted boxes."""
+        for k, thr in enumerate(DETECTION_THRESHOLDS):
+            sel = persons[persons.confidence >= thr]
+            kept = sel.xyxy[drop_ignored(sel.xyxy, gt, ignore)]
+            self.tp[k] += count_matches(kept, gt)
+            self.hyps[k] += len(kept)
+        kept = counted.xyxy[drop_ignored(counted.xyxy, gt, ignore)]
+        self.counted_tp += count_matches(kept, gt)
+        self.counted_hyps += len(kept)
+        self.gts += len(gt)
 
 
 def _distance(gt: Float32, hyp: Float32) -> npt.NDArray[np.float64]:
@@ -131,53 +157,47 @@ def evaluate_tracking(
     detect: Callable[[npt.NDArray[np.uint8]], Detections],
     *,
     min_visibility: float = 0.5,
-    tracker_factory: Callable[[str], ByteTracker] | None = None,
+    config: PeopleConfig | None = None,
     max_frames: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Json:
-    """Run detector + tracker over every sequence; return the report document."""
+    """Run the detector and the live people step over every sequence; return the report.
+
+    Each sequence gets its own :class:`~vigil.analytics.people.PeopleAnalysis` built from
+    ``config`` (default: ``vigil run``'s default ``people`` section), fed every detection as the
+    live stage feeds it, so the tracking metrics are those of the code ``vigil run`` runs and the
+    ``counted`` block scores the boxes the live stage counts (``people.score_threshold``).
+    """
     import motmetrics as mm
 
-    factory = tracker_factory or ByteTracker
+    people_config = config or PeopleConfig()
     det = _DetCounts(
         np.zeros(len(DETECTION_THRESHOLDS), np.int64), np.zeros(len(DETECTION_THRESHOLDS), np.int64)
     )
-    accs, names, per_seq = [], [], []
+    accs, names = [], []
     hotas: list[HotaResult] = []
     frames_done, t0 = 0, time.perf_counter()
     for seq in find_sequences(root):
         acc = mm.MOTAccumulator(auto_id=True)
         hota = HotaSequence()
-        tracker = factory(seq.name)
+        people = PeopleAnalysis(seq.name, people_config)
         for path in seq.frames[:max_frames]:
             frame_no = int(path.stem)
             raw = cv2.imread(str(path))
             if raw is None:
                 raise InputError(f"cannot read {path}")
             image = np.asarray(raw, np.uint8)
-            dets = detect(image).of_class(ObjectClass.PERSON)
-            out = tracker.update(
-                dets, datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=frame_no / seq.fps)
-            )
+            at = _EPOCH + timedelta(seconds=frame_no / seq.fps)
+            frame = FrameRef(seq.name, at, frame_no, image.shape[1], image.shape[0])
+            dets = detect(image)
+            result = people.step(frame, dets)
             gt, gt_ids, ignore = gt_frame(seq.gt, frame_no, min_visibility)
-            for k, thr in enumerate(DETECTION_THRESHOLDS):
-                sel = dets[dets.confidence >= thr]
-                kept = sel.xyxy[drop_ignored(sel.xyxy, gt, ignore)]
-                det.tp[k] += count_matches(kept, gt)
-                det.hyps[k] += len(kept)
-            det.gts += len(gt)
-            tid = out.detections.tracker_id
-            assert tid is not None
-            hyp = out.detections.xyxy[tid >= 0]
-            hyp_ids = tid[tid >= 0]
-            keep = drop_ignored(hyp, gt, ignore)
-            acc.update(gt_ids.tolist(), hyp_ids[keep].tolist(), _distance(gt, hyp[keep]))
-            hota.update(gt_ids, hyp_ids[keep], box_iou(gt, hyp[keep]).astype(np.float64))
+            det.add(dets.of_class(ObjectClass.PERSON), result.counted, gt, ignore)
+            _score_tracks(acc, hota, result.persons, gt=gt, gt_ids=gt_ids, ignore=ignore)
             frames_done += 1
         accs.append(acc)
         hotas.append(hota.result())
         names.append(seq.name)
-        per_seq.append(seq.name)
         if progress:
             progress(seq.name)
     elapsed = time.perf_counter() - t0
@@ -195,9 +215,38 @@ def evaluate_tracking(
     ]
     summary = mh.compute_many(accs, metrics=metrics, names=names, generate_overall=True)
     hota_by_seq = dict(zip(names, hotas, strict=True))
-    return _document(
+    doc = _document(
         summary, hota_by_seq, det, min_vis=min_visibility, frames=frames_done, elapsed=elapsed
     )
+    doc["counted"] = {
+        "score_threshold": people_config.score_threshold,
+        "recall": det.counted_tp / max(det.gts, 1),
+        "precision": det.counted_tp / max(det.counted_hyps, 1),
+        "note": "the person boxes the live stage counts (people_now, crowd samples)",
+    }
+    doc["people_step"] = {
+        "code": "vigil.analytics.people.PeopleAnalysis.step (as in vigil run)",
+        "track_buffer": people_config.track_buffer,
+    }
+    return doc
+
+
+def _score_tracks(
+    acc: Any,
+    hota: HotaSequence,
+    persons: Detections,
+    *,
+    gt: Float32,
+    gt_ids: npt.NDArray[np.int64],
+    ignore: Float32,
+) -> None:
+    """Add one frame's tracked persons (rows with a track id) to the MOT and HOTA accumulators."""
+    tid = persons.tracker_id
+    assert tid is not None
+    hyp, hyp_ids = persons.xyxy[tid >= 0], tid[tid >= 0]
+    keep = drop_ignored(hyp, gt, ignore)
+    acc.update(gt_ids.tolist(), hyp_ids[keep].tolist(), _distance(gt, hyp[keep]))
+    hota.update(gt_ids, hyp_ids[keep], box_iou(gt, hyp[keep]).astype(np.float64))
 
 
 def _hota_fields(r: HotaResult) -> Json:

@@ -39,6 +39,9 @@ class FaceTrack:
     missed: int = 0
     best: FaceObservation | None = None
     best_crop: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
+    # The person track (same camera's ByteTracker id) this face was last seen on, when the camera
+    # also tracks people: set by vigil.identification.person_links.link_face_tracks.
+    person_track_id: int | None = None
 
     @property
     def best_quality(self) -> float:
