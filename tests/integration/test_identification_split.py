@@ -138,3 +138,30 @@ def test_the_recorder_stores_a_decision_whole_or_not_at_all(
     (alert,) = recorder.record(decision)
     assert alert.alert.deployment_id == dep and w.media.get(alert.probe_key)[:2] == b"\xff\xd8"
     assert w.audit.verify().ok
+
+
+def test_face_tracks_are_linked_to_the_person_track_of_the_same_frame(w: World) -> None:
+    """One family of track ids: the identifier links its face tracks through the people step's
+    result for the same frame (and ignores a result of another frame)."""
+    from vigil.analytics.people import PeopleAnalysis
+    from vigil.config.analytics import PeopleConfig
+    from vigil.core import CLASS_IDS, Detections, ObjectClass
+
+    people = PeopleAnalysis("cam-1", PeopleConfig())
+    person = Detections(
+        np.array([[0, 0, 100, 400]], np.float32),
+        np.full(1, 0.9, np.float32),
+        np.full(1, CLASS_IDS[ObjectClass.PERSON]),
+    )
+    ident = FaceIdentifier("cam-1", OneFace(unit(1)[0]), clock=w.clock)  # type: ignore[arg-type]
+    image = np.zeros((400, 200, 3), np.uint8)
+    stale = None
+    for i in range(4):
+        ref = FrameRef("cam-1", w.clock(), i, 200, 400)
+        result = people.step(ref, person)
+        stale = stale or result
+        ident.process(image, ref, NONE, result if i < 3 else stale)
+        w.clock.advance(seconds=1)
+    (track,) = ident.tracker.open.values()
+    ids = result.persons.tracker_id
+    assert ids is not None and track.person_track_id == int(ids[0])

@@ -37,8 +37,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from vigil.analytics.people import PeopleFrame
 from vigil.core.records import FrameRef
 from vigil.identification.matcher import MatchDecision, WatchlistMatcher
+from vigil.identification.person_links import link_face_tracks
 from vigil.identification.tracks import FaceTrack, FaceTracker
 from vigil.perception.faces.pipeline import FacePipeline
 
@@ -137,12 +139,22 @@ class FaceIdentifier:
         self.tracks_closed = 0
 
     def process(
-        self, image: npt.NDArray[np.uint8], frame: FrameRef, auth: Authorisation
+        self,
+        image: npt.NDArray[np.uint8],
+        frame: FrameRef,
+        auth: Authorisation,
+        people: PeopleFrame | None = None,
     ) -> list[TrackDecision]:
-        """Analyse one sampled frame; returns the decisions of tracks that closed on it."""
+        """Analyse one sampled frame; returns the decisions of tracks that closed on it.
+
+        ``people``: the people step's result for the same frame, if the camera runs one; the
+        face tracks seen in it are linked to person tracks (one family of track ids).
+        """
         embed = auth.embeds(self.camera_id, self.clock())
         found = self.pipeline.analyse(image, frame, embed=embed)
         closed = self.tracker.update(found.observations, found.crops)
+        if people is not None and people.frame == frame:
+            link_face_tracks(self.tracker.open.values(), people)
         return [d for track in closed if (d := self._close(track, auth)) is not None]
 
     def finish(self, auth: Authorisation) -> list[TrackDecision]:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from vigil.analytics.people import PeopleFrame
 from vigil.logs import redact
 from vigil.perception.faces.pipeline import FaceAnalysis, FacePipeline
 from vigil.sources.frames import DecodedFrame
@@ -137,7 +138,8 @@ class AnalysisPool:
         t0 = time.perf_counter()
         identifier = self.identifiers.get(camera_id)
         if identifier is not None:
-            self._identify(identifier, stats, frame, t0)
+            people = None if stage is None else stage.last  # links faces to person tracks
+            self._identify(identifier, stats, frame, t0, people)
             return None
         try:
             analysis = self.faces.analyse(frame.image, frame.ref)
@@ -164,11 +166,16 @@ class AnalysisPool:
         view.ms_ewma = ms if view.ms_ewma == 0.0 else 0.9 * view.ms_ewma + 0.1 * ms
 
     def _identify(
-        self, identifier: CameraIdentification, stats: CameraStats, frame: DecodedFrame, t0: float
+        self,
+        identifier: CameraIdentification,
+        stats: CameraStats,
+        frame: DecodedFrame,
+        t0: float,
+        people: PeopleFrame | None,
     ) -> None:
         """Faces → tracks → best shot → 1:N, all inside the identifier's deployment checks."""
         try:
-            alerts = identifier.process(frame.image, frame.ref)
+            alerts = identifier.process(frame.image, frame.ref, people)
         except Exception as exc:
             stats.failed(exc)
             log.exception("identification failed on camera %s", frame.ref.camera_id)

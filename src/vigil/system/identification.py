@@ -26,6 +26,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from vigil.analytics.people import PeopleFrame
 from vigil.core.records import FrameRef
 from vigil.errors import PolicyViolationError
 from vigil.governance.audit import utc_now
@@ -138,10 +139,13 @@ class CameraIdentification:
     def tracks_closed(self) -> int:
         return self.identifier.tracks_closed
 
-    def process(self, image: npt.NDArray[np.uint8], frame: FrameRef) -> list[FaceAlert]:
-        """Analyse one sampled frame; returns the alerts raised by tracks that closed."""
+    def process(
+        self, image: npt.NDArray[np.uint8], frame: FrameRef, people: PeopleFrame | None = None
+    ) -> list[FaceAlert]:
+        """Analyse one sampled frame (with the people step's result for it, if any); returns
+        the alerts raised by tracks that closed."""
         auth = self.authority.for_camera(self.camera_id)
-        alerts = self._record(self.identifier.process(image, frame, auth))
+        alerts = self._record(self.identifier.process(image, frame, auth, people))
         if time.monotonic() - self._stats_at > self.stats_every_s:
             self.flush_stats()
         return alerts
