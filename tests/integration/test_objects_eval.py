@@ -14,9 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from tests.conftest import shared_data
 from typer.testing import CliRunner
 
+from tests.support.data import shared_data
 from vigil.cli.main import app
 from vigil.core import FrameRef
 from vigil.errors import ModelNotInstalledError
