@@ -45,15 +45,3 @@ LAYERS: tuple[frozenset[str], ...] = (
 )
 """The top-level modules and packages of ``vigil``, bottom layer first. ``__init__`` stands for
 the root package itself (``from vigil import __version__``)."""
-
-
-def layer_of(name: str) -> int:
-    """The index in :data:`LAYERS` of the top-level package or module ``name`` (0 is the bottom).
-
-    Raises:
-        KeyError: ``name`` is in no layer (a new package must be placed in the map).
-    """
-    for index, layer in enumerate(LAYERS):
-        if name in layer:
-            return index
-    raise KeyError(f"vigil.{name} is in no layer of vigil.layers.LAYERS; add it there")
