@@ -23,17 +23,15 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
-
 
 def _env(tmp: Path) -> Any:
-    from test_api_support import build_env
+    from tests.support.api_env import build_env
 
     return build_env(tmp)
 
 
 def ws_latency(n: int) -> dict[str, float]:
-    from test_api_support import add_alert
+    from tests.support.api_env import add_alert
 
     from vigil.core.domain import Role
     from vigil.notify.watcher import EventWatcher
@@ -141,7 +139,7 @@ def load(seconds: float, rate: float, threads: int = 8) -> dict[str, float]:
     import multiprocessing as mp
 
     import uvicorn
-    from test_api_support import add_alert
+    from tests.support.api_env import add_alert
 
     from vigil.core.domain import Role
 

@@ -1,28 +1,15 @@
-"""Shared fixtures: paths to ../shared/data (skipping cleanly when absent) and the model cache."""
+"""Registers the shared fixtures of ``tests/support`` for every test.
+
+The helpers are plain modules (``tests.support.*``), imported by name where a test needs more
+than a fixture. Their ``assert`` statements are rewritten like those in test files, so a failing
+helper reports its operands; that needs registering the package before anything imports it,
+which is why this file imports nothing from it itself.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+pytest.register_assert_rewrite("tests.support")
 
-
-def shared_data(*parts: str) -> Path:
-    """Path under ../shared/data, or skip the test with a clear message when it is absent."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"needs ../shared/data/{'/'.join(parts)} (not present on this machine)")
-    return path
-
-
-@pytest.fixture(scope="session")
-def lfw_dir() -> Path:
-    return shared_data("lfw", "lfw-deepfunneled")
-
-
-@pytest.fixture(scope="session")
-def vtest_video() -> Path:
-    return shared_data("opencv_vtest", "vtest.avi")
+pytest_plugins = ["tests.support.data", "tests.support.storage", "tests.support.api_env"]

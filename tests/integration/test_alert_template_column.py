@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from sqlalchemy import column, table
 
+from tests.support.storage import FAST, PG_ADMIN_URL, T0, libpq_url, with_database
 from vigil.core.domain import (
     DeploymentRow,
     DeploymentState,
@@ -22,11 +23,6 @@ from vigil.core.domain import (
     WatchlistRow,
 )
 from vigil.storage import Database, Repository
-
-pytest.register_assert_rewrite("storage_fixtures")
-from storage_fixtures import FAST, PG_ADMIN_URL, T0, libpq_url, with_database  # noqa: E402
-
-pytest_plugins = ["storage_fixtures"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])

@@ -10,7 +10,6 @@ naming the input, never a 5xx. On PostgreSQL a NUL reaching a query used to be a
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,8 @@ from urllib.parse import quote
 import pytest
 from fastapi.routing import APIRoute
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-
-from test_api_schemathesis import PREFERENCE, _roles_by_operation
-from test_api_support import Env, build_env
-
+from tests.support.api_env import PREFERENCE, Env, build_env, roles_by_operation
 from vigil.storage import Database
-
-pytest_plugins = ["storage_fixtures"]
 
 BAD = ["a\x00b", "\x00", "tab\x1bescape", "bell\x07", "del\x7f", "c1\x85"]
 
@@ -85,7 +78,7 @@ def _call(env: Env, token: str | None, probe: tuple[str, str, str, str, str]) ->
 
 def test_control_characters_in_every_text_input_are_a_422(api: Env) -> None:
     spec = api.client().get("/openapi.json").json()
-    roles = _roles_by_operation(api)
+    roles = roles_by_operation(api)
     probes = list(_probes(spec))
     assert len({(m, p) for m, p, *_ in probes}) >= 30  # the spec was read, not an empty list
     failures = []

@@ -1,6 +1,6 @@
 """schemathesis against the served OpenAPI spec: no 5xx, and every answer matches the spec.
 
-The app is the one the unit API tests build (``test_api_support.build_env``: a temporary SQLite
+The app is the one the unit API tests build (``tests.support.api_env.build_env``: a temporary SQLite
 database, one signed-in user per role) and is called in-process over ASGI. Each operation is
 called with the bearer token of a role it allows (admin where allowed, else the first allowed
 role from the route's own ``access()`` dependency), so every route is reached past the 403 and its
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -35,17 +33,20 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-
-from test_api_support import PASSWORD, Env, add_alert, build_env, jpeg
-
-from storage_fixtures import ENGINES, FAST, truncate_all
-from vigil.api.deps import route_access
+from tests.support.api_env import (
+    PASSWORD,
+    PREFERENCE,
+    Env,
+    add_alert,
+    build_env,
+    jpeg,
+    roles_by_operation,
+)
+from tests.support.storage import ENGINES, FAST, truncate_all
 from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.governance.actors import Actor
 from vigil.storage import Database
 
-pytest_plugins = ["storage_fixtures"]
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 MAX_EXAMPLES = 20
 CHECKS = [
@@ -55,28 +56,8 @@ CHECKS = [
     response_schema_conformance,
 ]
 # Role preference when an operation allows several: the broadest first.
-PREFERENCE = [Role.ADMIN, Role.SUPERVISOR, Role.INVESTIGATOR, *Role]
 # Revokes the session it is called with: it gets a throw-away session per call instead.
 LOGOUT = ("POST", "/api/v1/auth/logout")
-
-
-def _roles_by_operation(env: Env) -> dict[tuple[str, str], tuple[Role, ...]]:
-    out: dict[tuple[str, str], tuple[Role, ...]] = {}
-    for route in env.app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        stack = list(route.dependant.dependencies)
-        roles: tuple[Role, ...] = ()
-        while stack:
-            d = stack.pop()
-            found = route_access(d.call) if d.call is not None else None
-            if found is not None:
-                roles = found[0]
-                break
-            stack += d.dependencies
-        for method in (route.methods or set()) - {"HEAD"}:
-            out[(method, route.path)] = roles
-    return out
 
 
 @pytest.fixture(scope="module", params=ENGINES)
@@ -176,7 +157,7 @@ def api_schema(fuzz_env: Env) -> Any:
 @pytest.fixture(scope="module")
 def tokens(fuzz_env: Env) -> dict[tuple[str, str], str]:
     out = {}
-    for key, roles in _roles_by_operation(fuzz_env).items():
+    for key, roles in roles_by_operation(fuzz_env).items():
         if roles:
             role = next(r for r in PREFERENCE if r in roles)
             out[key] = fuzz_env.tokens[role]

@@ -24,6 +24,18 @@ from argon2 import PasswordHasher
 from PIL import Image
 from sqlalchemy import select
 
+from tests.support.governance_world import (
+    INVESTIGATOR,
+    OFFICER,
+    OPERATOR,
+    SUPERVISOR,
+    World,
+    make_world,
+    post_event,
+    request,
+    seed_watchlist,
+    unit,
+)
 from vigil.config.plates import PlatesConfig
 from vigil.core.domain import CameraRow, Decision, Role
 from vigil.core.records import Alert, AlertKind, ObjectClass, PlateRead, Sighting
@@ -38,22 +50,6 @@ from vigil.storage import Repository
 from vigil.storage.plates import PlateStore
 from vigil.storage.schema import ALL_TABLES
 from vigil.system.plates import profile_from_config
-
-pytest.register_assert_rewrite("storage_fixtures", "test_governance_world")
-from test_governance_world import (  # noqa: E402
-    INVESTIGATOR,
-    OFFICER,
-    OPERATOR,
-    SUPERVISOR,
-    World,
-    make_world,
-    post_event,
-    request,
-    seed_watchlist,
-    unit,
-)
-
-pytest_plugins = ["storage_fixtures"]
 
 ADMIN = Actor.of("root", Role.ADMIN)
 # Audited actions with no state change of their own to roll back, or none to reach from here.

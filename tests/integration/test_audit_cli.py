@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cli_calls import CliCalls
 from sqlalchemy import update
 
+from tests.support.cli import CliCalls
 from vigil.cli.main import main
 from vigil.config import load_config
 from vigil.core.domain import Role, UserRow

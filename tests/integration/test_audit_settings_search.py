@@ -10,18 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vigil.cli.audit_cmd import settings_auditor
-from vigil.cli.main import main
-from vigil.config.writer import SettingChange, diff_settings, set_values
-from vigil.core.records import ObjectClass, Sighting
-from vigil.errors import PermissionDeniedError, PolicyViolationError, ValidationError
-from vigil.governance.audit import AuditAction, AuditLog, iter_entries
-from vigil.governance.search import ArchiveSearch
-from vigil.storage import Database, Repository
-from vigil.storage.archive import ArchiveParams, FaissArchiveIndex
-
-pytest.register_assert_rewrite("test_governance_world")
-from test_governance_world import (  # noqa: E402
+from tests.support.governance_world import (
     INVESTIGATOR,
     OFFICER,
     OPERATOR,
@@ -32,8 +21,15 @@ from test_governance_world import (  # noqa: E402
     seed_watchlist,
     unit,
 )
-
-pytest_plugins = ["storage_fixtures"]
+from vigil.cli.audit_cmd import settings_auditor
+from vigil.cli.main import main
+from vigil.config.writer import SettingChange, diff_settings, set_values
+from vigil.core.records import ObjectClass, Sighting
+from vigil.errors import PermissionDeniedError, PolicyViolationError, ValidationError
+from vigil.governance.audit import AuditAction, AuditLog, iter_entries
+from vigil.governance.search import ArchiveSearch
+from vigil.storage import Database, Repository
+from vigil.storage.archive import ArchiveParams, FaissArchiveIndex
 
 
 def chain(db_path: Path) -> tuple[list[tuple[str, str, str, dict[str, str]]], bool]:

@@ -13,15 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import CliCalls
 from vigil.core.domain import Role, UserRow
 from vigil.governance.audit import AuditLog, iter_entries
 from vigil.storage import Database, Repository
 from vigil.storage.plates import PlateStore
-
-pytest.register_assert_rewrite("cli_calls")
-from cli_calls import CliCalls  # noqa: E402
-
-pytest_plugins = ["storage_fixtures"]
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ID = r"([0-9a-f]{32})"

@@ -1,6 +1,6 @@
 """The web console in a real browser: Debian's Chromium driven by Playwright, against the real app.
 
-The app is the one the API tests build (``test_api_support.build_env``: a temporary SQLite
+The app is the one the API tests build (``tests.support.api_env.build_env``: a temporary SQLite
 database, one user per role with ``PASSWORD``), served by uvicorn on loopback with its background
 tasks on: the event watcher that announces committed alerts and camera state changes on the
 WebSocket. A watchlist with one enrolled subject and an approved deployment are made through the
@@ -20,7 +20,6 @@ Skips with the fix when Playwright or ``/usr/bin/chromium`` (``$VIGIL_CHROMIUM``
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 import uuid
@@ -32,10 +31,8 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_api_support import PASSWORD, Env, build_env, jpeg
-
-from support import free_port
+from tests.support.api_env import PASSWORD, Env, build_env, jpeg
+from tests.support.cameras import free_port
 from vigil.api.app import create_app
 from vigil.core.domain import Role
 from vigil.core.records import (
@@ -531,7 +528,7 @@ def test_supervisor_manages_a_hotlist_on_the_plates_page(
     new_page: Callable[[], Any], console: Console
 ) -> None:
     env, expect = console.env, sync_api.expect
-    assert env.svc.hotlists is not None  # Services.build wires plates
+    assert env.svc.hotlists is not None  # governance_services wires plates
     store = env.svc.hotlists.store
     page = signed_in(new_page(), console, Role.SUPERVISOR)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Plates").click()

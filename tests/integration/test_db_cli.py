@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cli_calls import CliCalls
+
+from tests.support.cli import CliCalls
 
 SECRET = "s3cr3t-pw"
 

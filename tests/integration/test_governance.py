@@ -4,7 +4,6 @@ chain, on SQLite and on the real PostgreSQL server."""
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,8 +11,24 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
+from tests.support.governance_world import (
+    AUDITOR,
+    INVESTIGATOR,
+    OFFICER,
+    OPERATOR,
+    OPERATOR2,
+    SUPERVISOR,
+    SUPERVISOR2,
+    World,
+    fake_alert,
+    make_world,
+    post_event,
+    request,
+    seed_watchlist,
+    unit,
+)
 from vigil.core.domain import CaseRow, Decision, DeploymentState, SubjectRow, TemplateRow
-from vigil.core.records import Alert, AlertKind, AlertStatus, ObjectClass, Sighting
+from vigil.core.records import AlertStatus, ObjectClass, Sighting
 from vigil.errors import ConflictError, PermissionDeniedError, PolicyViolationError
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.deployments import DeploymentRequest, Purpose
@@ -23,25 +38,6 @@ from vigil.identification.matcher import WatchlistMatcher
 from vigil.storage import Repository
 from vigil.storage import schema as t
 from vigil.storage.governance import GovernanceStore
-
-pytest.register_assert_rewrite("storage_fixtures", "test_governance_world")
-from test_governance_world import (  # noqa: E402
-    AUDITOR,
-    INVESTIGATOR,
-    OFFICER,
-    OPERATOR,
-    OPERATOR2,
-    SUPERVISOR,
-    SUPERVISOR2,
-    World,
-    make_world,
-    post_event,
-    request,
-    seed_watchlist,
-    unit,
-)
-
-pytest_plugins = ["storage_fixtures"]
 
 CURVE = FalseAlertModel(np.linspace(-1, 1, 21), np.geomspace(1.0, 1e-6, 21), floor=1e-7)
 
@@ -53,26 +49,6 @@ def w(repo: Repository, tmp_path: Path) -> World:
 
 def actions(w: World) -> list[str]:
     return [e.action for e in iter_entries(w.repo)]
-
-
-def fake_alert(w: World, deployment_id: str, n: int = 0) -> Alert:
-    """An alert as the live identifier stores it: probe crop in media, a face sighting."""
-    key = w.media.put(f"probe-{deployment_id}-{n}".encode())
-    s = Sighting(uuid.uuid4().hex, "cam-1", ObjectClass.FACE, w.clock(), w.clock(), 0.8, key)
-    w.repo.add_sightings([s])
-    w.repo.add_embeddings("test", [(s.id, unit(1)[0])], at=w.clock())
-    a = Alert(
-        uuid.uuid4().hex,
-        AlertKind.FACE_MATCH,
-        "cam-1",
-        w.clock(),
-        0.7,
-        deployment_id=deployment_id,
-        subject_id=None,
-        false_alert_rate=0.01,
-    )
-    w.repo.add_alert(a, sighting_id=s.id, probe_key=key)
-    return a
 
 
 def test_request_roles_and_separation_of_duties(w: World) -> None:

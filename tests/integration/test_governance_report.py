@@ -9,28 +9,24 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
+from tests.support.governance_world import (
+    OFFICER,
+    OPERATOR,
+    SUPERVISOR,
+    T0,
+    World,
+    fake_alert,
+    make_world,
+    request,
+    seed_watchlist,
+    unit,
+)
 from vigil.cli.main import main
 from vigil.core.domain import Decision
 from vigil.governance.audit import AuditAction
 from vigil.governance.report import build_oversight, to_markdown
 from vigil.storage import Database, Repository
 from vigil.storage import schema as t
-
-pytest.register_assert_rewrite("test_governance_world")
-from test_governance import fake_alert  # noqa: E402
-from test_governance_world import (  # noqa: E402
-    OFFICER,
-    OPERATOR,
-    SUPERVISOR,
-    T0,
-    World,
-    make_world,
-    request,
-    seed_watchlist,
-    unit,
-)
-
-pytest_plugins = ["storage_fixtures"]
 
 
 def raise_alert(w: World, dep: str, wl: str, n: int) -> str:

@@ -10,6 +10,14 @@ from typing import Any
 
 import pytest
 
+from tests.support.governance_world import (
+    OFFICER,
+    Clock,
+    make_world,
+    request,
+    seed_watchlist,
+    unit,
+)
 from vigil.config import VigilConfig
 from vigil.config.loader import parse_config
 from vigil.core.domain import DeploymentState
@@ -22,18 +30,6 @@ from vigil.storage.media import LocalMediaStore
 from vigil.system.assembly import governance_services
 from vigil.system.governance import housekeeper, retention_policy, watchlist_factory
 from vigil.system.services import Services
-
-pytest.register_assert_rewrite("test_governance_world")
-from test_governance_world import (  # noqa: E402
-    OFFICER,
-    Clock,
-    make_world,
-    request,
-    seed_watchlist,
-    unit,
-)
-
-pytest_plugins = ["storage_fixtures"]
 
 
 def cfg(**governance: Any) -> VigilConfig:

@@ -16,17 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vigil.core.records import FaceObservation, FrameRef
-from vigil.governance.audit import iter_entries
-from vigil.governance.recorder import IdentificationRecorder
-from vigil.identification.calibration import FalseAlertModel
-from vigil.identification.live import NONE, FaceIdentifier, TrackDecision
-from vigil.storage import Repository
-from vigil.storage.governance import GovernanceStore
-from vigil.system.identification import DeploymentAuthority
-
-pytest.register_assert_rewrite("storage_fixtures", "test_governance_world")
-from test_governance_world import (  # noqa: E402
+from tests.support.governance_world import (
     OFFICER,
     World,
     make_world,
@@ -35,8 +25,14 @@ from test_governance_world import (  # noqa: E402
     seed_watchlist,
     unit,
 )
-
-pytest_plugins = ["storage_fixtures"]
+from vigil.core.records import FaceObservation, FrameRef
+from vigil.governance.audit import iter_entries
+from vigil.governance.recorder import IdentificationRecorder
+from vigil.identification.calibration import FalseAlertModel
+from vigil.identification.live import NONE, FaceIdentifier, TrackDecision
+from vigil.storage import Repository
+from vigil.storage.governance import GovernanceStore
+from vigil.system.identification import DeploymentAuthority
 
 CURVE = FalseAlertModel(np.linspace(-1, 1, 21), np.geomspace(1.0, 1e-6, 21), floor=1e-7)
 FACE = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], np.float32)

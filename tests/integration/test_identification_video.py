@@ -14,6 +14,16 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.governance_world import (
+    INVESTIGATOR,
+    OFFICER,
+    OPERATOR,
+    SUPERVISOR,
+    World,
+    make_world,
+    post_event,
+    request,
+)
 from vigil.config.settings import FacesConfig
 from vigil.core.domain import Decision
 from vigil.core.records import AlertKind, AlertStatus, FrameRef
@@ -36,19 +46,6 @@ from vigil.storage.governance import GovernanceStore
 from vigil.system.governance import embedding_dim
 from vigil.system.identification import CameraIdentification, DeploymentAuthority
 
-pytest.register_assert_rewrite("test_governance_world")
-from test_governance_world import (  # noqa: E402
-    INVESTIGATOR,
-    OFFICER,
-    OPERATOR,
-    SUPERVISOR,
-    World,
-    make_world,
-    post_event,
-    request,
-)
-
-pytest_plugins = ["storage_fixtures"]
 pytestmark = [pytest.mark.models, pytest.mark.data]
 
 THRESHOLD = FacesConfig().identification.threshold
@@ -87,7 +84,7 @@ def calibration(
 
 
 def _t0():  # type: ignore[no-untyped-def]
-    from test_governance_world import T0
+    from tests.support.governance_world import T0
 
     return T0
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_data
-from support import make_gop_video, wait_for
+from tests.support.cameras import make_gop_video, wait_for
+from tests.support.data import shared_data
 from vigil.errors import InputError, SourceError
 from vigil.sources import CameraState, CameraWorker, DropOldestQueue, SourceSpec
 from vigil.sources.av_source import AVSource

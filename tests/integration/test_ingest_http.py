@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support import HttpCamera, free_port, wait_for
+from tests.support.cameras import HttpCamera, free_port, wait_for
 from vigil.sources import CameraState, CameraWorker, SourceSpec, detect_kind
 
 pytestmark = pytest.mark.services

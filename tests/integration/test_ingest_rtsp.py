@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import shared_data
-from support import RtspServer, free_port, rtsp_server, wait_for
+from tests.support.cameras import RtspServer, free_port, rtsp_server, wait_for
+from tests.support.data import shared_data
 from vigil.sources import CameraState, CameraWorker, SourceSpec
 
 pytestmark = [pytest.mark.services, pytest.mark.data]

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conftest import shared_data
+from tests.support.data import shared_data
 from vigil.api.schemas import CameraStatusOut
 from vigil.cli.main import app
 from vigil.config.settings import VigilConfig

@@ -4,7 +4,6 @@ against the real Mosquitto broker on 127.0.0.1:1883."""
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,9 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_api_support import Env, add_alert, build_env
-
+from tests.support.api_env import Env, add_alert, build_env
 from vigil.config.settings import MqttConfig, WebhookConfig
 from vigil.core.domain import Role
 from vigil.notify.mqtt import MqttPublisher

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
-from tests.conftest import shared_data
 
+from tests.support.data import shared_data
 from vigil.core import CLASS_IDS, ObjectClass
 from vigil.errors import ModelNotInstalledError
 from vigil.models import tfjs

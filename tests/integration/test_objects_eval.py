@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.conftest import shared_data
 from typer.testing import CliRunner
 
+from tests.support.data import shared_data
 from vigil.cli.main import app
 from vigil.errors import ModelNotInstalledError
 

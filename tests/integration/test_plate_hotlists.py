@@ -8,6 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.governance_world import (
+    AUDITOR,
+    INVESTIGATOR,
+    OPERATOR,
+    SUPERVISOR,
+    World,
+    make_world,
+)
 from vigil.core.domain import CaseRow, Decision
 from vigil.core.records import AlertKind, AlertStatus, PlateRead
 from vigil.errors import ConflictError, PermissionDeniedError, ValidationError
@@ -19,18 +27,6 @@ from vigil.governance.verification import VerificationService
 from vigil.perception.plates.profiles import HK, US
 from vigil.storage import Repository
 from vigil.storage.plates import PlateStore
-
-pytest.register_assert_rewrite("storage_fixtures", "test_governance_world")
-from test_governance_world import (  # noqa: E402
-    AUDITOR,
-    INVESTIGATOR,
-    OPERATOR,
-    SUPERVISOR,
-    World,
-    make_world,
-)
-
-pytest_plugins = ["storage_fixtures"]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_data
+from tests.support.data import shared_data
 from vigil.perception.image import load_image
 from vigil.perception.plates import PlateReader
 from vigil.perception.plates.benchmark import load_benchmark

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from conftest import shared_data
+from tests.support.data import shared_data
 from vigil.config import VigilConfig
 from vigil.config.analytics import PeopleConfig
 from vigil.core import FrameRef

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
+from tests.support.storage import fresh_sqlite, make_sighting
 from vigil.cli.main import app
 from vigil.errors import InputError
 from vigil.storage import Database, Repository
-
-pytest.register_assert_rewrite("storage_fixtures")
-from storage_fixtures import fresh_sqlite, make_sighting  # noqa: E402
-
-pytest_plugins = ["storage_fixtures"]
 
 
 def _config(tmp_path: Path, db: Database) -> Path:

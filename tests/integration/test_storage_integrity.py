@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from sqlalchemy import Connection, text
 
+from tests.support.storage import FAST, libpq_url, make_sighting
 from vigil.storage import (
     Database,
     DatabaseOptions,
@@ -24,15 +25,10 @@ from vigil.storage import (
 from vigil.storage import schema as t
 from vigil.storage.repository import insert_ignore
 
-pytest.register_assert_rewrite("storage_fixtures")
-from storage_fixtures import FAST, libpq_url, make_sighting  # noqa: E402
-
-pytest_plugins = ["storage_fixtures"]
-
 WRITER = textwrap.dedent(
     """
     import sys
-    from storage_fixtures import make_sighting
+    from tests.support.storage import make_sighting
     from vigil.storage import Database, Repository
     repo = Repository(Database(sys.argv[1]))
     batch = 0

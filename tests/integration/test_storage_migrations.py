@@ -8,12 +8,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from storage_fixtures import T0
+from tests.support.storage import T0
 from vigil.core.domain import CameraRow
 from vigil.storage import Database, Repository
 from vigil.storage.schema import metadata
-
-pytest_plugins = ["storage_fixtures"]
 
 
 def test_migrations_match_the_declared_schema(db: Database) -> None:

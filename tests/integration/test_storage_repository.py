@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.storage import T0, make_sighting
 from vigil.core.domain import (
     CameraRow,
     CaseLink,
@@ -36,10 +37,6 @@ from vigil.core.records import (
 from vigil.errors import ConflictError, NotFoundError
 from vigil.storage import Database, Repository
 
-pytest.register_assert_rewrite("storage_fixtures")
-from storage_fixtures import T0, make_sighting  # noqa: E402
-
-pytest_plugins = ["storage_fixtures"]
 H = "a" * 64
 _EXAMPLE = itertools.count(1)
 

@@ -10,15 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from tests.support.storage import T0
 from vigil.core.domain import CameraRow, CaseRow
 from vigil.governance.audit import AuditLog, iter_entries
 from vigil.storage import Repository
 from vigil.storage import schema as t
-
-pytest.register_assert_rewrite("storage_fixtures")
-from storage_fixtures import T0  # noqa: E402
-
-pytest_plugins = ["storage_fixtures"]
 
 
 class BoomError(RuntimeError):

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.cli import CliCalls
 from vigil.core.domain import Role, UserRow
 from vigil.core.records import ObjectClass, Sighting
 from vigil.governance.audit import AuditLog, iter_entries
@@ -22,10 +23,6 @@ from vigil.perception.image import load_image
 from vigil.storage import Database, Repository
 from vigil.storage.media import LocalMediaStore
 
-pytest.register_assert_rewrite("cli_calls")
-from cli_calls import CliCalls  # noqa: E402
-
-pytest_plugins = ["storage_fixtures"]
 pytestmark = [pytest.mark.models, pytest.mark.data]
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -7,12 +7,10 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.websockets import WebSocketDisconnect
-from test_api_support import Env
 
+from tests.support.api_env import Env
 from vigil.api.deps import PUBLIC_ROUTES, route_access
 from vigil.core.domain import Role
-
-pytest_plugins = ["test_api_support"]
 
 O, S, I, A, U, D = (  # noqa: E741
     Role.OPERATOR,

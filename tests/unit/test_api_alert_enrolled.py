@@ -6,17 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
+from tests.support.api_env import Env, jpeg
 from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.core.records import Alert, AlertKind
 from vigil.governance.actors import Actor
 from vigil.governance.watchlists import Category, EnrolmentPhoto
-
-pytest.register_assert_rewrite("test_api_support")
-from test_api_support import Env, jpeg  # noqa: E402
-
-pytest_plugins = ["test_api_support"]  # the env fixture
 
 
 def test_enrolled_image_comes_from_the_template_column(env: Env) -> None:

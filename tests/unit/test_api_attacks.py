@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_api_support import SECRET_URL, Env, add_alert, jpeg
 
+from tests.support.api_env import SECRET_URL, Env, add_alert, jpeg
 from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.core.records import AlertKind
-
-pytest_plugins = ["test_api_support"]
 
 
 def _envelope(r: object, status: int) -> dict[str, object]:

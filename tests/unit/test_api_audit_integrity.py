@@ -4,13 +4,11 @@ anchor laundered by the next audited request after entries were deleted."""
 from __future__ import annotations
 
 from sqlalchemy import delete
-from test_api_support import Env
 
+from tests.support.api_env import Env
 from vigil.core.domain import CameraRow, Role
 from vigil.governance.audit import iter_entries
 from vigil.storage import schema as t
-
-pytest_plugins = ["test_api_support"]
 
 
 def _user_entries(env: Env) -> list[str]:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from test_api_support import PASSWORD, Env
-
+from tests.support.api_env import PASSWORD, Env
 from vigil.api.deps import COOKIE
 from vigil.core.domain import Role
-
-pytest_plugins = ["test_api_support"]
 
 
 def _login(env: Env, user: str = "operator", password: str = PASSWORD, **kw: str) -> object:

@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-from test_api_support import Env
-
+from tests.support.api_env import Env
 from vigil.core.domain import Role
-
-pytest_plugins = ["test_api_support"]
 
 
 def test_health_is_public_and_cameras_need_auth(env: Env) -> None:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_api_support import PASSWORD, Env, add_alert
 
+from tests.support.api_env import PASSWORD, Env, add_alert
 from vigil.core.domain import Role, UserRow
 from vigil.governance.accounts import Principal
 from vigil.governance.audit import iter_entries
-
-pytest_plugins = ["test_api_support"]
 
 
 def operator_on(env: Env, cameras: list[str] | None, role: str = "operator") -> dict[str, str]:

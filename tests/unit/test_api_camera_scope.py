@@ -23,15 +23,11 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.api_env import PASSWORD, Env, add_alert, jpeg
 from vigil.api.scope import CASE_PARAM, NOT_CAMERA_BOUND, PATH_RECORDS, may_change, sees
 from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.core.records import AlertKind, AlertStatus, PlateRead
 from vigil.governance.audit import AuditAction, iter_entries
-
-pytest.register_assert_rewrite("test_api_support")
-from test_api_support import PASSWORD, Env, add_alert, jpeg  # noqa: E402
-
-pytest_plugins = ["test_api_support"]
 
 AWAY, HOME = "cam-1", "cam-2"  # the records' camera; the outsider's camera
 WORKERS = (Role.OPERATOR, Role.SUPERVISOR, Role.INVESTIGATOR, Role.AUTHORISING_OFFICER)

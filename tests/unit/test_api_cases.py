@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
+from tests.support.api_env import Env, add_alert
 from vigil.core.domain import Role
 from vigil.core.records import PlateRead
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.purge import RetentionPolicy
 from vigil.storage.plates import PlateStore
-
-pytest.register_assert_rewrite("test_api_support")
-from test_api_support import Env, add_alert  # noqa: E402
-
-pytest_plugins = ["test_api_support"]  # the env fixture
 
 
 def stored_read_id(env: Env, text: str, days_ago: float) -> str:

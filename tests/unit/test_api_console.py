@@ -7,12 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_api_support import Env
 
+from tests.support.api_env import Env
 from vigil.api.middleware import CONSOLE_CSP
 from vigil.api.routes.console import CONSOLE_DIR
-
-pytest_plugins = ["test_api_support"]
 
 
 def test_front_page_redirects_to_the_console(env: Env) -> None:

@@ -10,14 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.api_env import Env, build_env, jpeg
 from vigil.core.domain import Role
 from vigil.core.records import ObjectClass, Sighting
 from vigil.governance.actors import Actor
 from vigil.governance.audit import iter_entries
 from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
-
-pytest.register_assert_rewrite("test_api_support")
-from test_api_support import Env, build_env, jpeg  # noqa: E402
 
 URL = "/api/v1/searches/faces"
 SOUGHT, OTHER = (200, 40, 120), (30, 160, 60)  # two "people" (the fake pipeline hashes pixels)

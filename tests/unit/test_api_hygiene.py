@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_api_support import SECRET_URL, Env, build_env, config, jpeg, jpeg_claiming
 
+from tests.support.api_env import SECRET_URL, Env, build_env, config, jpeg, jpeg_claiming
 from vigil.core.domain import Role
 from vigil.sources.status import CameraState, StatusTracker
-
-pytest_plugins = ["test_api_support"]
 
 
 class StatusOnlySystem:

@@ -6,13 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_api_support import Env
 
+from tests.support.api_env import Env
 from vigil.core.domain import Role
 from vigil.errors import ValidationError
 from vigil.governance.audit import AuditAction, iter_entries
-
-pytest_plugins = ["test_api_support"]
 
 KEYS = "/api/v1/auth/api-keys"
 

@@ -20,25 +20,21 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError as PydanticValidationError
-from test_api_support import PASSWORD, Env, build_env, config
 
+from tests.support.api_env import PASSWORD, Env, build_env, config
+from tests.support.storage import ENGINES, FAST, fresh_sqlite, truncate_all
 from vigil.api.clients import client_address, proxy_networks
 from vigil.config.settings import ApiConfig
 from vigil.core.domain import Role
 from vigil.governance.accounts import LoginPolicy
 from vigil.storage import Database, Repository
 
-pytest.register_assert_rewrite("storage_fixtures")
-from storage_fixtures import ENGINES, FAST, fresh_sqlite, truncate_all  # noqa: E402
-
-pytest_plugins = ["test_api_support", "storage_fixtures"]
-
 LOGIN = "/api/v1/auth/login"
 WRONG = "not the password at all"
 
 
 def _database(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    """An empty migrated database on ``engine`` (the fixtures of storage_fixtures)."""
+    """An empty migrated database on ``engine`` (the fixtures of tests.support.storage)."""
     if engine == "sqlite":
         return fresh_sqlite(request.getfixturevalue("sqlite_template"), tmp_path)
     database = Database(request.getfixturevalue("pg_url"), FAST)

@@ -3,16 +3,10 @@ its result count and the reason header, and the chain still verifies."""
 
 from __future__ import annotations
 
-import pytest
-
+from tests.support.api_env import Env
 from vigil.core.domain import Role
 from vigil.core.records import ObjectClass, Sighting
 from vigil.governance.audit import AuditAction, iter_entries
-
-pytest.register_assert_rewrite("test_api_support")
-from test_api_support import Env  # noqa: E402
-
-pytest_plugins = ["test_api_support"]  # the env fixture
 
 
 def test_listing_sightings_is_an_audited_search(env: Env) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_data
+from tests.support.data import shared_data
 from vigil.errors import InputError, ValidationError
 from vigil.eval.metrics import fnir_at_fpir
 from vigil.eval.protocols import (

@@ -94,8 +94,7 @@ def test_load_image_file_errors(tmp_path: object) -> None:
 def test_image_size_reads_the_header_only() -> None:
     import tracemalloc
 
-    from test_api_support import jpeg_claiming
-
+    from tests.support.api_env import jpeg_claiming
     from vigil.perception.image import image_size
 
     data = jpeg_claiming(6000, 6600)

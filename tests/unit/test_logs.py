@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from vigil import logs
 from vigil.config import parse_config
@@ -81,8 +83,6 @@ def test_log_files_are_redacted_rotated_and_kept_only_keep_days(tmp_path: Path) 
 
 # -- the one URL-credential redactor ------------------------------------------------------------
 
-from hypothesis import assume, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 # Any printable character but blanks: a camera URL cannot hold a blank (the config refuses one).
 _PRINTABLE = st.characters(min_codepoint=0x21, max_codepoint=0x7E)

@@ -8,15 +8,13 @@ import secrets
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_api_support import Env
 
+from tests.support.api_env import Env
 from vigil.core.domain import Role
 from vigil.errors import ValidationError
 from vigil.governance.accounts import USERNAME_PATTERN
 from vigil.governance.passwords import check_password, common_passwords
 from vigil.system.demo_world import _user
-
-pytest_plugins = ["test_api_support"]
 
 USERNAMES = st.from_regex(USERNAME_PATTERN, fullmatch=True)
 

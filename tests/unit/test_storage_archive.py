@@ -150,9 +150,6 @@ def test_add_remove_search_consistent_with_a_model(ops: list[tuple[bool, list[in
 @pytest.mark.slow
 def test_recall_and_memory_gate_at_100k(tmp_path: Path) -> None:
     """The issue's targets at a size CI can afford (the 2M run is `python -m bench`)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from bench.bench_storage import _exact_top10, clustered_unit_vectors
 
     rng = np.random.default_rng(11)

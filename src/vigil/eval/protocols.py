@@ -766,11 +766,6 @@ def calibration_holdout(
     return [check_calibration(_calibrate(fit, t, method=method), test) for t in target_fpirs]
 
 
-def probe_identities(results: SearchResults, identities: Sequence[str]) -> list[str]:
-    """The folder name of each search's probe (for cohorts and for reports)."""
-    return [identities[int(i)] for i in results.probe]
-
-
 def search_cohorts(
     results: SearchResults, identities: Sequence[str], cohort_of: Mapping[str, str]
 ) -> npt.NDArray[np.str_]:

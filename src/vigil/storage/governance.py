@@ -2,9 +2,9 @@
 
 These read and delete across tables (alerts with their probe crops and sightings, biometric rows
 that no record still needs, records past their retention time) for :mod:`vigil.governance`, which
-decides when and why; the SQL stays here, in the storage layer. They use the storage schema and
-:class:`Database`'s one writer, so they run unchanged on SQLite and PostgreSQL; media bytes are
-deleted by the caller only after the rows that referred to them are gone (a key is shared by
+decides when and why; the SQL stays here, in the storage layer. They use the storage schema
+and :class:`Database`'s one writer, so they run unchanged on SQLite and PostgreSQL; media bytes
+are deleted by the caller only after the rows that referred to them are gone (a key is shared by
 identical bytes, so :meth:`GovernanceStore.media_referenced` is checked first).
 """
 
@@ -251,31 +251,3 @@ class GovernanceStore:
     def delete_sightings(self, sighting_ids: Sequence[str]) -> list[str]:
         ids = list(sighting_ids)
         return self.db.write(lambda c: self._delete_sightings(c, ids)) if ids else []
-
-    # -- verifications (for reports) ------------------------------------------------------------
-
-    def verification_counts(self, alert_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        """``{alert_id: {"confirm": n, "reject": m}}`` for the given alerts."""
-        col = t.verifications.c
-        out: dict[str, dict[str, int]] = {}
-        ids = list(alert_ids)
-        if not ids:
-            return out
-        q = (
-            select(col.alert_id, col.decision, func.count())
-            .where(col.alert_id.in_(ids))
-            .group_by(col.alert_id, col.decision)
-        )
-        with self.db.read() as c:
-            for alert_id, decision, n in c.execute(q):
-                out.setdefault(alert_id, {})[decision] = int(n)
-        return out
-
-    def subject_watchlists(self, subject_ids: Sequence[str]) -> dict[str, str]:
-        col = t.subjects.c
-        ids = list(subject_ids)
-        if not ids:
-            return {}
-        with self.db.read() as c:
-            q = select(col.id, col.watchlist_id).where(col.id.in_(ids))
-            return {r.id: r.watchlist_id for r in c.execute(q)}

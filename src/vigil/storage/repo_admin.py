@@ -358,12 +358,6 @@ class AdminRepository:
             r = _one(c, t.templates, template_id, "template")
             return TemplateRow(**_fields(r, names), vector=unpack_vector(r.vector, r.dim))
 
-    def delete_templates(self, template_ids: Sequence[str]) -> int:
-        ids = list(template_ids)
-        return self.db.write(
-            lambda c: c.execute(delete(t.templates).where(t.templates.c.id.in_(ids))).rowcount
-        )
-
     # -- deployments ----------------------------------------------------------------------------
 
     def add_deployment(self, dep: DeploymentRow) -> None:

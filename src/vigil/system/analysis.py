@@ -7,8 +7,8 @@ the drops. Per-camera statistics are fixed-size records (no per-frame history is
 recent-faces ring holds counts and boxes only — never crops or embeddings.
 
 An exception in a stage is caught per frame, counted and logged with the camera id (the camera
-keeps running); if the same camera fails ``max_consecutive_failures`` times in a row it is
-reported as ``failing`` so the operator sees it, instead of a silent hang.
+keeps running); the count is served per camera in the camera view (``analysis_failures``), so
+the operator sees a failing stage instead of a silent hang.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ class CameraStats:
     failures: int = 0
     alerts: int = 0
     face_tracks_closed: int = 0
-    consecutive_failures: int = 0
     last_error: str | None = None
     last_frame_at: str | None = None
     face_ms_ewma: float = 0.0
@@ -50,14 +49,12 @@ class CameraStats:
     def failed(self, exc: BaseException) -> None:
         """Count a contained failure of any stage on this camera."""
         self.failures += 1
-        self.consecutive_failures += 1
         self.last_error = redact(f"{type(exc).__name__}: {exc}")
 
     def observe(self, analysis: FaceAnalysis, ms: float) -> None:
         self.frames += 1
         self.faces += len(analysis.observations)
         self.faces_embedded += int(analysis.usable.sum())
-        self.consecutive_failures = 0
         self.face_ms_ewma = ms if self.frames == 1 else 0.9 * self.face_ms_ewma + 0.1 * ms
 
 
@@ -72,7 +69,6 @@ class AnalysisPool:
     hooks: list[FaceHook] = field(default_factory=list)
     identifiers: dict[str, CameraIdentification] = field(default_factory=dict)
     people: dict[str, PeopleStage] = field(default_factory=dict)
-    max_consecutive_failures: int = 20
     stats: dict[str, CameraStats] = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
     _threads: list[threading.Thread] = field(init=False, default_factory=list)
@@ -184,7 +180,6 @@ class AnalysisPool:
         stats.frames += 1
         stats.alerts += len(alerts)
         stats.face_tracks_closed = identifier.tracks_closed
-        stats.consecutive_failures = 0
         stats.face_ms_ewma = ms if stats.frames == 1 else 0.9 * stats.face_ms_ewma + 0.1 * ms
         for alert in alerts:
             log.warning(
@@ -195,10 +190,3 @@ class AnalysisPool:
                 alert.alert.score,
                 alert.alert.false_alert_rate or float("nan"),
             )
-
-    def failing(self) -> list[str]:
-        return [
-            c
-            for c, s in self.stats.items()
-            if s.consecutive_failures >= self.max_consecutive_failures
-        ]

@@ -1,6 +1,7 @@
 """Builders for the API tests: an app over a fresh SQLite database with one user per role.
 
-Not a test module itself (it has no tests); imported by the unit and integration API tests.
+Imported by the unit and integration API tests; its ``env`` fixture is registered for every test
+by ``tests/conftest.py``.
 Passwords are hashed with cheap argon2 parameters here so logins stay fast on a 2-core runner;
 production uses argon2-cffi's defaults.
 """
@@ -20,10 +21,12 @@ import numpy as np
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from vigil.api.app import create_app
+from vigil.api.deps import route_access
 from vigil.config import VigilConfig
 from vigil.core.domain import CameraRow, DeploymentRow, DeploymentState, Role
 from vigil.core.records import Alert, AlertKind, FaceObservation, ObjectClass, Sighting
@@ -39,6 +42,9 @@ from vigil.system.services import Services
 PASSWORD = "correct horse battery"
 ROLES = list(Role)
 FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+# The role a test acts as when several may call an operation: the broadest first, so a probe
+# reaches the handler rather than a scope check.
+PREFERENCE = [Role.ADMIN, Role.SUPERVISOR, Role.INVESTIGATOR, *Role]
 SECRET_URL = "rtsp://admin:hunter2-secret@10.0.0.7/stream"
 _TEMPLATE: dict[str, Path] = {}
 
@@ -230,3 +236,24 @@ def add_alert(
     )
     repo.add_alert(alert, sighting_id=sid, probe_key=crop)
     return alert
+
+
+def roles_by_operation(env: Env) -> dict[tuple[str, str], tuple[Role, ...]]:
+    """Each operation of ``env``'s app (method, path) and the roles its access rule admits
+    (empty when it needs no login), read from the routes' dependencies as the app declares them."""
+    out: dict[tuple[str, str], tuple[Role, ...]] = {}
+    for route in env.app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        stack = list(route.dependant.dependencies)
+        roles: tuple[Role, ...] = ()
+        while stack:
+            d = stack.pop()
+            found = route_access(d.call) if d.call is not None else None
+            if found is not None:
+                roles = found[0]
+                break
+            stack += d.dependencies
+        for method in (route.methods or set()) - {"HEAD"}:
+            out[(method, route.path)] = roles
+    return out

@@ -1,4 +1,5 @@
-"""Shared set-up for the governance tests: services over one database, a movable clock, users."""
+"""Shared set-up for the governance tests: services over one database, a movable clock, users,
+and factories for watchlists, deployment requests and alerts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil.core.domain import Role, SubjectRow, TemplateRow, WatchlistRow
+from vigil.core.records import Alert, AlertKind, ObjectClass, Sighting
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditLog
 from vigil.governance.deployments import (
@@ -157,3 +159,23 @@ def post_event(
         kind=DeploymentKind.POST_EVENT,
     )
     return w.deployments.request(INVESTIGATOR, req)
+
+
+def fake_alert(w: World, deployment_id: str, n: int = 0) -> Alert:
+    """An alert as the live identifier stores it: probe crop in media, a face sighting."""
+    key = w.media.put(f"probe-{deployment_id}-{n}".encode())
+    s = Sighting(uuid.uuid4().hex, "cam-1", ObjectClass.FACE, w.clock(), w.clock(), 0.8, key)
+    w.repo.add_sightings([s])
+    w.repo.add_embeddings("test", [(s.id, unit(1)[0])], at=w.clock())
+    a = Alert(
+        uuid.uuid4().hex,
+        AlertKind.FACE_MATCH,
+        "cam-1",
+        w.clock(),
+        0.7,
+        deployment_id=deployment_id,
+        subject_id=None,
+        false_alert_rate=0.01,
+    )
+    w.repo.add_alert(a, sighting_id=s.id, probe_key=key)
+    return a

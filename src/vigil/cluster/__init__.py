@@ -1,1 +1,0 @@
-"""Cluster mode: the same pipeline code as Ray actors, with a capacity model."""

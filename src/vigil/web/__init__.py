@@ -1,1 +1,0 @@
-"""Web console served by the API."""

@@ -1,0 +1,1 @@
+"""Vigil's test suite, a package so shared helpers import as ``tests.support.<module>``."""
