@@ -20,6 +20,7 @@ Why this order, bottom first:
 * ``notify`` delivers what governance let through (webhooks, MQTT, the event hub).
 * ``eval`` measures the stages on data sets (it drives them, nothing drives it).
 * ``system`` is the composition root that builds and starts all of the above.
+* ``cluster`` runs the composition root's per-camera part as Ray actors across machines.
 * ``api`` serves it over HTTP; ``cli`` is the command line over everything; ``docsgen`` and
   ``__main__`` are entry points above the command line.
 
@@ -39,6 +40,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"notify"}),
     frozenset({"eval"}),
     frozenset({"system"}),
+    frozenset({"cluster"}),
     frozenset({"api"}),
     frozenset({"cli"}),
     frozenset({"docsgen", "__main__"}),

@@ -5,8 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 from vigil.config import ConfigFileError, load_config, parse_config
+from vigil.config.settings import VigilConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,3 +102,12 @@ def test_cli_config_check_exit_codes(tmp_path: Path) -> None:
     )
     assert good.returncode == 0, good.stderr
     assert "OK" in good.stdout
+
+
+def test_cluster_mode_refuses_sqlite_with_the_fix() -> None:
+    with pytest.raises(PydanticValidationError, match=r"cluster mode .* needs PostgreSQL"):
+        VigilConfig.model_validate({"cluster": {"engine": "ray"}})
+    ok = VigilConfig.model_validate(
+        {"cluster": {"engine": "ray"}, "storage": {"url": "postgresql+psycopg://vigil@db/vigil"}}
+    )
+    assert ok.cluster.engine == "ray" and VigilConfig().cluster.engine == "embedded"

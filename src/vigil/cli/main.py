@@ -15,6 +15,7 @@ from vigil import __version__
 from vigil.cli import (
     audit_cmd,
     cameras_cmd,
+    cluster_cmd,
     config_cmd,
     db_cmd,
     eval_cmd,
@@ -46,6 +47,7 @@ app.add_typer(report_cmd.app, name="report")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(watchlists_cmd.app, name="watchlists")
 app.add_typer(hotlists_cmd.app, name="hotlists")
+app.add_typer(cluster_cmd.app, name="cluster")
 eval_cmd.register_calibrate(app)
 run_cmd.register(app)
 

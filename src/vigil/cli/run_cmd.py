@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import typer
 from rich import box
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     import uvicorn
     from starlette.types import ASGIApp
 
+    from vigil.cluster.runner import ClusterRunner
+    from vigil.system.assembly import Assembly
+    from vigil.system.embedded import EmbeddedSystem
     from vigil.system.services import Services
 
 console = Console()
@@ -61,10 +64,7 @@ def _notes(row: dict[str, object]) -> str:
     return "; ".join(parts)[:80]
 
 
-def _table(system: object, url: str, started: float) -> Group:
-    from vigil.system.embedded import EmbeddedSystem
-
-    assert isinstance(system, EmbeddedSystem)
+def _table(system: CameraView, url: str, started: float) -> Group:
     table = Table(
         title=f"Vigil — console {url}/console/ — API {url}/api/v1 (spec /openapi.json) — "
         f"up {time.monotonic() - started:.0f} s",
@@ -83,6 +83,29 @@ def _table(system: object, url: str, started: float) -> Group:
         if note := _notes(row):  # free text goes under the table, where it has the full width
             notes.append(Text(f"{row['camera_id']}: {note}", style="yellow"))
     return Group(table, *notes)
+
+
+class CameraView(Protocol):
+    """What the live terminal view reads: the embedded system or the cluster runner."""
+
+    def camera_view(self) -> list[dict[str, Any]]: ...
+
+
+def _build(config: VigilConfig) -> tuple[Assembly, ClusterRunner | None]:
+    """The embedded assembly, or (cluster mode) the head's part of it and a cluster runner:
+    cameras run as Ray actors across the cluster, the API and housekeeping here."""
+    from vigil.system.assembly import assemble
+
+    if config.cluster.engine != "ray":
+        return assemble(config), None
+    from vigil.cluster.runner import ClusterRunner
+
+    return assemble(config, cameras=False), ClusterRunner(config)
+
+
+def _running(system: EmbeddedSystem | None) -> EmbeddedSystem:
+    assert system is not None
+    return system
 
 
 def server_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
@@ -118,14 +141,13 @@ def serve(
     import uvicorn
 
     from vigil.api.app import create_app
-    from vigil.system.assembly import assemble
 
-    built = assemble(config)
+    built, runner = _build(config)
     system, services = built.system, built.services
-    assert system is not None
-    if system.counting:
+    cameras: CameraView = runner if runner is not None else _running(system)
+    if system is not None and system.counting:
         console.print(f"counting people on {', '.join(system.counting)} (crowd samples are stored)")
-    if system.identifying:
+    if system is not None and system.identifying:
         console.print(
             f"live identification ready on {', '.join(system.identifying)} (it matches only "
             "inside an approved deployment)"
@@ -152,19 +174,24 @@ def serve(
     started = time.monotonic()
     try:
         built.start()
+        if runner is not None:
+            runner.start()
+            console.print(f"cluster mode: {len(runner.cameras)} camera actor(s) on Ray")
         api_thread.start()
         console.print(f"Vigil API on {url}/api/v1 (spec: {url}/openapi.json; Ctrl-C to stop)")
         console.print(f"Web console on {url}/console/  (sign in with a user's password)")
         deadline = None if duration is None else started + duration
         if live:
-            with Live(_table(system, url, started), console=console, refresh_per_second=1) as view:
+            with Live(_table(cameras, url, started), console=console, refresh_per_second=1) as view:
                 while not stop.wait(1.0) and (deadline is None or time.monotonic() < deadline):
-                    view.update(_table(system, url, started))
+                    view.update(_table(cameras, url, started))
         else:
             while not stop.wait(1.0) and (deadline is None or time.monotonic() < deadline):
                 pass
     finally:
         server.should_exit = True
+        if runner is not None:
+            runner.stop()
         built.stop()
         api_thread.join(5)
         for s, handler in previous.items():

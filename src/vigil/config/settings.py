@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from vigil.config.analytics import LineConfig, PeopleConfig, ZoneConfig
 from vigil.config.base import Strict
+from vigil.config.cluster import ClusterConfig
 from vigil.config.governance import GovernanceConfig
 from vigil.config.plates import PlatesConfig
 from vigil.config.tamper import TamperConfig
@@ -753,6 +754,22 @@ class VigilConfig(Strict):
         description="Licence-plate region, track fusion, hotlist hit confirmations, read "
         "retention.",
     )
+    cluster: ClusterConfig = Field(
+        default_factory=ClusterConfig,
+        title="Cluster",
+        description="Embedded (one process, the default) or cluster mode on Ray.",
+    )
+
+    @model_validator(mode="after")
+    def _cluster_needs_postgresql(self) -> VigilConfig:
+        url = self.storage.url.get_secret_value()
+        if self.cluster.engine == "ray" and not url.startswith("postgresql"):
+            raise ValueError(
+                "cluster mode (cluster.engine: ray) needs PostgreSQL: every node writes to the "
+                "same system of record; set storage.url to postgresql+psycopg://USER@HOST/DB "
+                f"(got a {url.split(':', 1)[0]} URL)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_camera_ids(self) -> VigilConfig:

@@ -91,16 +91,25 @@ class Assembly:
         self.services.stop()
 
 
-def assemble(config: VigilConfig, *, cameras: bool = True) -> Assembly:
-    """Build everything for ``config`` (``cameras=False``: services only, no pipelines)."""
+def assemble(config: VigilConfig, *, cameras: bool = True, head: bool = True) -> Assembly:
+    """Build everything for ``config``.
+
+    ``cameras=False``: services only, no pipelines (the head of a cluster, CLI tools, tests).
+    ``head=False``: a camera node of a cluster: no background tasks (housekeeping and
+    notifications run once, on the head), no archive index (one process owns its files; the
+    head catches it up from the database) and no audit anchor file (the head keeps it; the
+    chain itself is shared and linked under the database's lock).
+    """
     # 1. storage
     repo = Repository(open_database_from_config(config))
     sync_cameras(repo, config, utc_now())
     media = media_store_from_config(config)
-    archive = archive_for(config)
-    catch_up_archive(repo, archive)
+    archive = archive_for(config) if head else None
+    if archive is not None:
+        catch_up_archive(repo, archive)
     # 2. accountability
-    audit = AuditLog(repo, anchor_path=config.system.data_dir / AUDIT_ANCHOR)
+    anchor = config.system.data_dir / AUDIT_ANCHOR if head else None
+    audit = AuditLog(repo, anchor_path=anchor)
     # 3. governance services
     services = governance_services(
         repo,
@@ -113,8 +122,9 @@ def assemble(config: VigilConfig, *, cameras: bool = True) -> Assembly:
     # 4-5. stage sinks, then the pipelines built with them
     system = EmbeddedSystem(config, sinks=stage_sinks(config, services)) if cameras else None
     # 6. background
-    services.background.append(housekeeper(config, services.deployments, services.purger))
-    services.background.extend(notifiers(services, config, system))
+    if head:
+        services.background.append(housekeeper(config, services.deployments, services.purger))
+        services.background.extend(notifiers(services, config, system))
     return Assembly(config, services, system)
 
 

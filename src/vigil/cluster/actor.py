@@ -1,0 +1,70 @@
+"""One camera as a Ray actor: the embedded pipeline of that camera on whichever node Ray picks.
+
+The actor builds, for its one camera, what the embedded mode builds for all of them
+(:func:`vigil.system.assembly.assemble` with ``head=False``): capture and decoding, perception,
+the per-camera stages and their sinks, which write each decision with its audit entry to the
+shared PostgreSQL in one transaction. Non-match faces never leave the actor's memory (the pure
+identifier drops them at track close), and deployment snapshots are read by the actor itself, so
+galleries reach only the nodes whose cameras a deployment covers.
+
+Failover is Ray's: the runner creates every camera actor with unlimited restarts, so when a node
+dies Ray re-creates its actors on the nodes left, which re-runs this constructor (the camera
+starts again from its source). What a crash loses is what was in memory: frames in the queue and
+face tracks still open (their decisions were not made yet); every decision already recorded is in
+the database exactly once.
+
+This module imports Ray only inside :func:`remote_class`, so the embedded mode never needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+from vigil.config.settings import VigilConfig
+from vigil.system.assembly import Assembly, assemble
+
+
+class CameraActor:
+    """The pipeline of one camera (see the module docstring); Ray wraps it as a remote class."""
+
+    def __init__(self, config: VigilConfig, camera_id: str) -> None:
+        cams = [c for c in config.cameras if c.id == camera_id]
+        if not cams:
+            raise ValueError(f"camera {camera_id!r} is not in the configuration")
+        self.camera_id = camera_id
+        self.started_at = time.time()
+        self.built: Assembly = assemble(config.model_copy(update={"cameras": cams}), head=False)
+        self.built.start()
+
+    def status(self) -> dict[str, Any]:
+        """Where the camera runs and how it is doing (no URL, no biometric data)."""
+        system = self.built.system
+        rows = [] if system is None else system.camera_view()
+        row = rows[0] if rows else {"camera_id": self.camera_id, "state": "unknown"}
+        return {
+            **row,
+            "node": _node_id(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+        }
+
+    def stop(self) -> None:
+        self.built.stop()
+        self.built.services.repo.db.dispose()
+
+
+def _node_id() -> str:
+    import ray
+
+    return str(ray.get_runtime_context().get_node_id())
+
+
+def remote_class() -> Any:
+    """:class:`CameraActor` as a Ray remote class (imports Ray)."""
+    import ray
+
+    return ray.remote(CameraActor)
