@@ -1,0 +1,186 @@
+"""Cluster mode against the embedded mode on the same footage: throughput per worker-node count.
+
+N cameras of real footage (OpenCV's vtest.avi, looped) are analysed for a fixed wall time three
+ways in one run: the embedded system (one process; the baseline), a Ray cluster on this machine
+with one worker node, and with two worker nodes (the machine's cores split between them). The
+figure is analysed frames per second summed over the cameras (read from each camera's
+``frames_analysed`` before and after the window, so start-up is excluded), and each cluster
+figure is reported beside the embedded one as a ratio.
+
+Cameras analyse people (NanoDet + ByteTrack, ``analytics: [persons]``) at ``fps`` sampled frames
+per second from files read as fast as possible (``realtime: false``), so the machine is
+saturated and the figure is capacity, not the cameras' own rate.
+
+What it can show on a 2-core machine: the overhead of the Ray path (actors, one model copy per
+camera actor instead of one shared detector) at equal cores; not scaling, since two "nodes" here
+share the same two cores. The issue's scaling targets (≥ 1.8× from 1 to 2 nodes, ≥ 3.2× from 1 to
+4) need a multi-core machine; ``python -m bench.bench_cluster --nodes 1 2 4 --cores N`` runs there.
+
+Usage: ``python -m bench --only cluster`` (part of ``make bench``) or
+``python -m bench.bench_cluster --cameras 4 --seconds 60 --nodes 1 2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback-only test cluster
+
+FOOTAGE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "opencv_vtest"
+
+
+def _config(cameras: int, fps: float, data_dir: Path, db_url: str, address: str | None) -> Any:
+    from vigil.config.settings import VigilConfig
+
+    cluster = {"engine": "embedded"}
+    if address is not None:
+        cluster = {"engine": "ray", "address": address, "camera_cpus": 0.5}
+    return VigilConfig.model_validate(
+        {
+            "system": {"data_dir": str(data_dir)},
+            "storage": {"url": db_url},
+            "cluster": cluster,
+            "cameras": [
+                {
+                    "id": f"cam-{i}",
+                    "url": str((FOOTAGE / "vtest.avi").resolve()),
+                    "loop": True,
+                    "realtime": False,
+                    "fps": fps,
+                    "analytics": ["persons"],
+                }
+                for i in range(cameras)
+            ],
+        }
+    )
+
+
+def _frames(rows: list[dict[str, Any]]) -> int:
+    return sum(int(r.get("frames_analysed") or 0) for r in rows)
+
+
+def embedded_fps(cameras: int, fps: float, seconds: float, db_url: str, tmp: Path) -> float:
+    """Analysed frames per second of the embedded system (every camera in one process)."""
+    from vigil.system.assembly import assemble
+
+    built = assemble(_config(cameras, fps, tmp / "embedded", db_url, None))
+    system = built.system
+    assert system is not None
+    system.start()
+    try:
+        time.sleep(min(20.0, seconds / 2))  # warm-up: models loaded, queues flowing
+        n0, t0 = _frames(system.camera_view()), time.monotonic()
+        time.sleep(seconds)
+        return (_frames(system.camera_view()) - n0) / (time.monotonic() - t0)
+    finally:
+        system.stop()
+        built.services.repo.db.dispose()
+
+
+def cluster_fps(
+    cameras: int, fps: float, seconds: float, db_url: str, tmp: Path, *, nodes: int, cores: int
+) -> float:
+    """Analysed frames per second with ``nodes`` worker nodes sharing ``cores`` logical CPUs."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from vigil.cluster.runner import ClusterRunner
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    for _ in range(nodes):
+        cluster.add_node(num_cpus=max(1, cores // nodes))
+    cluster.wait_for_nodes()
+    runner = ClusterRunner(_config(cameras, fps, tmp / f"ray{nodes}", db_url, cluster.address))
+    try:
+        runner.start()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            rows = list(runner.poll(timeout=10).values())
+            if len(rows) == cameras and all((r.get("frames_analysed") or 0) > 0 for r in rows):
+                break
+        time.sleep(min(20.0, seconds / 2))
+        n0, t0 = _frames(list(runner.poll(timeout=10).values())), time.monotonic()
+        time.sleep(seconds)
+        n1 = _frames(list(runner.poll(timeout=10).values()))
+        return (n1 - n0) / (time.monotonic() - t0)
+    finally:
+        runner.stop()
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def _database() -> tuple[str, Any]:
+    """A fresh PostgreSQL database for the run (cluster mode needs PostgreSQL); dropped after."""
+    import uuid
+
+    import psycopg
+
+    from vigil.storage import Database
+
+    name = f"vigil_bench_{uuid.uuid4().hex[:10]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    db = Database(url)
+    db.migrate()
+    db.dispose()
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url, drop
+
+
+def measure(
+    cameras: int, fps: float, seconds: float, nodes: list[int], cores: int
+) -> dict[str, object]:
+    import tempfile
+
+    if not (FOOTAGE / "vtest.avi").is_file():
+        return {"skipped": f"needs {FOOTAGE / 'vtest.avi'}"}
+    url, drop = _database()
+    out: dict[str, object] = {"cameras": cameras, "fps_per_camera": fps, "window_s": seconds}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            base = embedded_fps(cameras, fps, seconds, url, Path(tmp))
+            out["embedded_frames_per_s"] = round(base, 2)
+            for n in nodes:
+                value = cluster_fps(cameras, fps, seconds, url, Path(tmp), nodes=n, cores=cores)
+                out[f"ray_{n}_nodes_frames_per_s"] = round(value, 2)
+                out[f"ray_{n}_nodes_vs_embedded_ratio"] = round(value / base, 3) if base else None
+    finally:
+        drop()
+    return out
+
+
+def run(quick: bool) -> dict[str, object]:
+    cores = os.cpu_count() or 2
+    return measure(2 if quick else 4, 2.0, 20.0 if quick else 60.0, [1, 2], cores)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cameras", type=int, default=4)
+    parser.add_argument("--fps", type=float, default=2.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--nodes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    args = parser.parse_args()
+    result = measure(args.cameras, args.fps, args.seconds, args.nodes, args.cores)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
