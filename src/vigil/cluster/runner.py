@@ -39,6 +39,7 @@ class CameraWatch:
     actor: Any
     last: dict[str, Any] = field(default_factory=dict)
     down_since: float | None = None
+    seen_at: float = 0.0
     gaps: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=MAX_GAPS))
     moves: int = 0
 
@@ -54,6 +55,7 @@ class ClusterRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._poll_lock = threading.Lock()
         self._owns_ray = False
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -107,30 +109,45 @@ class ClusterRunner:
             self.poll()
 
     def poll(self, timeout: float | None = None) -> dict[str, dict[str, Any]]:
-        """Ask every camera for its status now; returns the latest status of each."""
+        """Ask every camera for its status now; returns the latest status of each.
+
+        A camera that has never answered is ``starting`` (its actor is still being built), not
+        down. A gap is recorded when a camera that answered before answers again after it
+        stopped answering, or answers from a new incarnation of its actor (Ray re-created it
+        between two polls): from its last answer (or the first missed one) to the new answer.
+        Polls are serialised (the watch thread and a caller may both poll), and every time is
+        taken when the answer arrives.
+        """
         import ray
 
         wait = timeout if timeout is not None else self.config.cluster.failover_check_s
-        refs = {cid: w.actor.status.remote() for cid, w in self.cameras.items()}
-        now = time.time()
-        for cid, ref in refs.items():
-            watch = self.cameras[cid]
-            try:
-                status = ray.get(ref, timeout=wait)
-            except Exception:  # the node died or the actor is being re-created elsewhere
+        with self._poll_lock:
+            refs = {cid: w.actor.status.remote() for cid, w in self.cameras.items()}
+            for cid, ref in refs.items():
+                watch = self.cameras[cid]
+                try:
+                    status = ray.get(ref, timeout=wait)
+                except Exception:  # the node died or the actor is being re-created elsewhere
+                    with self._lock:
+                        if watch.last and watch.down_since is None:
+                            watch.down_since = time.time()
+                            log.warning("cluster: camera %s is not answering (restarting)", cid)
+                    continue
+                now = time.time()
                 with self._lock:
-                    if watch.down_since is None:
-                        watch.down_since = now
-                        log.warning("cluster: camera %s is not answering (restarting)", cid)
-                continue
-            with self._lock:
-                if watch.down_since is not None:
-                    watch.gaps.append((watch.down_since, now))
-                    log.warning("cluster: camera %s back after %.1f s", cid, now - watch.down_since)
-                    watch.down_since = None
-                if watch.last and watch.last.get("node") != status.get("node"):
-                    watch.moves += 1
-                watch.last = status
+                    restarted = bool(watch.last) and (
+                        watch.last.get("started_at") != status.get("started_at")
+                    )
+                    since = watch.down_since
+                    if since is None and restarted:  # re-created between two polls
+                        since = watch.seen_at
+                    if since is not None:
+                        watch.gaps.append((since, now))
+                        log.warning("cluster: camera %s back after %.1f s", cid, now - since)
+                        watch.down_since = None
+                    if watch.last and watch.last.get("node") != status.get("node"):
+                        watch.moves += 1
+                    watch.last, watch.seen_at = status, now
         return self.statuses()
 
     def statuses(self) -> dict[str, dict[str, Any]]:
@@ -138,7 +155,7 @@ class ClusterRunner:
         out = {}
         with self._lock:
             for cid, w in self.cameras.items():
-                row = dict(w.last) or {"camera_id": cid}
+                row = dict(w.last) or {"camera_id": cid, "state": "starting"}
                 if w.down_since is not None:
                     row["state"] = "restarting"
                 row["gaps_s"] = [round(b - a, 2) for a, b in w.gaps]
