@@ -15,6 +15,7 @@ from vigil import __version__
 from vigil.cli import (
     audit_cmd,
     cameras_cmd,
+    capacity_cmd,
     cluster_cmd,
     config_cmd,
     db_cmd,
@@ -50,6 +51,7 @@ app.add_typer(hotlists_cmd.app, name="hotlists")
 app.add_typer(cluster_cmd.app, name="cluster")
 eval_cmd.register_calibrate(app)
 run_cmd.register(app)
+capacity_cmd.register(app)
 
 
 @app.command()
