@@ -1,0 +1,175 @@
+"""The end-to-end face alert in cluster mode: the safeguards hold on a camera node.
+
+The same scene as the embedded end-to-end test (vtest frames with another photo of an enrolled
+person walking across them) is written to a video file and analysed by a camera actor on a Ray
+worker node, while the head (this process, over the same PostgreSQL) enrols three people,
+requests a deployment and has a different officer approve it. Checked afterwards, from the
+database and every data folder: one alert for the right person, pending two-person verification,
+with its probe crop and calibrated false-alert rate; no template or crop of anybody else anywhere;
+and an audit chain that verifies, with the camera node's entries linked into the head's chain.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import av
+import cv2
+import pytest
+
+from tests.support.governance_world import INVESTIGATOR, OFFICER
+from tests.support.storage import truncate_all
+from vigil.cluster.runner import ClusterRunner
+from vigil.config.settings import VigilConfig
+from vigil.core.records import AlertKind, AlertStatus
+from vigil.governance.audit import iter_entries
+from vigil.governance.deployments import DeploymentRequest, Purpose
+from vigil.governance.watchlists import Category, EnrolmentPhoto
+from vigil.perception.image import load_image
+from vigil.storage import Database
+from vigil.storage.governance import GovernanceStore
+from vigil.system.assembly import assemble
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback-only test cluster
+ray = pytest.importorskip("ray", reason="cluster mode needs Ray (installed by `make test`)")
+cluster_utils = pytest.importorskip("ray.cluster_utils")
+
+pytestmark = [pytest.mark.models, pytest.mark.data]
+N_FRAMES = 16
+FACE_FRAMES = range(3, 11)
+
+
+def _people(lfw_dir: Path) -> list[list[Path]]:
+    folders = sorted(d for d in lfw_dir.iterdir() if d.is_dir())
+    out = [sorted(d.glob("*.jpg")) for d in folders]
+    return [p for p in out if len(p) >= 2][:3]
+
+
+def _scene_video(vtest: Path, photo: Path, out: Path) -> Path:
+    """The embedded test's scene as an H.264 file: 16 sampled frames at 2 fps."""
+    cap = cv2.VideoCapture(str(vtest))
+    face = cv2.resize(load_image(photo)[40:210, 40:210], (150, 150))
+    frames = []
+    for i in range(N_FRAMES * 3):
+        ok, frame = cap.read()
+        assert ok
+        if i % 3:
+            continue
+        k = len(frames)
+        if k in FACE_FRAMES:
+            x = 520 + 6 * (k - FACE_FRAMES.start)
+            frame[30:180, x : x + 150] = face
+        frames.append(frame)
+    cap.release()
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=2)
+        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
+        stream.options = {"crf": "18", "g": "1"}  # every frame a key frame: nothing is lost
+        for frame in frames:
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    return out
+
+
+@pytest.mark.timeout(600)
+def test_a_face_alert_raised_on_a_camera_node_and_nothing_else_kept(
+    pg_url: str, lfw_dir: Path, vtest_video: Path, tmp_path: Path
+) -> None:
+    truncate_all(db := Database(pg_url))
+    db.dispose()
+    people = _people(lfw_dir)
+    video = _scene_video(vtest_video, people[0][1], tmp_path / "scene.mp4")
+    config = VigilConfig.model_validate(
+        {
+            "system": {"data_dir": str(tmp_path / "data")},
+            "storage": {"url": pg_url},
+            "cluster": {"engine": "ray", "camera_cpus": 1, "failover_check_s": 1},
+            "cameras": [
+                {
+                    "id": "cam-1",
+                    "url": str(video),
+                    "fps": 2,
+                    "realtime": True,
+                    "analytics": ["faces"],
+                }
+            ],
+        }
+    )
+    head = assemble(config, cameras=False)
+    svc = head.services
+    now = datetime.now(UTC)
+    wl = svc.watchlists.create(
+        INVESTIGATOR,
+        name="missing persons",
+        category=Category.MISSING_OR_VULNERABLE,
+        reason="missing persons reports",
+        expires_at=now + timedelta(days=7),
+    )
+    for i, photos in enumerate(people):
+        photo = EnrolmentPhoto(photos[0].read_bytes(), f"family photo, report MP-{i}")
+        svc.watchlists.enrol(
+            INVESTIGATOR, wl, label=f"person {i}", photos=[photo], reason=f"report MP-{i}"
+        )
+    req = DeploymentRequest(
+        Purpose.VICTIM_SEARCH,
+        "Court order 2026/7",
+        now - timedelta(minutes=1),
+        now + timedelta(hours=2),
+        watchlist_ids=(wl,),
+        camera_ids=("cam-1",),
+        reason="child at risk",
+    )
+    dep = svc.deployments.request(INVESTIGATOR, req)
+    svc.deployments.approve(OFFICER, dep, "necessary and proportionate")
+
+    cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    worker = cluster.add_node(num_cpus=2)
+    cluster.wait_for_nodes()
+    runner = ClusterRunner(
+        config.model_copy(
+            update={"cluster": config.cluster.model_copy(update={"address": cluster.address})}
+        )
+    )
+    try:
+        runner.start()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            row = runner.poll(timeout=10)["cam-1"]
+            seen = (row.get("frames_analysed") or 0) + (row.get("dropped_frames") or 0)
+            if seen >= N_FRAMES:  # played in real time: the node keeps up, nothing is dropped
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the camera node did not analyse the {N_FRAMES} frames: {row}")
+        assert row["node"] == worker.node_id and row["dropped_frames"] == 0, row
+    finally:
+        runner.stop()  # closes the open face tracks on the node: they are matched or dropped
+        cluster.shutdown()
+
+    alerts = GovernanceStore(svc.repo.db).alerts()
+    assert len(alerts) == 1, alerts
+    a = svc.repo.get_alert(alerts[0].id)
+    subjects = {s.label: s.id for s in svc.repo.list_subjects(wl)}
+    assert a.kind is AlertKind.FACE_MATCH and a.deployment_id == dep
+    assert a.subject_id == subjects["person 0"] and a.status is AlertStatus.PENDING
+    assert a.false_alert_rate is not None and 0 < a.false_alert_rate < 0.05
+    # Nothing of anybody else: one crop (the alert's), no archived template, the 3 enrolled.
+    counts = GovernanceStore(svc.repo.db).biometric_counts()
+    assert counts == {
+        "sighting_embeddings": 0,
+        "sighting_crops": 1,
+        "templates": 3,
+        "alert_probes": 1,
+    }
+    media = {p.name for p in (tmp_path / "data" / "media").rglob("*") if p.is_file()}
+    assert len(media) == 4, media  # 3 enrolment photos + 1 probe crop, on every node's folder
+    raised = [e for e in iter_entries(svc.repo) if e.action == "alert.raise"]
+    assert [e.target for e in raised] == [f"alert:{a.id}"]
+    scans = [e for e in iter_entries(svc.repo) if e.action == "deployment.scan_summary"]
+    assert scans and int(dict(scans[-1].details)["faces_scanned"]) >= 1  # written by the node
+    assert svc.audit.verify().ok  # the node's entries are links of the head's one chain
+    svc.repo.db.dispose()
