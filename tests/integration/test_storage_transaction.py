@@ -7,13 +7,15 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from tests.support.storage import T0
+from tests.support.storage import FAST, T0, libpq_url, truncate_all
 from vigil.core.domain import CameraRow, CaseRow
+from vigil.errors import NotFoundError
 from vigil.governance.audit import AuditLog, iter_entries
-from vigil.storage import Repository
+from vigil.storage import Database, Repository
 from vigil.storage import schema as t
 
 
@@ -91,3 +93,35 @@ def test_concurrent_audited_units_form_one_unbroken_chain(repo: Repository, tmp_
     assert report.ok, report.describe()
     anchor = audit.anchor()
     assert anchor is not None and anchor.seq == 47
+
+
+def test_a_unit_is_run_again_whole_when_its_connection_dies(pg_url: str) -> None:
+    """PostgreSQL drops the connection half-way (a restart, a failover): the first attempt is
+    rolled back whole and the unit runs again; exactly one attempt's records are stored."""
+    db = Database(pg_url, FAST)
+    truncate_all(db)
+    repo = Repository(db)
+    audit = AuditLog(repo)
+    attempts: list[int] = []
+
+    def work() -> None:
+        attempts.append(1)
+        n = len(attempts)
+        repo.add_case(_case(n))
+        audit.append("ivan", "case.open", f"case:case-{n}", "opened")
+        if n == 1:
+            with db.transaction() as conn:  # joins the unit: its own connection
+                pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with psycopg.connect(libpq_url(pg_url), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            repo.add_case(_case(99))  # the dead connection fails here
+
+    db.unit(work)
+    assert len(attempts) == 2
+    assert repo.get_case("case-2").id == "case-2"
+    for gone in ("case-1", "case-99"):
+        with pytest.raises(NotFoundError):
+            repo.get_case(gone)
+    assert [e.target for e in iter_entries(repo)] == ["case:case-2"]
+    assert audit.verify().ok
+    db.dispose()

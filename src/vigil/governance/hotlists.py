@@ -207,10 +207,13 @@ class PlateHitChecker:
             self.repo.add_plate_reads([read])
             return None
         hotlist, entry = hit
-        with self.store.db.transaction():
+
+        def store() -> Alert:
             self.repo.add_plate_reads([read])
             self.store.mark_hit(read, hotlist.id)
-            alert = self._raise(read, hotlist, entry)
+            return self._raise(read, hotlist, entry)
+
+        alert = self.store.db.unit(store)  # re-run whole while the database is away
         self.hits += 1
         return alert
 

@@ -5,8 +5,9 @@ nothing; this is the only place its decisions reach storage. Per decision:
 
 * a **match** (:class:`~vigil.identification.live.TrackDecision` with hits): the probe crop goes
   to the media store first (files cannot roll back), then the face sighting, one pending alert per
-  matching deployment and each alert's ``alert.raise`` audit entry commit in **one** transaction;
-  if it fails, a crop this call created is deleted again, so nothing is left half-written;
+  matching deployment and each alert's ``alert.raise`` audit entry commit in **one** transaction
+  (re-run whole while the database is away, up to ``storage.write_retry_s``); if it still fails,
+  a crop this call created is deleted again, so nothing is left half-written;
 * an **archived** non-match (inside an approved post-event authorisation): the crop, then the
   sighting and its template in one transaction, and the template is added to the archive index
   once that has committed (the index catches up from the database after a crash);
@@ -116,10 +117,13 @@ class IdentificationRecorder:
 
     def _raise(self, d: TrackDecision) -> list[FaceAlert]:
         probe_key, created = self._put(d.probe_jpeg)
-        try:
-            with self.repo.db.transaction():
-                sighting_id = self._sighting(d, probe_key)
-                out = [self._alert(d, hit, sighting_id, probe_key) for hit in d.hits]
+
+        def store() -> list[FaceAlert]:
+            sighting_id = self._sighting(d, probe_key)
+            return [self._alert(d, hit, sighting_id, probe_key) for hit in d.hits]
+
+        try:  # one unit, re-run whole if the database is away for a while
+            out = self.repo.db.unit(store)
         except BaseException:
             if created:
                 self.media.delete(probe_key)
@@ -162,15 +166,18 @@ class IdentificationRecorder:
         assert d.embedding is not None
         key, created = self._put(d.probe_jpeg)
         vector = np.asarray(d.embedding, np.float32)
+
+        def store() -> None:
+            sighting_id = self._sighting(d, key)
+            ids = self.repo.add_embeddings(d.model, [(sighting_id, vector)], at=self.clock())
+            if self.archive is not None:
+                archive = self.archive
+                self.repo.db.after_commit(
+                    lambda: archive.add(np.asarray(ids, np.int64), vector[None, :])
+                )
+
         try:
-            with self.repo.db.transaction():
-                sighting_id = self._sighting(d, key)
-                ids = self.repo.add_embeddings(d.model, [(sighting_id, vector)], at=self.clock())
-                if self.archive is not None:
-                    archive = self.archive
-                    self.repo.db.after_commit(
-                        lambda: archive.add(np.asarray(ids, np.int64), vector[None, :])
-                    )
+            self.repo.db.unit(store)
         except BaseException:
             if created:
                 self.media.delete(key)

@@ -251,6 +251,40 @@ class Database:
             except Exception:  # the commit stands; a failed callback is loud, not fatal
                 log.exception("after-commit callback %r failed", callback)
 
+    def unit(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` as one unit of work (like :meth:`transaction`), re-running it whole when the
+        connection is lost or the file is busy, until ``write_retry_s`` has passed.
+
+        For the pipelines' records (a face decision, a plate hit, a crowd sample): a database that
+        is away for a while delays them instead of losing them. ``fn`` must be safe to run again
+        from the start: the failed attempt was rolled back whole, so it only needs to make no
+        side effect outside the database before it returns (files are written before the unit,
+        callbacks registered with :meth:`after_commit` run once, after the commit that counts).
+        Inside an open unit it simply joins it (the outer unit decides).
+        """
+        if self._unit.get() is not None:
+            return fn()
+        deadline = time.monotonic() + self.options.write_retry_s
+        attempt = 0
+        while True:
+            try:
+                with self.transaction():
+                    return fn()
+            except StorageUnavailableError as exc:
+                cause = exc.__cause__
+                if not isinstance(cause, DBAPIError) or not self._retryable(cause):
+                    raise
+                attempt += 1
+                if time.monotonic() >= deadline:
+                    raise StorageUnavailableError(
+                        f"unit of work failed after {attempt} attempts over "
+                        f"{self.options.write_retry_s:.0f} s: {exc.message}",
+                        hint="nothing of it was stored; the caller must keep it and retry",
+                    ) from exc
+                delay = min(2.0, 0.05 * 2 ** (attempt - 1))
+                log.warning("unit of work attempt %d failed; retrying in %.2f s", attempt, delay)
+                time.sleep(delay)
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the current unit commits (now, outside a unit)."""
         unit = self._unit.get()

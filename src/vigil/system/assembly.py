@@ -194,10 +194,12 @@ def stage_sinks(config: VigilConfig, services: Services) -> StageSinks:
     repo = services.repo
 
     def store_crowd(sample: CrowdSample, alerts: list[Alert]) -> None:
-        with repo.db.transaction():  # a sample and the alerts it raised: together
+        def store() -> None:  # a sample and the alerts it raised: together
             repo.add_crowd_samples([sample])
             for alert in alerts:
                 repo.add_alert(alert)
+
+        repo.db.unit(store)
 
     return StageSinks(
         tamper=TamperAlerter(repo),
