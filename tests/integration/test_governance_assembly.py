@@ -49,6 +49,7 @@ def test_default_assembly_purges_the_archive_too(tmp_path: Path) -> None:
         assert system is not None and system.identifying == ["cam-1"]
         assert system.analysis.identifiers["cam-1"].recorder.archive is archive
         (keeper,) = [b for b in svc.background if isinstance(b, Housekeeper)]
+        assert keeper.catch_up is None  # embedded: the recorder adds to the index itself
 
         # A template archived under a post-event authorisation that has since lapsed.
         now = datetime.now(UTC)
@@ -151,3 +152,42 @@ def test_archive_catches_up_after_a_crash_and_saves_on_a_clean_stop(tmp_path: Pa
         assert len(reopened) == 3
     finally:
         again.repo.db.dispose()
+
+
+def test_a_cluster_head_brings_templates_archived_on_camera_nodes_into_its_index(
+    tmp_path: Path,
+) -> None:
+    """Camera nodes archive into the database only; the head's housekeeper catches its index up
+    every pass, so an authorised archive search finds them without a restart."""
+    from tests.support.governance_world import INVESTIGATOR, OFFICER
+    from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
+
+    built = assemble(config(tmp_path), cameras=False)
+    svc = built.services
+    try:
+        archive = svc.archive
+        assert isinstance(archive, FaissArchiveIndex) and len(archive) == 0
+        now = datetime.now(UTC)
+        req = DeploymentRequest(
+            Purpose.SERIOUS_CRIME_SUSPECT,
+            "warrant 7",
+            now - timedelta(hours=1),
+            now + timedelta(hours=1),
+            camera_ids=("cam-1",),
+            reason="robbery at 10:00",
+            kind=DeploymentKind.POST_EVENT,
+        )
+        dep = svc.deployments.request(INVESTIGATOR, req)
+        svc.deployments.approve(OFFICER, dep, "necessary")
+        # What a camera node's recorder writes for an archived non-match (no index there).
+        vec = np.random.default_rng(5).standard_normal(archive.params.dim).astype(np.float32)
+        s = Sighting("s1", "cam-1", ObjectClass.FACE, now - timedelta(minutes=2), now, 0.8)
+        svc.repo.add_sightings([s])
+        (vid,) = svc.repo.add_embeddings("fr_feature", [("s1", vec)], at=now)
+        (keeper,) = [b for b in svc.background if isinstance(b, Housekeeper)]
+        assert keeper.catch_up is not None
+        keeper.run_once()
+        assert len(archive) == 1
+        assert int(archive.search(vec[None, :], 1).ids[0, 0]) == vid
+    finally:
+        svc.repo.db.dispose()

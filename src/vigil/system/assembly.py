@@ -123,7 +123,15 @@ def assemble(config: VigilConfig, *, cameras: bool = True, head: bool = True) ->
     system = EmbeddedSystem(config, sinks=stage_sinks(config, services)) if cameras else None
     # 6. background
     if head:
-        services.background.append(housekeeper(config, services.deployments, services.purger))
+        # Without cameras here (a cluster's head), camera nodes archive templates into the
+        # database only; the housekeeper brings them into this process's index every pass.
+        catch_up = None
+        if archive is not None and not cameras:
+            index = archive
+            catch_up = lambda: catch_up_archive(repo, index)  # noqa: E731
+        services.background.append(
+            housekeeper(config, services.deployments, services.purger, catch_up=catch_up)
+        )
         services.background.extend(notifiers(services, config, system))
     return Assembly(config, services, system)
 

@@ -89,8 +89,15 @@ def retention_policy(config: VigilConfig) -> RetentionPolicy:
     )
 
 
-def housekeeper(config: VigilConfig, deployments: DeploymentService, purger: Purger) -> Housekeeper:
-    """The housekeeper with the configured retention and intervals."""
+def housekeeper(
+    config: VigilConfig,
+    deployments: DeploymentService,
+    purger: Purger,
+    *,
+    catch_up: Callable[[], int] | None = None,
+) -> Housekeeper:
+    """The housekeeper with the configured retention and intervals (``catch_up``: see
+    :class:`Housekeeper`)."""
     g = config.governance
     return Housekeeper(
         deployments,
@@ -98,6 +105,7 @@ def housekeeper(config: VigilConfig, deployments: DeploymentService, purger: Pur
         retention_policy(config),
         every_s=g.purge_every_s,
         retention_every_s=g.retention_every_s,
+        catch_up=catch_up,
     )
 
 
@@ -167,6 +175,9 @@ class Housekeeper:
             sooner at the cost of one cheap indexed query per tick.
         retention_every_s: seconds between retention runs; each run appends one audit entry, so
             running it every tick would fill the chain with empty runs.
+        catch_up: run every pass when set: the cluster head's archive-index catch-up, since
+            camera nodes archive templates into the database only (one process owns the index
+            files). Unset in the embedded mode, where the recorder adds to the index itself.
     """
 
     def __init__(
@@ -177,7 +188,9 @@ class Housekeeper:
         *,
         every_s: float = 60.0,
         retention_every_s: float = 3600.0,
+        catch_up: Callable[[], int] | None = None,
     ) -> None:
+        self.catch_up = catch_up
         self.deployments = deployments
         self.purger = purger
         self.policy = policy
@@ -206,6 +219,8 @@ class Housekeeper:
     def run_once(self) -> None:
         """One pass: tick, purge non-match biometrics, and retention when it is due."""
         self.deployments.tick()
+        if self.catch_up is not None:  # before the purge: it may strip what was just archived
+            self.catch_up()
         self.purger.purge_unmatched()
         if time.monotonic() - self._retention_at >= self.retention_every_s:
             self.purger.apply_retention(self.policy)
