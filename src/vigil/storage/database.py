@@ -264,26 +264,12 @@ class Database:
         """
         if self._unit.get() is not None:
             return fn()
-        deadline = time.monotonic() + self.options.write_retry_s
-        attempt = 0
-        while True:
-            try:
-                with self.transaction():
-                    return fn()
-            except StorageUnavailableError as exc:
-                cause = exc.__cause__
-                if not isinstance(cause, DBAPIError) or not self._retryable(cause):
-                    raise
-                attempt += 1
-                if time.monotonic() >= deadline:
-                    raise StorageUnavailableError(
-                        f"unit of work failed after {attempt} attempts over "
-                        f"{self.options.write_retry_s:.0f} s: {exc.message}",
-                        hint="nothing of it was stored; the caller must keep it and retry",
-                    ) from exc
-                delay = min(2.0, 0.05 * 2 ** (attempt - 1))
-                log.warning("unit of work attempt %d failed; retrying in %.2f s", attempt, delay)
-                time.sleep(delay)
+
+        def attempt() -> T:
+            with self.transaction():
+                return fn()
+
+        return self._retrying(attempt, "unit of work")
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the current unit commits (now, outside a unit)."""
@@ -303,28 +289,37 @@ class Database:
         if (unit := self._unit.get()) is not None:
             with unit.conn.begin_nested():
                 return fn(unit.conn)
+
+        def attempt() -> T:
+            with self._write_lock, self.writer.begin() as conn:
+                return fn(conn)
+
+        return self._retrying(attempt, "write")
+
+    def _retrying(self, attempt: Callable[[], T], what: str) -> T:
+        """Run ``attempt`` until it succeeds, re-running it on connection loss or a busy file
+        (directly, or as the cause of a rolled-back unit) with back-off, until
+        ``write_retry_s`` has passed; then :class:`StorageUnavailableError`."""
         deadline = time.monotonic() + self.options.write_retry_s
-        attempt = 0
+        tries = 0
         while True:
             try:
-                with self._write_lock, self.writer.begin() as conn:
-                    return fn(conn)
-            except DBAPIError as exc:
-                if not self._retryable(exc):
+                return attempt()
+            except (DBAPIError, StorageUnavailableError) as exc:
+                cause = exc if isinstance(exc, DBAPIError) else exc.__cause__
+                if not isinstance(cause, DBAPIError) or not self._retryable(cause):
                     raise
-                attempt += 1
+                tries += 1
+                reason = (redact(str(cause.orig)).splitlines() or ["(no message)"])[0]
                 if time.monotonic() >= deadline:
                     raise StorageUnavailableError(
-                        f"write failed after {attempt} attempts over "
-                        f"{self.options.write_retry_s:.0f} s: {redact(str(exc.orig))}",
-                        hint="the batch was not stored; the caller keeps it and must retry",
+                        f"{what} failed after {tries} attempts over "
+                        f"{self.options.write_retry_s:.0f} s: {reason}",
+                        hint="nothing of it was stored; the caller keeps it and must retry",
                     ) from exc
-                delay = min(2.0, 0.05 * 2 ** (attempt - 1))
+                delay = min(2.0, 0.05 * 2 ** (tries - 1))
                 log.warning(
-                    "write attempt %d failed (%s); retrying in %.2f s",
-                    attempt,
-                    redact(str(exc.orig)).splitlines()[0],
-                    delay,
+                    "%s attempt %d failed (%s); retrying in %.2f s", what, tries, reason, delay
                 )
                 time.sleep(delay)
 
