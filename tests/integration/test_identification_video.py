@@ -24,6 +24,7 @@ from tests.support.governance_world import (
     post_event,
     request,
 )
+from tests.support.scenes import scene_frames
 from vigil.config.settings import FacesConfig
 from vigil.core.domain import Decision
 from vigil.core.records import AlertKind, AlertStatus, FrameRef
@@ -49,8 +50,6 @@ from vigil.system.identification import CameraIdentification, DeploymentAuthorit
 pytestmark = [pytest.mark.models, pytest.mark.data]
 
 THRESHOLD = FacesConfig().identification.threshold
-N_FRAMES = 16
-FACE_FRAMES = range(3, 11)  # the composited person is in view for these sampled frames
 
 
 @pytest.fixture(scope="module")
@@ -92,21 +91,7 @@ def _t0():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def frames(vtest_video: Path, people: list[list[Path]]) -> list[np.ndarray]:
     """vtest frames (every 3rd) with another photo of person 0 walking across frames 3..10."""
-    cap = cv2.VideoCapture(str(vtest_video))
-    out = []
-    face = cv2.resize(load_image(people[0][1])[40:210, 40:210], (150, 150))
-    for i in range(N_FRAMES * 3):
-        ok, frame = cap.read()
-        assert ok
-        if i % 3:
-            continue
-        k = len(out)
-        if k in FACE_FRAMES:
-            x = 520 + 6 * (k - FACE_FRAMES.start)
-            frame[30:180, x : x + 150] = face
-        out.append(frame)
-    cap.release()
-    return out
+    return scene_frames(vtest_video, people[0][1])
 
 
 @dataclass
