@@ -140,3 +140,15 @@ class RateLimitedError(VigilError):
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message, hint=f"retry after {retry_after_s} s")
         self.retry_after_s = retry_after_s
+
+
+class InferenceSaturatedError(VigilError):
+    """A shared inference pool refused a frame because it was saturated (cluster mode).
+
+    Not a failure of the camera: the frame is dropped and counted per camera
+    (``saturation_drops``), and the next frame is tried; cameras inside active deployments or
+    with crowd-alert zones are served first (docs/cluster.md).
+    """
+
+    code = "inference_saturated"
+    http_status = 503

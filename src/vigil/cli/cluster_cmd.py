@@ -25,6 +25,7 @@ def cluster_status(address: str | None, namespace: str, timeout: float = 5.0) ->
     """Nodes and camera actors of a running Vigil cluster (Ray must be reachable)."""
     import ray
 
+    from vigil.cluster.inference import POOL_PREFIX
     from vigil.cluster.runner import ACTOR_PREFIX
 
     ray.init(address=address or "auto", namespace=namespace, log_to_driver=False)
@@ -40,9 +41,8 @@ def cluster_status(address: str | None, namespace: str, timeout: float = 5.0) ->
             for n in ray.nodes()  # type: ignore[no-untyped-call]
         ]
         # In the current namespace Ray lists the names alone.
-        names = sorted(
-            str(n) for n in ray.util.list_named_actors() if str(n).startswith(ACTOR_PREFIX)
-        )
+        all_names = ray.util.list_named_actors()
+        names = sorted(str(n) for n in all_names if str(n).startswith(ACTOR_PREFIX))
         cameras: list[dict[str, Any]] = []
         for name in names:
             try:
@@ -53,7 +53,15 @@ def cluster_status(address: str | None, namespace: str, timeout: float = 5.0) ->
                 cameras.append(
                     {"camera_id": name.removeprefix(ACTOR_PREFIX), "state": str(exc)[:80]}
                 )
-        return {"nodes": nodes, "cameras": cameras}
+        pools: list[dict[str, Any]] = []
+        for name in sorted(str(n) for n in all_names if str(n).startswith(POOL_PREFIX)):
+            try:
+                actor = ray.get_actor(name, namespace=namespace)
+                row = cast(dict[str, Any], ray.get(actor.stats.remote(), timeout=timeout))
+                pools.append({"name": name, **row})
+            except Exception as exc:
+                pools.append({"name": name, "state": str(exc)[:80]})
+        return {"nodes": nodes, "cameras": cameras, "pools": pools}
     finally:
         ray.shutdown()
 
@@ -62,7 +70,8 @@ def cluster_status(address: str | None, namespace: str, timeout: float = 5.0) ->
 def status(
     config_path: Path | None = CONFIG, as_json: bool = typer.Option(False, "--json")
 ) -> None:
-    """Nodes, cameras per node, analysed frames, drops and state of each camera."""
+    """Nodes, cameras per node, analysed frames, drops and state of each camera, and the
+    inference pool actors' queue depth, mean batch size, requests/s and drops."""
     config = load_config(config_path)
     if config.cluster.engine != "ray":
         raise ConfigError("cluster.engine is embedded: there is no cluster to show")
@@ -80,5 +89,13 @@ def status(
     for cam in doc["cameras"]:
         typer.echo(
             f"camera {cam.get('camera_id')}: {cam.get('state')} "
-            f"frames={cam.get('frames_analysed', '-')} drops={cam.get('dropped_frames', '-')}"
+            f"frames={cam.get('frames_analysed', '-')} drops={cam.get('dropped_frames', '-')} "
+            f"saturation_drops={cam.get('saturation_drops', '-')} "
+            f"priority={cam.get('priority') or '-'}"
+        )
+    for pool in doc.get("pools", []):
+        typer.echo(
+            f"pool {pool['name']}: queue={pool.get('queue_depth', '-')} "
+            f"mean_batch={pool.get('mean_batch', '-')} req/s={pool.get('requests_per_s', '-')} "
+            f"dropped={pool.get('dropped', '-')} wait_ms={pool.get('wait_ms', '-')}"
         )

@@ -21,9 +21,12 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
-from vigil.config.settings import VigilConfig
+from vigil.cluster.inference import CameraPriority, PooledDetector, find_server
+from vigil.config.settings import CameraConfig, VigilConfig
+from vigil.perception.objects.detector import ObjectDetector
 from vigil.system.assembly import Assembly, assemble
 
 
@@ -36,8 +39,26 @@ class CameraActor:
             raise ValueError(f"camera {camera_id!r} is not in the configuration")
         self.camera_id = camera_id
         self.started_at = time.time()
-        self.built: Assembly = assemble(config.model_copy(update={"cameras": cams}), head=False)
+        self.priority: CameraPriority | None = None
+        detectors = None
+        if config.cluster.inference == "pooled":
+            detectors = self._pooled_detector(config)
+        self.built: Assembly = assemble(
+            config.model_copy(update={"cameras": cams}), head=False, detectors=detectors
+        )
+        if self.priority is not None:  # deployments are read through the services just built
+            self.priority.deployments = self.built.services.deployments
         self.built.start()
+
+    def _pooled_detector(self, config: VigilConfig) -> Callable[[CameraConfig], ObjectDetector]:
+        """The factory that gives this camera a client of its shared pool actor."""
+
+        def make(camera: CameraConfig) -> ObjectDetector:
+            self.priority = CameraPriority(camera)
+            server = find_server(config, camera.id)
+            return PooledDetector(camera.id, server, self.priority, config.cluster.pool.timeout_s)
+
+        return make
 
     def status(self) -> dict[str, Any]:
         """Where the camera runs and how it is doing (no URL, no biometric data)."""
@@ -46,6 +67,7 @@ class CameraActor:
         row = rows[0] if rows else {"camera_id": self.camera_id, "state": "unknown"}
         return {
             **row,
+            "priority": None if self.priority is None else self.priority().name.lower(),
             "node": _node_id(),
             "host": socket.gethostname(),
             "pid": os.getpid(),

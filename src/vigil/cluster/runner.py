@@ -57,6 +57,7 @@ class ClusterRunner:
         self._lock = threading.Lock()
         self._poll_lock = threading.Lock()
         self._owns_ray = False
+        self.pool: list[Any] = []  # the shared detector actors (cluster.inference: pooled)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -69,6 +70,10 @@ class ClusterRunner:
         if not ray.is_initialized():
             ray.init(address=cluster.address, namespace=cluster.namespace, log_to_driver=False)
             self._owns_ray = True
+        if cluster.inference == "pooled":
+            from vigil.cluster.inference import start_pool
+
+            self.pool = start_pool(self.config)
         actor_class = remote_class()
         for cam in self.config.cameras:
             if not cam.enabled:
@@ -99,6 +104,8 @@ class ClusterRunner:
             log.exception("cluster: not every camera stopped cleanly")
         for w in self.cameras.values():
             ray.kill(w.actor, no_restart=True)
+        for server in self.pool:  # after the cameras: nothing asks them any more
+            ray.kill(server, no_restart=True)
         if self._owns_ray:
             ray.shutdown()
 

@@ -15,6 +15,72 @@ from pydantic import Field
 from vigil.config.base import Strict
 
 
+class InferencePoolConfig(Strict):
+    """``cluster.pool:``: the shared person/vehicle detector actors (``inference: pooled``).
+
+    Batching trades latency for throughput: a request waits at most ``max_wait_ms`` for
+    ``max_batch`` others. ``queue`` bounds memory and latency under saturation; when it is full,
+    frames of normal-priority cameras are dropped (and counted per camera) first.
+    """
+
+    actors: int = Field(
+        1,
+        ge=1,
+        le=256,
+        title="Pool actors",
+        description="How many detector actors serve the cameras; each camera always uses the "
+        "same one (chosen by a hash of its id).",
+    )
+    cpus: float = Field(
+        1.0,
+        ge=0,
+        le=64,
+        title="CPUs per pool actor",
+        description="Ray CPU resource each pool actor asks for (its ONNX Runtime threads).",
+    )
+    gpus: float = Field(
+        0.0,
+        ge=0,
+        le=8,
+        title="GPUs per pool actor",
+        description="Ray GPU resource each pool actor asks for; with a GPU assigned the actor "
+        "runs ONNX Runtime's TensorRT/CUDA providers where installed, else the CPU.",
+    )
+    resources: dict[str, float] = Field(
+        default_factory=dict,
+        max_length=8,
+        title="Custom resources",
+        description="Ray custom resources a pool actor needs (e.g. `{inference: 1}` to keep the "
+        "pool on nodes started with `--resources '{\"inference\": 4}'`).",
+    )
+    max_batch: int = Field(
+        8, ge=1, le=256, title="Largest batch", description="Most frames run in one batch."
+    )
+    max_wait_ms: float = Field(
+        10.0,
+        ge=0,
+        le=1000,
+        title="Batch wait",
+        description="Longest a frame waits for its batch to fill (the added latency bound).",
+    )
+    queue: int = Field(
+        64,
+        ge=1,
+        le=4096,
+        title="Queue bound",
+        description="Most frames waiting in one pool actor; when full, normal-priority frames "
+        "are refused and high-priority ones evict queued normal ones.",
+    )
+    timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        title="Request timeout",
+        description="Longest a camera waits for the pool's answer before the frame counts as "
+        "an analysis failure (a pool actor being restarted elsewhere).",
+    )
+
+
 class ClusterConfig(Strict):
     """``cluster:``: one process (embedded) or one Vigil over a Ray cluster."""
 
@@ -53,4 +119,17 @@ class ClusterConfig(Strict):
         title="Failover check",
         description="How often the runner asks every camera actor for its status; an actor "
         "whose node died is restarted elsewhere by Ray, and the gap is recorded per camera.",
+    )
+    inference: Literal["local", "pooled"] = Field(
+        "local",
+        title="Inference",
+        description="local: each camera actor runs its own person/vehicle detector (the "
+        "default); pooled: camera actors send frames to shared detector actors that batch "
+        "them (`pool`), with priority for cameras in active deployments or with crowd-alert "
+        "zones when the pool is saturated.",
+    )
+    pool: InferencePoolConfig = Field(
+        default_factory=InferencePoolConfig,
+        title="Inference pool",
+        description="Size, batching and queue bounds of the pooled detector actors.",
     )

@@ -23,6 +23,19 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
+
+def providers_for(gpu: bool) -> list[str]:
+    """ONNX Runtime providers in order of preference: with ``gpu``, TensorRT and CUDA where this
+    onnxruntime build has them (``onnxruntime-gpu``), always ending with the CPU."""
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    first = [p for p in GPU_PROVIDERS if gpu and p in available]
+    return [*first, "CPUExecutionProvider"]
+
+
 def onnx_session(name: str, model_dir: Path | None = None, threads: int | None = None) -> Any:
     """Open an ONNX Runtime session for the installed model ``name``."""
     import onnxruntime as ort

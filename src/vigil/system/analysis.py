@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from vigil.analytics.people import PeopleFrame
+from vigil.errors import InferenceSaturatedError
 from vigil.logs import redact
 from vigil.perception.faces.pipeline import FaceAnalysis, FacePipeline
 from vigil.sources.frames import DecodedFrame
@@ -40,6 +41,7 @@ class CameraStats:
     faces: int = 0
     faces_embedded: int = 0
     failures: int = 0
+    saturation_drops: int = 0  # frames a saturated shared inference pool refused (cluster)
     alerts: int = 0
     face_tracks_closed: int = 0
     last_error: str | None = None
@@ -126,8 +128,8 @@ class AnalysisPool:
         stats = self.stats[camera_id]
         stats.last_frame_at = frame.ref.captured_at.isoformat()
         stage = self.people.get(camera_id)
-        if stage is not None:
-            self._people(stage, stats, frame)
+        if stage is not None and not self._people(stage, stats, frame):
+            return None  # dropped by a saturated inference pool: not analysed, counted
         if self.faces is None or camera_id not in self.face_cameras:
             stats.frames += 1
             return None
@@ -148,18 +150,26 @@ class AnalysisPool:
         stats.observe(analysis, (time.perf_counter() - t0) * 1000)
         return analysis
 
-    def _people(self, stage: PeopleStage, stats: CameraStats, frame: DecodedFrame) -> None:
-        """Persons and vehicles → tracks → counts → crowd samples; failures contained."""
+    def _people(self, stage: PeopleStage, stats: CameraStats, frame: DecodedFrame) -> bool:
+        """Persons and vehicles → tracks → counts → crowd samples; failures contained.
+
+        Returns False only when a shared inference pool refused the frame (cluster mode,
+        saturation): the frame is then dropped whole and counted, not a failure.
+        """
         t0 = time.perf_counter()
         try:
             stage.process(frame.image, frame.ref)
+        except InferenceSaturatedError:
+            stats.saturation_drops += 1
+            return False
         except Exception as exc:
             stats.failed(exc)
             log.exception("people stage failed on camera %s", frame.ref.camera_id)
-            return
+            return True
         ms = (time.perf_counter() - t0) * 1000
         view = stage.view
         view.ms_ewma = ms if view.ms_ewma == 0.0 else 0.9 * view.ms_ewma + 0.1 * ms
+        return True
 
     def _identify(
         self,

@@ -54,7 +54,7 @@ from vigil.storage.archive import ArchiveIndex
 from vigil.storage.factory import media_store_from_config, open_database_from_config
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
-from vigil.system.embedded import EmbeddedSystem, StageSinks
+from vigil.system.embedded import DetectorFactory, EmbeddedSystem, StageSinks
 from vigil.system.governance import (
     archive_for,
     build_purger,
@@ -91,7 +91,13 @@ class Assembly:
         self.services.stop()
 
 
-def assemble(config: VigilConfig, *, cameras: bool = True, head: bool = True) -> Assembly:
+def assemble(
+    config: VigilConfig,
+    *,
+    cameras: bool = True,
+    head: bool = True,
+    detectors: DetectorFactory | None = None,
+) -> Assembly:
     """Build everything for ``config``.
 
     ``cameras=False``: services only, no pipelines (the head of a cluster, CLI tools, tests).
@@ -99,6 +105,8 @@ def assemble(config: VigilConfig, *, cameras: bool = True, head: bool = True) ->
     notifications run once, on the head), no archive index (one process owns its files; the
     head catches it up from the database) and no audit anchor file (the head keeps it; the
     chain itself is shared and linked under the database's lock).
+    ``detectors``: each camera's person/vehicle detector (a cluster's pooled inference clients);
+    default: one local detector shared by every camera.
     """
     # 1. storage
     repo = Repository(open_database_from_config(config))
@@ -120,7 +128,9 @@ def assemble(config: VigilConfig, *, cameras: bool = True, head: bool = True) ->
         archive=archive,
     )
     # 4-5. stage sinks, then the pipelines built with them
-    system = EmbeddedSystem(config, sinks=stage_sinks(config, services)) if cameras else None
+    system = None
+    if cameras:
+        system = EmbeddedSystem(config, sinks=stage_sinks(config, services), detectors=detectors)
     # 6. background
     if head:
         # Without cameras here (a cluster's head), camera nodes archive templates into the

@@ -19,6 +19,7 @@ from vigil.config.analytics import PEOPLE_ANALYTICS
 from vigil.config.settings import CameraConfig, VigilConfig
 from vigil.logs import redact
 from vigil.perception.faces.pipeline import FacePipeline
+from vigil.perception.objects.detector import ObjectDetector
 from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
 from vigil.system.analysis import AnalysisPool, FaceHook
@@ -28,6 +29,9 @@ from vigil.system.plates import PlateSink, PlateStage, profile_from_config
 from vigil.system.tamper_alerts import TamperAlerter
 
 log = logging.getLogger(__name__)
+
+#: Builds a camera's person/vehicle detector (cluster mode: a client of the shared pool).
+DetectorFactory = Callable[[CameraConfig], ObjectDetector]
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,10 @@ class EmbeddedSystem:
         sinks: StageSinks | None = None,
         hooks: list[FaceHook] | None = None,
         analysis_threads: int = 1,
+        detectors: DetectorFactory | None = None,
     ) -> None:
         self.config = config
+        self._detectors = detectors
         sinks = sinks or StageSinks()
         self.tamper_alerts = sinks.tamper
         cameras = [c for c in config.cameras if c.enabled]
@@ -89,11 +95,16 @@ class EmbeddedSystem:
         `plates` cameras (one shared reader)."""
         from vigil.perception.objects import NanoDetDetector
 
-        # One detector for every camera (an ONNX Runtime session is thread-safe). It keeps
-        # boxes down to 0.1 for the tracker's low-score pass; counts use people.score_threshold.
-        detector = NanoDetDetector(
-            self.config.models.dir, score_threshold=0.1, tile_grids=self.config.people.tile_grids
-        )
+        # One detector for every camera (an ONNX Runtime session is thread-safe), unless a
+        # factory gives each camera its own (cluster mode's pool clients). It keeps boxes down
+        # to 0.1 for the tracker's low-score pass; counts use people.score_threshold.
+        shared: ObjectDetector | None = None
+        if self._detectors is None:
+            shared = NanoDetDetector(
+                self.config.models.dir,
+                score_threshold=0.1,
+                tile_grids=self.config.people.tile_grids,
+            )
         reader = None
         if any("plates" in c.analytics for c in cameras):
             from vigil.perception.plates import PlateReader
@@ -110,6 +121,8 @@ class EmbeddedSystem:
                     sink=sinks.plates,
                     whole_frame=cam.plate_search == "whole_frame",
                 )
+            detector = shared if self._detectors is None else self._detectors(cam)
+            assert detector is not None
             self.analysis.people[cam.id] = PeopleStage(
                 cam.id,
                 detector,
@@ -168,6 +181,7 @@ class EmbeddedSystem:
                     "faces_seen": stats.faces if stats else 0,
                     "faces_embedded": stats.faces_embedded if stats else 0,
                     "analysis_failures": stats.failures if stats else 0,
+                    "saturation_drops": stats.saturation_drops if stats else 0,
                     "alerts": stats.alerts if stats else 0,
                     "face_tracks_closed": stats.face_tracks_closed if stats else 0,
                     "face_ms": round(stats.face_ms_ewma, 1) if stats else None,

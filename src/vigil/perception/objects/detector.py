@@ -98,14 +98,16 @@ def load_nanodet_onnx(model_dir: Path | None = None) -> bytes:
     return data
 
 
-def _session(data: bytes, threads: int | None) -> Any:
+def _session(data: bytes, threads: int | None, providers: Sequence[str] | None = None) -> Any:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        data, sess_options=opts, providers=list(providers or ["CPUExecutionProvider"])
+    )
 
 
 def tile_windows(
@@ -199,6 +201,8 @@ class NanoDetDetector:
         tile_overlap: share of a tile's size added on each side, so objects on a border are seen
             whole by one tile.
         threads: ONNX Runtime intra-op threads.
+        providers: ONNX Runtime execution providers (default: the CPU); see
+            :func:`vigil.perception.runtime.providers_for`.
     """
 
     name = "nanodet"
@@ -213,13 +217,14 @@ class NanoDetDetector:
         tile_overlap: float = 0.15,
         contain: float = 0.8,
         threads: int | None = None,
+        providers: Sequence[str] | None = None,
     ) -> None:
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self.tile_grids = tuple(tile_grids)
         self.tile_overlap = tile_overlap
         self.contain = contain
-        self.session = _session(load_nanodet_onnx(model_dir), threads)
+        self.session = _session(load_nanodet_onnx(model_dir), threads, providers)
         # Optional observer of each run's raw outputs (the crowd counter sums score maps).
         self.on_outputs: Callable[[list[Float32]], None] | None = None
         self.input_name = self.session.get_inputs()[0].name
