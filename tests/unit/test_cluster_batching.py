@@ -189,8 +189,6 @@ def test_no_request_is_lost_and_the_priority_rules_hold(
     snap = q.snapshot()
     assert snap["dropped"] == len(dropped) and snap["answered"] == len(answered)
     assert snap["submitted"] == len(tickets)
-    per_camera = {
-        cam: counts["normal"] + counts["high"] for cam, counts in snap["drops"].items()
-    }
+    per_camera = {cam: counts["normal"] + counts["high"] for cam, counts in snap["drops"].items()}
     for cam, n in per_camera.items():
         assert n == sum(1 for t in dropped if t.camera_id == cam)
