@@ -16,8 +16,13 @@ camera actor instead of one shared detector) at equal cores; not scaling, since 
 share the same two cores. The issue's scaling targets (≥ 1.8× from 1 to 2 nodes, ≥ 3.2× from 1 to
 4) need a multi-core machine; ``python -m bench.bench_cluster --nodes 1 2 4 --cores N`` runs there.
 
+``--inference local pooled`` adds, per node count, the same cameras with ``cluster.inference:
+pooled`` (one shared detector actor that batches the cameras' frames, ``pool.cpus: 0`` so it
+takes no camera's place on the node) beside the local-inference figure of the same run, with the
+pool's mean batch size.
+
 Usage: ``python -m bench --only cluster`` (part of ``make bench``) or
-``python -m bench.bench_cluster --cameras 4 --seconds 60 --nodes 1 2``.
+``python -m bench.bench_cluster --cameras 4 --seconds 60 --nodes 1 2 [--inference local pooled]``.
 """
 
 from __future__ import annotations
@@ -34,12 +39,21 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback-only
 FOOTAGE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "opencv_vtest"
 
 
-def _config(cameras: int, fps: float, data_dir: Path, db_url: str, address: str | None) -> Any:
+def _config(
+    cameras: int,
+    fps: float,
+    data_dir: Path,
+    db_url: str,
+    address: str | None,
+    *,
+    inference: str = "local",
+) -> Any:
     from vigil.config.settings import VigilConfig
 
-    cluster = {"engine": "embedded"}
+    cluster: dict[str, Any] = {"engine": "embedded"}
     if address is not None:
         cluster = {"engine": "ray", "address": address, "camera_cpus": 0.5}
+        cluster |= {"inference": inference, "pool": {"cpus": 0, "max_batch": 8}}
     return VigilConfig.model_validate(
         {
             "system": {"data_dir": str(data_dir)},
@@ -83,9 +97,19 @@ def embedded_fps(cameras: int, fps: float, seconds: float, db_url: str, tmp: Pat
 
 
 def cluster_fps(
-    cameras: int, fps: float, seconds: float, db_url: str, tmp: Path, *, nodes: int, cores: int
+    cameras: int,
+    fps: float,
+    seconds: float,
+    db_url: str,
+    tmp: Path,
+    *,
+    nodes: int,
+    cores: int,
+    inference: str = "local",
+    pool_stats: dict[str, Any] | None = None,
 ) -> float:
-    """Analysed frames per second with ``nodes`` worker nodes sharing ``cores`` logical CPUs."""
+    """Analysed frames per second with ``nodes`` worker nodes sharing ``cores`` logical CPUs;
+    with ``inference: pooled`` the pool's statistics are copied into ``pool_stats``."""
     import ray
     from ray.cluster_utils import Cluster
 
@@ -95,7 +119,10 @@ def cluster_fps(
     for _ in range(nodes):
         cluster.add_node(num_cpus=max(1, cores // nodes))
     cluster.wait_for_nodes()
-    runner = ClusterRunner(_config(cameras, fps, tmp / f"ray{nodes}", db_url, cluster.address))
+    data = tmp / f"ray{nodes}-{inference}"
+    runner = ClusterRunner(
+        _config(cameras, fps, data, db_url, cluster.address, inference=inference)
+    )
     try:
         runner.start()
         deadline = time.monotonic() + 300
@@ -107,7 +134,10 @@ def cluster_fps(
         n0, t0 = _frames(list(runner.poll(timeout=10).values())), time.monotonic()
         time.sleep(seconds)
         n1 = _frames(list(runner.poll(timeout=10).values()))
-        return (n1 - n0) / (time.monotonic() - t0)
+        elapsed = time.monotonic() - t0
+        if pool_stats is not None and runner.pool:
+            pool_stats.update(ray.get(runner.pool[0].stats.remote(), timeout=30))
+        return (n1 - n0) / elapsed
     finally:
         runner.stop()
         ray.shutdown()
@@ -139,7 +169,13 @@ def _database() -> tuple[str, Any]:
 
 
 def measure(
-    cameras: int, fps: float, seconds: float, nodes: list[int], cores: int
+    cameras: int,
+    fps: float,
+    seconds: float,
+    nodes: list[int],
+    cores: int,
+    *,
+    inference: tuple[str, ...] = ("local",),
 ) -> dict[str, object]:
     import tempfile
 
@@ -152,9 +188,23 @@ def measure(
             base = embedded_fps(cameras, fps, seconds, url, Path(tmp))
             out["embedded_frames_per_s"] = round(base, 2)
             for n in nodes:
-                value = cluster_fps(cameras, fps, seconds, url, Path(tmp), nodes=n, cores=cores)
-                out[f"ray_{n}_nodes_frames_per_s"] = round(value, 2)
-                out[f"ray_{n}_nodes_vs_embedded_ratio"] = round(value / base, 3) if base else None
+                local = None
+                for mode in inference:
+                    stats: dict[str, Any] = {}
+                    value = cluster_fps(
+                        cameras, fps, seconds, url, Path(tmp), nodes=n, cores=cores,
+                        inference=mode, pool_stats=stats,
+                    )  # fmt: skip
+                    key = f"ray_{n}_nodes" + ("" if mode == "local" else f"_{mode}")
+                    out[f"{key}_frames_per_s"] = round(value, 2)
+                    out[f"{key}_vs_embedded_ratio"] = round(value / base, 3) if base else None
+                    if mode == "local":
+                        local = value
+                    elif local:
+                        out[f"{key}_vs_local_ratio"] = round(value / local, 3)
+                    if stats:
+                        out[f"{key}_mean_batch"] = stats["mean_batch"]
+                        out[f"{key}_wait_ms"] = stats["wait_ms"]
     finally:
         drop()
     return out
@@ -172,9 +222,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--nodes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--inference", nargs="+", choices=["local", "pooled"], default=["local"],
+        help="camera actors' inference: their own models, a shared batching pool, or both",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
-    result = measure(args.cameras, args.fps, args.seconds, args.nodes, args.cores)
+    result = measure(
+        args.cameras,
+        args.fps,
+        args.seconds,
+        args.nodes,
+        args.cores,
+        inference=tuple(args.inference),
+    )
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
