@@ -8,10 +8,12 @@ status every ``cluster.failover_check_s``. An actor that does not answer (its no
 being re-created elsewhere by Ray) is marked ``restarting`` from that moment; when it answers
 again, the time it was away is recorded as a gap of that camera (bounded history).
 
+With ``cluster.inference: pooled`` it first creates the shared detector actors
+(:func:`vigil.cluster.inference.start_pool`), which the camera actors find by name.
+
 What it does not do yet (see docs/cluster.md): balance cameras by their measured cost, move
-cameras when a node joins, pool inference across cameras, or buffer records while PostgreSQL is
-away (each actor's writes retry for ``storage.write_retry_s``, then the decision is lost and
-logged).
+cameras when a node joins, or buffer records while PostgreSQL is away (each actor's writes
+retry for ``storage.write_retry_s``, then the decision is lost and logged).
 """
 
 from __future__ import annotations
