@@ -43,7 +43,6 @@ from vigil.config.cluster import InferencePoolConfig
 from vigil.config.settings import CameraConfig, VigilConfig
 from vigil.core import Detections
 from vigil.errors import InferenceSaturatedError
-from vigil.governance.audit import utc_now
 from vigil.governance.deployments import DeploymentKind, DeploymentService
 
 log = logging.getLogger(__name__)
@@ -173,7 +172,8 @@ class CameraPriority:
 
     def _in_deployment(self) -> bool:
         assert self.deployments is not None
-        for dep in self.deployments.repo.list_deployments(active_at=utc_now()):
+        now = self.deployments.clock()
+        for dep in self.deployments.repo.list_deployments(active_at=now):
             if dep.kind == DeploymentKind.LIVE.value and self.camera_id in (
                 self.deployments.cameras_of(dep)
             ):
