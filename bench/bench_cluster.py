@@ -135,8 +135,8 @@ def cluster_fps(
         time.sleep(seconds)
         n1 = _frames(list(runner.poll(timeout=10).values()))
         elapsed = time.monotonic() - t0
-        if pool_stats is not None and runner.pool:
-            pool_stats.update(ray.get(runner.pool[0].stats.remote(), timeout=30))
+        if pool_stats is not None and runner.pool.get("objects"):
+            pool_stats.update(ray.get(runner.pool["objects"][0].stats.remote(), timeout=30))
         return (n1 - n0) / elapsed
     finally:
         runner.stop()

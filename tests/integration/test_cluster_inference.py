@@ -90,7 +90,7 @@ def _shared_pool(tmp_path: Path, pg_url: str, video: Path, cluster: Any, nodes: 
             return all((r.get("frames_analysed") or 0) >= 5 for r in rows)
 
         _wait("every camera analysing through the pool", analysing, 150)
-        stats = ray.get(runner.pool[0].stats.remote(), timeout=30)
+        stats = ray.get(runner.pool["objects"][0].stats.remote(), timeout=30)
         rows = runner.statuses()
         print(f"\nshared pool: {stats}")
         assert stats["node"] == pool_node.node_id
@@ -102,7 +102,8 @@ def _shared_pool(tmp_path: Path, pg_url: str, video: Path, cluster: Any, nodes: 
         from vigil.perception.objects import NanoDetDetector
 
         frames = _frames(video, 6)
-        pooled = ray.get([runner.pool[0].detect.remote("probe", 0, f) for f in frames])
+        server = runner.pool["objects"][0]
+        pooled = ray.get([server.call.remote("detect", "probe", 0, f) for f in frames])
         local = NanoDetDetector(config.models.dir, score_threshold=0.1, tile_grids=(1,))
         for frame, got in zip(frames, pooled, strict=True):
             want = local.detect(frame)
@@ -140,7 +141,7 @@ def _saturated(tmp_path: Path, pg_url: str, video: Path, cluster: Any) -> None:
         t0, before = time.monotonic(), runner.poll(timeout=5)
         time.sleep(5)
         after, dt = runner.poll(timeout=5), time.monotonic() - t0
-        stats = ray.get(runner.pool[0].stats.remote(), timeout=30)
+        stats = ray.get(runner.pool["objects"][0].stats.remote(), timeout=30)
         print(f"\nsaturated pool: {stats}")
         for cid, row in after.items():
             rate = (row["frames_analysed"] - before[cid]["frames_analysed"]) / dt

@@ -61,9 +61,37 @@ def cluster_status(address: str | None, namespace: str, timeout: float = 5.0) ->
                 pools.append({"name": name, **row})
             except Exception as exc:
                 pools.append({"name": name, "state": str(exc)[:80]})
-        return {"nodes": nodes, "cameras": cameras, "pools": pools}
+        return {"nodes": nodes, "cameras": cameras, "pools": pools, "kinds": pool_kinds(pools)}
     finally:
         ray.shutdown()
+
+
+def pool_kinds(pools: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per pooled kind: its actors (answering / all), requests/s, queued, dropped, failed."""
+    from vigil.cluster.inference import POOL_PREFIX
+
+    out: dict[str, dict[str, Any]] = {}
+    for row in pools:
+        kind = str(row.get("kind") or row["name"].removeprefix(POOL_PREFIX).rsplit("-", 1)[0])
+        agg = out.setdefault(
+            kind,
+            {
+                "actors": 0,
+                "answering": 0,
+                "requests_per_s": 0.0,
+                "queued": 0,
+                "dropped": 0,
+                "failed": 0,
+            },
+        )
+        agg["actors"] += 1
+        if "queue_depth" in row:
+            agg["answering"] += 1
+            agg["requests_per_s"] = round(agg["requests_per_s"] + row["requests_per_s"], 2)
+            agg["queued"] += row["queue_depth"]
+            agg["dropped"] += row["dropped"]
+            agg["failed"] += row["failed"]
+    return out
 
 
 @app.command("status")
@@ -92,6 +120,12 @@ def status(
             f"frames={cam.get('frames_analysed', '-')} drops={cam.get('dropped_frames', '-')} "
             f"saturation_drops={cam.get('saturation_drops', '-')} "
             f"priority={cam.get('priority') or '-'}"
+        )
+    for kind, agg in doc.get("kinds", {}).items():
+        typer.echo(
+            f"pool kind {kind}: actors={agg['answering']}/{agg['actors']} "
+            f"req/s={agg['requests_per_s']} queued={agg['queued']} dropped={agg['dropped']} "
+            f"failed={agg['failed']}"
         )
     for pool in doc.get("pools", []):
         typer.echo(

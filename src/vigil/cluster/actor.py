@@ -21,12 +21,11 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
-from vigil.cluster.inference import CameraPriority, PooledDetector, find_server
-from vigil.config.settings import CameraConfig, VigilConfig
-from vigil.perception.objects.detector import ObjectDetector
+from vigil.cluster.inference import CameraPriority, pooled_kinds
+from vigil.cluster.models import PoolClients, camera_models
+from vigil.config.settings import VigilConfig
 from vigil.system.assembly import Assembly, assemble
 
 
@@ -40,25 +39,16 @@ class CameraActor:
         self.camera_id = camera_id
         self.started_at = time.time()
         self.priority: CameraPriority | None = None
-        detectors = None
-        if config.cluster.inference == "pooled":
-            detectors = self._pooled_detector(config)
-        self.built: Assembly = assemble(
-            config.model_copy(update={"cameras": cams}), head=False, detectors=detectors
-        )
+        mine = config.model_copy(update={"cameras": cams})
+        models = None
+        kinds = pooled_kinds(mine)
+        if kinds:  # clients of the shared pools, all sending this camera's priority
+            self.priority = CameraPriority(cams[0])
+            models = camera_models(kinds, PoolClients(config, self.priority))
+        self.built: Assembly = assemble(mine, head=False, models=models)
         if self.priority is not None:  # deployments are read through the services just built
             self.priority.deployments = self.built.services.deployments
         self.built.start()
-
-    def _pooled_detector(self, config: VigilConfig) -> Callable[[CameraConfig], ObjectDetector]:
-        """The factory that gives this camera a client of its shared pool actor."""
-
-        def make(camera: CameraConfig) -> ObjectDetector:
-            self.priority = CameraPriority(camera)
-            server = find_server(config, camera.id)
-            return PooledDetector(camera.id, server, self.priority, config.cluster.pool.timeout_s)
-
-        return make
 
     def status(self) -> dict[str, Any]:
         """Where the camera runs and how it is doing (no URL, no biometric data)."""

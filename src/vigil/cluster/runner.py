@@ -8,7 +8,7 @@ status every ``cluster.failover_check_s``. An actor that does not answer (its no
 being re-created elsewhere by Ray) is marked ``restarting`` from that moment; when it answers
 again, the time it was away is recorded as a gap of that camera (bounded history).
 
-With ``cluster.inference: pooled`` it first creates the shared detector actors
+With ``cluster.inference: pooled`` it first creates the shared model actors of each pooled kind
 (:func:`vigil.cluster.inference.start_pool`), which the camera actors find by name.
 
 What it does not do yet (see docs/cluster.md): balance cameras by their measured cost, move
@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from vigil.config.cluster import PoolKind
 from vigil.config.settings import VigilConfig
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,9 @@ class ClusterRunner:
         self._lock = threading.Lock()
         self._poll_lock = threading.Lock()
         self._owns_ray = False
-        self.pool: list[Any] = []  # the shared detector actors (cluster.inference: pooled)
+        self.pool: dict[
+            PoolKind, list[Any]
+        ] = {}  # shared model actors per kind (inference: pooled)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -106,8 +109,9 @@ class ClusterRunner:
             log.exception("cluster: not every camera stopped cleanly")
         for w in self.cameras.values():
             ray.kill(w.actor, no_restart=True)
-        for server in self.pool:  # after the cameras: nothing asks them any more
-            ray.kill(server, no_restart=True)
+        for servers in self.pool.values():  # after the cameras: nothing asks them any more
+            for server in servers:
+                ray.kill(server, no_restart=True)
         if self._owns_ray:
             ray.shutdown()
 

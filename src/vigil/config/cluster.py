@@ -10,26 +10,46 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from vigil.config.base import Strict
 
+PoolKind = Literal["objects", "faces", "plates"]
+POOL_KINDS: tuple[PoolKind, ...] = ("objects", "faces", "plates")
+
 
 class InferencePoolConfig(Strict):
-    """``cluster.pool:``: the shared person/vehicle detector actors (``inference: pooled``).
+    """``cluster.pool:``: the shared model actors (``inference: pooled``): person/vehicle
+    detector, face detector and embedder(s), plate reader, per ``kinds``.
 
     Batching trades latency for throughput: a request waits at most ``max_wait_ms`` for
     ``max_batch`` others. ``queue`` bounds memory and latency under saturation; when it is full,
     frames of normal-priority cameras are dropped (and counted per camera) first.
     """
 
+    kinds: list[PoolKind] = Field(
+        default_factory=lambda: list(POOL_KINDS),
+        min_length=1,
+        max_length=3,
+        title="Pooled kinds",
+        description="Which models the pool serves: objects (person/vehicle detector), faces "
+        "(face detector and embedder), plates (plate reader). A kind not listed runs in each "
+        "camera actor; a listed kind no enabled camera uses starts no actor.",
+    )
     actors: int = Field(
         1,
         ge=1,
         le=256,
         title="Pool actors",
-        description="How many detector actors serve the cameras; each camera always uses the "
-        "same one (chosen by a hash of its id).",
+        description="How many actors serve each pooled kind (unless `kind_actors` says); each "
+        "camera always uses the same one (chosen by a hash of its id).",
+    )
+    kind_actors: dict[PoolKind, int] = Field(
+        default_factory=dict,
+        max_length=3,
+        title="Actors per kind",
+        description="Actors of one kind, overriding `actors` (e.g. `{faces: 4}` where faces "
+        "are the expensive model).",
     )
     cpus: float = Field(
         1.0,
@@ -80,6 +100,28 @@ class InferencePoolConfig(Strict):
         "an analysis failure (a pool actor being restarted elsewhere).",
     )
 
+    @field_validator("kinds")
+    @classmethod
+    def _unique_kinds(cls, kinds: list[PoolKind]) -> list[PoolKind]:
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"kinds must not repeat, got {kinds}")
+        return kinds
+
+    @field_validator("kind_actors")
+    @classmethod
+    def _actor_counts(cls, counts: dict[PoolKind, int]) -> dict[PoolKind, int]:
+        bad = {k: n for k, n in counts.items() if not 1 <= n <= 256}
+        if bad:
+            raise ValueError(f"actors per kind must be 1-256, got {bad}")
+        return counts
+
+    def actors_of(self, kind: str) -> int:
+        """How many actors serve ``kind``."""
+        for k, n in self.kind_actors.items():
+            if k == kind:
+                return n
+        return self.actors
+
 
 class ClusterConfig(Strict):
     """``cluster:``: one process (embedded) or one Vigil over a Ray cluster."""
@@ -123,13 +165,13 @@ class ClusterConfig(Strict):
     inference: Literal["local", "pooled"] = Field(
         "local",
         title="Inference",
-        description="local: each camera actor runs its own person/vehicle detector (the "
-        "default); pooled: camera actors send frames to shared detector actors that batch "
-        "them (`pool`), with priority for cameras in active deployments or with crowd-alert "
+        description="local: each camera actor runs its own models (the default); pooled: "
+        "camera actors send frames and crops to shared model actors that batch them (`pool`, "
+        "`pool.kinds`), with priority for cameras in active deployments or with crowd-alert "
         "zones when the pool is saturated.",
     )
     pool: InferencePoolConfig = Field(
         default_factory=InferencePoolConfig,
         title="Inference pool",
-        description="Size, batching and queue bounds of the pooled detector actors.",
+        description="Kinds, size, batching and queue bounds of the pooled model actors.",
     )

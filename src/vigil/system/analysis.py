@@ -143,6 +143,9 @@ class AnalysisPool:
             analysis = self.faces.analyse(frame.image, frame.ref)
             for hook in self.hooks:
                 hook(frame, analysis)
+        except InferenceSaturatedError:
+            stats.saturation_drops += 1
+            return None
         except Exception as exc:  # a bad frame or a bug must not stop the camera
             stats.failed(exc)
             log.exception("analysis failed on camera %s frame %d", camera_id, frame.ref.index)
@@ -182,6 +185,9 @@ class AnalysisPool:
         """Faces → tracks → best shot → 1:N, all inside the identifier's deployment checks."""
         try:
             alerts = identifier.process(frame.image, frame.ref, people)
+        except InferenceSaturatedError:  # a shared face pool refused it: dropped, counted
+            stats.saturation_drops += 1
+            return
         except Exception as exc:
             stats.failed(exc)
             log.exception("identification failed on camera %s", frame.ref.camera_id)

@@ -54,7 +54,7 @@ from vigil.storage.archive import ArchiveIndex
 from vigil.storage.factory import media_store_from_config, open_database_from_config
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
-from vigil.system.embedded import DetectorFactory, EmbeddedSystem, StageSinks
+from vigil.system.embedded import CameraModels, EmbeddedSystem, StageSinks
 from vigil.system.governance import (
     archive_for,
     build_purger,
@@ -96,7 +96,7 @@ def assemble(
     *,
     cameras: bool = True,
     head: bool = True,
-    detectors: DetectorFactory | None = None,
+    models: CameraModels | None = None,
 ) -> Assembly:
     """Build everything for ``config``.
 
@@ -105,8 +105,8 @@ def assemble(
     notifications run once, on the head), no archive index (one process owns its files; the
     head catches it up from the database) and no audit anchor file (the head keeps it; the
     chain itself is shared and linked under the database's lock).
-    ``detectors``: each camera's person/vehicle detector (a cluster's pooled inference clients);
-    default: one local detector shared by every camera.
+    ``models``: per-camera models (a cluster's pooled inference clients); default: local models
+    shared by every camera.
     """
     # 1. storage
     repo = Repository(open_database_from_config(config))
@@ -130,7 +130,7 @@ def assemble(
     # 4-5. stage sinks, then the pipelines built with them
     system = None
     if cameras:
-        system = EmbeddedSystem(config, sinks=stage_sinks(config, services), detectors=detectors)
+        system = EmbeddedSystem(config, sinks=stage_sinks(config, services), models=models)
     # 6. background
     if head:
         # Without cameras here (a cluster's head), camera nodes archive templates into the

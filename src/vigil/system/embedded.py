@@ -20,6 +20,7 @@ from vigil.config.settings import CameraConfig, VigilConfig
 from vigil.logs import redact
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.perception.objects.detector import ObjectDetector
+from vigil.perception.plates.reader import PlateReading
 from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
 from vigil.system.analysis import AnalysisPool, FaceHook
@@ -30,8 +31,16 @@ from vigil.system.tamper_alerts import TamperAlerter
 
 log = logging.getLogger(__name__)
 
-#: Builds a camera's person/vehicle detector (cluster mode: a client of the shared pool).
-DetectorFactory = Callable[[CameraConfig], ObjectDetector]
+
+@dataclass(frozen=True)
+class CameraModels:
+    """Per-camera models instead of the local ones every camera shares (cluster mode: clients
+    of the shared pools, carrying the camera's priority); a ``None`` factory keeps that kind
+    local. A ``faces`` factory needs a system of one face camera (a cluster's camera actor)."""
+
+    objects: Callable[[CameraConfig], ObjectDetector] | None = None
+    faces: Callable[[CameraConfig], FacePipeline] | None = None
+    plates: Callable[[CameraConfig], PlateReading] | None = None
 
 
 @dataclass(frozen=True)
@@ -61,17 +70,17 @@ class EmbeddedSystem:
         sinks: StageSinks | None = None,
         hooks: list[FaceHook] | None = None,
         analysis_threads: int = 1,
-        detectors: DetectorFactory | None = None,
+        models: CameraModels | None = None,
     ) -> None:
         self.config = config
-        self._detectors = detectors
+        self.models = models or CameraModels()
         sinks = sinks or StageSinks()
         self.tamper_alerts = sinks.tamper
         cameras = [c for c in config.cameras if c.enabled]
         on_tamper = None if sinks.tamper is None else sinks.tamper.submit
         self.supervisor = Supervisor.from_configs(cameras, on_tamper=on_tamper)
         face_cams = frozenset(c.id for c in cameras if "faces" in c.analytics)
-        faces = FacePipeline.from_config(config.faces, config.models.dir) if face_cams else None
+        faces = self._face_pipeline([c for c in cameras if c.id in face_cams])
         identifiers = {}
         if faces is not None and sinks.identification is not None:
             identifiers = {cam: sinks.identification(cam, faces) for cam in sorted(face_cams)}
@@ -90,38 +99,49 @@ class EmbeddedSystem:
             self._add_people_stages(people_cams, sinks)
         self.started = False
 
+    def _face_pipeline(self, cameras: list[CameraConfig]) -> FacePipeline | None:
+        if not cameras:
+            return None
+        if self.models.faces is None:
+            return FacePipeline.from_config(self.config.faces, self.config.models.dir)
+        if len(cameras) != 1:
+            raise ValueError(f"per-camera face models need one face camera, got {len(cameras)}")
+        return self.models.faces(cameras[0])
+
     def _add_people_stages(self, cameras: list[CameraConfig], sinks: StageSinks) -> None:
         """A people stage per camera (one shared detector), with a plate stage behind it on
-        `plates` cameras (one shared reader)."""
+        `plates` cameras (one shared reader); per-camera models where ``models`` has them."""
         from vigil.perception.objects import NanoDetDetector
 
         # One detector for every camera (an ONNX Runtime session is thread-safe), unless a
         # factory gives each camera its own (cluster mode's pool clients). It keeps boxes down
         # to 0.1 for the tracker's low-score pass; counts use people.score_threshold.
         shared: ObjectDetector | None = None
-        if self._detectors is None:
+        if self.models.objects is None:
             shared = NanoDetDetector(
                 self.config.models.dir,
                 score_threshold=0.1,
                 tile_grids=self.config.people.tile_grids,
             )
-        reader = None
-        if any("plates" in c.analytics for c in cameras):
+        reader: PlateReading | None = None
+        if self.models.plates is None and any("plates" in c.analytics for c in cameras):
             from vigil.perception.plates import PlateReader
 
             profile = profile_from_config(self.config.plates)
             reader = PlateReader.from_models(profile, self.config.models.dir)
         for cam in cameras:
             plates = None
-            if reader is not None and "plates" in cam.analytics:
+            if "plates" in cam.analytics:
+                cam_reader = reader if self.models.plates is None else self.models.plates(cam)
+                assert cam_reader is not None
                 plates = PlateStage(
                     cam.id,
-                    reader,
+                    cam_reader,
                     self.config.plates,
                     sink=sinks.plates,
                     whole_frame=cam.plate_search == "whole_frame",
                 )
-            detector = shared if self._detectors is None else self._detectors(cam)
+            detector = shared if self.models.objects is None else self.models.objects(cam)
             assert detector is not None
             self.analysis.people[cam.id] = PeopleStage(
                 cam.id,

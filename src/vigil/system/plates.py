@@ -29,7 +29,7 @@ from vigil.core.records import CLASS_IDS, PlateRead
 from vigil.perception.plates.fusion import FrameRead, FusedPlate, PlateFuser
 from vigil.perception.plates.passes import PlatePasses
 from vigil.perception.plates.profiles import RegionProfile, get_profile
-from vigil.perception.plates.reader import PlateReader
+from vigil.perception.plates.reader import PlateReading
 from vigil.tracking.bytetrack import TrackerOutput, TrackEvent
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class PlateStage:
     def __init__(
         self,
         camera_id: str,
-        reader: PlateReader,
+        reader: PlateReading,
         config: PlatesConfig,
         *,
         sink: PlateSink | None = None,

@@ -11,7 +11,12 @@ from vigil.perception.plates.profiles import (
     RegionProfile,
     get_profile,
 )
-from vigil.perception.plates.reader import PlateCandidate, PlateReader, PlateRules
+from vigil.perception.plates.reader import (
+    PlateCandidate,
+    PlateReader,
+    PlateReading,
+    PlateRules,
+)
 from vigil.perception.plates.text import TextBoxes, TextDetector, TextRecognizer
 
 __all__ = [
@@ -25,6 +30,7 @@ __all__ = [
     "PlateCandidate",
     "PlateFuser",
     "PlateReader",
+    "PlateReading",
     "PlateRules",
     "RegionProfile",
     "TextBoxes",

@@ -11,6 +11,7 @@ search; without them the whole image is searched (dedicated LPR cameras).
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +169,42 @@ def plate_likeness(text: str) -> float:
     return prior * (1.0 if 5 <= len(text) <= 8 else 0.8)
 
 
-class PlateReader:
+class PlateReading(ABC):
+    """Plate reading over regions of an image: ``read``/``best`` cut each region out and read
+    it with :meth:`read_region`, locally (:class:`PlateReader`) or in a cluster's plate pool
+    (:class:`vigil.cluster.models.PooledPlateReader`), so both give the same reads."""
+
+    profile: RegionProfile
+
+    @abstractmethod
+    def read_region(self, crop: BGRImage, ox: int, oy: int, w: int, h: int) -> list[PlateCandidate]:
+        """Plate reads in ``crop``, the region at (``ox``, ``oy``) of a ``w`` x ``h`` image, in
+        that image's coordinates."""
+
+    def read(self, image: BGRImage, regions: Sequence[XYXY] | None = None) -> list[PlateCandidate]:
+        """Plate reads in ``image`` (inside ``regions`` if given), best first; ``[]`` for none."""
+        if not check_image(image):
+            return []
+        h, w = image.shape[:2]
+        found: list[PlateCandidate] = []
+        boxes = [(0.0, 0.0, float(w), float(h))] if regions is None else list(regions)
+        for x1, y1, x2, y2 in boxes:
+            ix1, iy1 = max(0, int(x1)), max(0, int(y1))
+            ix2, iy2 = min(w, int(np.ceil(x2))), min(h, int(np.ceil(y2)))
+            if ix2 - ix1 < 8 or iy2 - iy1 < 8:
+                continue
+            crop = np.ascontiguousarray(image[iy1:iy2, ix1:ix2])
+            found.extend(self.read_region(crop, ix1, iy1, w, h))
+        found.sort(key=lambda c: -c.confidence)
+        return found
+
+    def best(self, image: BGRImage, regions: Sequence[XYXY] | None = None) -> PlateCandidate | None:
+        """The most confident plate read, or ``None`` (a clean "no read")."""
+        reads = self.read(image, regions)
+        return reads[0] if reads else None
+
+
+class PlateReader(PlateReading):
     """Find and read licence plates: ``read(image) -> list[PlateCandidate]`` best first."""
 
     def __init__(
@@ -198,29 +234,7 @@ class PlateReader:
         rec = TextRecognizer(onnx_session(PPOCR_REC, model_dir, threads))
         return cls(det, rec, profile)
 
-    def read(self, image: BGRImage, regions: Sequence[XYXY] | None = None) -> list[PlateCandidate]:
-        """Plate reads in ``image`` (inside ``regions`` if given), best first; ``[]`` for none."""
-        if not check_image(image):
-            return []
-        h, w = image.shape[:2]
-        found: list[PlateCandidate] = []
-        boxes = [(0.0, 0.0, float(w), float(h))] if regions is None else list(regions)
-        for x1, y1, x2, y2 in boxes:
-            ix1, iy1 = max(0, int(x1)), max(0, int(y1))
-            ix2, iy2 = min(w, int(np.ceil(x2))), min(h, int(np.ceil(y2)))
-            if ix2 - ix1 < 8 or iy2 - iy1 < 8:
-                continue
-            crop = np.ascontiguousarray(image[iy1:iy2, ix1:ix2])
-            found.extend(self._read_crop(crop, ix1, iy1, w, h))
-        found.sort(key=lambda c: -c.confidence)
-        return found
-
-    def best(self, image: BGRImage, regions: Sequence[XYXY] | None = None) -> PlateCandidate | None:
-        """The most confident plate read, or ``None`` (a clean "no read")."""
-        reads = self.read(image, regions)
-        return reads[0] if reads else None
-
-    def _read_crop(self, crop: BGRImage, ox: int, oy: int, w: int, h: int) -> list[PlateCandidate]:
+    def read_region(self, crop: BGRImage, ox: int, oy: int, w: int, h: int) -> list[PlateCandidate]:
         out: list[PlateCandidate] = []
         for q in self.detector.detect(crop).quads:
             best = self._read_line(crop, q)
