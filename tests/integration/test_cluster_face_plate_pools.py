@@ -5,12 +5,14 @@ started with object spilling off, as docs/cluster.md advises for deployments who
 never reach a disk. The face pool serves the configured detector and fused embedder, the plate
 pool the PP-OCR plate reader; this test is the camera side (the same clients a camera actor
 builds), on real data: LFW photos and the identification scene (a face walking through
-vtest.avi) for faces, OpenALPR US images for plates.
+vtest.avi) for faces, OpenALPR US images for plates. Last, a real camera actor (a face camera on
+vtest.avi, on a third node) analyses its frames through the face pool.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,13 +42,14 @@ pytestmark = pytest.mark.models
 US_DIR = ("openalpr_benchmarks_endtoend", "endtoend", "us")
 
 
-def _config(pg_url: str, address: str, video: Path) -> VigilConfig:
+def _config(pg_url: str, address: str, video: Path, data: Path) -> VigilConfig:
     cams = [
-        {"id": "door", "url": str(video), "analytics": ["faces"]},
+        {"id": "door", "url": str(video), "analytics": ["faces"], "loop": True, "fps": 4},
         {"id": "gate", "url": str(video), "analytics": ["plates"]},
     ]
     return VigilConfig.model_validate(
         {
+            "system": {"data_dir": str(data)},
             "storage": {"url": pg_url},
             "cluster": {
                 "engine": "ray",
@@ -106,6 +109,28 @@ def _ref() -> FrameRef:
     return FrameRef("door", datetime.now(UTC), 0, 250, 250)
 
 
+def _camera_actor_uses_the_face_pool(config: VigilConfig, faces: Any) -> None:
+    """A real camera actor (face camera, vtest.avi) analyses through the face pool."""
+    from vigil.cluster.actor import remote_class
+
+    before = ray.get(faces.stats.remote(), timeout=30)["submitted"]
+    actor = remote_class().options(num_cpus=0.5).remote(config, "door")
+    try:
+        deadline = time.monotonic() + 90
+        row: dict[str, Any] = {}
+        while time.monotonic() < deadline and (row.get("frames_analysed") or 0) < 8:
+            time.sleep(1)
+            row = ray.get(actor.status.remote(), timeout=60)
+        print(f"camera through the face pool: {row}")
+        assert (row.get("frames_analysed") or 0) >= 8, row
+        assert row["analysis_failures"] == 0 and row["priority"] == "normal"
+        stats = ray.get(faces.stats.remote(), timeout=30)
+        assert stats["submitted"] - before >= 8 and stats["failed"] == 0
+    finally:
+        ray.get(actor.stop.remote(), timeout=30)
+        ray.kill(actor, no_restart=True)
+
+
 def _check_plates(config: VigilConfig, clients: PoolClients) -> None:
     pooled = clients.plates(config.cameras[1])
     local = PlateReader.from_models(profile_from_config(config.plates), config.models.dir)
@@ -125,7 +150,7 @@ def _check_plates(config: VigilConfig, clients: PoolClients) -> None:
 
 @pytest.mark.timeout(240)
 def test_face_and_plate_pools_answer_as_the_local_models(
-    pg_url: str, lfw_dir: Path, vtest_video: Path
+    pg_url: str, lfw_dir: Path, vtest_video: Path, tmp_path: Path
 ) -> None:
     cluster = cluster_utils.Cluster(
         initialize_head=True,
@@ -137,14 +162,16 @@ def test_face_and_plate_pools_answer_as_the_local_models(
     servers: dict[str, list[Any]] = {}
     try:
         pool_node = cluster.add_node(num_cpus=2, resources={"inference": 2})
+        cluster.add_node(num_cpus=1)  # the camera's node
         cluster.wait_for_nodes()
         ray.init(address=cluster.address, namespace="vigil-fpool", log_to_driver=False)
-        config = _config(pg_url, cluster.address, vtest_video)
+        config = _config(pg_url, cluster.address, vtest_video, tmp_path)
         servers = dict(start_pool(config))
         assert sorted(servers) == ["faces", "plates"]
         clients = PoolClients(config, lambda: Priority.NORMAL)
         _check_faces(config, clients, lfw_dir, vtest_video)
         _check_plates(config, clients)
+        _camera_actor_uses_the_face_pool(config, servers["faces"][0])
         for kind, actors in servers.items():
             stats = ray.get(actors[0].stats.remote(), timeout=30)
             print(f"{kind} pool: {stats}")
