@@ -163,3 +163,27 @@ def test_status_sums_each_kinds_actors() -> None:
         "failed": 1,
     }
     assert got["plates"]["actors"] == 1 and got["plates"]["answering"] == 0
+
+
+def test_a_face_pool_refusal_is_a_counted_drop_not_a_failure() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from vigil.core import FrameRef
+    from vigil.errors import InferenceSaturatedError
+    from vigil.sources.frames import DecodedFrame
+    from vigil.system.analysis import AnalysisPool
+
+    class Saturated:
+        def analyse(self, image: Any, ref: Any) -> Any:
+            raise InferenceSaturatedError("camera cam: inference pool saturated")
+
+    cam = SimpleNamespace(camera_id="cam")
+    pool = AnalysisPool([cam], Saturated(), frozenset({"cam"}))  # type: ignore[arg-type, list-item]
+    frame = DecodedFrame(
+        FrameRef("cam", datetime.now(UTC), 0, 64, 48), np.zeros((48, 64, 3), np.uint8)
+    )
+    for _ in range(3):
+        assert pool.analyse("cam", frame) is None
+    stats = pool.stats["cam"]
+    assert (stats.saturation_drops, stats.failures, stats.frames) == (3, 0, 0)
