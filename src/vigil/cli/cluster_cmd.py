@@ -80,5 +80,12 @@ def status(
     for cam in doc["cameras"]:
         typer.echo(
             f"camera {cam.get('camera_id')}: {cam.get('state')} "
-            f"frames={cam.get('frames_analysed', '-')} drops={cam.get('dropped_frames', '-')}"
+            f"frames={cam.get('frames_analysed', '-')} drops={cam.get('dropped_frames', '-')} "
+            f"recorder_lag_s={_lag(cam.get('recorder_lag_s'))} "
+            f"pending={cam.get('recorder_pending', '-')}"
         )
+
+
+def _lag(value: object) -> str:
+    """Recorder lag for the table: seconds the oldest unrecorded decision has waited."""
+    return "-" if not isinstance(value, int | float) else f"{value:.1f}"

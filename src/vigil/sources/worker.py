@@ -224,7 +224,7 @@ class CameraWorker:
             self.tamper.reset()
             self._tamper_update(frozenset(), captured, "reset")
         self.resolution = (w, h)
-        ref = FrameRef(self.camera_id, captured, self.frames, w, h)
+        ref = FrameRef(self.camera_id, captured, self.frames, w, h, raw.epoch)
         if self.tamper_enabled:
             self._tamper_update(self.tamper.update(raw.image, captured.timestamp()), captured)
         self.frames += 1
