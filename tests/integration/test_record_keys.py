@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from tests.support.storage import FAST, T0
 from vigil.core.keys import record_key
 from vigil.core.records import Alert, AlertKind, AlertStatus, CrowdSample, PlateRead
+from vigil.sources.status import TamperChange, TamperSignal
 from vigil.storage import Database, Repository
 from vigil.system.decisions import CrowdRecord, Decision, DecisionWriter, PlateRecord
+from vigil.system.tamper_alerts import TamperAlerter
 
 
 def crowd(i: int, camera: str = "cam-1", alert: bool = False) -> CrowdRecord:
@@ -134,3 +136,15 @@ def test_keys_are_pruned_by_age(repo: Repository) -> None:
         DecisionWriter(repo, clock=lambda i=i: T0 + timedelta(days=i))(crowd(i))  # type: ignore[misc]
     assert repo.prune_record_keys(T0 + timedelta(days=2)) == 2
     assert repo.record_key_count() == 2
+
+
+def test_a_tamper_change_seen_again_raises_no_second_alert(repo: Repository) -> None:
+    """A camera restarted on the same file reaches the same frame again: the tamper change there
+    has the same key, so a second alerter (a new process) stores nothing new."""
+    change = TamperChange("cam-1", TamperSignal.BLACK, True, T0, T0, position="f:test:0/42")
+    first = TamperAlerter(repo)
+    assert first.handle(change) is not None
+    second = TamperAlerter(repo)
+    assert second.handle(change) is None and second.stats.duplicates == 1
+    assert len(repo.list_alerts(kind=AlertKind.TAMPER, limit=10)) == 1
+    assert repo.record_key_count("tamper") == 1
