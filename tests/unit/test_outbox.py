@@ -18,7 +18,7 @@ from vigil.core.records import CrowdSample
 from vigil.storage.errors import StorageUnavailableError
 from vigil.system.decisions import CrowdRecord, Decision, WriteResult, decode, encode
 from vigil.system.outbox import Outbox
-from vigil.system.spool import Spool, SpoolFullError
+from vigil.system.spool import Spool, SpoolFullError, SpoolLockedError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -121,7 +121,8 @@ def test_a_killed_process_loses_nothing_spooled_and_stop_spills_memory(tmp_path:
     first.stop(timeout=0.2)  # memory (0, 1) goes to disk ahead of (2..5)
     killed = Outbox(rec, tmp_path / "spool", memory_items=2)
     for i in range(6, 9):
-        killed.submit(crowd(i))  # 6, 7 to disk (spool not empty), then the process "dies"
+        killed.submit(crowd(i))  # to disk (the spool is not empty), then the process "dies":
+    killed.spool.close()  # its files close; nothing is spilled, nothing more is written
     rec.down = False
     restarted = Outbox(rec, tmp_path / "spool", memory_items=2)
     restarted.start()
@@ -147,6 +148,14 @@ def test_a_torn_last_record_is_skipped_and_counted(tmp_path: Path) -> None:
         again.pop()
     assert got == [b"one", b"two"] and again.torn == 1
     assert not list(tmp_path.glob("*.spool")) and again.bytes == 0
+
+
+def test_one_spool_directory_serves_one_outbox(tmp_path: Path) -> None:
+    first = Outbox(Recorder(), tmp_path)
+    with pytest.raises(SpoolLockedError, match="in use by another process"):
+        Outbox(Recorder(), tmp_path)
+    first.stop(timeout=0.1)
+    Outbox(Recorder(), tmp_path).stop(timeout=0.1)  # released by the stop
 
 
 def test_spool_refuses_bad_input(tmp_path: Path) -> None:
@@ -183,10 +192,9 @@ def test_any_outage_pattern_delivers_every_decision_once_in_order(
             rec.down = True
         elif op == "up":
             rec.down = False
-        elif op == "replay":
+        elif op == "replay":  # the replay thread runs from now on (outages come and go)
             box.start()
-            box.drain(2)
-            box.stop(timeout=0.5)
+            box.drain(0.3)
         else:
             box.stop(timeout=0.2)
             box = Outbox(rec, where, memory_items=memory, direct_retry_s=0)

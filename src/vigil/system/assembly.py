@@ -125,7 +125,13 @@ def assemble(config: VigilConfig, *, cameras: bool = True, head: bool = True) ->
         archive=archive,
     )
     # 4-5. stage sinks, then the pipelines built with them
-    system = EmbeddedSystem(config, sinks=stage_sinks(config, services)) if cameras else None
+    system = None
+    if cameras:
+        # One spool per process: a cluster node may run several camera actors on one data_dir.
+        spool = (
+            OUTBOX_DIR if head else f"{OUTBOX_DIR}/camera-" + "+".join(c.id for c in config.cameras)
+        )
+        system = EmbeddedSystem(config, sinks=stage_sinks(config, services, spool=spool))
     # 6. background
     if head:
         # Without cameras here (a cluster's head), camera nodes archive templates into the
@@ -202,7 +208,7 @@ def governance_services(
     )
 
 
-def stage_sinks(config: VigilConfig, services: Services) -> StageSinks:
+def stage_sinks(config: VigilConfig, services: Services, *, spool: str = OUTBOX_DIR) -> StageSinks:
     """Where each pipeline stage's output goes (see the module docstring, step 4): keyed,
     typed decisions into one outbox per process, which writes each through the recorders with
     its audit entries and buffers them while the database is away (vigil.system.outbox)."""
@@ -214,7 +220,7 @@ def stage_sinks(config: VigilConfig, services: Services) -> StageSinks:
     options = config.storage.outbox
     outbox = Outbox(
         writer,
-        config.system.data_dir / OUTBOX_DIR,
+        config.system.data_dir / spool,
         memory_items=options.memory_items,
         spool_max_bytes=int(options.spool_max_mb * 1024 * 1024),
         direct_retry_s=options.direct_retry_s,

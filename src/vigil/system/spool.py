@@ -19,6 +19,7 @@ duplicates after a crash.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from collections import deque
@@ -33,6 +34,10 @@ _SUFFIX = ".spool"
 
 class SpoolFullError(Exception):
     """The spool holds ``max_bytes`` already: the record was not written."""
+
+
+class SpoolLockedError(RuntimeError):
+    """Another process (or outbox) holds this spool directory."""
 
 
 class Spool:
@@ -51,6 +56,17 @@ class Spool:
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         directory.mkdir(parents=True, exist_ok=True)
+        # One spool per directory: a second process reading (and deleting) the same segments
+        # would replay them twice and lose track of what is pending. Refuse it, loudly.
+        self._lock = (directory / ".lock").open("a")
+        try:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise SpoolLockedError(
+                f"outbox spool {directory} is in use by another process "
+                "(each process needs its own system.data_dir or camera)"
+            ) from None
         self._writer: BinaryIO | None = None
         self._writer_seq = 0
         self._writer_size = 0
@@ -135,7 +151,10 @@ class Spool:
             self._read_seq = None
 
     def close(self) -> None:
+        """Close the segment being written and release the directory (a stopped outbox)."""
         self._close_writer()
+        if not self._lock.closed:
+            self._lock.close()
 
     # -- files ---------------------------------------------------------------------------------
 
