@@ -17,94 +17,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import select
 
+from tests.support.outage import config, run, wait
 from tests.support.pg_cluster import private_pg
-from vigil.config import VigilConfig
-from vigil.core.records import AlertKind
-from vigil.storage import schema as t
 from vigil.system.assembly import Assembly, assemble
 
 pytestmark = [pytest.mark.models, pytest.mark.data]
 
 OUTAGE_S = 30.0
-
-
-def config(data_dir: Path, url: str, video: Path) -> VigilConfig:
-    return VigilConfig.model_validate(
-        {
-            "system": {"data_dir": str(data_dir)},
-            "storage": {"url": url, "write_retry_s": 2.0, "outbox": {"memory_items": 4}},
-            "people": {"crowd": {"sample_every_s": 2.0, "overcrowd": 4, "sustain": 1}},
-            "cameras": [
-                {
-                    "id": "street",
-                    "url": str(video),
-                    "analytics": ["persons", "crowd"],
-                    "fps": 2.0,
-                    "realtime": False,
-                    "queue_size": 256,  # the whole clip (159 sampled frames): nothing dropped
-                    "zones": [
-                        {"name": "near", "polygon": [[0, 288], [768, 288], [768, 576], [0, 576]]}
-                    ],
-                }
-            ],
-        }
-    )
-
-
-def finished(built: Assembly) -> bool:
-    system = built.system
-    assert system is not None
-    (worker,) = system.supervisor.workers.values()
-    (row,) = system.camera_view()
-    return bool(worker.finished) and row["frames_analysed"] >= worker.frames
-
-
-def wait(what: str, check: Any, timeout: float) -> float:
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            pytest.fail(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(0.2)
-    return time.monotonic() - start
-
-
-def records(built: Assembly) -> dict[str, Any]:
-    """What the run stored: keys, the crowd series (counts in order), crowd alerts."""
-    repo = built.services.repo
-    with repo.db.read() as c:
-        keys = [r[0] for r in c.execute(select(t.record_keys.c.key))]
-    samples = repo.list_crowd_samples("street", limit=1000)
-    alerts = repo.list_alerts(kind=AlertKind.CROWD, limit=1000)
-    return {
-        "keys": keys,
-        "series": [(s.zone, round(s.count, 6)) for s in samples],
-        "alerts": sorted(a.detail for a in alerts),
-    }
-
-
-def run(built: Assembly, during: Any = None) -> dict[str, Any]:
-    system = built.system
-    assert system is not None
-    system.start()
-    try:
-        if during is not None:
-            during(built)
-        wait("the clip analysed", lambda: finished(built), 300)
-        assert system.outbox is not None
-        assert system.outbox.drain(120), system.outbox.snapshot()
-    finally:
-        system.stop()
-    (row,) = system.camera_view()
-    assert row["dropped_frames"] == 0 and row["analysis_failures"] == 0, row
-    out = records(built)
-    out["outbox"] = system.recorder_status()
-    built.services.repo.db.dispose()
-    return out
 
 
 @pytest.mark.timeout(600)

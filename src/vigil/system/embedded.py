@@ -179,6 +179,7 @@ class EmbeddedSystem:
                     "state": str(status.state),
                     "since": status.since.isoformat(),
                     "last_error": redact(status.last_error) if status.last_error else None,
+                    "frames_captured": status.frames,
                     "frames_analysed": stats.frames if stats else 0,
                     "faces_seen": stats.faces if stats else 0,
                     "faces_embedded": stats.faces_embedded if stats else 0,
