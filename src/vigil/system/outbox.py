@@ -107,6 +107,7 @@ class Outbox:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._head_line: bytes | None = None  # the spool line the replay is writing
 
     # -- producer side ------------------------------------------------------------------------
 
@@ -215,7 +216,7 @@ class Outbox:
                 backoff = 0.05
                 self._count(result, "replayed")
             with self._lock:
-                self._pop()
+                self._pop(head)
 
     def _head(self) -> Decision | None:
         """The oldest pending decision (a spool line that does not decode is counted, logged
@@ -224,6 +225,7 @@ class Outbox:
             return self._memory[0][1]
         while (line := self.spool.peek()) is not None:
             try:
+                self._head_line = line
                 return decode(line.partition(b" ")[2])
             except ValueError:
                 self.stats.failed += 1
@@ -231,10 +233,13 @@ class Outbox:
                 self.spool.pop()
         return None
 
-    def _pop(self) -> None:
+    def _pop(self, head: Decision) -> None:
+        """Remove ``head`` once written (still at the front unless a stop spilled it to disk
+        meanwhile; then the spool keeps it, and the replay after the restart skips its key)."""
         if self._memory:
-            self._memory.popleft()
-        else:
+            if self._memory[0][1] is head:
+                self._memory.popleft()
+        elif self.spool.peek() == self._head_line:
             self.spool.pop()
 
     def _count(self, result: WriteResult, how: str) -> None:
