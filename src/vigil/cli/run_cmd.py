@@ -44,7 +44,6 @@ _COLUMNS = (
     ("faces", "face_tracks_closed", 0),
     ("alerts", "alerts", 0),
     ("drop", "dropped_frames", 0),
-    ("lag", "recorder_lag_s", 0),
 )
 
 
@@ -70,8 +69,7 @@ def _table(system: CameraView, url: str, started: float) -> Group:
         title=f"Vigil — console {url}/console/ — API {url}/api/v1 (spec /openapi.json) — "
         f"up {time.monotonic() - started:.0f} s",
         caption="people: in the last frame; tracks: people followed so far; crowd: last stored "
-        "sample; faces: face tracks closed; drop: frames dropped (analysis behind); lag: s the "
-        "oldest unrecorded decision has waited (database away). Ctrl-C stops.",
+        "sample; faces: face tracks closed; drop: frames dropped (analysis behind). Ctrl-C stops.",
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
         pad_edge=False,
