@@ -5,6 +5,7 @@ no non-match biometrics left in the stores. Real models, SQLite and PostgreSQL."
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.cameras import free_port
 from tests.support.governance_world import (
     INVESTIGATOR,
     OFFICER,
@@ -42,10 +44,12 @@ from vigil.identification.gallery import Gallery
 from vigil.identification.live import FaceIdentifier
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.perception.image import load_image
-from vigil.storage import Repository
+from vigil.storage import Database, DatabaseOptions, Repository
 from vigil.storage.governance import GovernanceStore
+from vigil.system.decisions import DecisionWriter, FaceRecord, decode
 from vigil.system.governance import embedding_dim
 from vigil.system.identification import CameraIdentification, DeploymentAuthority
+from vigil.system.outbox import Outbox
 
 pytestmark = [pytest.mark.models, pytest.mark.data]
 
@@ -337,3 +341,57 @@ def test_post_event_archive_is_emptied_from_every_store_once_it_lapses(
     assert len(w.archive) == 0
     raw = np.fromfile(w.archive.dir / "vectors.f32", dtype="<f4")
     assert not raw.any()  # the purged rows are zeros on disk
+
+
+def test_while_the_database_is_away_the_spool_holds_the_alert_and_never_a_template(
+    w: World, watchlists: WatchlistService, scene: Scene, spy: dict[str, int], tmp_path: Path
+) -> None:
+    """The recorder's database unreachable for the whole clip: the outbox spools the one match
+    (crop and hits, no template) and the scan counts; the non-match faces, embedded as usual,
+    never reach it. Replayed into the real database once, the alert is there once; replayed
+    again (a restart that found the same spool), nothing is added."""
+    wl = enrol_three(w, watchlists, scene.people)
+    dep = request(w, wl, hours=2)
+    w.deployments.approve(OFFICER, dep, "child at risk; necessary and proportionate")
+    dead = Repository(
+        Database(
+            f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone",
+            DatabaseOptions(write_retry_s=0),
+        )
+    )
+    recorder = IdentificationRecorder(w.repo, w.media, w.audit, archive=w.archive, clock=w.clock)
+    spool = tmp_path / "spool"
+    away = Outbox(DecisionWriter(dead, recorder=recorder), spool, memory_items=1)
+    authority = DeploymentAuthority(w.deployments, w.repo, scene.calibration, THRESHOLD)
+    live = CameraIdentification(
+        FaceIdentifier("cam-1", scene.pipeline, clock=w.clock), authority, recorder, sink=away
+    )
+    for i, frame in enumerate(scene.frames):
+        live.process(frame, FrameRef("cam-1", w.clock(), i, frame.shape[1], frame.shape[0]))
+        w.clock.advance(seconds=1.5)
+    assert live.finish() == []  # nothing written yet: buffered
+    away.stop(timeout=0.2)
+    dead.db.dispose()
+
+    lines = [ln for f in sorted(spool.glob("*.spool")) for ln in f.read_bytes().splitlines()]
+    held = [decode(ln.partition(b" ")[2]) for ln in lines]
+    faces = [d for d in held if isinstance(d, FaceRecord)]
+    assert len(faces) == 1 and faces[0].hits and faces[0].embedding is None
+    assert {d.kind for d in held} == {"face", "scans"}
+    assert spy["embed"] > len(faces)  # other faces were embedded, and none was spooled
+    assert all(b'embedding":null' in ln for ln in lines if b'"kind":"face"' in ln)
+    backup = tmp_path / "backup"
+    shutil.copytree(spool, backup)
+
+    for folder in (spool, backup):  # the second replay finds every key recorded
+        back = Outbox(DecisionWriter(w.repo, recorder=recorder), folder)
+        back.start()
+        try:
+            assert back.drain(30)
+        finally:
+            back.stop()
+        if folder == backup:
+            assert back.stats.duplicates == len(held) and back.stats.replayed == 0
+    found = w.repo.list_alerts(kind=AlertKind.FACE_MATCH, limit=10)
+    assert len(found) == 1 and found[0].deployment_id == dep
+    assert found[0].status is AlertStatus.PENDING

@@ -109,7 +109,7 @@ def test_one_fused_read_per_vehicle_pass(clip: tuple[Path, list[str]]) -> None:
     fused: list[PlateRead] = []
     # A short track buffer: the four empty frames between the cars end the first pass.
     people = PeopleStage("gate", detector, PeopleConfig(track_buffer=2))
-    plates = PlateStage("gate", reader, cfg.plates, sink=fused.append)
+    plates = PlateStage("gate", reader, cfg.plates, sink=lambda r, k: fused.append(r))
     people.plates = plates
     per_frame: dict[int, list[str | None]] = defaultdict(list)
     original = reader.best
@@ -153,7 +153,11 @@ def test_a_dedicated_plate_camera_reads_the_whole_frame_one_read_per_pass(
     # the clip runs at 4 fps with 1 s of empty road between the cars: a 0.75 s gap ends a pass
     plates_cfg = cfg.plates.model_copy(update={"pass_gap_s": 0.75})
     plates = PlateStage(
-        "lane", PlateReader.from_models(threads=2), plates_cfg, sink=fused.append, whole_frame=True
+        "lane",
+        PlateReader.from_models(threads=2),
+        plates_cfg,
+        sink=lambda r, k: fused.append(r),
+        whole_frame=True,
     )
     people.plates = plates
     source = AVSource(
@@ -181,7 +185,7 @@ def test_no_vehicle_and_blank_frames_give_no_read() -> None:
     fused: list[PlateRead] = []
     people = PeopleStage("gate", detector, PeopleConfig(track_buffer=1))
     people.plates = PlateStage(
-        "gate", PlateReader.from_models(threads=2), cfg.plates, sink=fused.append
+        "gate", PlateReader.from_models(threads=2), cfg.plates, sink=lambda r, k: fused.append(r)
     )
     blank = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
     for i in range(4):
@@ -194,7 +198,11 @@ def test_a_whole_frame_camera_on_blank_frames_gives_no_read() -> None:
     cfg = VigilConfig()
     fused: list[PlateRead] = []
     stage = PlateStage(
-        "lane", PlateReader.from_models(threads=2), cfg.plates, sink=fused.append, whole_frame=True
+        "lane",
+        PlateReader.from_models(threads=2),
+        cfg.plates,
+        sink=lambda r, k: fused.append(r),
+        whole_frame=True,
     )
     people = PeopleStage("lane", NanoDetDetector(cfg.models.dir), PeopleConfig(), plates=stage)
     blank = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)

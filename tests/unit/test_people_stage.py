@@ -63,7 +63,7 @@ def test_crowd_samples_average_each_interval_and_reach_the_sink() -> None:
     got: list[tuple[CrowdSample, list[Alert]]] = []
     config = PeopleConfig(crowd=CrowdConfig(sample_every_s=5.0))
     det = ScriptedDetector()
-    stage = PeopleStage("cam", det, config, sink=lambda s, a: got.append((s, a)))
+    stage = PeopleStage("cam", det, config, sink=lambda s, a, k: got.append((s, a)))
     run(stage, det, [2] * 10 + [4] * 10 + [4])  # 2 fps: 10 frames = 5 s
     assert [s.count for s, _ in got] == [pytest.approx(24 / 11, abs=0.005), 4.0]
     assert all(s.method == "boxes" and s.camera_id == "cam" for s, _ in got)
@@ -74,7 +74,7 @@ def test_a_sudden_crowd_raises_one_surge_and_one_overcrowding_alert() -> None:
     got: list[Alert] = []
     config = PeopleConfig(crowd=CrowdConfig(sample_every_s=1.0, overcrowd=10, sustain=2))
     det = ScriptedDetector()
-    stage = PeopleStage("cam", det, config, sink=lambda s, a: got.extend(a))
+    stage = PeopleStage("cam", det, config, sink=lambda s, a, k: got.extend(a))
     run(stage, det, [1] * 6 + [12] * 12)  # 1 person for 3 s, then 12 for 6 s
     assert sorted(a.detail.split(" ")[0] for a in got) == ["overcrowding", "surge"]
     assert stage.view.crowd_alerts == 2  # cooldown and re-arming: not one per sample
@@ -147,7 +147,7 @@ def test_zones_lines_and_loitering_from_the_camera_config() -> None:
     det = ScriptedDetector()
     config = PeopleConfig(crowd=CrowdConfig(sample_every_s=2.0))
     stage = PeopleStage(
-        "cam", det, config, zones=zone_analytics(cam), sink=lambda s, a: got.append(s)
+        "cam", det, config, zones=zone_analytics(cam), sink=lambda s, a, k: got.append(s)
     )
     run(stage, det, [3] * 41)  # 20 s at 2 fps, 1 px a frame to the right
     view = stage.view
@@ -191,7 +191,7 @@ def test_the_live_stage_is_the_pure_step_plus_detection_and_the_sink() -> None:
     config = PeopleConfig(crowd=CrowdConfig(sample_every_s=1.0, overcrowd=10, sustain=2))
     stored: list[tuple[CrowdSample, list[Alert]]] = []
     live_det, step_det = ScriptedDetector(), ScriptedDetector()
-    stage = PeopleStage("cam", live_det, config, sink=lambda s, a: stored.append((s, a)))
+    stage = PeopleStage("cam", live_det, config, sink=lambda s, a, k: stored.append((s, a)))
     step = PeopleAnalysis("cam", config)
     image = np.zeros((480, 640, 3), np.uint8)
     results = []

@@ -4,8 +4,9 @@ full queue that drops and counts, a failing database or sink that never stops ca
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 
@@ -16,14 +17,26 @@ from vigil.sources.status import TamperChange, TamperSignal
 from vigil.system.tamper_alerts import TamperAlerter
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+T = TypeVar("T")
 
 
 class FakeRepo:
-    """The two repository calls the alerter makes, in memory; optionally failing."""
+    """The repository calls the alerter makes, in memory; optionally failing. It is its own
+    ``db`` (a unit of work just runs the function: nothing to roll back in memory)."""
 
     def __init__(self, fail: int = 0) -> None:
         self.alerts: dict[str, Alert] = {}
         self.fail = fail
+        self.keys: set[str] = set()
+        self.db = self
+
+    def unit(self, fn: Callable[[], T], *, retry_s: float | None = None) -> T:
+        return fn()
+
+    def claim_record_key(self, key: str, kind: str, camera_id: str, at: datetime) -> bool:
+        new = key not in self.keys
+        self.keys.add(key)
+        return new
 
     def add_alert(self, alert: Alert) -> bool:
         if self.fail:

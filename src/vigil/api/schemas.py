@@ -185,6 +185,14 @@ class CameraStatusOut(BaseModel):
     loitering: int | None = Field(
         None, description="Times a tracked person stayed in a zone past its loitering time."
     )
+    recorder_lag_s: float | None = Field(
+        None,
+        description="Age in seconds of the oldest decision not yet in the database (the "
+        "process's outbox; 0 when nothing waits, null without an outbox).",
+    )
+    recorder_pending: int | None = Field(
+        None, description="Decisions waiting for the database (memory queue and disk spool)."
+    )
 
 
 class CrowdOut(BaseModel):

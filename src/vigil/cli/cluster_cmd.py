@@ -119,7 +119,9 @@ def status(
             f"camera {cam.get('camera_id')}: {cam.get('state')} "
             f"frames={cam.get('frames_analysed', '-')} drops={cam.get('dropped_frames', '-')} "
             f"saturation_drops={cam.get('saturation_drops', '-')} "
-            f"priority={cam.get('priority') or '-'}"
+            f"priority={cam.get('priority') or '-'} "
+            f"recorder_lag_s={_lag(cam.get('recorder_lag_s'))} "
+            f"pending={cam.get('recorder_pending', '-')}"
         )
     for kind, agg in doc.get("kinds", {}).items():
         typer.echo(
@@ -133,3 +135,8 @@ def status(
             f"mean_batch={pool.get('mean_batch', '-')} req/s={pool.get('requests_per_s', '-')} "
             f"dropped={pool.get('dropped', '-')} wait_ms={pool.get('wait_ms', '-')}"
         )
+
+
+def _lag(value: object) -> str:
+    """Recorder lag for the table: seconds the oldest unrecorded decision has waited."""
+    return "-" if not isinstance(value, int | float) else f"{value:.1f}"

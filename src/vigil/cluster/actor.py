@@ -30,7 +30,13 @@ from vigil.system.assembly import Assembly, assemble
 
 
 class CameraActor:
-    """The pipeline of one camera (see the module docstring); Ray wraps it as a remote class."""
+    """The pipeline of one camera (see the module docstring); Ray wraps it as a remote class.
+
+    Its decisions go through its own outbox (``vigil.system.outbox``): while PostgreSQL is away
+    they wait in memory and then in a disk spool under the node's ``system.data_dir``, and are
+    replayed when it returns; a re-created actor replays what its predecessor spooled on that
+    node, and idempotency keys make the repeats of a file camera's restart harmless.
+    """
 
     def __init__(self, config: VigilConfig, camera_id: str) -> None:
         cams = [c for c in config.cameras if c.id == camera_id]
@@ -58,6 +64,8 @@ class CameraActor:
         return {
             **row,
             "priority": None if self.priority is None else self.priority().name.lower(),
+            # The actor's outbox: written, replayed, duplicates, spooled, refused, lag_s.
+            "recorder": None if system is None else system.recorder_status(),
             "node": _node_id(),
             "host": socket.gethostname(),
             "pid": os.getpid(),

@@ -643,6 +643,35 @@ class NotifyConfig(Strict):
     )
 
 
+class OutboxConfig(Strict):
+    """The outbox between the stages and the recorder (see ``vigil.system.outbox``)."""
+
+    memory_items: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        title="Decisions held in memory",
+        description="Decisions kept in memory while the database is unreachable, before they "
+        "are spilled to the disk spool; lost if the process is killed (the spool is not).",
+    )
+    spool_max_mb: float = Field(
+        256.0,
+        gt=0,
+        le=1_000_000,
+        title="Disk spool bound (MB)",
+        description="The most the disk spool under `system.data_dir`/outbox may hold; beyond it "
+        "decisions are refused, logged and counted (`refused` in the status).",
+    )
+    direct_retry_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        title="Direct write retry",
+        description="How long a decision is retried in the camera's thread before it joins the "
+        "backlog; longer stalls analysis, shorter buffers sooner.",
+    )
+
+
 class StorageConfig(Strict):
     url: SecretStr = Field(
         SecretStr("sqlite:///{data_dir}/vigil.db"),
@@ -685,6 +714,11 @@ class StorageConfig(Strict):
         title="SQLite durability",
         description="FULL: a committed write survives power loss; NORMAL: faster, survives only "
         "process crashes.",
+    )
+    outbox: OutboxConfig = Field(
+        default_factory=OutboxConfig,
+        title="Outbox",
+        description="Buffering of decisions while the database is unreachable.",
     )
     media_dir: Path = Field(
         Path("media"),

@@ -61,13 +61,18 @@ CLASS_IDS_FACE = CLASS_IDS[ObjectClass.FACE]
 
 @dataclass(frozen=True, slots=True)
 class FrameRef:
-    """A reference to one decoded frame: which camera, when, its index and its size."""
+    """A reference to one decoded frame: which camera, when, its index and its size.
+
+    ``epoch`` names the stream instance the frame came from (see :mod:`vigil.core.keys`); with
+    ``index`` it is the frame's position for idempotency keys (empty: not from a source).
+    """
 
     camera_id: str
     captured_at: datetime
     index: int
     width: int
     height: int
+    epoch: str = ""
 
     def __post_init__(self) -> None:
         _require(bool(self.camera_id), "camera_id must be a non-empty string")

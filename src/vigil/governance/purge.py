@@ -167,6 +167,9 @@ class Purger:
                 "crops_detached": len(detached),
                 "media": len(orphans),
             }
+            # Idempotency keys live as long as the alerts they guard (replays come within
+            # minutes or hours, never after retention), so the table stays bounded.
+            counts["record_keys"] = self.repo.prune_record_keys(now - policy.alerts)
             if policy.plate_reads is not None:
                 counts["plate_reads"] = PlateStore(self.repo.db).delete_expired_reads(
                     now, policy.plate_reads

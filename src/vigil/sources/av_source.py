@@ -32,12 +32,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import av
 import av.error
 
+from vigil.core.keys import file_epoch, live_epoch
 from vigil.errors import InputError, SourceError
 from vigil.logs import redact
 from vigil.sources.base import DecodeCounters, SourceSpec
@@ -86,6 +88,7 @@ class AVSource:
         self._sampler = Sampler(spec.fps)
         self._segment = 0
         self._last_corrupt = False
+        self._epoch = ""
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -121,6 +124,13 @@ class AVSource:
             raise InputError(f"camera {spec.camera_id}: {spec.safe_url} has no video stream")
         return container
 
+    def _epoch_of(self, loop: int) -> str:
+        """The stream epoch (see :mod:`vigil.core.keys`): a file pass is reproducible, a live
+        connection is new each time it opens."""
+        if self.spec.kind == "file":
+            return file_epoch(self.spec.url.removeprefix("file://"), loop)
+        return live_epoch(datetime.now(UTC))
+
     # -- reading -----------------------------------------------------------------------------
 
     def frames(self, stop: threading.Event) -> Iterator[RawFrame]:
@@ -128,6 +138,7 @@ class AVSource:
         self._segment += 1
         self._sampler.reset()
         container = self._open()
+        self._epoch = self._epoch_of(0)
         try:
             stream = container.streams.video[0]
             cc = stream.codec_context
@@ -145,6 +156,7 @@ class AVSource:
     def _passes(self, container: Any, stream: Any, stop: threading.Event) -> Iterator[RawFrame]:
         """Demux the whole stream once, or repeatedly when looping a file."""
         offset = 0.0
+        loop = 0
         rate = float(stream.average_rate or 25)
         while True:
             last = yield from self._demux(container, stream, stop, offset)
@@ -153,6 +165,8 @@ class AVSource:
             if last is None:
                 raise SourceError(f"camera {self.spec.camera_id}: file has no decodable frames")
             offset = last + 1.0 / rate
+            loop += 1
+            self._epoch = self._epoch_of(loop)
             try:
                 container.seek(0)
             except _AV_ERRORS as exc:
@@ -231,13 +245,13 @@ class AVSource:
                 continue
             corrupt_run = 0
             for image, frame_time in out:
-                yield RawFrame(image, frame_time, key, self._segment)
+                yield RawFrame(image, frame_time, key, self._segment, self._epoch)
         if not stop.is_set() and not use_keys:
             # End of the stream: a decoder with B-frames still holds the last few frames
             # (decoding is ahead of display by the reorder depth); drain them, or a file's
             # tail - and every loop of it - would lose them.
             for image, media in self._drain(stream, tb, offset):
-                yield RawFrame(image, media, False, self._segment)
+                yield RawFrame(image, media, False, self._segment, self._epoch)
         return last
 
     def _drain(self, stream: Any, tb: float, offset: float) -> list[tuple[Any, float | None]]:

@@ -36,12 +36,16 @@ class RawFrame:
         keyframe: whether the frame was an intra (key) frame.
         segment: connection counter of the source; a new value means the stream restarted, so
             its media clock may have jumped.
+        epoch: which instance of the stream this is (see :mod:`vigil.core.keys`): a file's
+            identity and loop index, or a live connection's opening time; part of every
+            idempotency key of what is decided on the frame.
     """
 
     image: Image
     media_time: float | None
     keyframe: bool
     segment: int
+    epoch: str = ""
 
     def __post_init__(self) -> None:
         shape = self.image.shape

@@ -12,12 +12,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import cv2
 import httpx
 import numpy as np
 
+from vigil.core.keys import live_epoch
 from vigil.errors import SourceError
 from vigil.logs import redact
 from vigil.sources.base import DecodeCounters, SourceSpec
@@ -57,6 +59,7 @@ class SnapshotSource:
     def frames(self, stop: threading.Event) -> Iterator[RawFrame]:
         spec = self.spec
         self._segment += 1
+        epoch = live_epoch(datetime.now(UTC))
         timeout = httpx.Timeout(spec.stall_timeout_s, connect=spec.connect_timeout_s)
         interval = 1.0 / spec.fps
         url, auth = split_credentials(spec.url)
@@ -64,7 +67,7 @@ class SnapshotSource:
             next_at = time.monotonic()
             while not stop.is_set():
                 image = self._fetch(client, url)
-                yield RawFrame(image, None, True, self._segment)
+                yield RawFrame(image, None, True, self._segment, epoch)
                 next_at = max(next_at + interval, time.monotonic())
                 if stop.wait(max(0.0, next_at - time.monotonic())):
                     return

@@ -40,6 +40,8 @@ class TamperChange:
     Attributes:
         reason: why a signal cleared: ``"recovered"`` (the condition ended) or ``"reset"`` (the
             detector restarted, e.g. on a resolution change, so the condition is unknown).
+        position: the stream epoch and frame index of the frame that changed the signal, from
+            which the alert's idempotency key is built (empty: no key, e.g. in tests).
     """
 
     camera_id: str
@@ -48,6 +50,7 @@ class TamperChange:
     at: datetime
     onset_at: datetime
     reason: str = "recovered"
+    position: str = ""  # "<epoch>/<frame index>" of the frame that changed it (idempotency key)
 
     @property
     def phase(self) -> str:

@@ -222,18 +222,23 @@ class CameraWorker:
             # The detector's references are of the old size: start over, and clear what was
             # raised (as "reset", not "recovered": the condition is simply unknown now).
             self.tamper.reset()
-            self._tamper_update(frozenset(), captured, "reset")
+            self._tamper_update(frozenset(), captured, "reset", f"{raw.epoch}/{self.frames}")
         self.resolution = (w, h)
-        ref = FrameRef(self.camera_id, captured, self.frames, w, h)
+        ref = FrameRef(self.camera_id, captured, self.frames, w, h, raw.epoch)
         if self.tamper_enabled:
-            self._tamper_update(self.tamper.update(raw.image, captured.timestamp()), captured)
+            active = self.tamper.update(raw.image, captured.timestamp())
+            self._tamper_update(active, captured, position=f"{raw.epoch}/{self.frames}")
         self.frames += 1
         self._last_frame_at = captured
         self.queue.put(DecodedFrame(ref, raw.image, raw.keyframe))
         self._update_health()
 
     def _tamper_update(
-        self, active: frozenset[TamperSignal], at: datetime, reason: str = "recovered"
+        self,
+        active: frozenset[TamperSignal],
+        at: datetime,
+        reason: str = "recovered",
+        position: str = "",
     ) -> None:
         """Record the new active set; emit a change for each signal raised or cleared."""
         before = self._tamper_active
@@ -243,11 +248,11 @@ class CameraWorker:
         changes = []
         for signal in sorted(before - active):
             onset = since.pop(signal, at)
-            changes.append(TamperChange(self.camera_id, signal, False, at, onset, reason))
+            changes.append(TamperChange(self.camera_id, signal, False, at, onset, reason, position))
         for signal in sorted(active - before):
             since[signal] = at
             self.tamper_raised += 1
-            changes.append(TamperChange(self.camera_id, signal, True, at, at))
+            changes.append(TamperChange(self.camera_id, signal, True, at, at, position=position))
         self._tamper_since = tuple(sorted(since.items()))
         self._tamper_active = active
         for change in changes:

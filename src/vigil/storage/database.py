@@ -251,7 +251,7 @@ class Database:
             except Exception:  # the commit stands; a failed callback is loud, not fatal
                 log.exception("after-commit callback %r failed", callback)
 
-    def unit(self, fn: Callable[[], T]) -> T:
+    def unit(self, fn: Callable[[], T], *, retry_s: float | None = None) -> T:
         """Run ``fn`` as one unit of work (like :meth:`transaction`), re-running it whole when the
         connection is lost or the file is busy, until ``write_retry_s`` has passed.
 
@@ -260,7 +260,9 @@ class Database:
         from the start: the failed attempt was rolled back whole, so it only needs to make no
         side effect outside the database before it returns (files are written before the unit,
         callbacks registered with :meth:`after_commit` run once, after the commit that counts).
-        Inside an open unit it simply joins it (the outer unit decides).
+        Inside an open unit it simply joins it (the outer unit decides). ``retry_s`` overrides
+        ``write_retry_s`` for this unit (the outbox uses a short one: it keeps the decision
+        itself rather than hold the camera's thread for the whole window).
         """
         if self._unit.get() is not None:
             return fn()
@@ -269,7 +271,7 @@ class Database:
             with self.transaction():
                 return fn()
 
-        return self._retrying(attempt, "unit of work")
+        return self._retrying(attempt, "unit of work", retry_s)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the current unit commits (now, outside a unit)."""
@@ -296,11 +298,12 @@ class Database:
 
         return self._retrying(attempt, "write")
 
-    def _retrying(self, attempt: Callable[[], T], what: str) -> T:
+    def _retrying(self, attempt: Callable[[], T], what: str, retry_s: float | None = None) -> T:
         """Run ``attempt`` until it succeeds, re-running it on connection loss or a busy file
         (directly, or as the cause of a rolled-back unit) with back-off, until
         ``write_retry_s`` has passed; then :class:`StorageUnavailableError`."""
-        deadline = time.monotonic() + self.options.write_retry_s
+        window = self.options.write_retry_s if retry_s is None else retry_s
+        deadline = time.monotonic() + window
         tries = 0
         while True:
             try:
@@ -313,8 +316,7 @@ class Database:
                 reason = (redact(str(cause.orig)).splitlines() or ["(no message)"])[0]
                 if time.monotonic() >= deadline:
                     raise StorageUnavailableError(
-                        f"{what} failed after {tries} attempts over "
-                        f"{self.options.write_retry_s:.0f} s: {reason}",
+                        f"{what} failed after {tries} attempts over {window:.0f} s: {reason}",
                         hint="nothing of it was stored; the caller keeps it and must retry",
                     ) from exc
                 delay = min(2.0, 0.05 * 2 ** (tries - 1))

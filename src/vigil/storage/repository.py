@@ -400,6 +400,31 @@ class PipelineRepository:
                 for r in c.execute(q)
             ]
 
+    # -- idempotency keys of recorded decisions ------------------------------------------------
+
+    def claim_record_key(self, key: str, kind: str, camera_id: str, at: datetime) -> bool:
+        """Insert a decision's idempotency key; ``False`` if it is already there (a replay).
+
+        Call it inside the decision's unit of work, before its writes: the key and the decision
+        commit or roll back together. Two units claiming the same key at once (two processes
+        replaying the same spool) serialise on the primary key: the second waits for the first
+        to commit and then finds the key taken.
+        """
+        row = {"key": key, "kind": kind, "camera_id": camera_id, "recorded_at": at}
+        return bool(self.db.write(lambda c: insert_ignore(c, t.record_keys, [row])))
+
+    def record_key_count(self, kind: str | None = None) -> int:
+        q = select(func.count()).select_from(t.record_keys)
+        if kind is not None:
+            q = q.where(t.record_keys.c.kind == kind)
+        with self.db.read() as c:
+            return int(c.execute(q).scalar_one())
+
+    def prune_record_keys(self, before: datetime) -> int:
+        """Delete keys recorded before ``before`` (retention: a replay is never that late)."""
+        stmt = delete(t.record_keys).where(t.record_keys.c.recorded_at < before)
+        return int(self.db.write(lambda c: c.execute(stmt).rowcount or 0))
+
     # -- alerts ---------------------------------------------------------------------------------
 
     def add_alert(

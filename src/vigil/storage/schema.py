@@ -357,4 +357,15 @@ audit_entries = Table(
     Column("details", Text, nullable=False, default="[]"),  # JSON list of [key, value]
 )
 
+# The idempotency key of every recorded decision (revision 0008; see vigil.core.keys): inserted
+# in the decision's own transaction, so a replayed decision finds its key and is skipped.
+record_keys = Table(
+    "record_keys",
+    metadata,
+    Column("key", String(ID), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    _id("camera_id", nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False, index=True),
+)
+
 ALL_TABLES = tuple(metadata.sorted_tables)

@@ -14,9 +14,11 @@ Order, and why:
 3. **governance services**: accounts, deployments, verification, watchlists (on first use, they
    need the face models), hotlists and plate search, purge and retention; gathered in
    :class:`~vigil.system.services.Services`, the container the API and the CLI use;
-4. **stage sinks**: where each stage's output goes: tamper signals → tamper alerts, crowd samples
-   → the crowd series, fused plate reads → the hotlist checker, face decisions → the
-   identification recorder (with the deployment authority that says what each camera may do);
+4. **stage sinks**: where each stage's output goes: tamper signals → tamper alerts; crowd
+   samples, fused plate reads and face decisions → keyed decisions into the process's outbox,
+   which writes them through the crowd series, the hotlist checker and the identification
+   recorder (with the deployment authority that says what each camera may do), buffering them
+   in memory and on disk while the database is unreachable;
 5. **pipelines**: cameras → decode → perception → stages, each stage built with its sink;
 6. **background**: the housekeeper (deadlines, expiry, non-match purge, retention) and the
    notifiers (event watcher → WebSocket, webhooks, MQTT).
@@ -36,7 +38,7 @@ from datetime import datetime, timedelta
 
 from vigil.config.settings import VigilConfig
 from vigil.core.domain import CameraRow
-from vigil.core.records import Alert, AlertKind, CrowdSample
+from vigil.core.records import Alert, AlertKind, CrowdSample, PlateRead
 from vigil.governance.accounts import AccountService, LoginPolicy
 from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
@@ -54,6 +56,7 @@ from vigil.storage.archive import ArchiveIndex
 from vigil.storage.factory import media_store_from_config, open_database_from_config
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
+from vigil.system.decisions import CrowdRecord, DecisionSink, DecisionWriter, PlateRecord
 from vigil.system.embedded import CameraModels, EmbeddedSystem, StageSinks
 from vigil.system.governance import (
     archive_for,
@@ -63,6 +66,7 @@ from vigil.system.governance import (
     watchlist_factory,
 )
 from vigil.system.identification import CameraIdentification, DeploymentAuthority
+from vigil.system.outbox import Outbox
 from vigil.system.plates import profile_from_config
 from vigil.system.services import Services, Startable
 from vigil.system.tamper_alerts import TamperAlerter
@@ -70,6 +74,7 @@ from vigil.system.tamper_alerts import TamperAlerter
 log = logging.getLogger(__name__)
 
 AUDIT_ANCHOR = "audit-anchor.json"
+OUTBOX_DIR = "outbox"  # the outbox's disk spool, under system.data_dir
 
 
 @dataclass
@@ -130,7 +135,11 @@ def assemble(
     # 4-5. stage sinks, then the pipelines built with them
     system = None
     if cameras:
-        system = EmbeddedSystem(config, sinks=stage_sinks(config, services), models=models)
+        # One spool per process: a cluster node may run several camera actors on one data_dir.
+        spool = (
+            OUTBOX_DIR if head else f"{OUTBOX_DIR}/camera-" + "+".join(c.id for c in config.cameras)
+        )
+        system = EmbeddedSystem(config, sinks=stage_sinks(config, services, spool=spool), models=models)
     # 6. background
     if head:
         # Without cameras here (a cluster's head), camera nodes archive templates into the
@@ -207,31 +216,48 @@ def governance_services(
     )
 
 
-def stage_sinks(config: VigilConfig, services: Services) -> StageSinks:
-    """Where each pipeline stage's output goes (see the module docstring, step 4)."""
+def stage_sinks(config: VigilConfig, services: Services, *, spool: str = OUTBOX_DIR) -> StageSinks:
+    """Where each pipeline stage's output goes (see the module docstring, step 4): keyed,
+    typed decisions into one outbox per process, which writes each through the recorders with
+    its audit entries and buffers them while the database is away (vigil.system.outbox)."""
     repo = services.repo
+    recorder = IdentificationRecorder(
+        repo, services.media, services.audit, archive=services.archive
+    )
+    writer = DecisionWriter(repo, recorder=recorder, plates=services.plate_hits)
+    options = config.storage.outbox
+    outbox = Outbox(
+        writer,
+        config.system.data_dir / spool,
+        memory_items=options.memory_items,
+        spool_max_bytes=int(options.spool_max_mb * 1024 * 1024),
+        direct_retry_s=options.direct_retry_s,
+    )
 
-    def store_crowd(sample: CrowdSample, alerts: list[Alert]) -> None:
-        def store() -> None:  # a sample and the alerts it raised: together
-            repo.add_crowd_samples([sample])
-            for alert in alerts:
-                repo.add_alert(alert)
+    def store_crowd(sample: CrowdSample, alerts: list[Alert], key: str) -> None:
+        outbox.submit(CrowdRecord(key, sample, tuple(alerts)))
 
-        repo.db.unit(store)
+    def store_plate(read: PlateRead, key: str) -> None:
+        outbox.submit(PlateRecord(key, read))
 
     return StageSinks(
         tamper=TamperAlerter(repo),
         crowd=store_crowd,
-        plates=services.plate_hits,
-        identification=identification_factory(config, services),
+        plates=store_plate,
+        identification=identification_factory(config, services, recorder, outbox),
+        outbox=outbox,
     )
 
 
 def identification_factory(
-    config: VigilConfig, services: Services
+    config: VigilConfig,
+    services: Services,
+    recorder: IdentificationRecorder,
+    sink: DecisionSink,
 ) -> Callable[[str, FacePipeline], CameraIdentification] | None:
     """Per face camera: the pure identifier between the deployment authority (shared by every
-    camera) and the recorder; ``None`` without a calibration (then nothing is ever compared)."""
+    camera) and the outbox in front of the recorder; ``None`` without a calibration (then
+    nothing is ever compared)."""
     ident = config.faces.identification
     if not any("faces" in c.analytics for c in config.cameras if c.enabled):
         return None
@@ -242,12 +268,10 @@ def identification_factory(
     authority = DeploymentAuthority(
         services.deployments, services.repo, false_alerts, ident.threshold
     )
-    recorder = IdentificationRecorder(
-        services.repo, services.media, services.audit, archive=services.archive
-    )
 
     def make(camera_id: str, pipeline: FacePipeline) -> CameraIdentification:
-        return CameraIdentification(FaceIdentifier(camera_id, pipeline), authority, recorder)
+        identifier = FaceIdentifier(camera_id, pipeline)
+        return CameraIdentification(identifier, authority, recorder, sink=sink)
 
     return make
 

@@ -25,6 +25,7 @@ from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
 from vigil.system.analysis import AnalysisPool, FaceHook
 from vigil.system.identification import CameraIdentification
+from vigil.system.outbox import Outbox
 from vigil.system.people import CrowdSink, PeopleStage, zone_analytics
 from vigil.system.plates import PlateSink, PlateStage, profile_from_config
 from vigil.system.tamper_alerts import TamperAlerter
@@ -52,12 +53,15 @@ class StageSinks:
         crowd: stores a camera's crowd sample and the crowd alerts it raised.
         plates: stores fused plate reads and raises plate hits (the hotlist checker).
         identification: makes a face camera's identification (``None``: no comparison at all).
+        outbox: the outbox the sinks write through (started before the cameras and stopped
+            after them, so the last decisions are written or spooled).
     """
 
     tamper: TamperAlerter | None = None
     crowd: CrowdSink | None = None
     plates: PlateSink | None = None
     identification: Callable[[str, FacePipeline], CameraIdentification] | None = None
+    outbox: Outbox | None = None
 
 
 class EmbeddedSystem:
@@ -76,6 +80,7 @@ class EmbeddedSystem:
         self.models = models or CameraModels()
         sinks = sinks or StageSinks()
         self.tamper_alerts = sinks.tamper
+        self.outbox = sinks.outbox
         cameras = [c for c in config.cameras if c.enabled]
         on_tamper = None if sinks.tamper is None else sinks.tamper.submit
         self.supervisor = Supervisor.from_configs(cameras, on_tamper=on_tamper)
@@ -167,6 +172,8 @@ class EmbeddedSystem:
         return sorted(c for c, s in self.analysis.people.items() if s.plates is not None)
 
     def start(self) -> None:
+        if self.outbox is not None:
+            self.outbox.start()
         if self.tamper_alerts is not None:
             self.tamper_alerts.start()
         self.supervisor.start()
@@ -179,7 +186,13 @@ class EmbeddedSystem:
         self.supervisor.stop()
         if self.tamper_alerts is not None:
             self.tamper_alerts.stop()
+        if self.outbox is not None:
+            self.outbox.stop()
         self.started = False
+
+    def recorder_status(self) -> dict[str, Any] | None:
+        """The outbox's counters and recorder lag (``None`` without an outbox)."""
+        return None if self.outbox is None else self.outbox.snapshot()
 
     def camera_statuses(self) -> list[CameraStatus]:
         return [w.snapshot() for w in self.supervisor.workers.values()]
@@ -187,6 +200,8 @@ class EmbeddedSystem:
     def camera_view(self) -> list[dict[str, Any]]:
         """Per camera: health (no URL) and analysis totals; safe to serve to any role."""
         out = []
+        recorder = self.recorder_status()
+        lag = None if recorder is None else recorder["lag_s"]
         for status in self.camera_statuses():
             stats = self.analysis.stats.get(status.camera_id)
             stage = self.analysis.people.get(status.camera_id)
@@ -197,6 +212,7 @@ class EmbeddedSystem:
                     "state": str(status.state),
                     "since": status.since.isoformat(),
                     "last_error": redact(status.last_error) if status.last_error else None,
+                    "frames_captured": status.frames,
                     "frames_analysed": stats.frames if stats else 0,
                     "faces_seen": stats.faces if stats else 0,
                     "faces_embedded": stats.faces_embedded if stats else 0,
@@ -219,6 +235,12 @@ class EmbeddedSystem:
                     "tamper": sorted(str(t) for t in status.tamper),
                     "tamper_since": {str(k): v.isoformat() for k, v in status.tamper_since},
                     "tamper_raised": status.tamper_raised,
+                    # The process's outbox (shared by its cameras): age of the oldest decision
+                    # not yet in the database, and how many wait.
+                    "recorder_lag_s": lag,
+                    "recorder_pending": None
+                    if recorder is None
+                    else recorder["queued"] + recorder["spool_items"],
                 }
             )
         return out

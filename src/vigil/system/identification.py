@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.analytics.people import PeopleFrame
+from vigil.core.keys import record_key
 from vigil.core.records import FrameRef
 from vigil.errors import PolicyViolationError
 from vigil.governance.audit import utc_now
@@ -36,6 +37,7 @@ from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.live import Authorisation, FaceIdentifier, TrackDecision
 from vigil.identification.matcher import WatchlistMatcher
 from vigil.storage import Repository
+from vigil.system.decisions import DecisionSink, FaceRecord, ScanRecord
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,8 @@ class CameraIdentification:
     """One camera: snapshot → pure identifier → recorder, plus periodic scan summaries.
 
     Args:
+        sink: where keyed decisions go (the running system's outbox); ``None``: straight to
+            ``recorder`` without keys (tests of the identification itself).
         stats_every_s: how often the per-deployment scan counts are written to the audit chain.
     """
 
@@ -123,13 +127,19 @@ class CameraIdentification:
         authority: DeploymentAuthority,
         recorder: IdentificationRecorder,
         *,
+        sink: DecisionSink | None = None,
         stats_every_s: float = 300.0,
     ) -> None:
         self.identifier = identifier
         self.authority = authority
         self.recorder = recorder
+        self.sink = sink
         self.stats_every_s = stats_every_s
         self._stats_at = time.monotonic()
+        # Where the stream is (epoch and frame index), for the decisions' idempotency keys.
+        self._epoch = ""
+        self._position = "start"
+        self._summaries = 0
 
     @property
     def camera_id(self) -> str:
@@ -145,6 +155,7 @@ class CameraIdentification:
         """Analyse one sampled frame (with the people step's result for it, if any); returns
         the alerts raised by tracks that closed."""
         auth = self.authority.for_camera(self.camera_id)
+        self._epoch, self._position = frame.epoch, str(frame.index)
         alerts = self._record(self.identifier.process(image, frame, auth, people))
         if time.monotonic() - self._stats_at > self.stats_every_s:
             self.flush_stats()
@@ -153,14 +164,31 @@ class CameraIdentification:
     def finish(self) -> list[FaceAlert]:
         """Close every open track (end of stream) and write the scan counts."""
         auth = self.authority.for_camera(self.camera_id)
+        self._position += ".end"
         alerts = self._record(self.identifier.finish(auth))
         self.flush_stats()
         return alerts
 
     def flush_stats(self) -> None:
         scanned, alerted = self.identifier.take_counts()
-        self.recorder.record_scans(self.camera_id, scanned, alerted)
         self._stats_at = time.monotonic()
+        if self.sink is None:
+            self.recorder.record_scans(self.camera_id, scanned, alerted)
+            return
+        if not scanned and not alerted:
+            return
+        self._summaries += 1
+        position = f"{self._position}.s{self._summaries}"
+        key = record_key(self.camera_id, self._epoch, position, "scans")
+        self.sink(ScanRecord(key, self.camera_id, dict(scanned), dict(alerted)))
 
     def _record(self, decisions: Sequence[TrackDecision]) -> list[FaceAlert]:
-        return [alert for d in decisions for alert in self.recorder.record(d)]
+        if self.sink is None:
+            return [alert for d in decisions for alert in self.recorder.record(d)]
+        alerts: list[FaceAlert] = []
+        for i, d in enumerate(decisions):  # position: the frame that closed it, and its rank
+            key = record_key(self.camera_id, self._epoch, f"{self._position}.{i}", "face")
+            result = self.sink(FaceRecord.of(key, d))
+            if result is not None:  # None: buffered while the database is away
+                alerts.extend(a for a in result.alerts if isinstance(a, FaceAlert))
+        return alerts

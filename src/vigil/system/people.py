@@ -30,6 +30,7 @@ from vigil.analytics.people import PeopleAnalysis, PeopleFrame
 from vigil.analytics.zones import CountLine, Zone, ZoneAnalytics
 from vigil.config.analytics import PeopleConfig
 from vigil.core import FrameRef
+from vigil.core.keys import record_key
 from vigil.core.records import Alert, CrowdSample
 from vigil.perception.objects.detector import ObjectDetector
 
@@ -39,8 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Receives each stored crowd sample and the crowd alerts it raised (the storage/notify side).
-CrowdSink = Callable[[CrowdSample, list[Alert]], None]
+#: Receives each crowd sample, the crowd alerts it raised and its idempotency key (the
+#: storage/notify side).
+CrowdSink = Callable[[CrowdSample, list[Alert], str], None]
 
 
 def zone_analytics(camera: CameraConfig) -> ZoneAnalytics | None:
@@ -133,8 +135,9 @@ class PeopleStage:
                 event.zone,
             )
         if self.sink is not None:
-            for reading in result.crowd:
-                self.sink(reading.sample, reading.alert_records())
+            for i, reading in enumerate(result.crowd):  # position: the frame, then the zone
+                key = record_key(self.camera_id, frame.epoch, f"{frame.index}.{i}", "crowd")
+                self.sink(reading.sample, reading.alert_records(), key)
         return result.alerts
 
     def heatmap_png(self) -> bytes | None:

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from vigil.config.plates import PlatesConfig
 from vigil.core import Detections, FrameRef, ObjectClass, TrackState
+from vigil.core.keys import record_key
 from vigil.core.records import CLASS_IDS, PlateRead
 from vigil.perception.plates.fusion import FrameRead, FusedPlate, PlateFuser
 from vigil.perception.plates.passes import PlatePasses
@@ -34,8 +35,8 @@ from vigil.tracking.bytetrack import TrackerOutput, TrackEvent
 
 log = logging.getLogger(__name__)
 
-#: Receives each fused plate read (one per vehicle pass).
-PlateSink = Callable[[PlateRead], object]
+#: Receives each fused plate read (one per vehicle pass) with its idempotency key.
+PlateSink = Callable[[PlateRead, str], object]
 VEHICLES = frozenset(
     CLASS_IDS[c]
     for c in (ObjectClass.CAR, ObjectClass.BUS, ObjectClass.TRUCK, ObjectClass.MOTORCYCLE)
@@ -102,12 +103,14 @@ class PlateStage:
         self.sink = sink
         self.frame_reads = 0
         self.fused_reads = 0
+        self._epoch = ""  # the stream epoch of the latest frame (see vigil.core.keys)
 
     def process(
         self, image: npt.NDArray[np.uint8], frame: FrameRef, out: TrackerOutput
     ) -> list[PlateRead]:
         """Read plates of this frame's vehicle tracks (or of the whole frame on a dedicated
         plate camera); returns fused reads of the passes that ended."""
+        self._epoch = frame.epoch
         if self.passes is not None:
             return self._whole_frame(image, frame.captured_at)
         dets = out.detections
@@ -174,5 +177,8 @@ class PlateStage:
             fused.confidence,
         )
         if self.sink is not None:
-            self.sink(read)
+            # The pass's position in the stream: its vehicle track, or (a dedicated plate
+            # camera) its rank among this stage's passes; both replay identically from a file.
+            position = f"t{read.track_id}" if read.track_id is not None else f"p{self.fused_reads}"
+            self.sink(read, record_key(self.camera_id, self._epoch, position, "plate"))
         return read

@@ -32,6 +32,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from vigil.core.keys import record_key
 from vigil.core.records import Alert, AlertKind, AlertStatus
 from vigil.errors import ConflictError, NotFoundError
 from vigil.sources.status import TamperChange, TamperSignal
@@ -48,6 +49,7 @@ class TamperAlertStats:
     cleared: int = 0
     dropped: int = 0
     failures: int = 0
+    duplicates: int = 0
 
 
 class TamperAlerter:
@@ -154,9 +156,48 @@ class TamperAlerter:
             log.exception("storing tamper %s on camera %s failed", change.phase, change.camera_id)
             return None
 
-    def _store(self, change: TamperChange) -> Alert:
-        key = (change.camera_id, change.signal)
-        raised_id = self._open.pop(key, None)
+    def _store(self, change: TamperChange) -> Alert | None:
+        """The change's alert (and, for a clearance, the raised alert's expiry) in one unit with
+        its idempotency key; ``None`` when the key was recorded before (a repeat). The map of
+        open alerts changes only after the unit committed (a unit may run more than once)."""
+        slot = (change.camera_id, change.signal)
+        raised_id = self._open.get(slot)
+        key = None
+        if change.position:
+            epoch, _, frame = change.position.rpartition("/")
+            key = record_key(
+                change.camera_id, epoch, f"{frame}.{change.signal}.{change.phase}", "tamper"
+            )
+
+        def unit() -> Alert | None:
+            if key is not None and not self.repo.claim_record_key(
+                key, "tamper", change.camera_id, change.at
+            ):
+                return None
+            return self._write(change, raised_id)
+
+        alert = self.repo.db.unit(unit)
+        if alert is None:
+            self.stats.duplicates += 1
+            return None
+        self._open.pop(slot, None)
+        if change.raised:
+            self._open[slot] = alert.id
+            self.stats.raised += 1
+            log.warning(
+                "tamper alert %s: %s on camera %s", alert.id, change.signal, change.camera_id
+            )
+        else:
+            self.stats.cleared += 1
+            log.warning(
+                "tamper cleared on camera %s: %s (%s)",
+                change.camera_id,
+                change.signal,
+                alert.detail,
+            )
+        return alert
+
+    def _write(self, change: TamperChange, raised_id: str | None) -> Alert:
         alert = Alert(
             id=f"tamper-{uuid.uuid4().hex}",
             kind=AlertKind.TAMPER,
@@ -167,20 +208,9 @@ class TamperAlerter:
             detail=change.detail(raised_id),
         )
         self.repo.add_alert(alert)
-        if change.raised:
-            self._open[key] = alert.id
-            self.stats.raised += 1
-            log.warning(
-                "tamper alert %s: %s on camera %s", alert.id, change.signal, change.camera_id
-            )
-            return alert
-        self.stats.cleared += 1
-        if raised_id is not None:
+        if not change.raised and raised_id is not None:
             try:
                 self.repo.transition_alert(raised_id, AlertStatus.ACTIONABLE, AlertStatus.EXPIRED)
             except (ConflictError, NotFoundError) as exc:  # someone already dealt with it
                 log.info("tamper alert %s not expired: %s", raised_id, exc)
-        log.warning(
-            "tamper cleared on camera %s: %s (%s)", change.camera_id, change.signal, alert.detail
-        )
         return alert
