@@ -139,7 +139,9 @@ def assemble(
         spool = (
             OUTBOX_DIR if head else f"{OUTBOX_DIR}/camera-" + "+".join(c.id for c in config.cameras)
         )
-        system = EmbeddedSystem(config, sinks=stage_sinks(config, services, spool=spool), models=models)
+        system = EmbeddedSystem(
+            config, sinks=stage_sinks(config, services, spool=spool), models=models
+        )
     # 6. background
     if head:
         # Without cameras here (a cluster's head), camera nodes archive templates into the
