@@ -18,8 +18,9 @@ Order, and why:
    → the crowd series, fused plate reads → the hotlist checker, face decisions → the
    identification recorder (with the deployment authority that says what each camera may do);
 5. **pipelines**: cameras → decode → perception → stages, each stage built with its sink;
-6. **background**: the housekeeper (deadlines, expiry, non-match purge, retention) and the
-   notifiers (event watcher → WebSocket, webhooks, MQTT).
+6. **background**: the event watcher (→ this process's WebSocket clients) and, only in the
+   process that leads among those sharing the database (:mod:`vigil.system.leader`), the
+   housekeeper (deadlines, expiry, non-match purge, retention) and the webhook and MQTT senders.
 
 Start: background, then the pipelines (records have somewhere to go before frames flow). Stop: the
 pipelines first (their last tracks are closed and recorded), then the background, then the
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,6 +53,7 @@ from vigil.perception.faces.pipeline import FacePipeline
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
 from vigil.storage.factory import media_store_from_config, open_database_from_config
+from vigil.storage.leases import LeaderLock
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
 from vigil.system.embedded import EmbeddedSystem, StageSinks
@@ -63,6 +65,7 @@ from vigil.system.governance import (
     watchlist_factory,
 )
 from vigil.system.identification import CameraIdentification, DeploymentAuthority
+from vigil.system.leader import LeaderOnly, SinkPart
 from vigil.system.plates import profile_from_config
 from vigil.system.services import Services, Startable
 from vigil.system.tamper_alerts import TamperAlerter
@@ -129,10 +132,8 @@ def assemble(config: VigilConfig, *, cameras: bool = True, head: bool = True) ->
         if archive is not None and not cameras:
             index = archive
             catch_up = lambda: catch_up_archive(repo, index)  # noqa: E731
-        services.background.append(
-            housekeeper(config, services.deployments, services.purger, catch_up=catch_up)
-        )
-        services.background.extend(notifiers(services, config, system))
+        keeper = housekeeper(config, services.deployments, services.purger, catch_up=catch_up)
+        services.background.extend(notifiers(services, config, system, tasks=[keeper]))
     return Assembly(config, services, system)
 
 
@@ -242,24 +243,38 @@ def identification_factory(
     return make
 
 
-def notifiers(
-    services: Services, config: VigilConfig, system: EmbeddedSystem | None
-) -> list[Startable]:
-    """The configured webhook and MQTT senders and the event watcher that feeds them."""
+def notification_senders(config: VigilConfig) -> list[SinkPart]:
+    """Fresh webhook and MQTT senders for the configured targets (not started)."""
     from vigil.notify.mqtt import MqttPublisher
-    from vigil.notify.watcher import EventWatcher
     from vigil.notify.webhooks import WebhookSender
 
     n = config.notify
-    sinks: list[Startable] = []
-    for hook in n.webhooks:
-        sender = WebhookSender(hook)
-        services.hub.add_sink(sender)
-        sinks.append(sender)
+    senders: list[SinkPart] = [WebhookSender(hook) for hook in n.webhooks]
     if n.mqtt.enabled:
-        mqtt = MqttPublisher(n.mqtt, cameras=[c.id for c in config.cameras if c.enabled])
-        services.hub.add_sink(mqtt)
-        sinks.append(mqtt)
+        senders.append(MqttPublisher(n.mqtt, cameras=[c.id for c in config.cameras if c.enabled]))
+    return senders
+
+
+def notifiers(
+    services: Services,
+    config: VigilConfig,
+    system: EmbeddedSystem | None,
+    *,
+    tasks: Sequence[Startable] = (),
+) -> list[Startable]:
+    """The event watcher (every process: it feeds this process's WebSocket clients) and, run
+    only by the leader among the processes sharing the database (:class:`LeaderOnly`), the
+    webhook and MQTT senders and ``tasks`` (the housekeeper). On SQLite this process is always
+    the leader, so the embedded mode runs everything, as before."""
+    from vigil.notify.watcher import EventWatcher
+
+    leader = LeaderOnly(
+        LeaderLock(services.repo.db),
+        services.hub,
+        make_sinks=lambda: notification_senders(config),
+        tasks=tasks,
+        check_s=config.cluster.leader_check_s,
+    )
     statuses = None
     if system is not None:
         running = system
@@ -267,8 +282,10 @@ def notifiers(
         def statuses() -> list[tuple[str, str, str | None]]:
             return [(s.camera_id, str(s.state), s.last_error) for s in running.camera_statuses()]
 
-    watcher = EventWatcher(services.repo, services.hub, statuses=statuses, poll_s=n.poll_s)
-    return [*sinks, watcher]
+    watcher = EventWatcher(
+        services.repo, services.hub, statuses=statuses, poll_s=config.notify.poll_s
+    )
+    return [leader, watcher]
 
 
 def sync_cameras(repo: Repository, config: VigilConfig, now: datetime) -> None:
