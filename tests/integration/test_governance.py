@@ -106,6 +106,19 @@ def test_expiry_stops_matching_even_in_a_matcher_built_earlier(w: World) -> None
     assert "deployment.expire" in actions(w)
 
 
+def test_handles_issued_every_refresh_are_not_kept_and_held_ones_still_stop(w: World) -> None:
+    """Every camera refresh activates again (a new handle each time): on a 24/7 system the
+    service must not keep every handle it ever issued, only stop those still in use."""
+    dep = request(w, seed_watchlist(w, unit(2)), hours=2)
+    w.deployments.approve(OFFICER, dep, "ok")
+    (held,) = w.deployments.activate("cam-1")
+    for _ in range(1000):  # a refresh whose snapshot was replaced: nothing holds the handle
+        w.deployments.activate("cam-1")
+    assert len(w.deployments._issued[dep]) <= 2
+    w.deployments.revoke(OFFICER, dep, "no longer necessary")
+    assert held.stopped
+
+
 def test_changed_watchlist_needs_a_new_authorisation(w: World) -> None:
     wl = seed_watchlist(w, unit(2))
     dep = request(w, wl)
