@@ -29,6 +29,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from websockets.sync.client import ClientConnection, connect
 
+from tests.support.cluster import files_under
 from tests.support.storage import truncate_all
 from vigil.config import load_config
 from vigil.core.domain import Role
@@ -275,6 +276,10 @@ def test_two_api_processes_share_sessions_events_and_send_each_alert_once(
         a.stop()
         b.stop()
         sub.stop()
+    # An API-only process keeps no archive index (the head keeps the one there is, so a purge
+    # leaves no copy of a template in another process's files): only the audit anchor.
+    for name in ("a", "b"):
+        assert all(f.startswith("audit-anchor.json") for f in files_under(tmp / name)), name
 
 
 def test_api_only_refuses_sqlite_with_the_fix(

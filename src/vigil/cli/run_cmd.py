@@ -105,7 +105,7 @@ def _build(config: VigilConfig, *, api_only: bool = False) -> tuple[Assembly, Cl
                 "--api-only needs PostgreSQL: several processes serve one database",
                 hint="set storage.url to postgresql+psycopg://..., or run `vigil run` alone",
             )
-        return assemble(config, cameras=False), None
+        return assemble(config, cameras=False, index=False), None
     if config.cluster.engine != "ray":
         return assemble(config), None
     from vigil.cluster.runner import ClusterRunner

@@ -94,7 +94,9 @@ class Assembly:
         self.services.stop()
 
 
-def assemble(config: VigilConfig, *, cameras: bool = True, head: bool = True) -> Assembly:
+def assemble(
+    config: VigilConfig, *, cameras: bool = True, head: bool = True, index: bool = True
+) -> Assembly:
     """Build everything for ``config``.
 
     ``cameras=False``: services only, no pipelines (the head of a cluster, CLI tools, tests).
@@ -102,12 +104,15 @@ def assemble(config: VigilConfig, *, cameras: bool = True, head: bool = True) ->
     notifications run once, on the head), no archive index (one process owns its files; the
     head catches it up from the database) and no audit anchor file (the head keeps it; the
     chain itself is shared and linked under the database's lock).
+    ``index=False``: no archive index either (an API-only process, one of several on the
+    database): the head keeps the one index, so the purge that removes a lapsed template from
+    it leaves no copy in another process's files; face archive searches go to the head.
     """
     # 1. storage
     repo = Repository(open_database_from_config(config))
     sync_cameras(repo, config, utc_now())
     media = media_store_from_config(config)
-    archive = archive_for(config) if head else None
+    archive = archive_for(config) if head and index else None
     if archive is not None:
         catch_up_archive(repo, archive)
     # 2. accountability
