@@ -135,8 +135,8 @@ def assemble(
         # database only; the housekeeper brings them into this process's index every pass.
         catch_up = None
         if archive is not None and not cameras:
-            index = archive
-            catch_up = lambda: catch_up_archive(repo, index)  # noqa: E731
+            kept = archive
+            catch_up = lambda: catch_up_archive(repo, kept)  # noqa: E731
         keeper = housekeeper(config, services.deployments, services.purger, catch_up=catch_up)
         services.background.extend(notifiers(services, config, system, tasks=[keeper]))
     return Assembly(config, services, system)
