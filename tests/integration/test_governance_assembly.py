@@ -27,8 +27,8 @@ pytestmark = pytest.mark.models
 
 def _housekeeper(svc: Services) -> Housekeeper:
     """The assembled housekeeper: run by the leader among processes sharing the database."""
-    (leader,) = [b for b in svc.background if isinstance(b, LeaderOnly)]
-    (keeper,) = [p for p in leader.parts if isinstance(p, Housekeeper)]
+    leaders = [b for b in svc.background if isinstance(b, LeaderOnly)]
+    (keeper,) = [p for leader in leaders for p in leader.parts if isinstance(p, Housekeeper)]
     return keeper
 
 

@@ -7,12 +7,19 @@ processes (each has its own connection, as two processes would).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
+from tests.support.storage import truncate_all
+from vigil.config import VigilConfig
 from vigil.storage import Database
 from vigil.storage.leases import LeaderLock
+from vigil.system.assembly import Assembly, assemble
+from vigil.system.governance import Housekeeper
+from vigil.system.leader import LeaderOnly
 
 
 def test_one_holder_at_a_time_and_a_clean_release_hands_over(pg_url: str) -> None:
@@ -67,3 +74,44 @@ def test_on_sqlite_the_one_process_always_leads(tmp_path: Path) -> None:
     lock.release()
     assert lock.held  # nothing to hand over: the embedded mode is one process
     db.dispose()
+
+
+def test_two_heads_take_turns_at_housekeeping(pg_url: str, tmp_path: Path) -> None:
+    """Two head assemblies (each with its archive index) on one database: one housekeeper runs;
+    when its process stops, the other's starts; an API-only assembly (no index) runs none."""
+    truncate_all(db := Database(pg_url))
+    db.dispose()
+
+    def head(name: str, *, index: bool = True) -> Assembly:
+        config = VigilConfig.model_validate(
+            {
+                "system": {"data_dir": str(tmp_path / name)},
+                "storage": {"url": pg_url},
+                "cluster": {"leader_check_s": 0.2},
+            }
+        )
+        return assemble(config, cameras=False, index=index)
+
+    first, second, api = head("first"), head("second"), head("api", index=False)
+    try:
+        first.start()
+        second.start()
+        api.start()
+        assert _keeper(first).passes >= 1  # start() runs a first pass before returning
+        assert _keeper(second).passes == 0
+        assert _keeper(api) is None
+        first.stop()
+        deadline = time.monotonic() + 10
+        while _keeper(second).passes == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _keeper(second).passes >= 1
+    finally:
+        for built in (first, second, api):
+            built.stop()
+            built.services.repo.db.dispose()
+
+
+def _keeper(built: Assembly) -> Any:
+    leaders = [b for b in built.services.background if isinstance(b, LeaderOnly)]
+    keepers = [p for b in leaders for p in b.parts if isinstance(p, Housekeeper)]
+    return keepers[0] if keepers else None

@@ -32,7 +32,8 @@ from vigil.storage.database import Database
 
 log = logging.getLogger(__name__)
 
-LEADER_LOCK_KEY = 0x56494732  # "VIG2"; the audit chain's transaction lock is "VIG1"
+LEADER_LOCK_KEY = 0x56494732  # "VIG2": notifications; the audit chain's transaction lock is "VIG1"
+HOUSEKEEPING_LOCK_KEY = 0x56494733  # "VIG3": the housekeeper, among processes keeping the index
 
 # Server and client keepalives: a dead peer is noticed after about idle + interval * count s.
 _KEEPALIVE = {"idle": 5, "interval": 2, "count": 5}

@@ -18,9 +18,10 @@ Order, and why:
    → the crowd series, fused plate reads → the hotlist checker, face decisions → the
    identification recorder (with the deployment authority that says what each camera may do);
 5. **pipelines**: cameras → decode → perception → stages, each stage built with its sink;
-6. **background**: the event watcher (→ this process's WebSocket clients) and, only in the
-   process that leads among those sharing the database (:mod:`vigil.system.leader`), the
-   housekeeper (deadlines, expiry, non-match purge, retention) and the webhook and MQTT senders.
+6. **background**: the event watcher (→ this process's WebSocket clients); the webhook and MQTT
+   senders, only in the process that leads among all those sharing the database
+   (:mod:`vigil.system.leader`); the housekeeper (deadlines, expiry, non-match purge,
+   retention), only in one process at a time among those keeping the archive index.
 
 Start: background, then the pipelines (records have somewhere to go before frames flow). Stop: the
 pipelines first (their last tracks are closed and recorded), then the background, then the
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,7 +54,7 @@ from vigil.perception.faces.pipeline import FacePipeline
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
 from vigil.storage.factory import media_store_from_config, open_database_from_config
-from vigil.storage.leases import LeaderLock
+from vigil.storage.leases import HOUSEKEEPING_LOCK_KEY, LeaderLock
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
 from vigil.system.embedded import EmbeddedSystem, StageSinks
@@ -137,8 +138,10 @@ def assemble(
         if archive is not None and not cameras:
             kept = archive
             catch_up = lambda: catch_up_archive(repo, kept)  # noqa: E731
-        keeper = housekeeper(config, services.deployments, services.purger, catch_up=catch_up)
-        services.background.extend(notifiers(services, config, system, tasks=[keeper]))
+        services.background.extend(notifiers(services, config, system))
+        if index:  # see housekeeping()
+            keeper = housekeeper(config, services.deployments, services.purger, catch_up=catch_up)
+            services.background.insert(0, housekeeping(services, config, keeper))
     return Assembly(config, services, system)
 
 
@@ -260,25 +263,39 @@ def notification_senders(config: VigilConfig) -> list[SinkPart]:
     return senders
 
 
+def housekeeping(services: Services, config: VigilConfig, keeper: Startable) -> LeaderOnly:
+    """The housekeeper, run by one process at a time among those that keep an archive index.
+
+    Why not any process: the purge removes a lapsed template from the archive index of the
+    process that runs it, and the index lives only where it was built (the head, or the embedded
+    process); a purge run elsewhere would delete the rows and leave the vectors searchable in the
+    head's files. So API-only processes (no index) never run it, and heads take turns under
+    their own lock (on SQLite the one process always runs it).
+    """
+    return LeaderOnly(
+        LeaderLock(services.repo.db, key=HOUSEKEEPING_LOCK_KEY),
+        services.hub,
+        tasks=[keeper],
+        check_s=config.cluster.leader_check_s,
+        name="housekeeping_leader",
+    )
+
+
 def notifiers(
-    services: Services,
-    config: VigilConfig,
-    system: EmbeddedSystem | None,
-    *,
-    tasks: Sequence[Startable] = (),
+    services: Services, config: VigilConfig, system: EmbeddedSystem | None
 ) -> list[Startable]:
-    """The event watcher (every process: it feeds this process's WebSocket clients) and, run
-    only by the leader among the processes sharing the database (:class:`LeaderOnly`), the
-    webhook and MQTT senders and ``tasks`` (the housekeeper). On SQLite this process is always
-    the leader, so the embedded mode runs everything, as before."""
+    """The event watcher (every process: it feeds this process's WebSocket clients) and the
+    webhook and MQTT senders, run only by the leader among every process sharing the database
+    (:class:`LeaderOnly`), so each notification goes out once. On SQLite this process is
+    always the leader, so the embedded mode sends everything, as before."""
     from vigil.notify.watcher import EventWatcher
 
     leader = LeaderOnly(
         LeaderLock(services.repo.db),
         services.hub,
         make_sinks=lambda: notification_senders(config),
-        tasks=tasks,
         check_s=config.cluster.leader_check_s,
+        name="notify_leader",
     )
     statuses = None
     if system is not None:

@@ -49,6 +49,7 @@ class LeaderOnly:
         tasks: started on taking the lock and stopped on losing it (must be restartable).
         check_s: how often a follower asks for the lock and the leader checks it still holds
             it. Shorter: faster takeover, one more cheap query per process per period.
+        name: what the status calls it (one process may hold several such locks).
     """
 
     def __init__(
@@ -59,7 +60,9 @@ class LeaderOnly:
         make_sinks: Callable[[], Sequence[SinkPart]] = list,
         tasks: Sequence[Startable] = (),
         check_s: float = 2.0,
+        name: str = "leader",
     ) -> None:
+        self.name = name
         self.lock = lock
         self.hub = hub
         self.make_sinks = make_sinks
@@ -78,7 +81,7 @@ class LeaderOnly:
     def status(self) -> dict[str, object]:
         """Whether this process is the leader, since when, how often it took over."""
         return {
-            "name": "leader",
+            "name": self.name,
             "leader": self.leading,
             "leading_s": None if self.leading_since is None else time.time() - self.leading_since,
             "takeovers": self.takeovers,
