@@ -10,6 +10,7 @@ tamper alerter's writer thread, through the repository).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -288,8 +289,15 @@ def test_api_only_refuses_sqlite_with_the_fix(
     cfg = tmp_path / "vigil.yaml"
     doc = {"system": {"data_dir": str(tmp_path / "data")}, "cameras": []}
     cfg.write_text(yaml.safe_dump(doc))
-    with pytest.raises(SystemExit) as exc:
-        main(["run", "--api-only", "--no-live", "-c", str(cfg)])
+    # `vigil run` configures the vigil loggers onto this test's captured stderr: put them back,
+    # or later tests' threads would log to a closed stream.
+    logger = logging.getLogger("vigil")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    try:
+        with pytest.raises(SystemExit) as exc:
+            main(["run", "--api-only", "--no-live", "-c", str(cfg)])
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
     assert exc.value.code != 0
     err = capsys.readouterr().err
     assert "--api-only needs PostgreSQL" in err and "postgresql+psycopg" in err
