@@ -43,6 +43,7 @@ pytestmark = [pytest.mark.services]
 
 PASSWORD = "correct horse battery staple 7"
 SECRET = "a shared secret key for every API process"
+RATE = 12  # login attempts per client per minute, for every process together
 
 
 def _free_port() -> int:
@@ -55,7 +56,7 @@ def _config(tmp: Path, name: str, pg_url: str, prefix: str) -> Path:
     doc = {
         "system": {"data_dir": str(tmp / name)},
         "storage": {"url": pg_url},
-        "api": {"secret_key": SECRET},
+        "api": {"secret_key": SECRET, "login_rate_per_min": RATE},
         "cluster": {"leader_check_s": 0.5},
         "notify": {
             "mqtt": {
@@ -242,9 +243,25 @@ def test_two_api_processes_share_sessions_events_and_send_each_alert_once(
         a.http.cookies.set("vigil_session", cookie)
         assert a.http.get("/api/v1/auth/me").status_code == 401
 
+        # The per-client login rate is one window for both processes. 3 logins so far, then
+        # guesses alternate between them: the first refusal comes at guess RATE - 3 (index 9);
+        # with a window per process it would come at index 20 (A's 13th attempt). The window is
+        # a per-minute approximation, so a minute boundary may let a guess or two more through.
+        operator = _login(b, "bob-operator").json()["token"]
+        first_refusal = None
+        for i in range(2 * RATE):
+            api = (a, b)[i % 2]
+            guess = {"username": f"ghost{i}", "password": "guess 1234!"}
+            code = api.http.post("/api/v1/auth/login", json=guess).status_code
+            if code == 429:
+                first_refusal = i
+                break
+            assert code == 401, code
+        print(f"\nfirst login refused at guess {first_refusal} (rate {RATE}/min, 3 logins before)")
+        assert first_refusal is not None and RATE - 3 <= first_refusal < 20
+
         # An alert written as a camera node writes it reaches a WebSocket client on each process
         # and the MQTT subscriber exactly once.
-        operator = _login(b, "bob-operator").json()["token"]
         with a.events(operator) as ws_a, b.events(operator) as ws_b:
             time.sleep(0.3)  # each server subscribes its socket after the handshake
             _wait("the leader's MQTT connection", lambda: "online" in sub.available)
