@@ -21,8 +21,17 @@ pooled`` (one shared detector actor that batches the cameras' frames, ``pool.cpu
 takes no camera's place on the node) beside the local-inference figure of the same run, with the
 pool's mean batch size.
 
-Usage: ``python -m bench --only cluster`` (part of ``make bench``) or
-``python -m bench.bench_cluster --cameras 4 --seconds 60 --nodes 1 2 [--inference local pooled]``.
+**Per-frame latency** (``--latency``): one camera, the same footage read at its own rate, analysed
+in the embedded system and then as a Ray actor in the same run; each reports the p50/p95 of its
+frames' time from decoding to analysis done (queueing included, measured inside the running
+pipeline, :class:`vigil.system.analysis.CameraStats`), and the Ray figures are given as ratios
+to the embedded ones. Today the Ray path decodes and analyses inside the actor, so what it adds
+is the cost of running beside Ray's own processes, not a hop per frame.
+
+Usage: ``python -m bench --only cluster`` (part of ``make bench``),
+``python -m bench.bench_cluster --cameras 4 --seconds 60 --nodes 1 2 [--inference local pooled]``,
+or
+``python -m bench.bench_cluster --latency --fps 5 --seconds 40 --json FILE``.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ def _config(
     address: str | None,
     *,
     inference: str = "local",
+    realtime: bool = False,
 ) -> Any:
     from vigil.config.settings import VigilConfig
 
@@ -64,7 +74,7 @@ def _config(
                     "id": f"cam-{i}",
                     "url": str((FOOTAGE / "vtest.avi").resolve()),
                     "loop": True,
-                    "realtime": False,
+                    "realtime": realtime,
                     "fps": fps,
                     "analytics": ["persons"],
                 }
@@ -144,6 +154,85 @@ def cluster_fps(
         cluster.shutdown()
 
 
+def _latency(row: dict[str, Any]) -> dict[str, float | None]:
+    return {"p50_ms": row.get("latency_ms_p50"), "p95_ms": row.get("latency_ms_p95")}
+
+
+def embedded_latency(fps: float, seconds: float, db_url: str, tmp: Path) -> dict[str, Any]:
+    """One camera in the embedded system: per-frame latency over its last frames."""
+    from vigil.system.assembly import assemble
+
+    built = assemble(_config(1, fps, tmp / "lat-embedded", db_url, None, realtime=True))
+    system = built.system
+    assert system is not None
+    system.start()
+    try:
+        time.sleep(seconds)  # the status summarises the last LATENCY_FRAMES frames only
+        (row,) = system.camera_view()
+        return {**_latency(row), "frames": row["frames_analysed"], "dropped": row["dropped_frames"]}
+    finally:
+        system.stop()
+        built.services.repo.db.dispose()
+
+
+def cluster_latency(fps: float, seconds: float, db_url: str, tmp: Path) -> dict[str, Any]:
+    """The same camera as a Ray actor on one worker node (every core of this machine)."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from vigil.cluster.runner import ClusterRunner
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    cluster.add_node(num_cpus=os.cpu_count() or 2)
+    cluster.wait_for_nodes()
+    runner = ClusterRunner(_config(1, fps, tmp / "lat-ray", db_url, cluster.address, realtime=True))
+    try:
+        runner.start()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # the actor is built (models loaded) and analysing
+            (row,) = runner.poll(timeout=10).values()
+            if (row.get("frames_analysed") or 0) > 0:
+                break
+            time.sleep(0.5)
+        time.sleep(seconds)
+        (row,) = runner.poll(timeout=10).values()
+        return {**_latency(row), "frames": row["frames_analysed"], "dropped": row["dropped_frames"]}
+    finally:
+        runner.stop()
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def measure_latency(fps: float, seconds: float) -> dict[str, object]:
+    """Per-frame latency (decoded → analysed) of one camera, embedded vs Ray, in one run.
+
+    The camera reads vtest.avi at its own rate (``realtime``) and analyses people at ``fps``
+    sampled frames per second, so the machine is not saturated and the figure is the time a
+    frame takes, queueing included, not a capacity. Each mode runs ``seconds`` after start-up;
+    each camera's status summarises its last 120 frames, so ``seconds * fps`` should be at
+    least 120 to exclude the warm-up.
+    """
+    import tempfile
+
+    from vigil.system.analysis import LATENCY_FRAMES
+
+    if not (FOOTAGE / "vtest.avi").is_file():
+        return {"skipped": f"needs {FOOTAGE / 'vtest.avi'}"}
+    url, drop = _database()
+    out: dict[str, Any] = {"cameras": 1, "fps": fps, "window_s": seconds}
+    out["frames_summarised"] = min(LATENCY_FRAMES, int(seconds * fps))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out["embedded"] = embedded_latency(fps, seconds, url, Path(tmp))
+            out["ray"] = cluster_latency(fps, seconds, url, Path(tmp))
+    finally:
+        drop()
+    for q in ("p50_ms", "p95_ms"):
+        base, ray_ms = out["embedded"][q], out["ray"][q]
+        out[f"ray_vs_embedded_{q[:3]}_ratio"] = round(ray_ms / base, 3) if base and ray_ms else None
+    return out
+
+
 def _database() -> tuple[str, Any]:
     """A fresh PostgreSQL database for the run (cluster mode needs PostgreSQL); dropped after."""
     import uuid
@@ -212,7 +301,9 @@ def measure(
 
 def run(quick: bool) -> dict[str, object]:
     cores = os.cpu_count() or 2
-    return measure(2 if quick else 4, 2.0, 20.0 if quick else 60.0, [1, 2], cores)
+    out = measure(2 if quick else 4, 2.0, 20.0 if quick else 60.0, [1, 2], cores)
+    out["latency"] = measure_latency(5.0, 24.0 if quick else 40.0)
+    return out
 
 
 def main() -> None:
@@ -227,15 +318,24 @@ def main() -> None:
         help="camera actors' inference: their own models, a shared batching pool, or both",
     )  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the result here")
-    args = parser.parse_args()
-    result = measure(
-        args.cameras,
-        args.fps,
-        args.seconds,
-        args.nodes,
-        args.cores,
-        inference=tuple(args.inference),
+    parser.add_argument(
+        "--latency",
+        action="store_true",
+        help="measure per-frame latency of one camera instead (embedded vs Ray; --fps and "
+        "--seconds apply, e.g. --fps 5 --seconds 40)",
     )
+    args = parser.parse_args()
+    if args.latency:
+        result = measure_latency(args.fps, args.seconds)
+    else:
+        result = measure(
+            args.cameras,
+            args.fps,
+            args.seconds,
+            args.nodes,
+            args.cores,
+            inference=tuple(args.inference),
+        )
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

@@ -16,12 +16,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import av
-import cv2
 import pytest
 
+from tests.support.cluster import files_under, media_path, node_config
 from tests.support.governance_world import INVESTIGATOR, OFFICER
-from tests.support.scenes import N_FRAMES, scene_frames
+from tests.support.scenes import N_FRAMES, lfw_people, scene_video
 from tests.support.storage import truncate_all
 from vigil.cluster.runner import ClusterRunner
 from vigil.config.settings import VigilConfig
@@ -40,34 +39,14 @@ cluster_utils = pytest.importorskip("ray.cluster_utils")
 pytestmark = [pytest.mark.models, pytest.mark.data]
 
 
-def _people(lfw_dir: Path) -> list[list[Path]]:
-    folders = sorted(d for d in lfw_dir.iterdir() if d.is_dir())
-    out = [sorted(d.glob("*.jpg")) for d in folders]
-    return [p for p in out if len(p) >= 2][:3]
-
-
-def _scene_video(vtest: Path, photo: Path, out: Path) -> Path:
-    """The embedded test's scene as an H.264 file: 16 sampled frames at 2 fps."""
-    frames = scene_frames(vtest, photo)
-    with av.open(str(out), "w") as container:
-        stream = container.add_stream("libx264", rate=2)
-        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
-        stream.options = {"crf": "18", "g": "1"}  # every frame a key frame: nothing is lost
-        for frame in frames:
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        container.mux(stream.encode())
-    return out
-
-
 @pytest.mark.timeout(600)
 def test_a_face_alert_raised_on_a_camera_node_and_nothing_else_kept(
     pg_url: str, lfw_dir: Path, vtest_video: Path, tmp_path: Path
 ) -> None:
     truncate_all(db := Database(pg_url))
     db.dispose()
-    people = _people(lfw_dir)
-    video = _scene_video(vtest_video, people[0][1], tmp_path / "scene.mp4")
+    people = lfw_people(lfw_dir)
+    video = scene_video(vtest_video, people[0][1], tmp_path / "scene.mp4")
     config = VigilConfig.model_validate(
         {
             "system": {"data_dir": str(tmp_path / "data")},
@@ -115,11 +94,10 @@ def test_a_face_alert_raised_on_a_camera_node_and_nothing_else_kept(
     cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     worker = cluster.add_node(num_cpus=2)
     cluster.wait_for_nodes()
-    runner = ClusterRunner(
-        config.model_copy(
-            update={"cluster": config.cluster.model_copy(update={"address": cluster.address})}
-        )
-    )
+    # The camera node gets its own data folder (as on its own machine), so what it writes
+    # locally can be told apart from what the head writes.
+    node_dir = tmp_path / "node"
+    runner = ClusterRunner(node_config(config, cluster.address, node_dir))
     try:
         runner.start()
         deadline = time.monotonic() + 300
@@ -151,8 +129,12 @@ def test_a_face_alert_raised_on_a_camera_node_and_nothing_else_kept(
         "templates": 3,
         "alert_probes": 1,
     }
-    media = {p.name for p in (tmp_path / "data" / "media").rglob("*") if p.is_file()}
-    assert len(media) == 4, media  # 3 enrolment photos + 1 probe crop, on every node's folder
+    # Every file on every node: the head holds the 3 enrolment photos, the camera node the one
+    # probe crop of the alert and nothing else (no crop, template or index of a non-match).
+    head_files = files_under(tmp_path / "data")
+    node_files = files_under(node_dir)
+    assert len([f for f in head_files if f.startswith("media/")]) == 3, head_files
+    assert node_files == [media_path(alerts[0].probe_key or "")], node_files
     raised = [e for e in iter_entries(svc.repo) if e.action == "alert.raise"]
     assert [e.target for e in raised] == [f"alert:{a.id}"]
     scans = [e for e in iter_entries(svc.repo) if e.action == "deployment.scan_summary"]

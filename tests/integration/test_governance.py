@@ -31,13 +31,14 @@ from vigil.core.domain import CaseRow, Decision, DeploymentState, SubjectRow, Te
 from vigil.core.records import AlertStatus, ObjectClass, Sighting
 from vigil.errors import ConflictError, PermissionDeniedError, PolicyViolationError
 from vigil.governance.audit import AuditAction, iter_entries
-from vigil.governance.deployments import DeploymentRequest, Purpose
+from vigil.governance.deployments import DeploymentRequest, DeploymentService, Purpose
 from vigil.governance.purge import RetentionPolicy
 from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.matcher import WatchlistMatcher
 from vigil.storage import Repository
 from vigil.storage import schema as t
 from vigil.storage.governance import GovernanceStore
+from vigil.system.identification import DeploymentAuthority
 
 CURVE = FalseAlertModel(np.linspace(-1, 1, 21), np.geomspace(1.0, 1e-6, 21), floor=1e-7)
 
@@ -104,6 +105,40 @@ def test_expiry_stops_matching_even_in_a_matcher_built_earlier(w: World) -> None
     assert handle.stopped  # tick expired it and stopped every handle
     assert w.repo.get_deployment(dep).state is DeploymentState.EXPIRED
     assert "deployment.expire" in actions(w)
+
+
+def test_handles_issued_every_refresh_are_not_kept_and_held_ones_still_stop(w: World) -> None:
+    """Every camera refresh activates again (a new handle each time): on a 24/7 system the
+    service must not keep every handle it ever issued, only stop those still in use."""
+    dep = request(w, seed_watchlist(w, unit(2)), hours=2)
+    w.deployments.approve(OFFICER, dep, "ok")
+    (held,) = w.deployments.activate("cam-1")
+    for _ in range(1000):  # a refresh whose snapshot was replaced: nothing holds the handle
+        w.deployments.activate("cam-1")
+    assert len(w.deployments._issued[dep]) <= 2
+    w.deployments.revoke(OFFICER, dep, "no longer necessary")
+    assert held.stopped
+
+
+def test_a_node_drops_a_gallery_revoked_or_expired_in_another_process(w: World) -> None:
+    """A camera node has its own DeploymentService: a revocation made by the head stops none of
+    its handles, so its refresh is what must notice, and then let the gallery go."""
+    node = DeploymentService(w.repo, w.media, w.audit, clock=w.clock)
+    authority = DeploymentAuthority(node, w.repo, CURVE, 0.5, refresh_s=0.0, clock=w.clock)
+    wl = seed_watchlist(w, unit(4))
+    dep = request(w, wl, hours=2)
+    w.deployments.approve(OFFICER, dep, "ok")
+    assert [m.deployment.id for m in authority.for_camera("cam-1").matchers] == [dep]
+    assert authority.for_camera("cam-2").matchers == ()  # not covered: no gallery for it
+    assert authority.galleries_loaded == 1
+    w.deployments.revoke(OFFICER, dep, "no longer necessary")  # the head's service
+    assert authority.for_camera("cam-1").matchers == () and authority.galleries_loaded == 0
+
+    ending = request(w, wl, hours=1)
+    w.deployments.approve(OFFICER, ending, "ok")
+    assert authority.for_camera("cam-1").matchers and authority.galleries_loaded == 1
+    w.clock.advance(hours=1)
+    assert authority.for_camera("cam-1").matchers == () and authority.galleries_loaded == 0
 
 
 def test_changed_watchlist_needs_a_new_authorisation(w: World) -> None:

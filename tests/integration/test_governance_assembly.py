@@ -19,8 +19,17 @@ from vigil.storage.archive import FaissArchiveIndex
 from vigil.storage.governance import GovernanceStore
 from vigil.system.assembly import assemble
 from vigil.system.governance import Housekeeper, embedding_dim
+from vigil.system.leader import LeaderOnly
+from vigil.system.services import Services
 
 pytestmark = pytest.mark.models
+
+
+def _housekeeper(svc: Services) -> Housekeeper:
+    """The assembled housekeeper: run by the leader among processes sharing the database."""
+    leaders = [b for b in svc.background if isinstance(b, LeaderOnly)]
+    (keeper,) = [p for leader in leaders for p in leader.parts if isinstance(p, Housekeeper)]
+    return keeper
 
 
 def config(tmp_path: Path) -> VigilConfig:
@@ -48,7 +57,7 @@ def test_default_assembly_purges_the_archive_too(tmp_path: Path) -> None:
         system = built.system
         assert system is not None and system.identifying == ["cam-1"]
         assert system.analysis.identifiers["cam-1"].recorder.archive is archive
-        (keeper,) = [b for b in svc.background if isinstance(b, Housekeeper)]
+        keeper = _housekeeper(svc)
         assert keeper.catch_up is None  # embedded: the recorder adds to the index itself
 
         # A template archived under a post-event authorisation that has since lapsed.
@@ -184,7 +193,7 @@ def test_a_cluster_head_brings_templates_archived_on_camera_nodes_into_its_index
         s = Sighting("s1", "cam-1", ObjectClass.FACE, now - timedelta(minutes=2), now, 0.8)
         svc.repo.add_sightings([s])
         (vid,) = svc.repo.add_embeddings("fr_feature", [("s1", vec)], at=now)
-        (keeper,) = [b for b in svc.background if isinstance(b, Housekeeper)]
+        keeper = _housekeeper(svc)
         assert keeper.catch_up is not None
         keeper.run_once()
         assert len(archive) == 1

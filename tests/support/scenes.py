@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
@@ -33,4 +34,26 @@ def scene_frames(vtest_video: Path, photo: Path) -> list[np.ndarray]:
             frame[30:180, x : x + 150] = face
         out.append(frame)
     cap.release()
+    return out
+
+
+def lfw_people(lfw_dir: Path, n: int = 3) -> list[list[Path]]:
+    """The photos of the first ``n`` LFW people (by folder name) with at least two photos."""
+    folders = sorted(d for d in lfw_dir.iterdir() if d.is_dir())
+    out = [sorted(d.glob("*.jpg")) for d in folders]
+    return [p for p in out if len(p) >= 2][:n]
+
+
+def scene_video(vtest_video: Path, photo: Path, out: Path) -> Path:
+    """:func:`scene_frames` as an H.264 file: ``N_FRAMES`` frames at 2 fps, every one a key
+    frame (so a sampling decoder loses nothing)."""
+    frames = scene_frames(vtest_video, photo)
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=2)
+        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
+        stream.options = {"crf": "18", "g": "1"}
+        for frame in frames:
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
     return out

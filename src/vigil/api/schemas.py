@@ -157,6 +157,12 @@ class CameraStatusOut(BaseModel):
     faces_embedded: int
     analysis_failures: int
     face_ms: float | None
+    latency_ms_p50: float | None = Field(
+        None,
+        description="Median time from decoding a frame to its analysis done, queueing included, "
+        "over the camera's last 120 frames (null before the first).",
+    )
+    latency_ms_p95: float | None = Field(None, description="The same, 95th percentile.")
     dropped_frames: int
     tamper: list[str] = Field(
         default_factory=list, description="Active tamper signals: frozen, black, scene_change."

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from vigil import logs
 from vigil.config import VigilConfig, load_config
+from vigil.errors import ValidationError
 
 if TYPE_CHECKING:
     import uvicorn
@@ -91,16 +92,32 @@ class CameraView(Protocol):
     def camera_view(self) -> list[dict[str, Any]]: ...
 
 
-def _build(config: VigilConfig) -> tuple[Assembly, ClusterRunner | None]:
+def _build(config: VigilConfig, *, api_only: bool = False) -> tuple[Assembly, ClusterRunner | None]:
     """The embedded assembly, or (cluster mode) the head's part of it and a cluster runner:
-    cameras run as Ray actors across the cluster, the API and housekeeping here."""
+    cameras run as Ray actors across the cluster, the API and housekeeping here; or
+    (``api_only``) the API alone over the shared database, one of several behind a load
+    balancer (no cameras, no runner; notifications and housekeeping only while it leads)."""
     from vigil.system.assembly import assemble
 
+    if api_only:
+        if config.storage.url.get_secret_value().startswith("sqlite"):
+            raise ValidationError(
+                "--api-only needs PostgreSQL: several processes serve one database",
+                hint="set storage.url to postgresql+psycopg://..., or run `vigil run` alone",
+            )
+        return assemble(config, cameras=False, index=False), None
     if config.cluster.engine != "ray":
         return assemble(config), None
     from vigil.cluster.runner import ClusterRunner
 
     return assemble(config, cameras=False), ClusterRunner(config)
+
+
+class _NoCameras:
+    """The live view of an API-only process: its cameras run elsewhere."""
+
+    def camera_view(self) -> list[dict[str, Any]]:
+        return []
 
 
 def _running(system: EmbeddedSystem | None) -> EmbeddedSystem:
@@ -132,19 +149,22 @@ def serve(
     live: bool = True,
     duration: float | None = None,
     seed: Callable[[Services], None] | None = None,
+    api_only: bool = False,
 ) -> None:
     """Run the system and the API until SIGINT/SIGTERM (or ``duration`` seconds).
 
     ``seed`` runs once the services exist and before cameras start (the demo's users,
-    watchlist and deployment).
+    watchlist and deployment). ``api_only``: see :func:`_build`.
     """
     import uvicorn
 
     from vigil.api.app import create_app
 
-    built, runner = _build(config)
+    built, runner = _build(config, api_only=api_only)
     system, services = built.system, built.services
-    cameras: CameraView = runner if runner is not None else _running(system)
+    cameras: CameraView = (
+        runner if runner is not None else _NoCameras() if api_only else _running(system)
+    )
     if system is not None and system.counting:
         console.print(f"counting people on {', '.join(system.counting)} (crowd samples are stored)")
     if system is not None and system.identifying:
@@ -207,6 +227,13 @@ def register(app: typer.Typer) -> None:
         port: int | None = typer.Option(None, help="Override api.port."),
         live: bool = typer.Option(True, "--live/--no-live", help="Live terminal view."),
         duration: float | None = typer.Option(None, help="Stop after this many seconds."),
+        api_only: bool = typer.Option(
+            False,
+            "--api-only",
+            help="Serve only the API over the shared PostgreSQL (one of several processes "
+            "behind a load balancer; no cameras). Webhooks, MQTT and housekeeping run in "
+            "whichever process holds the database's leader lock.",
+        ),
     ) -> None:
         """Start Vigil on the embedded default: cameras, analysis and the API."""
         config = load_config(config_path)
@@ -217,7 +244,7 @@ def register(app: typer.Typer) -> None:
             log_dir=None if log_dir is None else config.system.data_dir / log_dir,
             keep_days=config.governance.retention.logs_days,
         )
-        serve(config, host, port, live=live, duration=duration)
+        serve(config, host, port, live=live, duration=duration, api_only=api_only)
 
     @app.command("demo")
     def demo(

@@ -61,11 +61,13 @@ class CameraActor:
         system = self.built.system
         rows = [] if system is None else system.camera_view()
         row = rows[0] if rows else {"camera_id": self.camera_id, "state": "unknown"}
+        ident = None if system is None else system.analysis.identifiers.get(self.camera_id)
         return {
             **row,
             "priority": None if self.priority is None else self.priority().name.lower(),
             # The actor's outbox: written, replayed, duplicates, spooled, refused, lag_s.
             "recorder": None if system is None else system.recorder_status(),
+            "identification": None if ident is None else ident.state(),
             "node": _node_id(),
             "host": socket.gethostname(),
             "pid": os.getpid(),

@@ -175,3 +175,13 @@ class ClusterConfig(Strict):
         title="Inference pool",
         description="Kinds, size, batching and queue bounds of the pooled model actors.",
     )
+    leader_check_s: float = Field(
+        2.0,
+        ge=0.1,
+        le=60,
+        title="Leader check",
+        description="Several processes on one PostgreSQL (API-only processes, the head): how "
+        "often each asks for the database's leader lock. The leader alone sends webhooks and "
+        "MQTT messages and runs the housekeeper; when it dies, another takes over within "
+        "about this long. Shorter: faster takeover, one cheap query per process per period.",
+    )

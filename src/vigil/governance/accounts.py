@@ -4,10 +4,11 @@
   low-memory profile: 64 MiB, 3 passes). Hashes are upgraded on login when the parameters
   change. A login for an unknown user still runs one verification, so timing does not reveal
   which usernames exist; the answer is the same 401 either way.
-* **Throttling** (see :class:`LoginPolicy`) has three layers: per client address, a sliding
-  window of ``login_rate_per_min`` attempts (in memory, bounded); per account *and* client, a
-  back-off stored in the database; per account over all clients, a ceiling that makes every
-  client's back-off start after one failure. An attacker is slowed, the owner is never locked out.
+* **Throttling** (see :class:`LoginPolicy`) has three layers, all in the database (so every API
+  process on it shares them): per client address, a sliding window of ``login_rate_per_min``
+  attempts; per account *and* client, a back-off; per account over all clients, a ceiling that
+  makes every client's back-off start after one failure. An attacker is slowed, the owner is
+  never locked out.
 * **Passwords set** (API, CLI, demo) must pass :func:`vigil.governance.passwords.check_password`.
 * **Sessions and API keys** are random 256-bit secrets handed out once; only their SHA-256 is
   stored (a database leak yields no usable token). Both expire and can be revoked; disabling a
@@ -26,10 +27,8 @@ import hashlib
 import hmac
 import logging
 import secrets
-import threading
 import time
 import uuid
-from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -117,32 +116,6 @@ class Principal:
         return scoped if assigned is None else scoped & assigned
 
 
-class _Window:
-    """Per-client sliding-window counter, bounded to ``max_clients`` (oldest evicted)."""
-
-    def __init__(self, per_min: int, max_clients: int = 10_000) -> None:
-        self.per_min = per_min
-        self.max_clients = max_clients
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def hit(self, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits.pop(client, deque())
-            while hits and hits[0] <= now - 60:
-                hits.popleft()
-            self._hits[client] = hits
-            while len(self._hits) > self.max_clients:
-                self._hits.popitem(last=False)
-            if len(hits) >= self.per_min:
-                raise RateLimitedError(
-                    "too many login attempts from this client",
-                    retry_after_s=max(1, int(60 - (now - hits[0])) + 1),
-                )
-            hits.append(now)
-
-
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
     """How wrong passwords are slowed down, and why it is built this way.
@@ -161,12 +134,13 @@ class LoginPolicy:
       (guessing spread over many addresses), the account is "under attack" for ``lock_max``
       after the latest failure, and every client's back-off starts after its *first* failure.
       That slows (does not lock): the owner's first try from their own client is still checked.
-    * **Per client, all accounts**: the in-memory sliding window of ``rate_per_min`` (spraying
+    * **Per client, all accounts**: the sliding window of ``rate_per_min`` in the database (spraying
       one password over many usernames).
 
     State stays bounded: pair rows are deleted on success and pruned after ``forget`` without an
     attempt; a client key is an IPv4 address or an IPv6 ``/64`` (:mod:`vigil.api.clients`).
-    Unknown usernames create no rows (there is no account to protect; the window still applies).
+    Unknown usernames create no back-off rows (there is no account to protect); they count in
+    the client's window like any attempt.
     """
 
     max_failures: int = 5
@@ -216,7 +190,6 @@ class AccountService:
         self.session_ttl = session_ttl
         self.api_key_ttl = api_key_ttl
         self.login = login or LoginPolicy()
-        self.window = _Window(self.login.rate_per_min)
         self.hasher = hasher or PasswordHasher()
         self.clock = clock
         self._dummy: str | None = None
@@ -335,7 +308,7 @@ class AccountService:
 
         ``client`` is the key from :func:`vigil.api.clients.client_address`.
         """
-        self.window.hit(client)
+        self._rate(client)
         try:
             user = self.repo.get_user(username=username)
         except NotFoundError:
@@ -363,6 +336,16 @@ class AccountService:
         if self.hasher.check_needs_rehash(user.password_hash):
             self.repo.update_user(user.id, password_hash=self.hasher.hash(password))
         return user
+
+    def _rate(self, client: str) -> None:
+        """The per-client window, all accounts together (in the database, so every API process
+        on it shares it): refuse past ``rate_per_min`` attempts in the last 60 s."""
+        now = self.clock()
+        if self.repo.count_login_attempt(client, now) > self.login.rate_per_min:
+            raise RateLimitedError(
+                "too many login attempts from this client",
+                retry_after_s=61 - now.second,
+            )
 
     def _prune(self, now: datetime) -> None:
         """Forget idle (account, client) pairs, at most once a minute per process."""

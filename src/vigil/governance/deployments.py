@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -127,7 +128,9 @@ class DeploymentService:
         self.audit = audit
         self.clock = clock
         self.urgent_deadline = urgent_deadline
-        self._issued: dict[str, list[ActiveDeployment]] = {}
+        # Weak: activate() issues a handle per call (every camera refresh), and only the ones
+        # still held by a matcher need stopping; a list kept every handle ever issued.
+        self._issued: dict[str, list[weakref.ref[ActiveDeployment]]] = {}
         self._lock = threading.Lock()
         self.purge_hooks: list[PurgeHook] = []
 
@@ -284,8 +287,9 @@ class DeploymentService:
 
     def _stop_handles(self, deployment_id: str) -> None:
         with self._lock:
-            for handle in self._issued.pop(deployment_id, []):
-                handle.stop()
+            for ref in self._issued.pop(deployment_id, []):
+                if (handle := ref()) is not None:
+                    handle.stop()
 
     # -- purge ----------------------------------------------------------------------------------
 
@@ -335,7 +339,8 @@ class DeploymentService:
             until = min(dep.ends_at, deadline) if deadline else dep.ends_at
             handle = ActiveDeployment(dep, cams, until, _TOKEN)
             with self._lock:
-                self._issued.setdefault(dep.id, []).append(handle)
+                live = [r for r in self._issued.get(dep.id, []) if r() is not None]
+                self._issued[dep.id] = [*live, weakref.ref(handle)]
             out.append(handle)
         return out
 

@@ -71,6 +71,12 @@ class Hub:
         with self._lock:
             self._sinks.append(sink)
 
+    def remove_sink(self, sink: Sink) -> None:
+        """Take a sink off (a process that stopped leading stops sending)."""
+        with self._lock:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+
     def subscribe(self, sub: Subscription) -> Subscription:
         with self._lock:
             self._subs.append(sub)

@@ -7,8 +7,9 @@ that is strictly increasing per camera, across reconnects, loops and clock steps
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -55,11 +56,17 @@ class RawFrame:
 
 @dataclass(frozen=True, slots=True)
 class DecodedFrame:
-    """A frame ready for analysis: its reference (camera, capture time, index, size) and pixels."""
+    """A frame ready for analysis: its reference (camera, capture time, index, size) and pixels.
+
+    ``decoded_at`` (``time.monotonic()`` when the frame was made, right after decoding) lets
+    the analysis measure each frame's latency from decoding to its analysis done, queueing
+    included; it is a local clock, meaningful only in the process that decoded the frame.
+    """
 
     ref: FrameRef
     image: Image
     keyframe: bool = False
+    decoded_at: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         h, w = self.image.shape[:2]

@@ -229,6 +229,42 @@ class AdminRepository:
 
         return self.db.write(run)
 
+    def count_login_attempt(self, client: str, now: datetime) -> float:
+        """Count one login attempt from ``client`` and return its rate over the last 60 s.
+
+        Per-minute counters in the database (every API process shares them): the rate is this
+        minute's count (this attempt included) plus the previous minute's, weighted by the part
+        of it still inside the last 60 s (a sliding window, approximated). Refused attempts count
+        too, so hammering keeps a client refused. Rows older than two minutes are deleted here,
+        so the table holds at most two rows per recently active client.
+        """
+        col = t.login_rate.c
+        minute = now.replace(second=0, microsecond=0)
+        previous = minute - timedelta(minutes=1)
+
+        def run(c: Connection) -> float:
+            for _ in range(3):
+                n = c.execute(
+                    update(t.login_rate)
+                    .where(col.client == client, col.minute == minute)
+                    .values(attempts=col.attempts + 1)
+                    .returning(col.attempts)
+                ).scalar()
+                if n is None:
+                    row = {"client": client, "minute": minute, "attempts": 1}
+                    if not insert_ignore(c, t.login_rate, [row]):
+                        continue  # a parallel first attempt this minute made the row
+                    n = 1
+                before = c.execute(
+                    select(col.attempts).where(col.client == client, col.minute == previous)
+                ).scalar()
+                c.execute(delete(t.login_rate).where(col.minute < previous))
+                left = 1.0 - (now - minute).total_seconds() / 60.0
+                return float(n) + float(before or 0) * left
+            raise ConflictError("login attempts changed too fast to count; try again")
+
+        return self.db.write(run)
+
     def record_login_failure(
         self, user_id: str, now: datetime, *, ceiling: int, strict_for: timedelta
     ) -> int:

@@ -113,6 +113,16 @@ login_throttle = Table(
     Column("blocked_until", UtcDateTime),
 )
 
+# Login attempts per client address per minute (revision 0008): the per-client rate against
+# password spraying, shared by every API process on the database.
+login_rate = Table(
+    "login_rate",
+    metadata,
+    Column("client", String(ID), primary_key=True),
+    Column("minute", UtcDateTime, primary_key=True, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+)
+
 watchlists = Table(
     "watchlists",
     metadata,

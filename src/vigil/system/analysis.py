@@ -16,8 +16,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from vigil.analytics.people import PeopleFrame
 from vigil.errors import InferenceSaturatedError
@@ -31,6 +34,7 @@ from vigil.system.people import PeopleStage
 log = logging.getLogger(__name__)
 
 FaceHook = Callable[[DecodedFrame, FaceAnalysis], None]
+LATENCY_FRAMES = 120  # frames whose latency a camera's status summarises (a minute at 2 fps)
 
 
 @dataclass
@@ -47,6 +51,14 @@ class CameraStats:
     last_error: str | None = None
     last_frame_at: str | None = None
     face_ms_ewma: float = 0.0
+    #: Latency of the last ``LATENCY_FRAMES`` frames, decoded → analysed, in ms (bounded).
+    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_FRAMES))
+
+    def latency_ms(self, q: float) -> float | None:
+        """The ``q`` quantile (0-1) of the recent frames' latency, or ``None`` before any."""
+        if not self.latencies_ms:
+            return None
+        return float(np.quantile(np.fromiter(self.latencies_ms, float), q))
 
     def failed(self, exc: BaseException) -> None:
         """Count a contained failure of any stage on this camera."""
@@ -124,7 +136,15 @@ class AnalysisPool:
             self.analyse(worker.camera_id, frame)
 
     def analyse(self, camera_id: str, frame: DecodedFrame) -> FaceAnalysis | None:
-        """Run the stages on one frame; failures are contained, counted and logged."""
+        """Run the stages on one frame; failures are contained, counted and logged. Records
+        the frame's latency from decoding to here (queueing included)."""
+        try:
+            return self._analyse(camera_id, frame)
+        finally:
+            ms = (time.monotonic() - frame.decoded_at) * 1000
+            self.stats[camera_id].latencies_ms.append(ms)
+
+    def _analyse(self, camera_id: str, frame: DecodedFrame) -> FaceAnalysis | None:
         stats = self.stats[camera_id]
         stats.last_frame_at = frame.ref.captured_at.isoformat()
         stage = self.people.get(camera_id)

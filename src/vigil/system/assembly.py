@@ -20,8 +20,10 @@ Order, and why:
    recorder (with the deployment authority that says what each camera may do), buffering them
    in memory and on disk while the database is unreachable;
 5. **pipelines**: cameras → decode → perception → stages, each stage built with its sink;
-6. **background**: the housekeeper (deadlines, expiry, non-match purge, retention) and the
-   notifiers (event watcher → WebSocket, webhooks, MQTT).
+6. **background**: the event watcher (→ this process's WebSocket clients); the webhook and MQTT
+   senders, only in the process that leads among all those sharing the database
+   (:mod:`vigil.system.leader`); the housekeeper (deadlines, expiry, non-match purge,
+   retention), only in one process at a time among those keeping the archive index.
 
 Start: background, then the pipelines (records have somewhere to go before frames flow). Stop: the
 pipelines first (their last tracks are closed and recorded), then the background, then the
@@ -54,6 +56,7 @@ from vigil.perception.faces.pipeline import FacePipeline
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
 from vigil.storage.factory import media_store_from_config, open_database_from_config
+from vigil.storage.leases import HOUSEKEEPING_LOCK_KEY, LeaderLock
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
 from vigil.system.decisions import CrowdRecord, DecisionSink, DecisionWriter, PlateRecord
@@ -66,6 +69,7 @@ from vigil.system.governance import (
     watchlist_factory,
 )
 from vigil.system.identification import CameraIdentification, DeploymentAuthority
+from vigil.system.leader import LeaderOnly, SinkPart
 from vigil.system.outbox import Outbox
 from vigil.system.plates import profile_from_config
 from vigil.system.services import Services, Startable
@@ -101,6 +105,7 @@ def assemble(
     *,
     cameras: bool = True,
     head: bool = True,
+    index: bool = True,
     models: CameraModels | None = None,
 ) -> Assembly:
     """Build everything for ``config``.
@@ -112,12 +117,15 @@ def assemble(
     chain itself is shared and linked under the database's lock).
     ``models``: per-camera models (a cluster's pooled inference clients); default: local models
     shared by every camera.
+    ``index=False``: no archive index either (an API-only process, one of several on the
+    database): the head keeps the one index, so the purge that removes a lapsed template from
+    it leaves no copy in another process's files; face archive searches go to the head.
     """
     # 1. storage
     repo = Repository(open_database_from_config(config))
     sync_cameras(repo, config, utc_now())
     media = media_store_from_config(config)
-    archive = archive_for(config) if head else None
+    archive = archive_for(config) if head and index else None
     if archive is not None:
         catch_up_archive(repo, archive)
     # 2. accountability
@@ -148,12 +156,12 @@ def assemble(
         # database only; the housekeeper brings them into this process's index every pass.
         catch_up = None
         if archive is not None and not cameras:
-            index = archive
-            catch_up = lambda: catch_up_archive(repo, index)  # noqa: E731
-        services.background.append(
-            housekeeper(config, services.deployments, services.purger, catch_up=catch_up)
-        )
+            kept = archive
+            catch_up = lambda: catch_up_archive(repo, kept)  # noqa: E731
         services.background.extend(notifiers(services, config, system))
+        if index:  # see housekeeping()
+            keeper = housekeeper(config, services.deployments, services.purger, catch_up=catch_up)
+            services.background.insert(0, housekeeping(services, config, keeper))
     return Assembly(config, services, system)
 
 
@@ -278,24 +286,52 @@ def identification_factory(
     return make
 
 
-def notifiers(
-    services: Services, config: VigilConfig, system: EmbeddedSystem | None
-) -> list[Startable]:
-    """The configured webhook and MQTT senders and the event watcher that feeds them."""
+def notification_senders(config: VigilConfig) -> list[SinkPart]:
+    """Fresh webhook and MQTT senders for the configured targets (not started)."""
     from vigil.notify.mqtt import MqttPublisher
-    from vigil.notify.watcher import EventWatcher
     from vigil.notify.webhooks import WebhookSender
 
     n = config.notify
-    sinks: list[Startable] = []
-    for hook in n.webhooks:
-        sender = WebhookSender(hook)
-        services.hub.add_sink(sender)
-        sinks.append(sender)
+    senders: list[SinkPart] = [WebhookSender(hook) for hook in n.webhooks]
     if n.mqtt.enabled:
-        mqtt = MqttPublisher(n.mqtt, cameras=[c.id for c in config.cameras if c.enabled])
-        services.hub.add_sink(mqtt)
-        sinks.append(mqtt)
+        senders.append(MqttPublisher(n.mqtt, cameras=[c.id for c in config.cameras if c.enabled]))
+    return senders
+
+
+def housekeeping(services: Services, config: VigilConfig, keeper: Startable) -> LeaderOnly:
+    """The housekeeper, run by one process at a time among those that keep an archive index.
+
+    Why not any process: the purge removes a lapsed template from the archive index of the
+    process that runs it, and the index lives only where it was built (the head, or the embedded
+    process); a purge run elsewhere would delete the rows and leave the vectors searchable in the
+    head's files. So API-only processes (no index) never run it, and heads take turns under
+    their own lock (on SQLite the one process always runs it).
+    """
+    return LeaderOnly(
+        LeaderLock(services.repo.db, key=HOUSEKEEPING_LOCK_KEY),
+        services.hub,
+        tasks=[keeper],
+        check_s=config.cluster.leader_check_s,
+        name="housekeeping_leader",
+    )
+
+
+def notifiers(
+    services: Services, config: VigilConfig, system: EmbeddedSystem | None
+) -> list[Startable]:
+    """The event watcher (every process: it feeds this process's WebSocket clients) and the
+    webhook and MQTT senders, run only by the leader among every process sharing the database
+    (:class:`LeaderOnly`), so each notification goes out once. On SQLite this process is
+    always the leader, so the embedded mode sends everything, as before."""
+    from vigil.notify.watcher import EventWatcher
+
+    leader = LeaderOnly(
+        LeaderLock(services.repo.db),
+        services.hub,
+        make_sinks=lambda: notification_senders(config),
+        check_s=config.cluster.leader_check_s,
+        name="notify_leader",
+    )
     statuses = None
     if system is not None:
         running = system
@@ -303,8 +339,10 @@ def notifiers(
         def statuses() -> list[tuple[str, str, str | None]]:
             return [(s.camera_id, str(s.state), s.last_error) for s in running.camera_statuses()]
 
-    watcher = EventWatcher(services.repo, services.hub, statuses=statuses, poll_s=n.poll_s)
-    return [*sinks, watcher]
+    watcher = EventWatcher(
+        services.repo, services.hub, statuses=statuses, poll_s=config.notify.poll_s
+    )
+    return [leader, watcher]
 
 
 def sync_cameras(repo: Repository, config: VigilConfig, now: datetime) -> None:

@@ -221,6 +221,8 @@ class EmbeddedSystem:
                     "alerts": stats.alerts if stats else 0,
                     "face_tracks_closed": stats.face_tracks_closed if stats else 0,
                     "face_ms": round(stats.face_ms_ewma, 1) if stats else None,
+                    "latency_ms_p50": _ms(stats.latency_ms(0.5)) if stats else None,
+                    "latency_ms_p95": _ms(stats.latency_ms(0.95)) if stats else None,
                     "dropped_frames": status.dropped,
                     "people_now": people.get("people_now"),
                     "vehicles_now": people.get("vehicles_now"),
@@ -252,3 +254,7 @@ class EmbeddedSystem:
 
     def stats_dict(self) -> dict[str, Any]:
         return {k: asdict(v) for k, v in self.analysis.stats.items()}
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

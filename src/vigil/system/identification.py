@@ -83,7 +83,19 @@ class DeploymentAuthority:
         auth = self._read(camera_id, now)
         with self._lock:
             self._snapshots[camera_id] = (time.monotonic(), auth)
+            # Galleries of deployments no camera here uses any more leave memory now: on a
+            # camera node the revocation happened in another process, so no purge hook or
+            # stopped handle tells this one; the refresh is what notices.
+            live = {m.deployment.id for _, a in self._snapshots.values() for m in a.matchers}
+            for gone in set(self._matchers) - live:
+                del self._matchers[gone]
         return auth
+
+    @property
+    def galleries_loaded(self) -> int:
+        """How many deployments' galleries (matchers) this process holds in memory."""
+        with self._lock:
+            return len(self._matchers)
 
     def forget(self, deployment_id: str) -> None:
         """Drop a deployment's matcher and every snapshot (purge hook)."""
@@ -168,6 +180,17 @@ class CameraIdentification:
         alerts = self._record(self.identifier.finish(auth))
         self.flush_stats()
         return alerts
+
+    def state(self) -> dict[str, object]:
+        """What identification may do on this camera now: the deployments in force and how
+        many galleries the process holds (ids and counts only). Re-reads a stale snapshot, so
+        a camera whose frames stopped still lets a lapsed gallery go when its status is read."""
+        auth = self.authority.for_camera(self.camera_id)
+        live = auth.live(self.camera_id, self.authority.clock())
+        return {
+            "deployments": sorted(m.deployment.id for m in live),
+            "galleries_loaded": self.authority.galleries_loaded,
+        }
 
     def flush_stats(self) -> None:
         scanned, alerted = self.identifier.take_counts()

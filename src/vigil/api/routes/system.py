@@ -26,10 +26,12 @@ system = router("/system", "system")
 def status(request: Request, _: Principal = access(Role.ADMIN, Role.AUDITOR)) -> dict[str, Any]:
     """Status of each background task that reports one (housekeeper, event watcher, ...)."""
     tasks = []
-    for item in services(request).background:
-        report = getattr(item, "status", None)  # optional: not every task reports one
-        if callable(report):
-            tasks.append(report())
+    for task in services(request).background:
+        # A group run only by the leading process (LeaderOnly) reports its parts too.
+        for item in [task, *getattr(task, "parts", ())]:
+            report = getattr(item, "status", None)  # optional: not every task reports one
+            if callable(report):
+                tasks.append(report())
     audit = services(request).audit
     anchor = audit.anchor()
     return {
