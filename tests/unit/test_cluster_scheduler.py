@@ -12,7 +12,8 @@ costs_st = st.dictionaries(
     st.text("abcdefgh", min_size=1, max_size=4), st.floats(0.05, 2.0), min_size=1, max_size=30
 )
 caps_st = st.dictionaries(
-    st.sampled_from(["n1", "n2", "n3", "n4", "n5"]), st.sampled_from([1.0, 2.0, 4.0, 8.0, 16.0]),
+    st.sampled_from(["n1", "n2", "n3", "n4", "n5"]),
+    st.sampled_from([1.0, 2.0, 4.0, 8.0, 16.0]),
     min_size=1,
 )
 
@@ -61,11 +62,11 @@ def test_frozen_cameras_stay_and_max_moves_is_respected() -> None:
     costs = {f"c{i}": 0.5 for i in range(8)}
     placement = dict.fromkeys(costs, "old")
     frozen = frozenset(f"c{i}" for i in range(7))
-    moves = rebalance(costs, {"old": 4.0, "new": 4.0}, placement, ratio=1.5, max_moves=10,
-                      frozen=frozen)
+    moves = rebalance(
+        costs, {"old": 4.0, "new": 4.0}, placement, ratio=1.5, max_moves=10, frozen=frozen
+    )
     assert moves == [Move("c7", "old", "new", "skew")]
-    assert len(rebalance(costs, {"old": 4.0, "new": 4.0}, placement, ratio=1.5,
-                         max_moves=2)) == 2
+    assert len(rebalance(costs, {"old": 4.0, "new": 4.0}, placement, ratio=1.5, max_moves=2)) == 2
 
 
 def test_skew_is_infinite_with_an_idle_node_and_one_when_all_are_idle() -> None:
@@ -117,7 +118,11 @@ def test_rebalance_narrows_the_spread_moves_each_camera_once_and_keeps_every_cam
     # Idempotent: a second pass, with the cameras just moved in their cool-down as the runner
     # keeps them, moves nothing; and a balanced cluster is left alone.
     again = rebalance(
-        costs, capacity, after_placement, ratio=ratio, max_moves=len(costs),
+        costs,
+        capacity,
+        after_placement,
+        ratio=ratio,
+        max_moves=len(costs),
         frozen=frozenset(moved),
     )
     assert again == []

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections import deque
 from typing import Any
 
 from vigil.config.settings import VigilConfig
@@ -30,12 +31,14 @@ from vigil.system.assembly import Assembly, assemble
 class CameraActor:
     """The pipeline of one camera (see the module docstring); Ray wraps it as a remote class."""
 
-    def __init__(self, config: VigilConfig, camera_id: str) -> None:
+    def __init__(self, config: VigilConfig, camera_id: str, placed: str = "start") -> None:
         cams = [c for c in config.cameras if c.id == camera_id]
         if not cams:
             raise ValueError(f"camera {camera_id!r} is not in the configuration")
         self.camera_id = camera_id
         self.started_at = time.time()
+        self.placed = placed  # why the scheduler put it here (a Ray restart re-runs this as is)
+        self._cost = _CpuMeter()
         self.built: Assembly = assemble(config.model_copy(update={"cameras": cams}), head=False)
         self.built.start()
 
@@ -50,11 +53,42 @@ class CameraActor:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "started_at": self.started_at,
+            "placed": self.placed,
+            "reconstructed": _reconstructed(),
+            "cost_cores": self._cost.cores(),
         }
 
     def stop(self) -> None:
         self.built.stop()
         self.built.services.repo.db.dispose()
+
+
+class _CpuMeter:
+    """The camera's measured cost: its actor process's CPU seconds per wall second.
+
+    One process runs one camera (capture, decoding, perception and its stages), so the process's
+    CPU time is the camera's. Measured between the oldest and newest of a few readings taken at
+    status calls at least ``window_s`` apart (bounded), so a burst does not swing the scheduler;
+    ``None`` until two readings exist. Work done for the camera in other processes (a pooled
+    inference actor) is not counted here.
+    """
+
+    def __init__(self, window_s: float = 10.0, keep: int = 6) -> None:
+        self.window_s = window_s
+        self.readings: deque[tuple[float, float]] = deque(maxlen=keep)
+
+    def cores(self) -> float | None:
+        now, cpu = time.monotonic(), time.process_time()
+        if not self.readings or now - self.readings[-1][0] >= self.window_s:
+            self.readings.append((now, cpu))
+        t0, c0 = self.readings[0]
+        return round((cpu - c0) / (now - t0), 3) if now - t0 >= 1.0 else None
+
+
+def _reconstructed() -> bool:
+    import ray
+
+    return bool(ray.get_runtime_context().was_current_actor_reconstructed)
 
 
 def _node_id() -> str:

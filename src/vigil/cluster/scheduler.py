@@ -11,14 +11,15 @@ cameras.
 
 * :func:`place` puts new cameras one by one, the most expensive first, on the node whose
   utilisation after the placement is lowest among those where the camera still fits; when it
-  fits nowhere, on the least utilised node (overcommitted, said in the plan) rather than not at
+  fits nowhere, on the least utilised node (overcommitted) rather than not at
   all: a camera that runs slowly drops and counts frames, a camera that is not started sees
   nothing.
 * :func:`rebalance` moves single cameras from the most to the least utilised node while the
   spread between them is beyond ``ratio`` and a move lowers the larger of the two without
   taking the source below the old minimum; each move strictly lowers the pair's maximum, so the
-  loop ends, the max/min ratio never grows, and no move is planned back and forth in one pass. Across passes the runner adds hysteresis: a skew must last a while, and a moved
-  camera is not moved again for a cool-down.
+  loop ends, the max/min ratio never grows, and a camera moves at most once per pass. Across
+  passes the runner adds hysteresis: a skew must last a while, and a moved camera is not moved
+  again for a cool-down.
 
 The trade-off: greedy placement is not optimal bin packing (which is NP-hard), but it is
 predictable, moves nothing that runs, and fits everything whenever the cluster has at least
@@ -145,8 +146,10 @@ def rebalance(
             after = max(left, util[cold] + cost / capacity[cold])
             # Lower the pair's maximum without taking the source below the old minimum: the
             # cluster's max never rises and its min never falls, so the spread only narrows.
-            if after < util[hot] - EPS and left >= util[cold] - EPS and (
-                best is None or after < best[0]
+            if (
+                after < util[hot] - EPS
+                and left >= util[cold] - EPS
+                and (best is None or after < best[0])
             ):
                 best = (after, cam)
         if best is None:
