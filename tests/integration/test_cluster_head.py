@@ -104,9 +104,10 @@ class Node:
         self.args = args
 
     def start(self) -> None:
-        ray_bin = Path(sys.executable).with_name("ray")
+        # Ray's own `ray start`, through a wrapper that keeps 127.0.0.1 (tests/support/ray_start)
         done = subprocess.run(
-            [str(ray_bin), "start", *self.args],
+            [sys.executable, "-m", "tests.support.ray_start", "start", *self.args],
+            cwd=REPO,
             env=self.env,
             capture_output=True,
             text=True,
@@ -147,25 +148,26 @@ def test_cameras_on_a_worker_keep_running_while_the_head_restarts(
         **os.environ,
         "RAY_REDIS_ADDRESS": f"{REDIS[0]}:{REDIS[1]}",
         "RAY_external_storage_namespace": storage_ns,
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # drivers take 127.0.0.1 as their address
         "RAY_USAGE_STATS_ENABLED": "0",
         "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
     }
+    # The nodes: `ray start` refuses to join a cluster with the variable above set to 0.
+    nodes = {k: v for k, v in base.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
     common = ["--node-ip-address=127.0.0.1", "--disable-usage-stats", f"--temp-dir={temp}"]
     head = Node(
-        base,
+        nodes,
         [
             "--head",
             f"--port={port}",
             "--num-cpus=0",  # cameras go to the worker only
             "--include-dashboard=false",
-            f"--ray-client-server-port={_free_port()}",
             f"--dashboard-agent-listen-port={_free_port()}",
             *common,
         ],
     )
     worker = Node(
-        base,
+        nodes,
         [
             f"--address=127.0.0.1:{port}",
             "--num-cpus=2",
@@ -198,6 +200,9 @@ def test_cameras_on_a_worker_keep_running_while_the_head_restarts(
         time.sleep(3)  # the head is gone: the worker's cameras go on
         assert not _marked(head.marker), "a head process survived SIGKILL"
         assert all(_alive(p) for p in pids.values()), "a camera process died with the head"
+        # `ray start --head` refuses a port that a local process names as its GCS (the worker's
+        # raylet does) when it is also the last cluster started from this temp dir: forget it.
+        (Path(temp) / "ray_current_cluster").unlink(missing_ok=True)
         head.start()  # same port, same Redis namespace: the GCS reloads the cluster from Redis
         after = _driver(base, "attach", str(config), str(CAMERAS))
         head_away_s = time.monotonic() - killed_at
