@@ -203,12 +203,16 @@ def test_cameras_on_a_worker_keep_running_while_the_head_restarts(
         # `ray start --head` refuses a port that a local process names as its GCS (the worker's
         # raylet does) when it is also the last cluster started from this temp dir: forget it.
         (Path(temp) / "ray_current_cluster").unlink(missing_ok=True)
+        restart = time.monotonic()
         head.start()  # same port, same Redis namespace: the GCS reloads the cluster from Redis
+        restart_s = time.monotonic() - restart
         after = _driver(base, "attach", str(config), str(CAMERAS))
         head_away_s = time.monotonic() - killed_at
         print(
-            f"\nhead_away_s={head_away_s:.1f} (kill to a new driver re-attached; "
-            f"the new runner's start took {after['attached_s']:.1f} s)"
+            f"\nhead_away_s={head_away_s:.1f} (kill to a new driver re-attached: 3 s down on "
+            f"purpose, `ray start --head` {restart_s:.1f} s, the new runner's start "
+            f"{after['attached_s']:.1f} s); at 2 fps a camera that never paused analyses about "
+            f"{2 * head_away_s:.0f} frames in that time"
         )
         for cid, row in before["cameras"].items():
             new = after["cameras"][cid]
