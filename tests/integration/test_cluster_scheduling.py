@@ -173,3 +173,27 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
         ray.shutdown()
         repo.db.dispose()
         cluster.shutdown()
+
+
+def test_camera_actors_keep_the_tables_enabled_flag_the_head_reapplies_the_files(
+    pg_url: str, tmp_path: Path
+) -> None:
+    from vigil.system.assembly import sync_cameras
+
+    config = VigilConfig.model_validate(
+        {
+            "system": {"data_dir": str(tmp_path)},
+            "storage": {"url": pg_url},
+            "cameras": [{"id": "cam-a", "url": "file:///x.mp4"}, {"id": "cam-b", "url": "f.mp4"}],
+        }
+    )
+    repo = Repository(open_database_from_config(config))
+    try:
+        sync_cameras(repo, config, utc_now())
+        _set_enabled(repo, "cam-a", False)
+        sync_cameras(repo, config, utc_now(), keep_enabled=True)  # what a (restarted) actor does
+        assert not repo.get_camera("cam-a").enabled and repo.get_camera("cam-b").enabled
+        sync_cameras(repo, config, utc_now())  # what the head does at start: the file's flag
+        assert repo.get_camera("cam-a").enabled
+    finally:
+        repo.db.dispose()
