@@ -15,13 +15,13 @@ node, with more frames analysed than before; the new runner re-attached to the t
 instead of starting others. Measured and printed (not asserted): how long the head was away.
 
 What the outage loses (also in docs/cluster.md): while the GCS is down no actor can be created,
-restarted or killed, no node can join, and no driver can connect, so ``vigil run``'s status
-polling, ``vigil cluster status`` and any placement wait for the head; a camera whose process
-dies during the outage is restarted only when the GCS is back. The head's own actors and
-drivers die with it (``vigil run`` on the head machine must be started again; the camera
-actors are detached, so it re-attaches). The worker raylets wait for the GCS up to
-``RAY_gcs_rpc_server_reconnect_timeout_s`` (60 s by default) and then exit, taking their
-cameras with them: a head away longer than that loses the cluster.
+restarted or killed, no node can join (Ray's GCS fault-tolerance documentation), and no driver
+can connect, so ``vigil run``'s status polling, ``vigil cluster status`` and any placement wait
+for the head; the head's own processes and drivers die with it (``vigil run`` on the head
+machine must be started again; the camera actors are detached, so it re-attaches). The second
+test shows the limit: the worker's raylet waits for the GCS only
+``RAY_gcs_rpc_server_reconnect_timeout_s`` (60 s by default, 5 s there), then exits and its
+cameras end with it: a head away longer than that loses the worker's cameras.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +90,13 @@ def _kill_all(marker: str) -> int:
     return len(pids)
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -133,18 +143,47 @@ def _driver(env: dict[str, str], *args: str) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.timeout(900)
-def test_cameras_on_a_worker_keep_running_while_the_head_restarts(
-    pg_url: str, vtest_video: Path
-) -> None:
+@dataclass
+class HeadCluster:
+    """A head and a worker node of this test, the drivers' environment and the config file."""
+
+    head: Node
+    worker: Node
+    env: dict[str, str]
+    config: Path
+    temp: Path
+
+    def place(self) -> dict[str, Any]:
+        """Cameras placed by a runner that then detaches; their statuses by camera."""
+        before = _driver(self.env, "place", str(self.config), str(CAMERAS))
+        rows: dict[str, Any] = before["cameras"]
+        assert len({r["node"] for r in rows.values()}) == 1, f"not all on the worker: {rows}"
+        return rows
+
+    def kill_head(self) -> None:
+        assert _kill_all(self.head.marker) > 0, "no head process found to kill"
+
+    def restart_head(self) -> None:
+        # `ray start --head` refuses a port that a local process names as its GCS (the worker's
+        # raylet does) when it is also the last cluster started from this temp dir: forget it.
+        (self.temp / "ray_current_cluster").unlink(missing_ok=True)
+        self.head.start()  # same port, same Redis namespace: the GCS reloads from Redis
+
+
+@contextmanager
+def _cluster(
+    pg_url: str, vtest_video: Path, worker_env: dict[str, str] | None = None
+) -> Iterator[HeadCluster]:
+    """A head with GCS fault tolerance on the local Redis and one worker with 2 CPUs; every
+    process of both killed and the Redis namespace deleted at the end, whatever happened."""
     try:
         assert _redis("PING").startswith(b"+PONG")
     except (OSError, AssertionError):
         pytest.skip("needs Redis on 127.0.0.1:6379 for Ray's GCS fault tolerance")
     storage_ns = f"vigil-test-{uuid.uuid4().hex[:12]}"
     port = _free_port()
-    temp = tempfile.mkdtemp(prefix="vr", dir="/tmp")  # short: Ray's socket paths have a limit
-    base = {
+    temp = Path(tempfile.mkdtemp(prefix="vr", dir="/tmp"))  # short: socket paths have a limit
+    env = {
         **os.environ,
         "RAY_REDIS_ADDRESS": f"{REDIS[0]}:{REDIS[1]}",
         "RAY_external_storage_namespace": storage_ns,
@@ -153,7 +192,7 @@ def test_cameras_on_a_worker_keep_running_while_the_head_restarts(
         "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
     }
     # The nodes: `ray start` refuses to join a cluster with the variable above set to 0.
-    nodes = {k: v for k, v in base.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    nodes = {k: v for k, v in env.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
     common = ["--node-ip-address=127.0.0.1", "--disable-usage-stats", f"--temp-dir={temp}"]
     head = Node(
         nodes,
@@ -167,7 +206,7 @@ def test_cameras_on_a_worker_keep_running_while_the_head_restarts(
         ],
     )
     worker = Node(
-        nodes,
+        {**nodes, **(worker_env or {})},
         [
             f"--address=127.0.0.1:{port}",
             "--num-cpus=2",
@@ -175,7 +214,7 @@ def test_cameras_on_a_worker_keep_running_while_the_head_restarts(
             *common,
         ],
     )
-    config = Path(temp) / "vigil.yaml"
+    config = temp / "vigil.yaml"
     cams = ", ".join(
         f"{{id: cam-{i}, url: '{vtest_video}', loop: true, realtime: true, fps: 2, analytics: []}}"
         for i in range(CAMERAS)
@@ -189,44 +228,7 @@ def test_cameras_on_a_worker_keep_running_while_the_head_restarts(
     try:
         head.start()
         worker.start()
-        before = _driver(base, "place", str(config), str(CAMERAS))
-        rows = before["cameras"]
-        worker_nodes = {r["node"] for r in rows.values()}
-        assert len(worker_nodes) == 1, f"cameras should all be on the one worker: {rows}"
-        pids = {cid: r["pid"] for cid, r in rows.items()}
-
-        killed_at = time.monotonic()
-        assert _kill_all(head.marker) > 0, "no head process found to kill"
-        time.sleep(3)  # the head is gone: the worker's cameras go on
-        assert not _marked(head.marker), "a head process survived SIGKILL"
-        assert all(_alive(p) for p in pids.values()), "a camera process died with the head"
-        # `ray start --head` refuses a port that a local process names as its GCS (the worker's
-        # raylet does) when it is also the last cluster started from this temp dir: forget it.
-        (Path(temp) / "ray_current_cluster").unlink(missing_ok=True)
-        restart = time.monotonic()
-        head.start()  # same port, same Redis namespace: the GCS reloads the cluster from Redis
-        restart_s = time.monotonic() - restart
-        after = _driver(base, "attach", str(config), str(CAMERAS))
-        head_away_s = time.monotonic() - killed_at
-        print(
-            f"\nhead_away_s={head_away_s:.1f} (kill to a new driver re-attached: 3 s down on "
-            f"purpose, `ray start --head` {restart_s:.1f} s, the new runner's start "
-            f"{after['attached_s']:.1f} s); at 2 fps a camera that never paused analyses about "
-            f"{2 * head_away_s:.0f} frames in that time"
-        )
-        for cid, row in before["cameras"].items():
-            new = after["cameras"][cid]
-            assert new["started_at"] == row["started_at"], f"{cid} was started again"
-            assert new["pid"] == row["pid"] and not new["reconstructed"]
-            assert new["node"] == row["node"]
-            assert new["frames_analysed"] > row["frames_analysed"], (cid, row, new)
-            print(f"{cid}: frames {row['frames_analysed']} -> {new['frames_analysed']}")
-        assert set(after["cameras"]) == set(before["cameras"])
-        _driver(base, "stop", str(config))  # the runner's stop() ends the detached actors
-        deadline = time.monotonic() + 30
-        while any(_alive(p) for p in pids.values()) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not any(_alive(p) for p in pids.values()), "a stopped camera's process lives on"
+        yield HeadCluster(head, worker, env, config, temp)
     finally:
         for node in (worker, head):
             _kill_all(node.marker)
@@ -235,3 +237,65 @@ def test_cameras_on_a_worker_keep_running_while_the_head_restarts(
         cleanup_redis_storage(REDIS[0], REDIS[1], "", False, storage_ns)
     left = _redis("KEYS", f"*{storage_ns}*")
     assert left.startswith(b"*0\r\n"), f"Redis keys of {storage_ns} left: {left[:200]!r}"
+
+
+def _wait_dead(pids: dict[str, int], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return not any(_alive(p) for p in pids.values())
+
+
+@pytest.mark.timeout(900)
+def test_cameras_on_a_worker_keep_running_while_the_head_restarts(
+    pg_url: str, vtest_video: Path
+) -> None:
+    with _cluster(pg_url, vtest_video) as tc:
+        before = tc.place()
+        pids = {cid: r["pid"] for cid, r in before.items()}
+        killed_at = time.monotonic()
+        tc.kill_head()
+        time.sleep(3)  # the head is gone: the worker's cameras go on
+        assert not _marked(tc.head.marker), "a head process survived SIGKILL"
+        assert all(_alive(p) for p in pids.values()), "a camera process died with the head"
+        restart = time.monotonic()
+        tc.restart_head()
+        restart_s = time.monotonic() - restart
+        after = _driver(tc.env, "attach", str(tc.config), str(CAMERAS))
+        head_away_s = time.monotonic() - killed_at
+        print(
+            f"\nhead_away_s={head_away_s:.1f} (kill to a new driver re-attached: 3 s down on "
+            f"purpose, `ray start --head` {restart_s:.1f} s, the new runner's start "
+            f"{after['attached_s']:.1f} s); at 2 fps a camera that never paused analyses about "
+            f"{2 * head_away_s:.0f} frames in that time"
+        )
+        for cid, row in before.items():
+            new = after["cameras"][cid]
+            assert new["started_at"] == row["started_at"], f"{cid} was started again"
+            assert new["pid"] == row["pid"] and not new["reconstructed"]
+            assert new["node"] == row["node"]
+            assert new["frames_analysed"] > row["frames_analysed"], (cid, row, new)
+            print(f"{cid}: frames {row['frames_analysed']} -> {new['frames_analysed']}")
+        assert set(after["cameras"]) == set(before)
+        _driver(tc.env, "stop", str(tc.config))  # the runner's stop() ends the detached actors
+        assert _wait_dead(pids, 30), "a stopped camera's process lives on"
+
+
+@pytest.mark.timeout(600)
+def test_a_head_away_longer_than_the_reconnect_timeout_loses_the_workers_cameras(
+    pg_url: str, vtest_video: Path
+) -> None:
+    """What is lost when the head stays away: the worker gives up on the GCS and its cameras
+    end with it. The timeout is shortened to 5 s here (Ray's default is 60 s)."""
+    timeout = {"RAY_gcs_rpc_server_reconnect_timeout_s": "5"}
+    with _cluster(pg_url, vtest_video, worker_env=timeout) as tc:
+        pids = {cid: r["pid"] for cid, r in tc.place().items()}
+        killed_at = time.monotonic()
+        tc.kill_head()
+        assert _wait_dead(pids, 120), "the worker's cameras outlived the reconnect timeout"
+        lost_s = time.monotonic() - killed_at
+        print(f"\ncameras ended {lost_s:.1f} s after the head died (reconnect timeout 5 s)")
+        raylets = {str(p): p for p in _marked(tc.worker.marker) if "raylet" in _cmdline(p)}
+        assert _wait_dead(raylets, 60), "the worker's raylet outlived the reconnect timeout"
+        rest = [_cmdline(p)[:60] for p in _marked(tc.worker.marker)]
+        print(f"worker processes left (killed by the test's clean-up): {rest}")
