@@ -123,6 +123,7 @@ def test_cameras_of_a_dead_node_resume_on_the_surviving_one(
         doc = _cluster_status_cli(tmp_path, pg_url, cluster.address)
         alive = {n["node"] for n in doc["nodes"] if n["alive"]}
         assert set(by_node) <= alive and len(doc["cameras"]) == CAMERAS
+        assert all(n["load_cores"] > 0 for n in doc["nodes"] if n["node"] in by_node)
         assert {c["camera_id"]: c["node"] for c in doc["cameras"]} == {
             cid: row["node"] for cid, row in before.items()
         }
