@@ -91,7 +91,7 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
             },
             "cameras": [
                 {
-                    "id": f"cam-{i}",
+                    "id": f"sch-{i}",
                     "url": str(vtest_video),
                     "loop": True,
                     "realtime": True,
@@ -102,7 +102,7 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
             ],
         }
     )
-    ids = {f"cam-{i}" for i in range(CAMERAS)}
+    ids = {f"sch-{i}" for i in range(CAMERAS)}  # the database is shared by the session
     repo = Repository(open_database_from_config(config))
     # This test is the Ray driver (so it can see and kill actors); the runners share its
     # connection instead of owning one.
@@ -140,16 +140,19 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
         assert all(n["load_cores"] > 0 for n in report["nodes"])
 
         # The database decides: disabled stops, enabled starts, unknown is reported.
-        _set_enabled(repo, "cam-0", False)
-        repo.upsert_camera(CameraRow("ghost", "ghost", "rtsp://x/y", utc_now(), enabled=True))
-        _wait("cam-0 stopped", lambda: "cam-0" not in runner.statuses(), 60)
-        assert not _actor_exists("cam-0")
-        _wait("ghost reported", lambda: runner.unrunnable == ["ghost"], 30)
+        _set_enabled(repo, "sch-0", False)
+        ghost = CameraRow("sch-ghost", "ghost", "rtsp://x/y", utc_now(), enabled=True)
+        repo.upsert_camera(ghost)
+        _wait("sch-0 stopped", lambda: "sch-0" not in runner.statuses(), 60)
+        assert not _actor_exists("sch-0")
+        _wait("ghost reported", lambda: "sch-ghost" in runner.unrunnable, 30)
         assert any(
-            r["camera_id"] == "ghost" and r["state"] == "no config" for r in runner.camera_view()
+            r["camera_id"] == "sch-ghost" and r["state"] == "no config"
+            for r in runner.camera_view()
         )
-        _set_enabled(repo, "cam-0", True)
-        _wait("cam-0 back", lambda: _analysing(runner, ids), 120)
+        repo.upsert_camera(dataclasses.replace(ghost, enabled=False))
+        _set_enabled(repo, "sch-0", True)
+        _wait("sch-0 back", lambda: _analysing(runner, ids), 120)
 
         # Detach: the actors run on; a new runner re-attaches to the same incarnations.
         before = runner.poll(timeout=5)
