@@ -135,6 +135,9 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
             assert log[0]["from"] == first.node_id and log[0]["to"] == second.node_id
             assert rows[c]["placed"].startswith("rebalance: node")
             assert rows[c]["gaps_s"], f"{c}: the move's gap was not recorded"
+            # The actor itself carries its moves, for `vigil cluster status` on any machine.
+            own = ray.get(ray.get_actor(ACTOR_PREFIX + c, namespace="vigil").status.remote())
+            assert own["move_log"] == log and own["placed"] == log[0]["reason"]
         report = runner.report()
         assert {n["node"] for n in report["nodes"]} == {first.node_id, second.node_id}
         assert all(n["load_cores"] > 0 for n in report["nodes"])

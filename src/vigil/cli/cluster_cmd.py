@@ -4,9 +4,10 @@ It joins the cluster named by ``cluster.address`` as a short-lived driver, lists
 (Ray's own view) and asks each of Vigil's named camera actors for its status, so it works while
 ``vigil run`` is running elsewhere (or not at all: the actors are detached). Per node: its CPUs
 and the load of its cameras (their measured CPU cores, the configured prior for a camera not
-measured yet); per camera: its measured cost, why it was placed where it is (the scheduler's
-last decision: ``placed`` or the rebalance that moved it) and whether Ray re-created it since.
-The runner's own move history lives in ``vigil run``; this command sees each actor's last word.
+measured yet); per camera: its measured cost, why it was placed where it is (``placed``, or the
+rebalance that moved it), its scheduler moves (``move_log``, handed to each new actor) and
+whether Ray re-created it since (``reconstructed``; a Ray restart on another node is in the
+runner's own move log in ``vigil run``, not here).
 Output is a table, or JSON with ``--json``.
 """
 
@@ -97,6 +98,7 @@ def status(
         typer.echo(
             f"camera {cam.get('camera_id')}: {cam.get('state')} "
             f"frames={cam.get('frames_analysed', '-')} drops={cam.get('dropped_frames', '-')} "
-            f"cost={'-' if cost is None else f'{cost:g}'} placed={cam.get('placed', '-')}"
+            f"cost={'-' if cost is None else f'{cost:g}'} moves={len(cam.get('move_log') or [])} "
+            f"placed={cam.get('placed', '-')}"
             f"{' (re-created by Ray)' if cam.get('reconstructed') else ''}"
         )

@@ -31,13 +31,21 @@ from vigil.system.assembly import Assembly, assemble
 class CameraActor:
     """The pipeline of one camera (see the module docstring); Ray wraps it as a remote class."""
 
-    def __init__(self, config: VigilConfig, camera_id: str, placed: str = "start") -> None:
+    def __init__(
+        self,
+        config: VigilConfig,
+        camera_id: str,
+        placed: str = "start",
+        moves: list[dict[str, Any]] | None = None,
+    ) -> None:
         cams = [c for c in config.cameras if c.id == camera_id]
         if not cams:
             raise ValueError(f"camera {camera_id!r} is not in the configuration")
         self.camera_id = camera_id
         self.started_at = time.time()
-        self.placed = placed  # why the scheduler put it here (a Ray restart re-runs this as is)
+        # Why the scheduler put it here and its earlier moves, for `vigil cluster status` from
+        # any machine (a Ray restart re-runs this constructor with the same arguments).
+        self.placed, self.moves = placed, list(moves or [])[-20:]
         self._cost = _CpuMeter()
         self.built: Assembly = assemble(config.model_copy(update={"cameras": cams}), head=False)
         self.built.start()
@@ -54,6 +62,7 @@ class CameraActor:
             "pid": os.getpid(),
             "started_at": self.started_at,
             "placed": self.placed,
+            "move_log": self.moves,
             "reconstructed": _reconstructed(),
             "cost_cores": self._cost.cores(),
         }

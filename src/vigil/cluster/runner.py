@@ -366,7 +366,9 @@ class ClusterRunner:
 
     # -- acting on Ray --------------------------------------------------------------------------
 
-    def _create(self, cid: str, node: str, reason: str) -> None:
+    def _create(
+        self, cid: str, node: str, reason: str, history: list[dict[str, Any]] | None = None
+    ) -> None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         cluster = self.config.cluster
@@ -384,7 +386,7 @@ class ClusterRunner:
             max_restarts=-1,
             max_task_retries=-1,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
-        ).remote(config, cid, reason)
+        ).remote(config, cid, reason, history)
         watch = self.cameras.get(cid) or CameraWatch(cid, actor)
         watch.actor, watch.planned = actor, node
         with self._lock:
@@ -421,12 +423,12 @@ class ClusterRunner:
 
     def _move(self, move: Move) -> None:
         old = self._remove(move.camera_id, move.reason)
-        self._create(move.camera_id, move.target, move.reason)
+        moved_at = time.time()
+        old.history.append(_move_row(moved_at, move.source, move.target, move.reason))
+        self._create(move.camera_id, move.target, move.reason, list(old.history))
         watch = self.cameras[move.camera_id]
         watch.gaps, watch.moves = old.gaps, old.moves
-        watch.cost, watch.history = old.cost, old.history
-        watch.moved_at = time.time()
-        watch.history.append(_move_row(watch.moved_at, move.source, move.target, move.reason))
+        watch.cost, watch.history, watch.moved_at = old.cost, old.history, moved_at
         # The stop-to-answer time of the new actor is the move's gap.
         watch.last, watch.down_since, watch.seen_at = dict(old.last), watch.moved_at, 0.0
         watch.last["started_at"] = None
