@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -235,6 +236,7 @@ def _cluster(
         from ray._private.gcs_utils import cleanup_redis_storage
 
         cleanup_redis_storage(REDIS[0], REDIS[1], "", False, storage_ns)
+        shutil.rmtree(temp, ignore_errors=True)  # the nodes' session logs
     left = _redis("KEYS", f"*{storage_ns}*")
     assert left.startswith(b"*0\r\n"), f"Redis keys of {storage_ns} left: {left[:200]!r}"
 
