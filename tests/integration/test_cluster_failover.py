@@ -117,12 +117,13 @@ def test_cameras_of_a_dead_node_resume_on_the_surviving_one(
         by_node: dict[str, list[str]] = {}
         for cid, row in before.items():
             by_node.setdefault(row["node"], []).append(cid)
-        assert len(by_node) == 2, f"SPREAD should use both worker nodes: {by_node}"
+        assert len(by_node) == 2, f"placement should use both worker nodes: {by_node}"
 
         # `vigil cluster status` from another process sees the same placement.
         doc = _cluster_status_cli(tmp_path, pg_url, cluster.address)
         alive = {n["node"] for n in doc["nodes"] if n["alive"]}
         assert set(by_node) <= alive and len(doc["cameras"]) == CAMERAS
+        assert all(n["load_cores"] > 0 for n in doc["nodes"] if n["node"] in by_node)
         assert {c["camera_id"]: c["node"] for c in doc["cameras"]} == {
             cid: row["node"] for cid, row in before.items()
         }

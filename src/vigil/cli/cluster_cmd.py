@@ -2,7 +2,13 @@
 
 It joins the cluster named by ``cluster.address`` as a short-lived driver, lists the live nodes
 (Ray's own view) and asks each of Vigil's named camera actors for its status, so it works while
-``vigil run`` is running elsewhere. Output is a table, or JSON with ``--json``.
+``vigil run`` is running elsewhere (or not at all: the actors are detached). Per node: its CPUs
+and the load of its cameras (their measured CPU cores, the configured prior for a camera not
+measured yet); per camera: its measured cost, why it was placed where it is (``placed``, or the
+rebalance that moved it), its scheduler moves (``move_log``, handed to each new actor) and
+whether Ray re-created it since (``reconstructed``; a Ray restart on another node is in the
+runner's own move log in ``vigil run``, not here).
+Output is a table, or JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ app = typer.Typer(help="Cluster mode on Ray.", no_args_is_help=True)
 CONFIG = typer.Option(None, "--config", "-c", help="vigil.yaml to use.")
 
 
-def cluster_status(address: str | None, namespace: str, timeout: float = 5.0) -> dict[str, Any]:
+def cluster_status(
+    address: str | None, namespace: str, timeout: float = 5.0, prior: float = 0.5
+) -> dict[str, Any]:
     """Nodes and camera actors of a running Vigil cluster (Ray must be reachable)."""
     import ray
 
@@ -53,6 +61,9 @@ def cluster_status(address: str | None, namespace: str, timeout: float = 5.0) ->
                 cameras.append(
                     {"camera_id": name.removeprefix(ACTOR_PREFIX), "state": str(exc)[:80]}
                 )
+        for node in nodes:
+            costs = [c.get("cost_cores") for c in cameras if c.get("node") == node["node"]]
+            node["load_cores"] = round(sum(prior if v is None else float(v) for v in costs), 3)
         pools: list[dict[str, Any]] = []
         for name in sorted(str(n) for n in all_names if str(n).startswith(POOL_PREFIX)):
             try:
@@ -103,7 +114,9 @@ def status(
     config = load_config(config_path)
     if config.cluster.engine != "ray":
         raise ConfigError("cluster.engine is embedded: there is no cluster to show")
-    doc = cluster_status(config.cluster.address, config.cluster.namespace)
+    doc = cluster_status(
+        config.cluster.address, config.cluster.namespace, prior=config.cluster.camera_cost_prior
+    )
     if as_json:
         typer.echo(json.dumps(doc, indent=2, default=str))
         return
@@ -113,15 +126,22 @@ def status(
     for n in doc["nodes"]:
         state = "alive" if n["alive"] else "dead"
         cams = ", ".join(per_node.get(n["node"], [])) or "-"
-        typer.echo(f"node {n['node'][:12]} {n['host']} {state} cpus={n['cpus']:g}: {cams}")
+        typer.echo(
+            f"node {n['node'][:12]} {n['host']} {state} cpus={n['cpus']:g} "
+            f"load={n['load_cores']:g}: {cams}"
+        )
     for cam in doc["cameras"]:
+        cost = cam.get("cost_cores")
         typer.echo(
             f"camera {cam.get('camera_id')}: {cam.get('state')} "
             f"frames={cam.get('frames_analysed', '-')} drops={cam.get('dropped_frames', '-')} "
             f"saturation_drops={cam.get('saturation_drops', '-')} "
             f"priority={cam.get('priority') or '-'} "
             f"recorder_lag_s={_lag(cam.get('recorder_lag_s'))} "
-            f"pending={cam.get('recorder_pending', '-')}"
+            f"pending={cam.get('recorder_pending', '-')} "
+            f"cost={'-' if cost is None else f'{cost:g}'} moves={len(cam.get('move_log') or [])} "
+            f"placed={cam.get('placed', '-')}"
+            f"{' (re-created by Ray)' if cam.get('reconstructed') else ''}"
         )
     for kind, agg in doc.get("kinds", {}).items():
         typer.echo(

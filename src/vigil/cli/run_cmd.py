@@ -211,7 +211,7 @@ def serve(
     finally:
         server.should_exit = True
         if runner is not None:
-            runner.stop()
+            runner.close()
         built.stop()
         api_thread.join(5)
         for s, handler in previous.items():

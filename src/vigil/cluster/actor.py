@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections import deque
 from typing import Any
 
 from vigil.cluster.inference import CameraPriority, pooled_kinds
@@ -38,12 +39,22 @@ class CameraActor:
     node, and idempotency keys make the repeats of a file camera's restart harmless.
     """
 
-    def __init__(self, config: VigilConfig, camera_id: str) -> None:
+    def __init__(
+        self,
+        config: VigilConfig,
+        camera_id: str,
+        placed: str = "start",
+        moves: list[dict[str, Any]] | None = None,
+    ) -> None:
         cams = [c for c in config.cameras if c.id == camera_id]
         if not cams:
             raise ValueError(f"camera {camera_id!r} is not in the configuration")
         self.camera_id = camera_id
         self.started_at = time.time()
+        # Why the scheduler put it here and its earlier moves, for `vigil cluster status` from
+        # any machine (a Ray restart re-runs this constructor with the same arguments).
+        self.placed, self.moves = placed, list(moves or [])[-20:]
+        self._cost = _CpuMeter()
         self.priority: CameraPriority | None = None
         mine = config.model_copy(update={"cameras": cams})
         models = None
@@ -72,11 +83,43 @@ class CameraActor:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "started_at": self.started_at,
+            "placed": self.placed,
+            "move_log": self.moves,
+            "reconstructed": _reconstructed(),
+            "cost_cores": self._cost.cores(),
         }
 
     def stop(self) -> None:
         self.built.stop()
         self.built.services.repo.db.dispose()
+
+
+class _CpuMeter:
+    """The camera's measured cost: its actor process's CPU seconds per wall second.
+
+    One process runs one camera (capture, decoding, perception and its stages), so the process's
+    CPU time is the camera's. Measured between the oldest and newest of a few readings taken at
+    status calls at least ``window_s`` apart (bounded), so a burst does not swing the scheduler;
+    ``None`` until two readings exist. Work done for the camera in other processes (a pooled
+    inference actor) is not counted here.
+    """
+
+    def __init__(self, window_s: float = 10.0, keep: int = 6) -> None:
+        self.window_s = window_s
+        self.readings: deque[tuple[float, float]] = deque(maxlen=keep)
+
+    def cores(self) -> float | None:
+        now, cpu = time.monotonic(), time.process_time()
+        if not self.readings or now - self.readings[-1][0] >= self.window_s:
+            self.readings.append((now, cpu))
+        t0, c0 = self.readings[0]
+        return round((cpu - c0) / (now - t0), 3) if now - t0 >= 1.0 else None
+
+
+def _reconstructed() -> bool:
+    import ray
+
+    return bool(ray.get_runtime_context().was_current_actor_reconstructed)
 
 
 def _node_id() -> str:

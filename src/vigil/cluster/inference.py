@@ -285,7 +285,11 @@ def pooled_kinds(config: VigilConfig) -> list[PoolKind]:
 
 def start_pool(config: VigilConfig) -> dict[PoolKind, list[Any]]:
     """Create the named pool actors of every pooled kind (restarted by Ray wherever there is
-    room if a node dies). Pool actors get the config without its cameras (no source URLs)."""
+    room if a node dies). Pool actors get the config without its cameras (no source URLs).
+
+    Detached, like the camera actors, and found by name when they exist: the camera actors that
+    a runner leaves running (``cluster.on_exit: detach``, a head restart) keep their pools, and
+    the next runner re-attaches to both."""
     import ray
 
     pool, cluster = config.cluster.pool, config.cluster
@@ -302,7 +306,8 @@ def start_pool(config: VigilConfig) -> dict[PoolKind, list[Any]]:
                 max_concurrency=pool.queue + pool.max_batch + 4,
                 max_restarts=-1,
                 max_task_retries=0,  # a lost frame is dropped, not re-run late
-                lifetime=None,
+                lifetime="detached",
+                get_if_exists=True,
             ).remote(kind, served)
             for i in range(pool.actors_of(kind))
         ]

@@ -123,7 +123,7 @@ def assemble(
     """
     # 1. storage
     repo = Repository(open_database_from_config(config))
-    sync_cameras(repo, config, utc_now())
+    sync_cameras(repo, config, utc_now(), keep_enabled=not head)
     media = media_store_from_config(config)
     archive = archive_for(config) if head and index else None
     if archive is not None:
@@ -345,14 +345,21 @@ def notifiers(
     return [leader, watcher]
 
 
-def sync_cameras(repo: Repository, config: VigilConfig, now: datetime) -> None:
+def sync_cameras(
+    repo: Repository, config: VigilConfig, now: datetime, *, keep_enabled: bool = False
+) -> None:
     """Make the cameras table match the config file's cameras (the file is the source).
+
+    ``keep_enabled``: a camera already in the table keeps its ``enabled`` flag. A cluster's
+    camera actors sync with it, because in cluster mode the table's flag is the desired state
+    the scheduler follows: an actor that Ray restarts must not switch its camera back on.
 
     Nothing reads a camera's URL back from the table (sources are built from the config), so
     the repository stores it redacted: the resolved ``${ENV}`` credentials never reach the
     database, its backups or replicas. Encrypting them instead would only matter if something
     had to reconnect from the table alone, and would add a key to keep outside the data dir.
     """
+    known = {c.id: c.enabled for c in repo.list_cameras()} if keep_enabled else {}
     for cam in config.cameras:
         repo.upsert_camera(
             CameraRow(
@@ -365,7 +372,7 @@ def sync_cameras(repo: Repository, config: VigilConfig, now: datetime) -> None:
                 zone=cam.location.zone,
                 analytics=tuple(cam.analytics),
                 fps=cam.fps,
-                enabled=cam.enabled,
+                enabled=known.get(cam.id, cam.enabled),
             )
         )
 
