@@ -1,6 +1,7 @@
-"""What the PostgreSQL-outage tests share: a people-counting camera on vtest.avi whose records
-are deterministic (file read as fast as possible into a queue that holds the whole clip), a run
-of it in the embedded mode, and what a run stored (keys, crowd series, crowd alerts)."""
+"""What the PostgreSQL-outage and failover tests share: people-counting cameras on vtest.avi whose
+records are deterministic (file read as fast as possible into a queue that holds the whole clip),
+a run of one in the embedded mode, and what a run stored per camera (keys, crowd series, crowd
+alerts)."""
 
 from __future__ import annotations
 
@@ -18,27 +19,38 @@ from vigil.storage import schema as t
 from vigil.system.assembly import Assembly
 
 
-def config(data_dir: Path, url: str, video: Path, **extra: Any) -> VigilConfig:
-    """One camera counting people (crowd samples every 2 s, a crowd alert from 4 people)."""
+def camera(camera_id: str, video: Path, fps: float = 2.0) -> dict[str, Any]:
+    """A camera counting people in the lower half of ``video``, read as fast as possible into a
+    queue that holds the whole clip (vtest.avi sampled at 2 fps: 159 frames), so nothing is
+    dropped and every run analyses the same frames."""
+    return {
+        "id": camera_id,
+        "url": str(video),
+        "analytics": ["persons", "crowd"],
+        "fps": fps,
+        "realtime": False,
+        "queue_size": 256,
+        "zones": [{"name": "near", "polygon": [[0, 288], [768, 288], [768, 576], [0, 576]]}],
+    }
+
+
+def config(
+    data_dir: Path,
+    url: str,
+    video: Path,
+    *,
+    cameras: tuple[str, ...] = ("street",),
+    fps: float = 2.0,
+    **extra: Any,
+) -> VigilConfig:
+    """``cameras`` counting people (crowd samples every 2 s, a crowd alert from 4 people)."""
     return VigilConfig.model_validate(
         {
             **extra,
             "system": {"data_dir": str(data_dir)},
             "storage": {"url": url, "write_retry_s": 2.0, "outbox": {"memory_items": 4}},
             "people": {"crowd": {"sample_every_s": 2.0, "overcrowd": 4, "sustain": 1}},
-            "cameras": [
-                {
-                    "id": "street",
-                    "url": str(video),
-                    "analytics": ["persons", "crowd"],
-                    "fps": 2.0,
-                    "realtime": False,
-                    "queue_size": 256,  # the whole clip (159 sampled frames): nothing dropped
-                    "zones": [
-                        {"name": "near", "polygon": [[0, 288], [768, 288], [768, 576], [0, 576]]}
-                    ],
-                }
-            ],
+            "cameras": [camera(c, video, fps) for c in cameras],
         }
     )
 
@@ -60,12 +72,14 @@ def wait(what: str, check: Any, timeout: float) -> float:
     return time.monotonic() - start
 
 
-def records(repo: Repository) -> dict[str, Any]:
-    """What a run stored: keys, the crowd series (counts in order), crowd alerts."""
+def records(repo: Repository, camera_id: str = "street") -> dict[str, Any]:
+    """What a run stored for one camera: keys, the crowd series (counts in order), crowd
+    alerts."""
+    keyed = t.record_keys.c
     with repo.db.read() as c:
-        keys = [r[0] for r in c.execute(select(t.record_keys.c.key))]
-    samples = repo.list_crowd_samples("street", limit=1000)
-    alerts = repo.list_alerts(kind=AlertKind.CROWD, limit=1000)
+        keys = [r[0] for r in c.execute(select(keyed.key).where(keyed.camera_id == camera_id))]
+    samples = repo.list_crowd_samples(camera_id, limit=1000)
+    alerts = repo.list_alerts(kind=AlertKind.CROWD, camera_id=camera_id, limit=1000)
     return {
         "keys": keys,
         "series": [(s.zone, round(s.count, 6)) for s in samples],
@@ -73,7 +87,7 @@ def records(repo: Repository) -> dict[str, Any]:
     }
 
 
-def run(built: Assembly, during: Any = None) -> dict[str, Any]:
+def run(built: Assembly, during: Any = None, camera_id: str = "street") -> dict[str, Any]:
     system = built.system
     assert system is not None
     system.start()
@@ -87,7 +101,7 @@ def run(built: Assembly, during: Any = None) -> dict[str, Any]:
         system.stop()
     (row,) = system.camera_view()
     assert row["dropped_frames"] == 0 and row["analysis_failures"] == 0, row
-    out = records(built.services.repo)
+    out = records(built.services.repo, camera_id)
     out["outbox"] = system.recorder_status()
     built.services.repo.db.dispose()
     return out
