@@ -1,4 +1,5 @@
-"""``vigil cameras add|remove|list|status|run``: the configured cameras, their health, ingestion.
+"""``vigil cameras add|remove|list|status|run|enable|disable``: the configured cameras, their
+health, ingestion, and switching one off or on in the database.
 
 Cameras come from the config file's ``cameras:`` list (the file is the source of truth; the
 database mirrors it when the system starts). ``add`` and ``remove`` edit that list in place,
@@ -7,6 +8,10 @@ daemon to ask yet, so it probes: it runs the ingestion runtime on every enabled 
 few seconds and prints what each camera did (state, since when, last error, frames, decode
 cost saved). ``run`` ingests until SIGTERM or Ctrl-C and then shuts down within five seconds.
 URLs are always printed redacted.
+
+``enable`` and ``disable`` act on the database, not the file: they switch a camera's flag through
+:class:`vigil.governance.cameras.CameraService` as a named user (``--as``), audited. A cluster
+follows the flag while it runs; the embedded ``vigil run`` at its next start (both say so).
 """
 
 from __future__ import annotations
