@@ -42,6 +42,7 @@ from vigil.core.records import Alert, AlertKind, ObjectClass, PlateRead, Sightin
 from vigil.governance.accounts import AccountService, Principal
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, iter_entries
+from vigil.governance.cameras import CameraService
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
 from vigil.governance.plate_search import PlateSearch
 from vigil.governance.purge import RetentionPolicy
@@ -369,7 +370,20 @@ SCENARIOS: dict[AuditAction, Scenario] = {
         arm(),
         c.accounts.revoke_api_key(Principal(u, "bearer", "-"), key.token_hash),
     ),
+    AuditAction.CAMERA_DISABLE: lambda c, arm: (arm(), _switch(c, enabled=False)),
+    AuditAction.CAMERA_ENABLE: lambda c, arm: (
+        _switch(c, enabled=False),
+        arm(),
+        _switch(c, enabled=True),
+    ),
 }
+
+
+def _switch(c: Ctx, *, enabled: bool) -> None:
+    """What ``PATCH /cameras/{id}`` and ``vigil cameras enable|disable`` call."""
+    CameraService(c.w.repo, c.w.audit, clock=c.w.clock).set_enabled(
+        ADMIN, "cam-1", enabled, "pointed at a private space"
+    )
 
 
 def _refused_search(c: Ctx, dep: str) -> None:

@@ -2,8 +2,9 @@
 
 Four cameras of real footage start on the only worker node. A second node joins: the runner
 moves cameras onto it at once (each move recorded with its reason) and every camera analyses
-frames again. A camera disabled in the database's ``cameras`` table is stopped (its actor is
-gone); one enabled again is started; one enabled in the table but missing from the config file
+frames again. A camera switched off through :class:`~vigil.governance.cameras.CameraService` (what
+``PATCH /cameras/{id}`` and ``vigil cameras disable`` call) is stopped (its actor is gone); one
+switched on again is started; one enabled in the table but missing from the config file
 is reported as unable to run. A runner that detaches leaves the (detached) actors running, and
 a new runner re-attaches to the same incarnations instead of starting them again.
 """
@@ -21,8 +22,10 @@ import pytest
 
 from vigil.cluster.runner import ACTOR_PREFIX, ClusterRunner
 from vigil.config.settings import VigilConfig
-from vigil.core.domain import CameraRow
-from vigil.governance.audit import utc_now
+from vigil.core.domain import CameraRow, Role
+from vigil.governance.actors import Actor
+from vigil.governance.audit import AuditLog, utc_now
+from vigil.governance.cameras import CameraService
 from vigil.storage import Repository
 from vigil.storage.factory import open_database_from_config
 
@@ -32,6 +35,7 @@ ray = pytest.importorskip("ray", reason="cluster mode needs Ray (installed by `m
 cluster_utils = pytest.importorskip("ray.cluster_utils")
 
 CAMERAS = 4
+ADMIN = Actor.of("root", Role.ADMIN)
 
 
 def _wait(what: str, check: Any, timeout: float) -> float:
@@ -52,7 +56,15 @@ def _analysing(runner: ClusterRunner, ids: set[str]) -> bool:
 
 
 def _set_enabled(repo: Repository, camera_id: str, enabled: bool) -> None:
+    """The flag set at the SQL level (no audit entry): what a script or a DBA would do."""
     repo.upsert_camera(dataclasses.replace(repo.get_camera(camera_id), enabled=enabled))
+
+
+def _switch(repo: Repository, camera_id: str, enabled: bool) -> None:
+    """The flag set as people set it: the service behind the API and the CLI, audited."""
+    service = CameraService(repo, AuditLog(repo))
+    done = service.set_enabled(ADMIN, camera_id, enabled, "scheduling test")
+    assert done.changed and done.camera.enabled is enabled
 
 
 def _actor_exists(camera_id: str) -> bool:
@@ -143,7 +155,7 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
         assert all(n["load_cores"] > 0 for n in report["nodes"])
 
         # The database decides: disabled stops, enabled starts, unknown is reported.
-        _set_enabled(repo, "sch-0", False)
+        _switch(repo, "sch-0", False)
         ghost = CameraRow("sch-ghost", "ghost", "rtsp://x/y", utc_now(), enabled=True)
         repo.upsert_camera(ghost)
         _wait("sch-0 stopped", lambda: "sch-0" not in runner.statuses(), 60)
@@ -154,7 +166,7 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
             for r in runner.camera_view()
         )
         repo.upsert_camera(dataclasses.replace(ghost, enabled=False))
-        _set_enabled(repo, "sch-0", True)
+        _switch(repo, "sch-0", True)
         _wait("sch-0 back", lambda: _analysing(runner, ids), 120)
 
         # Detach: the actors run on; a new runner re-attaches to the same incarnations.
@@ -181,7 +193,7 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
         cluster.shutdown()
 
 
-def test_camera_actors_keep_the_tables_enabled_flag_the_head_reapplies_the_files(
+def test_camera_actors_keep_the_tables_flag_the_head_reapplies_the_files_but_a_switch_off(
     pg_url: str, tmp_path: Path
 ) -> None:
     from vigil.system.assembly import sync_cameras
@@ -201,5 +213,9 @@ def test_camera_actors_keep_the_tables_enabled_flag_the_head_reapplies_the_files
         assert not repo.get_camera("cam-a").enabled and repo.get_camera("cam-b").enabled
         sync_cameras(repo, config, utc_now())  # what the head does at start: the file's flag
         assert repo.get_camera("cam-a").enabled
+        # ... except for a camera a person switched off (audited): a restart keeps it off.
+        _switch(repo, "cam-b", False)
+        sync_cameras(repo, config, utc_now())
+        assert not repo.get_camera("cam-b").enabled and repo.get_camera("cam-a").enabled
     finally:
         repo.db.dispose()

@@ -37,6 +37,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/cameras"): ALL,
     ("GET", "/api/v1/cameras/status"): ALL,
     ("GET", "/api/v1/cameras/{camera_id}"): ALL,
+    ("PATCH", "/api/v1/cameras/{camera_id}"): frozenset({D, S}),
     ("GET", "/api/v1/cameras/{camera_id}/crowd"): ALL,
     ("GET", "/api/v1/cameras/{camera_id}/heatmap"): ALL,
     ("GET", "/api/v1/deployments"): ALL,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from vigil.core.domain import Decision, Role
 from vigil.governance.deployments import DeploymentKind, Purpose
@@ -145,6 +145,21 @@ class CameraOut(BaseModel):
     fps: float
     enabled: bool
     status: str
+
+
+class CameraSwitch(Body):
+    """Switch a camera on or off (``PATCH /cameras/{id}``)."""
+
+    enabled: StrictBool = Field(
+        ..., description="true: the camera should run; false: stop it on every node."
+    )
+    reason: Reason
+
+
+class CameraSwitchOut(CameraOut):
+    changed: bool = Field(
+        description="false when the camera already had this state (nothing written, no entry)."
+    )
 
 
 class CameraStatusOut(BaseModel):

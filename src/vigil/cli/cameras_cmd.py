@@ -1,4 +1,5 @@
-"""``vigil cameras add|remove|list|status|run``: the configured cameras, their health, ingestion.
+"""``vigil cameras add|remove|list|status|run|enable|disable``: the configured cameras, their
+health, ingestion, and switching one off or on in the database.
 
 Cameras come from the config file's ``cameras:`` list (the file is the source of truth; the
 database mirrors it when the system starts). ``add`` and ``remove`` edit that list in place,
@@ -7,6 +8,10 @@ daemon to ask yet, so it probes: it runs the ingestion runtime on every enabled 
 few seconds and prints what each camera did (state, since when, last error, frames, decode
 cost saved). ``run`` ingests until SIGTERM or Ctrl-C and then shuts down within five seconds.
 URLs are always printed redacted.
+
+``enable`` and ``disable`` act on the database, not the file: they switch a camera's flag through
+:class:`vigil.governance.cameras.CameraService` as a named user (``--as``), audited. A cluster
+follows the flag while it runs; the embedded ``vigil run`` at its next start (both say so).
 """
 
 from __future__ import annotations
@@ -237,3 +242,79 @@ def run(
         f"{len(stuck)} worker(s) still blocked",
         err=True,
     )
+
+
+AS_USER = typer.Option(
+    ...,
+    "--as",
+    help="Username the change is made for (an admin or supervisor; the audit chain names them).",
+)
+WHY = typer.Option(..., "--reason", help="Why (required; written to the audit chain).")
+DB_CONFIG = typer.Option(None, "--config", "-c", help="vigil.yaml to use (default settings).")
+
+
+def _switch(camera_id: str, enabled: bool, username: str, reason: str, path: Path | None) -> None:
+    """Switch one camera in the database through the API's own service (roles, reason rules,
+    the audit entry in the same transaction); the file's cameras are written to the table first
+    (keeping the flags already there), so a camera of the file is known before the first run.
+
+    Trade-off: like ``vigil hotlists``, this trusts the shell (the host already holds the
+    database credentials), so it asks for no password; the account must exist, be enabled and
+    hold the role.
+    """
+    from datetime import UTC, datetime
+
+    from vigil.governance.actors import Actor
+    from vigil.governance.audit import AuditLog
+    from vigil.governance.cameras import CameraService
+    from vigil.storage import Repository
+    from vigil.storage.factory import open_database_from_config
+    from vigil.system.assembly import AUDIT_ANCHOR, sync_cameras
+
+    if not reason.strip():
+        raise InputError("--reason must not be empty")
+    config = load_config(path)
+    logs.configure(config.system.log_level, json_lines=config.system.log_json)
+    repo = Repository(open_database_from_config(config))
+    sync_cameras(repo, config, datetime.now(UTC), keep_enabled=True)
+    audit = AuditLog(repo, anchor_path=config.system.data_dir / AUDIT_ANCHOR)
+    actor = Actor.from_user(repo.get_user(username=username))
+    done = CameraService(repo, audit).set_enabled(actor, camera_id, enabled, reason)
+    state = "enabled" if enabled else "disabled"
+    if not done.changed:
+        typer.echo(f"camera {camera_id} was already {state}: nothing changed, nothing recorded")
+        return
+    typer.echo(f"camera {camera_id} {state} (audited as {username})")
+    if config.cluster.engine == "ray":
+        typer.echo(
+            f"the cluster's scheduler {'starts' if enabled else 'stops'} it within "
+            f"{config.cluster.failover_check_s:g} s"
+        )
+    else:
+        typer.echo(
+            "embedded mode: a running `vigil run` keeps its cameras; "
+            "the flag applies when it next starts"
+        )
+
+
+@app.command("enable")
+def enable(
+    camera_id: str = typer.Argument(..., help="Id of the camera to switch on."),
+    user: str = AS_USER,
+    reason: str = WHY,
+    path: Path | None = DB_CONFIG,
+) -> None:
+    """Switch a camera back on in the database (audited as camera.enable)."""
+    _switch(camera_id, True, user, reason, path)
+
+
+@app.command("disable")
+def disable(
+    camera_id: str = typer.Argument(..., help="Id of the camera to switch off."),
+    user: str = AS_USER,
+    reason: str = WHY,
+    path: Path | None = DB_CONFIG,
+) -> None:
+    """Switch a camera off in the database (audited as camera.disable): a cluster stops it on
+    whichever node runs it."""
+    _switch(camera_id, False, user, reason, path)

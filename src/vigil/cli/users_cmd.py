@@ -30,7 +30,7 @@ def _services(config_path: Path | None):  # type: ignore[no-untyped-def]
     config = load_config(config_path)
     repo = Repository(open_database_from_config(config))
     # Cameras of the config file are known before the system first runs (assignments check ids).
-    sync_cameras(repo, config, datetime.now(UTC))
+    sync_cameras(repo, config, datetime.now(UTC), keep_enabled=True)
     audit = AuditLog(repo, anchor_path=config.system.data_dir / AUDIT_ANCHOR)
     return repo, audit, AccountService(repo, secret=b"cli", audit=audit)
 

@@ -95,6 +95,8 @@ class AuditAction(StrEnum):
     USER_DISABLE = "user.disable"
     API_KEY_ISSUE = "api_key.issue"
     API_KEY_REVOKE = "api_key.revoke"
+    CAMERA_ENABLE = "camera.enable"
+    CAMERA_DISABLE = "camera.disable"
 
 
 def _iso(ts: datetime) -> str:

@@ -78,6 +78,26 @@ class AdminRepository:
 
         self.db.write(run)
 
+    def set_camera_enabled(self, camera_id: str, enabled: bool, at: datetime) -> bool:
+        """Switch a camera on or off; ``True`` if the flag changed, ``False`` if it already had
+        that value. :class:`NotFoundError` for an unknown camera.
+
+        The update is conditional on the old value, so of two callers racing to set the same
+        state exactly one sees a change (and writes the one audit entry), whatever the isolation
+        level.
+        """
+
+        def run(c: Connection) -> bool:
+            _one(c, t.cameras, camera_id, "camera")
+            done = c.execute(
+                update(t.cameras)
+                .where(t.cameras.c.id == camera_id, t.cameras.c.enabled != enabled)
+                .values(enabled=enabled, updated_at=at)
+            )
+            return bool(done.rowcount)
+
+        return self.db.write(run)
+
     def get_camera(self, camera_id: str) -> CameraRow:
         with self.db.read() as c:
             return self._camera(_one(c, t.cameras, camera_id, "camera"))

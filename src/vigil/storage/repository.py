@@ -575,3 +575,25 @@ class PipelineRepository:
         q = select(t.audit_entries).where(col.seq >= from_seq).order_by(col.seq)
         with self.db.read() as c:
             return [_audit(r) for r in c.execute(q.limit(_limit(limit)))]
+
+    def cameras_switched_off(self) -> set[str]:
+        """Cameras whose newest ``camera.enable``/``camera.disable`` entry is a disable: switched
+        off by a person through :class:`vigil.governance.cameras.CameraService` and not back on.
+
+        The start-up sync keeps these off whatever the config file's flag says, so a restart does
+        not switch back on a camera someone stopped (say, one pointed at a private space). Read
+        from the chain rather than a column of its own: the entry is already there, in the
+        switch's own transaction, so the two cannot disagree. The trade-off is a scan of the
+        audit table (no index on ``action``) at each start, once.
+        """
+        col = t.audit_entries.c
+        q = (
+            select(col.action, col.target)
+            .where(col.action.in_(("camera.enable", "camera.disable")))
+            .order_by(col.seq)
+        )
+        last: dict[str, str] = {}
+        with self.db.read() as c:
+            for action, target in c.execute(q):
+                last[str(target).removeprefix("camera:")] = str(action)
+        return {cam for cam, action in last.items() if action == "camera.disable"}

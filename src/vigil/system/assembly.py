@@ -147,8 +147,11 @@ def assemble(
         spool = (
             OUTBOX_DIR if head else f"{OUTBOX_DIR}/camera-" + "+".join(c.id for c in config.cameras)
         )
+        # The embedded system runs the cameras the table has on (the file's, less those a
+        # person switched off); a camera node runs what its runner handed it.
+        run_config = with_table_flags(config, repo) if head else config
         system = EmbeddedSystem(
-            config, sinks=stage_sinks(config, services, spool=spool), models=models
+            run_config, sinks=stage_sinks(config, services, spool=spool), models=models
         )
     # 6. background
     if head:
@@ -353,13 +356,19 @@ def sync_cameras(
     ``keep_enabled``: a camera already in the table keeps its ``enabled`` flag. A cluster's
     camera actors sync with it, because in cluster mode the table's flag is the desired state
     the scheduler follows: an actor that Ray restarts must not switch its camera back on.
+    Without it (a head's start) the file's flag applies, except that a camera a person switched
+    off (``camera.disable``, :meth:`Repository.cameras_switched_off`) stays off until switched
+    on again (``vigil cameras enable``, ``PATCH /cameras/{id}``): a restart must not undo it.
 
     Nothing reads a camera's URL back from the table (sources are built from the config), so
     the repository stores it redacted: the resolved ``${ENV}`` credentials never reach the
     database, its backups or replicas. Encrypting them instead would only matter if something
     had to reconnect from the table alone, and would add a key to keep outside the data dir.
     """
-    known = {c.id: c.enabled for c in repo.list_cameras()} if keep_enabled else {}
+    if keep_enabled:
+        known = {c.id: c.enabled for c in repo.list_cameras()}
+    else:
+        known = dict.fromkeys(repo.cameras_switched_off(), False)
     for cam in config.cameras:
         repo.upsert_camera(
             CameraRow(
@@ -375,6 +384,15 @@ def sync_cameras(
                 enabled=known.get(cam.id, cam.enabled),
             )
         )
+
+
+def with_table_flags(config: VigilConfig, repo: Repository) -> VigilConfig:
+    """``config`` with each camera's ``enabled`` also requiring the table's flag, read once: the
+    embedded mode builds its pipelines at start, so a switch made while it runs applies when it
+    next starts (the cluster's runner follows the table while it runs)."""
+    on = {c.id for c in repo.list_cameras() if c.enabled}
+    cams = [c.model_copy(update={"enabled": c.enabled and c.id in on}) for c in config.cameras]
+    return config.model_copy(update={"cameras": cams})
 
 
 def _secret(config: VigilConfig) -> bytes:

@@ -23,6 +23,7 @@ from typing import Protocol
 from vigil.errors import ModelError
 from vigil.governance.accounts import AccountService
 from vigil.governance.audit import AuditLog, utc_now
+from vigil.governance.cameras import CameraService
 from vigil.governance.deployments import DeploymentService
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
 from vigil.governance.plate_search import PlateSearch
@@ -69,9 +70,12 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     #: The governance-side queries (alert references, purge and retention reads), over ``repo``.
     store: GovernanceStore = field(init=False)
+    #: Switching cameras on and off (audited), over ``repo`` and ``audit``.
+    cameras: CameraService = field(init=False)
 
     def __post_init__(self) -> None:
         self.store = GovernanceStore(self.repo.db)
+        self.cameras = CameraService(self.repo, self.audit, clock=self.clock)
 
     @property
     def watchlists(self) -> WatchlistService:

@@ -1,4 +1,5 @@
-"""``/cameras``: the camera list, one camera, live status and crowd counts (never a URL)."""
+"""``/cameras``: the camera list, one camera, live status and crowd counts (never a URL); switching
+a camera on or off (admins and supervisors, audited, see :mod:`vigil.governance.cameras`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,19 @@ from fastapi import Request, Response
 
 from vigil.api.deps import access, services
 from vigil.api.routes.common import Limit, Since, Until, aware, router
-from vigil.api.schemas import CameraOut, CameraStatusOut, CrowdOut, IdPath
+from vigil.api.schemas import (
+    CameraOut,
+    CameraStatusOut,
+    CameraSwitch,
+    CameraSwitchOut,
+    CrowdOut,
+    IdPath,
+)
 from vigil.api.scope import camera_allowed
 from vigil.core.domain import CameraRow
 from vigil.errors import NotFoundError
 from vigil.governance.accounts import Principal
+from vigil.governance.cameras import SWITCHERS
 from vigil.logs import redact
 
 cameras = router("/cameras", "cameras")
@@ -82,6 +91,20 @@ def get_camera(
     camera_id: IdPath, request: Request, p: Principal = access(scope="cameras:read")
 ) -> CameraOut:
     return camera_out(_camera(request, camera_id))
+
+
+@cameras.patch("/{camera_id}", response_model=CameraSwitchOut)
+def switch_camera(
+    camera_id: IdPath, body: CameraSwitch, request: Request, p: Principal = access(*SWITCHERS)
+) -> CameraSwitchOut:
+    """Switch a camera on or off, with a reason (audited as ``camera.enable``/``camera.disable``).
+
+    A cluster's scheduler follows the flag within ``cluster.failover_check_s``; the embedded
+    ``vigil run`` applies it at its next start. Asking for the state the camera already has
+    changes nothing and writes no entry (``changed`` is false)."""
+    done = services(request).cameras.set_enabled(p.actor, camera_id, body.enabled, body.reason)
+    out = camera_out(done.camera)
+    return CameraSwitchOut(**out.model_dump(), changed=done.changed)
 
 
 @cameras.get("/{camera_id}/crowd", response_model=list[CrowdOut])
