@@ -118,7 +118,8 @@ class ClusterRunner:
         if self._repo is None:
             self._repo = Repository(open_database_from_config(self.config))
         # As the head's assembly does: the file's cameras into the table (its enabled flags
-        # re-applied); from here on the table decides which cameras run.
+        # re-applied, except that a camera a person switched off stays off); from here on the
+        # table decides which cameras run.
         sync_cameras(self._repo, self.config, utc_now())
         self._actor_class = remote_class()
         self._attach()
