@@ -154,6 +154,7 @@ def test_a_dead_nodes_cameras_resume_elsewhere_and_lose_or_double_nothing(
         alive = {n["node"] for n in doc["nodes"] if n["alive"]}
         assert set(by_node) <= alive and len(doc["cameras"]) == len(CAMERAS)
         assert all(n["load_cores"] > 0 for n in doc["nodes"] if n["node"] in by_node)
+        assert all("analysed_fps" in c and "recorder_lag_s" in c for c in doc["cameras"])
         assert {c["camera_id"]: c["node"] for c in doc["cameras"]} == {
             cid: row["node"] for cid, row in before.items()
         }

@@ -134,7 +134,8 @@ def status(
         cost = cam.get("cost_cores")
         typer.echo(
             f"camera {cam.get('camera_id')}: {cam.get('state')} "
-            f"frames={cam.get('frames_analysed', '-')} drops={cam.get('dropped_frames', '-')} "
+            f"frames={cam.get('frames_analysed', '-')} fps={cam.get('analysed_fps') or '-'} "
+            f"drops={cam.get('dropped_frames', '-')} "
             f"saturation_drops={cam.get('saturation_drops', '-')} "
             f"priority={cam.get('priority') or '-'} "
             f"recorder_lag_s={_lag(cam.get('recorder_lag_s'))} "

@@ -54,7 +54,7 @@ class CameraActor:
         # Why the scheduler put it here and its earlier moves, for `vigil cluster status` from
         # any machine (a Ray restart re-runs this constructor with the same arguments).
         self.placed, self.moves = placed, list(moves or [])[-20:]
-        self._cost = _CpuMeter()
+        self._cost, self._fps = _RateMeter(), _RateMeter()
         self.priority: CameraPriority | None = None
         mine = config.model_copy(update={"cameras": cams})
         models = None
@@ -86,7 +86,8 @@ class CameraActor:
             "placed": self.placed,
             "move_log": self.moves,
             "reconstructed": _reconstructed(),
-            "cost_cores": self._cost.cores(),
+            "cost_cores": self._cost.rate(time.process_time()),
+            "analysed_fps": self._fps.rate(float(row.get("frames_analysed") or 0)),
         }
 
     def stop(self) -> None:
@@ -94,26 +95,28 @@ class CameraActor:
         self.built.services.repo.db.dispose()
 
 
-class _CpuMeter:
-    """The camera's measured cost: its actor process's CPU seconds per wall second.
+class _RateMeter:
+    """A counter's rate per wall second, between the oldest and newest of a few readings.
 
-    One process runs one camera (capture, decoding, perception and its stages), so the process's
-    CPU time is the camera's. Measured between the oldest and newest of a few readings taken at
-    status calls at least ``window_s`` apart (bounded), so a burst does not swing the scheduler;
-    ``None`` until two readings exist. Work done for the camera in other processes (a pooled
-    inference actor) is not counted here.
+    Used for the camera's measured cost (its actor process's CPU seconds per wall second: one
+    process runs one camera, capture, decoding, perception and its stages, so the process's CPU
+    time is the camera's) and its analysed frames per second. Readings are taken at status
+    calls at least ``window_s`` apart (bounded), so a burst does not swing the scheduler and
+    several callers polling at once do not shorten the window; ``None`` until the readings span
+    a second. Work done for the camera in other processes (a pooled inference actor) is not in
+    the cost.
     """
 
     def __init__(self, window_s: float = 10.0, keep: int = 6) -> None:
         self.window_s = window_s
         self.readings: deque[tuple[float, float]] = deque(maxlen=keep)
 
-    def cores(self) -> float | None:
-        now, cpu = time.monotonic(), time.process_time()
+    def rate(self, value: float) -> float | None:
+        now = time.monotonic()
         if not self.readings or now - self.readings[-1][0] >= self.window_s:
-            self.readings.append((now, cpu))
-        t0, c0 = self.readings[0]
-        return round((cpu - c0) / (now - t0), 3) if now - t0 >= 1.0 else None
+            self.readings.append((now, value))
+        t0, v0 = self.readings[0]
+        return round((value - v0) / (now - t0), 3) if now - t0 >= 1.0 else None
 
 
 def _reconstructed() -> bool:
