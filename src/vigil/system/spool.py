@@ -19,6 +19,7 @@ duplicates after a crash.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -151,10 +152,20 @@ class Spool:
             self._read_seq = None
 
     def close(self) -> None:
-        """Close the segment being written and release the directory (a stopped outbox)."""
+        """Close the segment being written and release the directory (a stopped outbox).
+
+        An empty spool leaves nothing behind: its lock file and directory are removed (while
+        the lock is still held), so a node's data folder holds only what is pending, and an
+        audit of a node's disk finds no trace of a camera that recorded everything.
+        """
         self._close_writer()
-        if not self._lock.closed:
-            self._lock.close()
+        if self._lock.closed:
+            return
+        if not self._segments():
+            (self.directory / ".lock").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # not empty: something else was put there
+                self.directory.rmdir()
+        self._lock.close()
 
     # -- files ---------------------------------------------------------------------------------
 
