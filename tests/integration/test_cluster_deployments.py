@@ -14,24 +14,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.cluster import files_under, media_path, node_config
-from tests.support.governance_world import INVESTIGATOR, OFFICER
+from tests.support.cluster import deploy_on, files_under, media_path, node_config
+from tests.support.governance_world import OFFICER
 from tests.support.scenes import N_FRAMES, lfw_people, scene_video
 from tests.support.storage import truncate_all
 from vigil.cluster.runner import ClusterRunner
 from vigil.config.settings import VigilConfig
-from vigil.governance.deployments import DeploymentRequest, Purpose
-from vigil.governance.watchlists import Category, EnrolmentPhoto
 from vigil.storage import Database
 from vigil.storage.governance import GovernanceStore
 from vigil.system.assembly import assemble
-from vigil.system.services import Services
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback-only test cluster
 ray = pytest.importorskip("ray", reason="cluster mode needs Ray (installed by `make test`)")
@@ -50,34 +46,6 @@ def _camera(cam_id: str, video: Path) -> dict[str, Any]:
         "queue_size": 32,
         "analytics": ["faces"],
     }
-
-
-def _deploy(svc: Services, people: list[list[Path]]) -> str:
-    now = datetime.now(UTC)
-    wl = svc.watchlists.create(
-        INVESTIGATOR,
-        name="missing persons",
-        category=Category.MISSING_OR_VULNERABLE,
-        reason="missing persons reports",
-        expires_at=now + timedelta(days=7),
-    )
-    for i, photos in enumerate(people):
-        photo = EnrolmentPhoto(photos[0].read_bytes(), f"family photo, report MP-{i}")
-        svc.watchlists.enrol(
-            INVESTIGATOR, wl, label=f"person {i}", photos=[photo], reason=f"report MP-{i}"
-        )
-    req = DeploymentRequest(
-        Purpose.VICTIM_SEARCH,
-        "Court order 2026/8",
-        now - timedelta(minutes=1),
-        now + timedelta(hours=2),
-        watchlist_ids=(wl,),
-        camera_ids=("cam-1",),
-        reason="child at risk",
-    )
-    dep = svc.deployments.request(INVESTIGATOR, req)
-    svc.deployments.approve(OFFICER, dep, "necessary and proportionate")
-    return dep
 
 
 class Watch:
@@ -128,7 +96,7 @@ def test_a_revoked_deployment_stops_matching_on_the_node_and_its_gallery_leaves(
         }
     )
     svc = assemble(config, cameras=False).services
-    dep = _deploy(svc, people)
+    _, dep = deploy_on(svc, people, "cam-1", "Court order 2026/8")
     store = GovernanceStore(svc.repo.db)
 
     cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 0})

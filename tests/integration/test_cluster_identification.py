@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import files_under, media_path, node_config
-from tests.support.governance_world import INVESTIGATOR, OFFICER
+from tests.support.cluster import deploy_on, files_under, media_path, node_config
 from tests.support.scenes import N_FRAMES, lfw_people, scene_video
 from tests.support.storage import truncate_all
 from vigil.cluster.runner import ClusterRunner
 from vigil.config.settings import VigilConfig
 from vigil.core.records import AlertKind, AlertStatus
 from vigil.governance.audit import iter_entries
-from vigil.governance.deployments import DeploymentRequest, Purpose
-from vigil.governance.watchlists import Category, EnrolmentPhoto
 from vigil.storage import Database
 from vigil.storage.governance import GovernanceStore
 from vigil.system.assembly import assemble
@@ -66,30 +62,7 @@ def test_a_face_alert_raised_on_a_camera_node_and_nothing_else_kept(
     )
     head = assemble(config, cameras=False)
     svc = head.services
-    now = datetime.now(UTC)
-    wl = svc.watchlists.create(
-        INVESTIGATOR,
-        name="missing persons",
-        category=Category.MISSING_OR_VULNERABLE,
-        reason="missing persons reports",
-        expires_at=now + timedelta(days=7),
-    )
-    for i, photos in enumerate(people):
-        photo = EnrolmentPhoto(photos[0].read_bytes(), f"family photo, report MP-{i}")
-        svc.watchlists.enrol(
-            INVESTIGATOR, wl, label=f"person {i}", photos=[photo], reason=f"report MP-{i}"
-        )
-    req = DeploymentRequest(
-        Purpose.VICTIM_SEARCH,
-        "Court order 2026/7",
-        now - timedelta(minutes=1),
-        now + timedelta(hours=2),
-        watchlist_ids=(wl,),
-        camera_ids=("cam-1",),
-        reason="child at risk",
-    )
-    dep = svc.deployments.request(INVESTIGATOR, req)
-    svc.deployments.approve(OFFICER, dep, "necessary and proportionate")
+    wl, dep = deploy_on(svc, people, "cam-1", "Court order 2026/7")
 
     cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     worker = cluster.add_node(num_cpus=2)

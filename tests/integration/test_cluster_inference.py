@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.support.polling import wait_for
 from vigil.cluster.runner import ClusterRunner
 from vigil.config.settings import VigilConfig
 
@@ -30,14 +31,6 @@ ray = pytest.importorskip("ray", reason="cluster mode needs Ray (installed by `m
 cluster_utils = pytest.importorskip("ray.cluster_utils")
 
 ZONE = {"name": "plaza", "polygon": [[0, 0], [768, 0], [768, 576], [0, 576]]}
-
-
-def _wait(what: str, check: Any, timeout: float) -> None:
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            pytest.fail(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(0.5)
 
 
 def _config(
@@ -89,7 +82,7 @@ def _shared_pool(tmp_path: Path, pg_url: str, video: Path, cluster: Any, nodes: 
             rows = runner.poll(timeout=5).values()
             return all((r.get("frames_analysed") or 0) >= 5 for r in rows)
 
-        _wait("every camera analysing through the pool", analysing, 150)
+        wait_for("every camera analysing through the pool", analysing, 150)
         stats = ray.get(runner.pool["objects"][0].stats.remote(), timeout=30)
         rows = runner.statuses()
         print(f"\nshared pool: {stats}")
@@ -137,7 +130,7 @@ def _saturated(tmp_path: Path, pg_url: str, video: Path, cluster: Any) -> None:
             lows = sum(rows[f"lo-{i}"].get("saturation_drops") or 0 for i in range(3))
             return (rows["hi"].get("frames_analysed") or 0) >= 10 and lows >= 10
 
-        _wait("the pool saturating", saturated, 150)
+        wait_for("the pool saturating", saturated, 150)
         t0, before = time.monotonic(), runner.poll(timeout=5)
         time.sleep(5)
         after, dt = runner.poll(timeout=5), time.monotonic() - t0

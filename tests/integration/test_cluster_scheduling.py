@@ -14,12 +14,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.support.polling import wait_for
 from vigil.cluster.runner import ACTOR_PREFIX, ClusterRunner
 from vigil.config.settings import VigilConfig
 from vigil.core.domain import CameraRow, Role
@@ -36,15 +35,6 @@ cluster_utils = pytest.importorskip("ray.cluster_utils")
 
 CAMERAS = 4
 ADMIN = Actor.of("root", Role.ADMIN)
-
-
-def _wait(what: str, check: Any, timeout: float) -> float:
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            pytest.fail(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(0.5)
-    return time.monotonic() - start
 
 
 def _analysing(runner: ClusterRunner, ids: set[str]) -> bool:
@@ -123,7 +113,7 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
     second_runner: ClusterRunner | None = None
     try:
         runner.start()
-        _wait("all cameras analysing", lambda: _analysing(runner, ids), 240)
+        wait_for("all cameras analysing", lambda: _analysing(runner, ids), 240)
         assert {r["node"] for r in runner.statuses().values()} == {first.node_id}
 
         # A node joins: cameras move onto it at once, each move with its reason.
@@ -136,7 +126,7 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
                 runner, ids
             )
 
-        took = _wait("cameras moving to the joined node", moved, 180)
+        took = wait_for("cameras moving to the joined node", moved, 180)
         rows = runner.statuses()
         on_second = sorted(c for c, r in rows.items() if r["node"] == second.node_id)
         print(f"\nrebalance after the join: {on_second} moved in {took:.1f} s")
@@ -158,16 +148,16 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
         _switch(repo, "sch-0", False)
         ghost = CameraRow("sch-ghost", "ghost", "rtsp://x/y", utc_now(), enabled=True)
         repo.upsert_camera(ghost)
-        _wait("sch-0 stopped", lambda: "sch-0" not in runner.statuses(), 60)
+        wait_for("sch-0 stopped", lambda: "sch-0" not in runner.statuses(), 60)
         assert not _actor_exists("sch-0")
-        _wait("ghost reported", lambda: "sch-ghost" in runner.unrunnable, 30)
+        wait_for("ghost reported", lambda: "sch-ghost" in runner.unrunnable, 30)
         assert any(
             r["camera_id"] == "sch-ghost" and r["state"] == "no config"
             for r in runner.camera_view()
         )
         repo.upsert_camera(dataclasses.replace(ghost, enabled=False))
         _switch(repo, "sch-0", True)
-        _wait("sch-0 back", lambda: _analysing(runner, ids), 120)
+        wait_for("sch-0 back", lambda: _analysing(runner, ids), 120)
 
         # Detach: the actors run on; a new runner re-attaches to the same incarnations.
         before = runner.poll(timeout=5)
@@ -182,7 +172,7 @@ def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
             assert after[c]["frames_analysed"] >= before[c]["frames_analysed"]
         second_runner.stop()
         second_runner = None
-        _wait("actors gone after stop()", lambda: not any(_actor_exists(c) for c in ids), 30)
+        wait_for("actors gone after stop()", lambda: not any(_actor_exists(c) for c in ids), 30)
     finally:
         if second_runner is not None:
             second_runner.stop()
