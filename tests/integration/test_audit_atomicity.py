@@ -61,6 +61,10 @@ EXEMPT = {
     "written before the file is replaced (test_audit_settings_search)",
     AuditAction.DEPLOYMENT_SCAN_SUMMARY: "counts only; no state change to roll back",
     AuditAction.ACCESS_REFUSED: "a refusal (403, or 404 out of camera scope) changes no state",
+    AuditAction.LIVE_OPEN: "a live connection stores nothing; one whose opening cannot be "
+    "recorded is refused (tests/unit/test_live_registry.py)",
+    AuditAction.LIVE_CLOSE: "closing a live connection stores nothing; the socket closes even "
+    "if the entry cannot be written (logged)",
 }
 
 
@@ -352,6 +356,11 @@ SCENARIOS: dict[AuditAction, Scenario] = {
         u := c.accounts.create_user("olga", "correct horse battery", [Role.OPERATOR]),
         arm(),
         _assign(c, u.id),
+    ),
+    AuditAction.USER_ROLES: lambda c, arm: (
+        u := c.accounts.create_user("olga", "correct horse battery", [Role.OPERATOR]),
+        arm(),
+        c.accounts.set_roles(u.id, [Role.AUDITOR], by=ADMIN.id, reason="moved office"),
     ),
     AuditAction.USER_DISABLE: lambda c, arm: (
         u := c.accounts.create_user("olga", "correct horse battery", [Role.OPERATOR]),

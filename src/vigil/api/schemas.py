@@ -107,6 +107,13 @@ class CameraAssignment(Body):
     reason: Reason
 
 
+class RoleAssignment(Body):
+    roles: list[Role] = Field(
+        min_length=1, max_length=6, description="The person's roles from now on (replaces all)."
+    )
+    reason: Reason
+
+
 class NewApiKey(Body):
     user_id: str = Field(pattern=ID_PATTERN, max_length=64)
     scopes: list[Annotated[str, Field(pattern=r"^[a-z]+:[A-Za-z0-9_-]{1,64}$")]] = Field(

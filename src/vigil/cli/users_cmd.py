@@ -1,4 +1,4 @@
-"""``vigil users add|list|disable|cameras``: manage accounts on the configured database.
+"""``vigil users add|list|disable|cameras|roles``: manage accounts on the configured database.
 
 The password is read from ``--password-stdin`` or prompted for (never a command-line argument,
 which would land in shell history and ``ps``). Every change is written to the audit chain as the
@@ -115,3 +115,18 @@ def cameras(
         user.id, None if all_cameras else camera, by="cli", reason=reason
     )
     typer.echo(f"{username} now sees cameras: {_cameras_text(user.cameras)}")
+
+
+@app.command("roles")
+def roles(
+    username: str = typer.Argument(..., help="Login name."),
+    role: list[Role] = typer.Option(..., "--role", "-r", help="Role (repeat for several)."),
+    reason: str = typer.Option(..., help="Why (written to the audit chain)."),
+    config_path: Path | None = CONFIG,
+) -> None:
+    """Replace a person's roles. Takes effect on their next request; their open live
+    connections are narrowed or closed within the API's `live_recheck_s`."""
+    repo, _, accounts = _services(config_path)
+    user = repo.get_user(username=username)
+    user = accounts.set_roles(user.id, role, by="cli", reason=reason)
+    typer.echo(f"{username} now has roles: {', '.join(user.roles)}")

@@ -289,6 +289,30 @@ class AccountService:
             raise ValidationError(f"unknown camera(s) {unknown[:10]}; known: {sorted(known)[:20]}")
         return wanted
 
+    def set_roles(
+        self, user_id: str, roles: Iterable[Role | str], *, by: str = "system", reason: str = ""
+    ) -> UserRow:
+        """Replace a person's roles (at least one); returns the updated account.
+
+        Takes effect on the next request, and on open live connections within the re-check
+        interval (:mod:`vigil.api.live`). Audited as ``user.roles`` in the same transaction.
+        """
+        role_set = tuple(sorted({Role(r) for r in roles}))
+        if not role_set:
+            raise ValidationError("a user needs at least one role")
+        with self.repo.db.transaction():
+            before = self.repo.get_user(user_id)
+            self.repo.update_user(user_id, roles=role_set)
+            why = reason or "roles changed"
+            self._record(
+                by,
+                AuditAction.USER_ROLES,
+                user_id,
+                why,
+                [("roles", ",".join(role_set)), ("before", ",".join(before.roles))],
+            )
+            return self.repo.get_user(user_id)
+
     def disable(self, user_id: str, *, by: str = "system", reason: str = "") -> int:
         """Disable an account and revoke every session and key it holds; returns how many.
         Audited as ``user.disable`` in the same transaction."""
@@ -439,13 +463,33 @@ class AccountService:
             user = self.repo.get_user(row.user_id)
         except NotFoundError:
             raise AuthenticationError("invalid or expired credentials") from None
-        if not row.active_at(self.clock()) or user.disabled:
+        principal = self._principal(row, user, via)
+        if principal is None:
             raise AuthenticationError("invalid or expired credentials")
+        return principal
+
+    def resolve_many(self, digests: Iterable[str]) -> dict[str, Principal]:
+        """The principals of the credentials (by hash) that are still valid now: one read for
+        them all. A hash missing from the answer is revoked, expired, unknown or its user
+        disabled. ``via`` is ``api_key`` for keys and ``bearer`` for sessions (the caller
+        knows how its own credential was presented)."""
+        found = self.repo.sessions_with_users(list(digests))
+        out: dict[str, Principal] = {}
+        for row, user in found:
+            principal = self._principal(row, user, "bearer")
+            if principal is not None:
+                out[row.token_hash] = principal
+        return out
+
+    def _principal(self, row: SessionRow, user: UserRow, via: str) -> Principal | None:
+        """The principal of a stored credential, or ``None`` if it may not be used now."""
+        if not row.active_at(self.clock()) or user.disabled:
+            return None
         if row.kind == "api_key":
-            return Principal(user, "api_key", digest, frozenset(row.scopes), row.issued_by)
+            return Principal(user, "api_key", row.token_hash, frozenset(row.scopes), row.issued_by)
         if via == "api_key":  # a session token sent as an API key still counts as a session
             via = "bearer"
-        return Principal(user, via, digest)
+        return Principal(user, via, row.token_hash)
 
     def revoke(self, principal: Principal) -> None:
         """End the session (or API key) ``principal`` called with (log out); a key revoking

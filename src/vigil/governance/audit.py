@@ -92,11 +92,14 @@ class AuditAction(StrEnum):
     AUDIT_VERIFY = "audit.verify"
     USER_CREATE = "user.create"
     USER_CAMERAS = "user.cameras"
+    USER_ROLES = "user.roles"
     USER_DISABLE = "user.disable"
     API_KEY_ISSUE = "api_key.issue"
     API_KEY_REVOKE = "api_key.revoke"
     CAMERA_ENABLE = "camera.enable"
     CAMERA_DISABLE = "camera.disable"
+    LIVE_OPEN = "live.open"  # a live connection (WebSocket events) opened: who, from where, what
+    LIVE_CLOSE = "live.close"  # ... and closed: why (client, revoked, scope changed, shutdown)
 
 
 def _iso(ts: datetime) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, or_, select, update
@@ -159,6 +160,28 @@ class AdminRepository:
             r = _one(c, t.sessions, token_hash, "session")
         names = [c.name for c in t.sessions.columns if c.name != "scopes"]
         return SessionRow(**_fields(r, names), scopes=_split(r.scopes))
+
+    def sessions_with_users(self, token_hashes: Sequence[str]) -> list[tuple[SessionRow, UserRow]]:
+        """The sessions (or API keys) of ``token_hashes`` that exist, each with its account, in
+        one query per 500 hashes (the live-connection check re-reads every open socket's
+        credential this way, so its cost does not grow with a query per socket)."""
+        cols = [c.label(f"s_{c.name}") for c in t.sessions.columns]
+        cols += [c.label(f"u_{c.name}") for c in t.users.columns]  # both tables have created_at
+        found: list[tuple[SessionRow, UserRow]] = []
+        wanted = sorted(set(token_hashes))
+        with self.db.read() as c:
+            for start in range(0, len(wanted), 500):
+                q = (
+                    select(*cols)
+                    .join_from(t.sessions, t.users, t.users.c.id == t.sessions.c.user_id)
+                    .where(t.sessions.c.token_hash.in_(wanted[start : start + 500]))
+                )
+                for r in c.execute(q).mappings():
+                    s = {k[2:]: v for k, v in r.items() if k.startswith("s_")}
+                    u = SimpleNamespace(**{k[2:]: v for k, v in r.items() if k.startswith("u_")})
+                    scopes = _split(s.pop("scopes"))
+                    found.append((SessionRow(**s, scopes=scopes), _user(u)))
+        return found
 
     def list_users(self) -> list[UserRow]:
         """Every account, by username (the accounts layer never returns the hashes)."""

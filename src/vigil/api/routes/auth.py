@@ -17,6 +17,7 @@ from vigil.api.schemas import (
     LoginResponse,
     NewApiKey,
     NewUser,
+    RoleAssignment,
     UserOut,
 )
 from vigil.core.domain import Role, SessionRow, UserRow
@@ -151,6 +152,18 @@ def assign_cameras(
     """Limit a person to some cameras (null: every camera); audited with the reason."""
     svc = services(request)
     user = svc.accounts.assign_cameras(user_id, body.cameras, by=p.user.id, reason=body.reason)
+    return user_out(user)
+
+
+@users.put("/{user_id}/roles", response_model=UserOut)
+def set_roles(
+    user_id: IdPath, body: RoleAssignment, request: Request, p: Principal = access(Role.ADMIN)
+) -> UserOut:
+    """Replace a person's roles; audited (``user.roles``) with the reason. Takes effect on the
+    next request, and narrows or closes their open live connections within
+    ``api.live_recheck_s``."""
+    svc = services(request)
+    user = svc.accounts.set_roles(user_id, body.roles, by=p.user.id, reason=body.reason)
     return user_out(user)
 
 
