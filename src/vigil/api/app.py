@@ -25,6 +25,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from vigil import __version__
 from vigil.api.deps import access
 from vigil.api.errors import ERROR_RESPONSES, install_error_handlers
+from vigil.api.live import LiveRegistry
 from vigil.api.middleware import SecurityMiddleware
 from vigil.api.routes.alerts import alerts
 from vigil.api.routes.audit import audit, reports
@@ -79,6 +80,7 @@ def create_app(
         try:
             yield
         finally:
+            live.stop()  # open sockets close with 1001 before the services they read stop
             if start_background:
                 svc.stop()
 
@@ -98,6 +100,15 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    # Open live connections, re-checked against the database (vigil.api.live); per process.
+    live = LiveRegistry(
+        svc.accounts,
+        svc.audit,
+        recheck_s=config.api.live_recheck_s,
+        max_connections=config.api.live_max_connections,
+        clock=svc.clock,
+    )
+    app.state.live = live
     app.state.config = config
     app.state.services = svc
     app.state.audit = svc.audit

@@ -13,6 +13,7 @@ with the route and the reason, so an auditor sees privilege-escalation attempts.
 from __future__ import annotations
 
 import logging
+from enum import IntEnum
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,6 +29,29 @@ from vigil.logs import redact
 log = logging.getLogger(__name__)
 
 REFUSED_ACTION = AuditAction.ACCESS_REFUSED
+
+
+class CloseCode(IntEnum):
+    """Why the server closed a live connection (WebSocket close codes), defined once here.
+
+    The handshake refusal and a close of an open connection use the same codes, so a client
+    needs one rule: 4401 and 4403 mean "sign in again" (the console says "signed out"), the
+    others mean "reconnect later" or "fix the request". Listed in docs/api.md.
+    """
+
+    #: No valid credential: none sent, or it was revoked, expired, or its user disabled.
+    CREDENTIAL = 4401
+    #: The credential may not (or no longer) see anything the connection asked for: a role or
+    #: camera assignment changed so that none of its kinds or cameras remain.
+    SCOPE = 4403
+    #: The query is malformed (unknown kind, too many cameras).
+    BAD_QUERY = 4400
+    #: The server cannot record the connection (its audit entry) or is stopping: retry later.
+    UNAVAILABLE = 1011
+    #: The server is shutting down: reconnect (to another API process, or after the restart).
+    GOING_AWAY = 1001
+    #: Too many live connections on this process: retry later (the bound keeps state bounded).
+    BUSY = 1013
 
 
 class PayloadTooLargeError(VigilError):

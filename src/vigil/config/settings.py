@@ -450,6 +450,26 @@ class ApiConfig(Strict):
         description="Seconds a login (cookie or bearer token) stays valid; shorter limits the "
         "damage of a stolen token, longer means fewer logins.",
     )
+    live_recheck_s: float = Field(
+        2.0,
+        ge=0.2,
+        le=30.0,
+        title="Live connection re-check",
+        description="Seconds between re-reads of every open live connection's credential "
+        "(WebSocket events): a logout, expiry, revocation, disabled user, or a change of roles "
+        "or cameras closes or narrows the connection within about this time (plus one "
+        "database read). One read per interval for all of a process's connections; shorter "
+        "cuts access sooner, longer reads the database less often.",
+    )
+    live_max_connections: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        title="Live connections per process",
+        description="Most open live connections (WebSocket events) one API process holds; "
+        "further ones are refused with close code 1013 (retry later). Each holds a bounded "
+        "queue of events.",
+    )
     api_key_ttl_days: int = Field(
         365,
         ge=1,

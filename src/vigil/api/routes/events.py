@@ -6,9 +6,17 @@ host or a configured CORS origin): browsers send cookies on cross-site WebSocket
 without this check any web page could read the stream (cross-site WebSocket hijacking).
 
 Query ``kinds=alert,crowd`` and ``cameras=a,b`` narrow the stream; the user's roles decide which
-kinds may be sent at all (see :data:`vigil.notify.events.EVENT_ROLES`). Messages are the JSON of
-:func:`vigil.notify.events.event_json`. Close codes: 4401 not authenticated, 4403 forbidden,
-4400 bad query.
+kinds may be sent at all (see :data:`vigil.notify.events.EVENT_ROLES`) and the account's camera
+assignment (and an API key's ``camera:<id>`` scopes) which cameras. Messages are the JSON of
+:func:`vigil.notify.events.event_json`.
+
+The socket stays tied to the credential that opened it (:mod:`vigil.api.live`): within
+``api.live_recheck_s`` of a logout, expiry, revocation or disabled account it is closed with
+4401; a change of roles or cameras narrows it, or closes it with 4403 when nothing it asked for
+remains. Close codes (:class:`vigil.api.errors.CloseCode`): 4401 no valid credential, 4403
+nothing (or no longer anything) it may see, 4400 bad query, 1013 too many connections, 1011
+the connection cannot be recorded, 1001 server shutting down. Opening and closing are audited
+(``live.open``/``live.close``).
 """
 
 from __future__ import annotations
@@ -19,11 +27,13 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from vigil.api.clients import client_address, proxy_networks
 from vigil.api.deps import ALL_ROLES, COOKIE, check
+from vigil.api.errors import CloseCode
+from vigil.api.live import LiveConnection, LiveRefusedError, LiveRegistry
 from vigil.errors import VigilError
 from vigil.governance.accounts import Principal
 from vigil.notify.events import EVENT_KINDS, EventKind, event_json
-from vigil.notify.hub import Subscription
 from vigil.system.services import Services
 
 log = logging.getLogger(__name__)
@@ -56,47 +66,73 @@ def _split(text: str | None) -> list[str]:
 async def stream(ws: WebSocket) -> None:
     """Live events for the authenticated user (see the module docstring)."""
     svc: Services = ws.app.state.services
+    live: LiveRegistry = ws.app.state.live
     try:
         principal = await asyncio.to_thread(_principal, ws, svc)
     except VigilError as exc:
-        await ws.close(code=4401, reason=exc.message[:120])
+        await ws.close(code=CloseCode.CREDENTIAL, reason=exc.message[:120])
         return
     try:
         check(principal, ALL_ROLES, "events:read")
     except VigilError as exc:
-        await ws.close(code=4403, reason=exc.message[:120])
+        await ws.close(code=CloseCode.SCOPE, reason=exc.message[:120])
         return
     wanted = _split(ws.query_params.get("kinds")) or list(EVENT_KINDS)
     cams = _split(ws.query_params.get("cameras"))
     if any(k not in EVENT_KINDS for k in wanted) or len(cams) > 1000:
-        await ws.close(code=4400, reason=f"kinds must be among {','.join(EVENT_KINDS)}")
+        reason = f"kinds must be among {','.join(EVENT_KINDS)}"
+        await ws.close(code=CloseCode.BAD_QUERY, reason=reason)
         return
     kinds: frozenset[EventKind] = frozenset(k for k in EVENT_KINDS if k in wanted)
-    await ws.accept()
-    sub = svc.hub.subscribe(
-        Subscription(
-            roles=principal.roles,
-            loop=asyncio.get_running_loop(),
-            kinds=kinds,
-            cameras=frozenset(cams) or None,
-            allowed_cameras=principal.cameras,
-        )
-    )
+    loop = asyncio.get_running_loop()
     try:
-        await _pump(ws, sub)
+        conn = await asyncio.to_thread(
+            live.open, principal, _client(ws), kinds, frozenset(cams) or None, loop
+        )
+    except LiveRefusedError as exc:
+        await ws.close(code=exc.code, reason=exc.reason[:120])
+        return
+    svc.hub.subscribe(conn.sub)
+    try:
+        await ws.accept()
+        await _pump(ws, conn)
     finally:
-        svc.hub.unsubscribe(sub)
+        svc.hub.unsubscribe(conn.sub)
+        await asyncio.to_thread(live.close, conn, conn.sub.dropped)
 
 
-async def _pump(ws: WebSocket, sub: Subscription) -> None:
-    """Send queued events; notice a client that went away within a second."""
+def _client(ws: WebSocket) -> str:
+    """The client address for the audit entry (``X-Forwarded-For`` only from trusted proxies)."""
+    trusted = proxy_networks(tuple(ws.app.state.config.api.trusted_proxies))
+    forwarded = ",".join(ws.headers.getlist("x-forwarded-for")) or None
+    return client_address(ws.client.host if ws.client else None, forwarded, trusted)
+
+
+async def _pump(ws: WebSocket, conn: LiveConnection) -> None:
+    """Send queued events until the client goes away or the server ends the connection.
+
+    Each event is checked against the connection's current scope again just before it is sent:
+    one queued before a narrowing is not sent after it.
+    """
+    sub = conn.sub
     receiver = asyncio.ensure_future(ws.receive())
+    ended = asyncio.ensure_future(conn.ended.wait())
     try:
         while True:
             getter = asyncio.ensure_future(sub.queue.get())
-            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, receiver, ended}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if ended in done:
+                getter.cancel()
+                code = conn.end_code or CloseCode.GOING_AWAY
+                await ws.close(code=code, reason=conn.end_reason[:120])
+                return
             if getter in done:
-                await ws.send_json(event_json(getter.result()))
+                event = getter.result()
+                if sub.wants(event):
+                    await ws.send_json(event_json(event))
+                    conn.sent += 1
             else:
                 getter.cancel()
             if receiver in done:
@@ -107,3 +143,4 @@ async def _pump(ws: WebSocket, sub: Subscription) -> None:
         return
     finally:
         receiver.cancel()
+        ended.cancel()
