@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,13 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
+from tests.support.api_processes import PASSWORD, Api, api_config, login
 from tests.support.cluster import files_under
 from tests.support.storage import truncate_all
 from vigil.config import load_config
@@ -41,85 +37,7 @@ from vigil.system.tamper_alerts import TamperAlerter
 
 pytestmark = [pytest.mark.services]
 
-PASSWORD = "correct horse battery staple 7"
-SECRET = "a shared secret key for every API process"
 RATE = 12  # login attempts per client per minute, for every process together
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _config(tmp: Path, name: str, pg_url: str, prefix: str) -> Path:
-    doc = {
-        "system": {"data_dir": str(tmp / name)},
-        "storage": {"url": pg_url},
-        "api": {"secret_key": SECRET, "login_rate_per_min": RATE},
-        "cluster": {"leader_check_s": 0.5},
-        "notify": {
-            "mqtt": {
-                "enabled": True,
-                "host": "127.0.0.1",
-                "topic_prefix": prefix,
-                "client_id": prefix,
-            }
-        },
-        "cameras": [{"id": "cam-1", "url": str(tmp / "cam-1.mp4"), "analytics": ["crowd"]}],
-    }
-    path = tmp / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
-
-
-class Api:
-    """One ``vigil run --api-only`` process and an HTTP client on it."""
-
-    def __init__(self, cfg: Path, log: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        args = ["run", "--api-only", "--no-live", "-c", str(cfg), "--port", str(self.port)]
-        self.log = log
-        with log.open("w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "vigil", *args, "--host", "127.0.0.1"],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=os.environ.copy(),
-            )
-        self.http = httpx.Client(base_url=self.url, timeout=10)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, log.read_text()[-3000:]
-            try:
-                if self.http.get("/api/v1/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        pytest.fail(f"API process did not come up: {log.read_text()[-3000:]}")
-
-    def status(self, token: str) -> dict[str, dict[str, Any]]:
-        r = self.http.get("/api/v1/system/status", headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 200, r.text
-        return {t["name"]: t for t in r.json()["background"]}
-
-    def events(self, token: str) -> ClientConnection:
-        return connect(
-            f"ws://127.0.0.1:{self.port}/api/v1/events?kinds=alert",
-            additional_headers={"Authorization": f"Bearer {token}"},
-        )
-
-    def stop(self) -> None:
-        self.http.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 class Subscriber:
@@ -171,7 +89,7 @@ def world(pg_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     truncate_all(db := Database(pg_url))
     db.dispose()
     prefix = f"vigilapi{int(time.time() * 1000) % 10**8}"
-    cfg_a = _config(tmp_path, "a", pg_url, prefix)
+    cfg_a = api_config(tmp_path, "a", pg_url, mqtt_prefix=prefix, login_rate_per_min=RATE)
     # What a camera node holds: the services over the same database, no background tasks.
     node = assemble(load_config(cfg_a), cameras=False, head=False)
     accounts = node.services.accounts
@@ -182,7 +100,7 @@ def world(pg_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     try:
         yield {
             "cfg_a": cfg_a,
-            "cfg_b": _config(tmp_path, "b", pg_url, prefix),
+            "cfg_b": api_config(tmp_path, "b", pg_url, mqtt_prefix=prefix, login_rate_per_min=RATE),
             "prefix": prefix,
             "alerter": alerter,
             "admin": admin,
@@ -199,14 +117,6 @@ def _raise(alerter: TamperAlerter, signal_: TamperSignal) -> None:
     alerter.submit(TamperChange("cam-1", signal_, True, now, now))
 
 
-def _login(api: Api, username: str, mode: str = "token") -> httpx.Response:
-    r = api.http.post(
-        "/api/v1/auth/login", json={"username": username, "password": PASSWORD, "mode": mode}
-    )
-    assert r.status_code == 200, r.text
-    return r
-
-
 @pytest.mark.timeout(300)
 def test_two_api_processes_share_sessions_events_and_send_each_alert_once(
     world: dict[str, Any],
@@ -216,7 +126,7 @@ def test_two_api_processes_share_sessions_events_and_send_each_alert_once(
     a = Api(world["cfg_a"], tmp / "a.log")  # first up: it takes the leader lock
     b = Api(world["cfg_b"], tmp / "b.log")
     try:
-        admin = _login(a, "alice-admin").json()["token"]
+        admin = login(a, "alice-admin").json()["token"]
         assert a.status(admin)["notify_leader"]["leader"] is True
         assert b.status(admin)["notify_leader"]["leader"] is False
         # Housekeeping runs where the archive index is (the head), never in an API process.
@@ -224,8 +134,8 @@ def test_two_api_processes_share_sessions_events_and_send_each_alert_once(
 
         # A cookie session started on A works on B: the session is in the database and the
         # CSRF token is derived from the shared secret.
-        login = _login(a, "alice-admin", mode="cookie")
-        cookie, csrf = login.cookies["vigil_session"], login.json()["csrf_token"]
+        signed_in = login(a, "alice-admin", mode="cookie")
+        cookie, csrf = signed_in.cookies["vigil_session"], signed_in.json()["csrf_token"]
         b.http.cookies.set("vigil_session", cookie)
         assert b.http.get("/api/v1/auth/me").json()["username"] == "alice-admin"
         body = {"user_id": world["operator"].id, "scopes": ["alerts:read"]}
@@ -247,7 +157,7 @@ def test_two_api_processes_share_sessions_events_and_send_each_alert_once(
         # guesses alternate between them: the first refusal comes at guess RATE - 3 (index 9);
         # with a window per process it would come at index 20 (A's 13th attempt). The window is
         # a per-minute approximation, so a minute boundary may let a guess or two more through.
-        operator = _login(b, "bob-operator").json()["token"]
+        operator = login(b, "bob-operator").json()["token"]
         first_refusal = None
         for i in range(2 * RATE):
             api = (a, b)[i % 2]

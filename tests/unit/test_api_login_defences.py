@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError as PydanticValidationError
 
 from tests.support.api_env import PASSWORD, Env, build_env, config
+from tests.support.served import served
 from tests.support.storage import ENGINES, FAST, fresh_sqlite, truncate_all
 from vigil.api.clients import client_address, proxy_networks
 from vigil.config.settings import ApiConfig
@@ -208,30 +209,15 @@ def test_a_served_api_ignores_forwarded_for_even_from_loopback(env: Env) -> None
     """Through uvicorn as ``vigil run`` serves it: uvicorn's own proxy handling (on by default
     for 127.0.0.1) would let a local caller rotate X-Forwarded-For per guess."""
     import httpx
-    import uvicorn
 
-    from vigil.cli.run_cmd import server_config
-
-    server = uvicorn.Server(server_config(env.app, "127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            threading.Event().wait(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
+    with served(env.app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
         codes = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-            for i in range(6):
-                r = http.post(
-                    LOGIN,
-                    json={"username": "operator", "password": WRONG},
-                    headers={"X-Forwarded-For": f"198.51.100.{i}"},
-                )
-                codes.append(r.status_code)
+        for i in range(6):
+            r = http.post(
+                LOGIN,
+                json={"username": "operator", "password": WRONG},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+            )
+            codes.append(r.status_code)
         assert codes == [401] * 5 + [429]
         assert set(env.repo.login_throttle(env.users[Role.OPERATOR])) == {"127.0.0.1"}
-    finally:
-        server.should_exit = True
-        thread.join(10)
