@@ -20,8 +20,6 @@ Skips with the fix when Playwright or ``/usr/bin/chromium`` (``$VIGIL_CHROMIUM``
 from __future__ import annotations
 
 import os
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from typing import Any
 import pytest
 
 from tests.support.api_env import PASSWORD, Env, build_env, jpeg
-from tests.support.cameras import free_port
+from tests.support.served import served
 from vigil.api.app import create_app
 from vigil.core.domain import Role
 from vigil.core.records import (
@@ -44,6 +42,7 @@ from vigil.core.records import (
     PlateRead,
     Sighting,
 )
+from vigil.governance.accounts import token_hash
 from vigil.governance.actors import Actor
 from vigil.governance.audit import iter_entries
 from vigil.governance.deployments import DeploymentRequest, Purpose
@@ -188,8 +187,6 @@ def commit_face_alert(console: Console, score: float = 0.71) -> Alert:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    import uvicorn
-
     env = build_env(tmp_path_factory.mktemp("console"))
     cameras = StubCameras(["cam-1", "cam-2"])
     env.svc.background.append(
@@ -202,22 +199,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         start_background=True,
     )
     wl, template, dep = _seed(env)
-    port = free_port()
-    # log_config=None: uvicorn's default dictConfig would close every existing logging handler
-    # (pytest's own included), which broke a later logging test.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
     shots = Path(os.environ.get("VIGIL_CONSOLE_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
     shots.mkdir(parents=True, exist_ok=True)
-    yield Console(env, f"http://127.0.0.1:{port}", cameras, wl, template, dep, shots)
-    server.should_exit = True
-    thread.join(10)
+    with served(app) as port:
+        yield Console(env, f"http://127.0.0.1:{port}", cameras, wl, template, dep, shots)
     env.repo.db.dispose()
 
 
@@ -642,3 +627,17 @@ def test_operator_sees_no_plates_page_and_gets_the_api_refusal(
     assert "403" in refusal.inner_text() and "(forbidden)" in refusal.inner_text()
     assert page.locator("#hotlist-form").count() == 0
     assert page.locator("#plate-search-form").count() == 0
+
+
+def test_a_session_revoked_elsewhere_signs_the_page_out(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    """The live stream closes with 4401 when the session is revoked (here in the database, as
+    a logout on another API process does); the page says so and offers to sign in again."""
+    page = signed_in(new_page(), console, Role.INVESTIGATOR)
+    cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "vigil_session")
+    console.env.repo.revoke_session(token_hash(cookie), datetime.now(UTC))
+    page.get_by_text("You have been signed out").wait_for()
+    assert page.get_by_role("button", name="Sign in").is_visible()
+    assert page.locator("#nav").is_hidden()
+    page.screenshot(path=str(console.shots / "signed-out-live.png"), full_page=True)

@@ -119,11 +119,21 @@ async function render() {
 function signedIn(user) {
   state.user = user;
   state.live?.close();
-  state.live = new Live(setLiveState);
+  state.live = new Live(setLiveState, liveEnded);
   showChrome(true);
   const route = parse(location.hash);
   if (!route.name || route.name === "login") navigate(home(user));
   else render();
+}
+
+/** The server closed the live stream because this session's access ended or changed. */
+function liveEnded(code, reason) {
+  const why = reason ? ` (${reason})` : "";
+  signedOut(
+    code === 4401
+      ? `You have been signed out${why}. Please sign in again.`
+      : `You have been signed out: your access changed${why}. Please sign in again.`,
+  );
 }
 
 function signedOut(notice) {

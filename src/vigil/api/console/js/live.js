@@ -3,13 +3,19 @@
 // The socket authenticates with the session cookie (the API checks the Origin). Views subscribe
 // while they are shown. After a drop it reconnects with back-off and tells subscribers
 // "reconnected", so a list can reload what it may have missed in the gap.
+//
+// The server closes the socket with 4401 when the session ends (logout elsewhere, expiry,
+// revocation, a disabled account) and 4403 when a change of roles or cameras leaves nothing it
+// may show (docs/api.md). Neither is retried: `onEnded(code, reason)` signs the tab out.
 
 const MAX_RETRY_MS = 30_000;
 
 export class Live {
-  /** `onState(text)` is told "connected", "reconnecting" or "stopped". */
-  constructor(onState) {
+  /** `onState(text)` is told "connected", "reconnecting" or "stopped"; `onEnded(code, reason)`
+   * when the server ended the session's access (4401) or its scope (4403). */
+  constructor(onState, onEnded = () => {}) {
     this.onState = onState;
+    this.onEnded = onEnded;
     this.handlers = new Set();
     this.closed = false;
     this.retryMs = 1000;
@@ -40,6 +46,7 @@ export class Live {
       if (this.closed) return;
       if (ev.code === 4401 || ev.code === 4403) {
         this.onState("stopped");
+        this.onEnded(ev.code, ev.reason);
         return;
       }
       this.onState("reconnecting");
