@@ -34,6 +34,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/users"): frozenset({D}),
     ("POST", "/api/v1/users/{user_id}/disable"): frozenset({D}),
     ("PUT", "/api/v1/users/{user_id}/cameras"): frozenset({D}),
+    ("PUT", "/api/v1/users/{user_id}/roles"): frozenset({D}),
     ("GET", "/api/v1/cameras"): ALL,
     ("GET", "/api/v1/cameras/status"): ALL,
     ("GET", "/api/v1/cameras/{camera_id}"): ALL,
