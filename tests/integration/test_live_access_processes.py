@@ -64,7 +64,8 @@ def test_access_cut_through_one_process_ends_the_socket_on_the_other(
     b: Api = pair["b"]
     svc = pair["svc"]
     raise_cam1 = alert_on(svc.repo, svc.media, "cam-1")
-    admin = {"Authorization": f"Bearer {login(b, 'alice-admin').json()['token']}"}
+    admin_token = login(b, "alice-admin").json()["token"]
+    admin = {"Authorization": f"Bearer {admin_token}"}
 
     def operator(name: str) -> str:
         return str(svc.accounts.create_user(name, PASSWORD, [Role.OPERATOR]).id)
@@ -137,6 +138,7 @@ def test_access_cut_through_one_process_ends_the_socket_on_the_other(
     body = {"cameras": ["cam-2"], "reason": "moved to district 2"}
     with a.events(login(a, "op-cameras").json()["token"]) as ws:
         expect(ws, raise_cam1())
+        assert a.status(admin_token)["live_connections"]["open"] == 1  # this socket only
         cut_at = time.monotonic()
         on_b("PUT", f"/users/{uid}/cameras", json=body)
         raise_cam2 = alert_on(svc.repo, svc.media, "cam-2")

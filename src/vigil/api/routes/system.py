@@ -32,6 +32,8 @@ def status(request: Request, _: Principal = access(Role.ADMIN, Role.AUDITOR)) ->
             report = getattr(item, "status", None)  # optional: not every task reports one
             if callable(report):
                 tasks.append(report())
+    # Open live connections and failed credential re-checks of this process (vigil.api.live).
+    tasks.append(request.app.state.live.status())
     audit = services(request).audit
     anchor = audit.anchor()
     return {
