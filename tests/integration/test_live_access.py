@@ -170,9 +170,9 @@ def test_a_revoked_api_key_closes_the_socket_with_4401(live: Live) -> None:
             live,
             ws,
             lambda: live.admin("DELETE", f"/auth/api-keys/{issued['id']}"),
-            4401,
-            user,
-            "key revoked",
+            code=4401,
+            user=user,
+            what="key revoked",
         )
 
 
@@ -183,9 +183,9 @@ def test_disabling_the_user_closes_the_socket_with_4401(live: Live) -> None:
             live,
             ws,
             lambda: live.admin("POST", f"/users/{user}/disable"),
-            4401,
-            user,
-            "user disabled",
+            code=4401,
+            user=user,
+            what="user disabled",
         )
 
 
@@ -197,50 +197,44 @@ def test_removing_the_role_that_grants_alerts_closes_an_alert_socket_with_4403(l
             live,
             ws,
             lambda: live.admin("PUT", f"/users/{user}/roles", json=body),
-            4403,
-            user,
-            "role removed",
+            code=4403,
+            user=user,
+            what="role removed",
         )
 
 
-def test_removing_the_role_that_grants_alerts_narrows_a_socket_of_every_kind(live: Live) -> None:
+@pytest.mark.parametrize(
+    ("query", "path", "body", "visible"),
+    [
+        # Alerts stop (auditors may not see them); crowd counts go on.
+        ("", "roles", {"roles": ["auditor"], "reason": "moved to the audit office"}, "crowd"),
+        # cam-1 alerts stop; cam-2 alerts go on.
+        ("kinds=alert", "cameras", {"cameras": ["cam-2"], "reason": "to district 2"}, "cam-2"),
+    ],
+    ids=["role-removed", "cameras-reassigned"],
+)
+def test_a_change_of_roles_or_cameras_narrows_the_socket(
+    live: Live, query: str, path: str, body: dict[str, Any], visible: str
+) -> None:
     env = live.env
     user = env.users[Role.OPERATOR]
-    body = {"roles": ["auditor"], "reason": "moved to the audit office"}
-    with live.ws(env.tokens[Role.OPERATOR], query="") as ws:
-        expect(ws, live.alert())
+    hidden = alert_on(env.repo, env.svc.media, "cam-1")
+    if visible == "crowd":
+        shown = crowd_on(env.repo, "cam-1")
+    else:
+        shown = alert_on(env.repo, env.svc.media, visible)
+    with live.ws(env.tokens[Role.OPERATOR], query=query) as ws:
+        expect(ws, hidden())
         cut_at = time.monotonic()
-        live.admin("PUT", f"/users/{user}/roles", json=body)
-        took = until_hidden_stops(
-            ws,
-            cut_at,
-            alert_on(env.repo, env.svc.media, "cam-1"),
-            crowd_on(env.repo, "cam-1"),
-            DEADLINE_S,
-        )
-    print(f"\nrole removed: alerts stopped after {took:.2f} s; crowd counts still flow")
-
-
-def test_reassigning_cameras_narrows_the_socket_to_the_new_cameras(live: Live) -> None:
-    env = live.env
-    user = env.users[Role.OPERATOR]
-    body = {"cameras": ["cam-2"], "reason": "moved to district 2"}
-    with live.ws(env.tokens[Role.OPERATOR]) as ws:
-        expect(ws, live.alert("cam-1"))
-        cut_at = time.monotonic()
-        live.admin("PUT", f"/users/{user}/cameras", json=body)
-        took = until_hidden_stops(
-            ws,
-            cut_at,
-            alert_on(env.repo, env.svc.media, "cam-1"),
-            alert_on(env.repo, env.svc.media, "cam-2"),
-            DEADLINE_S,
-        )
-    print(f"\ncameras reassigned: cam-1 alerts stopped after {took:.2f} s; cam-2 alerts flow")
+        live.admin("PUT", f"/users/{user}/{path}", json=body)
+        took = until_hidden_stops(ws, cut_at, hidden, shown, deadline_s=DEADLINE_S)
+    print(f"\n{path} changed: cam-1 alerts stopped after {took:.2f} s; {visible} events flow")
     closed = dict(_live_entry(live, user, "live.close").details)
-    assert (
-        closed["code"] == "client" and closed["narrowed"] == "1" and closed["cameras"] == "cam-2"
-    ), closed
+    assert closed["code"] == "client" and closed["narrowed"] == "1", closed
+    if path == "cameras":
+        assert closed["cameras"] == "cam-2", closed
+    else:
+        assert closed["kinds"] == "camera_status,crowd", closed
 
 
 def test_reassigning_away_the_only_camera_asked_for_closes_with_4403(live: Live) -> None:
@@ -251,7 +245,7 @@ def test_reassigning_away_the_only_camera_asked_for_closes_with_4403(live: Live)
             live,
             ws,
             lambda: live.admin("PUT", f"/users/{user}/cameras", json=body),
-            4403,
-            user,
-            "camera reassigned",
+            code=4403,
+            user=user,
+            what="camera reassigned",
         )
