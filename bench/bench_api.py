@@ -8,6 +8,10 @@
   camera) at a paced 200 requests/s for 60 s (quick: 10 s), bounded by count and time.
   Errors = any non-2xx. Then ``capacity_*``: the same mix unpaced for 10 s, and
   ``health_capacity_*``: the unauthenticated health route unpaced, the baseline in the same run.
+* ``live_recheck_*``: one re-check of ``n`` open live connections (``vigil.api.live``: every
+  credential re-read in one query per 500) against the baseline of resolving each connection's
+  token on its own (a read per socket, what a per-socket timer would cost), same database, same
+  run. The ratio is what batching saves per ``api.live_recheck_s``.
 """
 
 from __future__ import annotations
@@ -186,8 +190,49 @@ def load(seconds: float, rate: float, threads: int = 8) -> dict[str, float]:
     return out
 
 
+def live_recheck(n: int, repeats: int = 5) -> dict[str, float]:
+    import asyncio
+
+    from vigil.api.live import LiveRegistry
+    from vigil.core.domain import Role
+
+    with tempfile.TemporaryDirectory() as d:
+        env = _env(Path(d))
+        accounts = env.svc.accounts
+        user = env.repo.get_user(env.users[Role.OPERATOR])
+        tokens = [accounts.start_session(user)[0] for _ in range(n)]
+        # recheck_s: its own timer stays out of the measurement (the check is called here).
+        reg = LiveRegistry(accounts, env.svc.audit, recheck_s=30.0, max_connections=n)
+        kinds = frozenset({"alert"})
+        loop = asyncio.new_event_loop()  # never run: the re-check only schedules on it
+        try:
+            for token in tokens:
+                reg.open(accounts.resolve(token, "bearer"), "bench", kinds, None, loop)
+            batched, each = [], []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                reg.check_once()
+                batched.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                for token in tokens:
+                    accounts.resolve(token, "bearer")
+                each.append(time.perf_counter() - t0)
+        finally:
+            reg.stop()
+            loop.close()
+            env.repo.db.dispose()
+    b, e = statistics.median(batched) * 1000, statistics.median(each) * 1000
+    return {
+        "live_recheck_n": float(n),
+        "live_recheck_ms": round(b, 1),
+        "live_recheck_per_socket_baseline_ms": round(e, 1),
+        "live_recheck_ratio": round(b / e, 3),
+    }
+
+
 def run(quick: bool) -> dict[str, object]:
     out: dict[str, object] = {}
+    out.update(live_recheck(200 if quick else 1000))
     out.update(ws_latency(40 if quick else 200))
     out.update(load(10.0 if quick else 60.0, 200.0))
     return out
