@@ -1,4 +1,5 @@
-"""``vigil users``: accounts limited to cameras from the shell, audited, with clear refusals."""
+"""``vigil users``: accounts limited to cameras and given roles from the shell, audited, with
+clear refusals."""
 
 from __future__ import annotations
 
@@ -49,14 +50,24 @@ def test_users_add_and_cameras(
     err = capsys.readouterr().err
     assert "unknown camera(s) ['no-such']" in err
 
+    main(["users", "roles", "ana", "-r", "auditor", "--reason", "audit office", "-c", str(cfg)])
+    assert "ana now has roles: auditor" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["users", "roles", "ana", "-r", "janitor", "--reason", "r", "-c", str(cfg)])
+    assert exc.value.code == 2
+
     repo = Repository(open_database_from_config(load_config(cfg)))
     try:
-        assert repo.get_user(username="ana").cameras is None
+        ana = repo.get_user(username="ana")
+        assert ana.cameras is None and ana.roles == ("auditor",)
         entries = [e for e in iter_entries(repo) if e.action.startswith("user.")]
-        assert [(e.action, dict(e.details)["cameras"]) for e in entries] == [
-            ("user.create", "north-1"),
-            ("user.cameras", "*"),
+        assert [(e.action, e.reason, dict(e.details).get("roles")) for e in entries] == [
+            ("user.create", "created with vigil users add", "operator"),
+            ("user.cameras", "city-wide duty", None),
+            ("user.roles", "audit office", "auditor"),
         ]
+        assert dict(entries[1].details)["cameras"] == "*"
+        assert dict(entries[2].details)["before"] == "operator"
     finally:
         repo.db.dispose()
 
