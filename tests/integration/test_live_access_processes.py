@@ -80,7 +80,7 @@ def test_access_cut_through_one_process_ends_the_socket_on_the_other(
         cut_at = time.monotonic()
         cut()
         closed = until_closed(ws, cut_at, raise_cam1, DEADLINE_S)
-        print(f"\n{what} on B: A closed {closed.code} after {closed.after_s:.2f} s")
+        print(f"\n{what}: A closed {closed.code} after {closed.after_s:.2f} s")
         assert closed.code == code, closed
 
     # Logout on B of a token the socket on A uses.
@@ -92,24 +92,24 @@ def test_access_cut_through_one_process_ends_the_socket_on_the_other(
         assert r.status_code == 200, r.text
 
     with a.events(token) as ws:
-        closes(ws, logout, 4401, "logout")
+        closes(ws, logout, 4401, "logout on B")
 
     # An API key revoked on B.
     uid = operator("op-key")
     key = on_b("POST", "/auth/api-keys", json={"user_id": uid, "scopes": ["events:read"]})
     with a.events(key["key"]) as ws:
-        closes(ws, lambda: on_b("DELETE", f"/auth/api-keys/{key['id']}"), 4401, "key revoked")
+        closes(ws, lambda: on_b("DELETE", f"/auth/api-keys/{key['id']}"), 4401, "key revoked on B")
 
     # The user disabled on B.
     uid = operator("op-disabled")
     with a.events(login(a, "op-disabled").json()["token"]) as ws:
-        closes(ws, lambda: on_b("POST", f"/users/{uid}/disable"), 4401, "user disabled")
+        closes(ws, lambda: on_b("POST", f"/users/{uid}/disable"), 4401, "user disabled on B")
 
     # The role that grants alerts removed on B.
     uid = operator("op-role")
     body = {"roles": ["auditor"], "reason": "moved to the audit office"}
     with a.events(login(a, "op-role").json()["token"]) as ws:
-        closes(ws, lambda: on_b("PUT", f"/users/{uid}/roles", json=body), 4403, "role removed")
+        closes(ws, lambda: on_b("PUT", f"/users/{uid}/roles", json=body), 4403, "role removed on B")
 
     # A session revoked in the database by another tool, and a short-lived one that expires.
     uid = operator("op-revoked")
@@ -120,7 +120,7 @@ def test_access_cut_through_one_process_ends_the_socket_on_the_other(
             ws,
             lambda: svc.repo.revoke_session(token_hash(revoked), datetime.now(UTC)),
             4401,
-            "session revoked",
+            "session revoked in the database",
         )
     short = AccountService(
         svc.repo, secret=b"x", audit=svc.audit, hasher=FAST_HASH, session_ttl=timedelta(seconds=4)
