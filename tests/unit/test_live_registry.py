@@ -164,3 +164,42 @@ def test_a_recheck_ends_a_revoked_credential_and_narrows_a_reassigned_one(tmp_pa
     closes = [dict(e.details) for e in env.repo.audit_entries() if e.action == "live.close"]
     assert [c["code"] for c in closes] == ["4401", "client"]
     assert closes[1]["cameras"] == "cam-2" and closes[1]["narrowed"] == "1"
+
+
+def test_connections_close_when_credentials_cannot_be_rechecked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed: a socket whose credential cannot be re-read is not kept open."""
+    env = build_env(tmp_path)
+    reg = _registry(env)
+
+    def unreachable(_: object) -> dict[str, Principal]:
+        raise RuntimeError("database unreachable")
+
+    async def run() -> LiveConnection:
+        conn = await _open(reg, _principal(env, Role.OPERATOR))
+        monkeypatch.setattr(env.svc.accounts, "resolve_many", unreachable)
+        await asyncio.wait_for(conn.ended.wait(), 10)  # 3 failed checks, 0.2 s apart
+        await asyncio.to_thread(reg.close, conn, 0)
+        return conn
+
+    try:
+        conn = asyncio.run(run())
+    finally:
+        reg.stop()
+        env.repo.db.dispose()
+    assert conn.end_code == CloseCode.UNAVAILABLE and reg.failures >= 3
+    assert reg.status() == {"name": "live_connections", "open": 0, "failures": reg.failures}
+
+
+def test_the_handshake_refuses_a_socket_that_may_see_nothing_it_asked_for(env: Env) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    auditor = env.client(Role.AUDITOR)
+    with (
+        pytest.raises(WebSocketDisconnect) as exc,
+        auditor.websocket_connect("/api/v1/events?kinds=alert") as ws,
+    ):
+        ws.receive_json()
+    assert exc.value.code == CloseCode.SCOPE == 4403
+    assert not [e for e in env.repo.audit_entries() if e.action == "live.open"]
