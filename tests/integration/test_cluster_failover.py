@@ -10,10 +10,10 @@ worker process on it are killed, as when a machine dies). Checked:
   `vigil cluster status` from another process saw the placement before);
 * against a reference run of the same footage in the embedded mode (read as fast as possible:
   the same frames are sampled), each of the eight cameras stored exactly the reference's records:
-  the same crowd series in order, the same crowd alerts, as many idempotency keys. A resumed camera reads its file again from the start under the same
-  stream epoch, so what its predecessor had already recorded comes again and is skipped by its
-  key (the test checks that such duplicates were seen, so the exactly-once result is earned, not
-  the absence of a replay).
+  the same crowd series in order, the same crowd alerts, as many idempotency keys. A resumed
+  camera reads its file again from the start under the same stream epoch, so what its
+  predecessor had already recorded comes again and is skipped by its key (the test checks that
+  such duplicates were seen, so the exactly-once result is earned, not the absence of a replay).
 
 How long the move takes is measured and printed (``failover_s``), not asserted: timings belong to
 benchmarks (the machine is shared), and this one needs Ray's health check to notice the node
@@ -79,6 +79,19 @@ def _cluster_status_cli(tmp_path: Path, pg_url: str, address: str) -> dict[str, 
     assert done.returncode == 0, done.stderr[-2000:]
     doc: dict[str, Any] = json.loads(done.stdout)
     return doc
+
+
+def _connections(url: str) -> int:
+    """Connections open to the test's database now (what the camera actors hold)."""
+    db = Database(url)
+    try:
+        with db.read() as c:
+            count = c.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            ).scalar_one()
+        return int(count) - 1  # less this query's own
+    finally:
+        db.dispose()
 
 
 def _as_cam0(detail: str, camera_id: str) -> str:
@@ -151,6 +164,7 @@ def test_a_dead_nodes_cameras_resume_elsewhere_and_lose_or_double_nothing(
             )
 
         _wait("all cameras analysing", all_analysing, 300)
+        print(f"\npostgresql connections with {len(CAMERAS)} camera actors: {_connections(pg_url)}")
         before = {cid: dict(row) for cid, row in runner.statuses().items()}
         by_node: dict[str, list[str]] = {}
         for cid, row in before.items():
