@@ -64,6 +64,7 @@ def _config(tmp: Path, name: str, pg_url: str, prefix: str) -> Path:
                 "host": "127.0.0.1",
                 "topic_prefix": prefix,
                 "client_id": prefix,
+                "publish": {"alerts": True},
             }
         },
         "cameras": [{"id": "cam-1", "url": str(tmp / "cam-1.mp4"), "analytics": ["crowd"]}],
