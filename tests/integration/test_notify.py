@@ -69,7 +69,7 @@ def test_webhook_is_signed(live: Env) -> None:
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     cfg = WebhookConfig(
-        url=f"http://127.0.0.1:{srv.server_port}/hook",
+        url=f"http://localhost:{srv.server_port}/hook",
         secret="s3cret-of-twenty-chars",
         allow_private=True,
         allow_private_reason="a receiver on the test machine",
@@ -83,6 +83,8 @@ def test_webhook_is_signed(live: Env) -> None:
         while not got and time.monotonic() < deadline:
             time.sleep(0.02)
         headers, body = got[0]
+        # Sent to the address checked when it was resolved, still naming the host.
+        assert headers["Host"] == f"localhost:{srv.server_port}"
         assert json.loads(body)["alert"]["id"] == alert.id
         ts, sig = headers["X-Vigil-Timestamp"], headers["X-Vigil-Signature"]
         assert verify_signature(b"s3cret-of-twenty-chars", ts, body, sig)

@@ -25,7 +25,7 @@ from vigil.config.notify import (
 from vigil.core.records import Alert, AlertKind
 from vigil.notify.events import AlertEvent, CameraStatusEvent
 from vigil.notify.mqtt import topics_for
-from vigil.notify.webhooks import WebhookTargetError, resolve_target
+from vigil.notify.webhooks import WebhookTargetError, pinned, resolve_target
 
 SECRET = "a-signing-secret-of-32-characters"
 
@@ -195,3 +195,13 @@ def test_config_check_refuses_a_private_webhook_target(
     with pytest.raises(SystemExit):
         main(["config", "check", str(_config_file(tmp_path, short))])
     assert "at least 16 characters" in capsys.readouterr().err
+
+
+def test_a_request_is_pinned_to_the_checked_address() -> None:
+    url, headers, ext = pinned("https://u:p@hooks.example.org:8443/x?y=1", "93.184.216.34")
+    assert url == "https://u:p@93.184.216.34:8443/x?y=1"
+    assert headers == {"Host": "hooks.example.org:8443"}
+    assert ext == {"sni_hostname": "hooks.example.org"}  # the certificate is checked for it
+    url, headers, ext = pinned("http://hooks.example.org/x", "2001:db8::1")
+    assert url == "http://[2001:db8::1]/x" and headers == {"Host": "hooks.example.org"}
+    assert ext == {}

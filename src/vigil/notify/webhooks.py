@@ -13,10 +13,10 @@ is recorded (:mod:`vigil.notify.delivery`), so a restart or a new leader does no
 **Targets.** Before each attempt the URL's host is resolved and every address it resolves to
 must be public (:func:`resolve_target`; loopback, private, link-local and metadata addresses are
 refused unless the webhook sets ``allow_private`` with a reason), so a name that is changed to
-point inside the network later is refused too. What this does not close: a resolver that
-answers differently between this check and httpx's own lookup a moment later (DNS rebinding
-with a zero TTL); pinning the checked address into the connection would, at the cost of a
-custom transport (not built).
+point inside the network later is refused too. The request is then sent to the checked address
+itself (:func:`pinned`: the URL's host replaced by the address, the name kept in the ``Host``
+header and as the TLS server name, so the certificate is still verified against the name): a
+resolver that answers differently a moment later (DNS rebinding) cannot redirect it.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def resolve_target(url: str, *, allow_private: bool = False) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise WebhookTargetError(f"webhook host {host} does not resolve: {exc}") from None
-    addresses = sorted({str(info[4][0]) for info in infos})
+    # IPv4 first: the address pinned for sending is the first (see pinned()).
+    addresses = sorted({str(info[4][0]) for info in infos}, key=lambda a: (":" in a, a))
     if not allow_private:
         for address in addresses:
             if problem := address_problem(address.split("%")[0]):
@@ -87,6 +88,18 @@ def verify_signature(
     except ValueError:
         return False
     return age <= max_age_s and hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """``(url with the host replaced by address, headers, request extensions)`` for sending to
+    a checked address while speaking to the name (``Host`` header, TLS server name)."""
+    parsed = httpx.URL(url)
+    host = parsed.host
+    netloc = host if parsed.port is None else f"{host}:{parsed.port}"
+    if ":" in host:  # an IPv6 literal
+        netloc = f"[{host}]" if parsed.port is None else f"[{host}]:{parsed.port}"
+    extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}
+    return str(parsed.copy_with(host=address)), {"Host": netloc}, extensions
 
 
 class WebhookSender:
@@ -159,8 +172,11 @@ class WebhookSender:
                 "X-Vigil-Signature": sign(secret, ts, body),
             }
             try:
-                resolve_target(self.cfg.url, allow_private=self.cfg.allow_private)
-                resp = client.post(self.cfg.url, content=body, headers=headers)
+                address = resolve_target(self.cfg.url, allow_private=self.cfg.allow_private)[0]
+                url, host, extensions = pinned(self.cfg.url, address)
+                resp = client.post(
+                    url, content=body, headers={**headers, **host}, extensions=extensions
+                )
                 if 200 <= resp.status_code < 300:
                     return True
                 why = f"HTTP {resp.status_code}"
