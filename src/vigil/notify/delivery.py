@@ -22,7 +22,8 @@ from vigil.storage.deliveries import DeliveryLog
 
 log = logging.getLogger(__name__)
 
-KEEP = timedelta(days=1)  # delivery rows older than this are pruned when a sender starts
+KEEP = timedelta(days=1)  # delivery rows older than this are pruned ...
+PRUNE_EVERY = timedelta(hours=1)  # ... when a sender starts and then at most this often
 
 
 def sink_name(kind: str, target: str) -> str:
@@ -47,11 +48,16 @@ class DeliveryGuard:
         self.max_in_flight = max_in_flight
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()
+        self._pruned_at: datetime | None = None
         self.skipped = 0
 
     def prune(self) -> None:
+        """Drop rows older than :data:`KEEP` (far beyond any replay window), so the table
+        stays bounded by a day of alerts on a system that runs for months."""
         if self.log is not None:
-            self.log.prune(self.clock() - KEEP)
+            now = self.clock()
+            self.log.prune(now - KEEP)
+            self._pruned_at = now
 
     def claim(self, alert_id: str) -> bool:
         """Whether to send ``alert_id`` now (then it is this caller's until done/release)."""
@@ -75,7 +81,10 @@ class DeliveryGuard:
         alert may then go out again after a restart, never be lost)."""
         try:
             if self.log is not None:
-                self.log.record(self.sink, alert_id, self.clock())
+                now = self.clock()
+                self.log.record(self.sink, alert_id, now)
+                if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+                    self.prune()
         except Exception:
             log.exception("could not record the delivery of an alert by %s", self.sink)
         finally:
