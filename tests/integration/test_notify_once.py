@@ -22,7 +22,7 @@ from vigil.config import VigilConfig
 from vigil.config.notify import ALERT_BASE_FIELDS, MqttConfig, NotifyConfig
 from vigil.core.records import AlertKind
 from vigil.notify.delivery import sink_name
-from vigil.notify.events import CameraStatusEvent
+from vigil.notify.events import AlertEvent, CameraStatusEvent
 from vigil.notify.mqtt import MqttPublisher
 from vigil.notify.watcher import EventWatcher
 from vigil.storage.deliveries import DeliveryLog
@@ -131,6 +131,30 @@ def test_a_restart_does_not_publish_an_alert_twice(live: Env) -> None:
     finally:
         live.svc.hub.remove_sink(second)
         second.stop()
+        listener.client.publish(f"{prefix}/available", b"", retain=True)
+        time.sleep(0.2)
+        listener.close()
+
+
+@pytest.mark.services
+def test_an_alert_handed_over_before_the_connection_is_recorded_once_sent(live: Env) -> None:
+    """A new leader replays alerts to senders that are still connecting: paho queues them and
+    sends them on connect, and the acknowledgement then still records them."""
+    prefix = _prefix("vigilearly")
+    listener = Listener(prefix)
+    deliveries = DeliveryLog(live.repo.db)
+    pub = MqttPublisher(_mqtt(prefix, publish={"alerts": True}), deliveries=deliveries)
+    alert = add_alert(live.repo, live.svc.media, camera="cam-2")
+    try:
+        pub(AlertEvent(alert))  # not connected yet
+        pub.start()
+        listener.wait("cam-2/alerts")
+        wait_for("the record", lambda: deliveries.delivered(pub.name, [alert.id]), 10, 0.05)
+        pub(AlertEvent(alert))  # a second announcement is skipped
+        time.sleep(0.3)
+        assert len(listener.payloads("cam-2/alerts")) == 1
+    finally:
+        pub.stop()
         listener.client.publish(f"{prefix}/available", b"", retain=True)
         time.sleep(0.2)
         listener.close()

@@ -43,6 +43,7 @@ import queue
 import ssl
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import paho.mqtt.client as mqtt
@@ -54,6 +55,8 @@ from vigil.notify.events import AlertEvent, CameraStatusEvent, CrowdEvent, Event
 from vigil.storage.deliveries import DeliveryLog
 
 log = logging.getLogger(__name__)
+
+ACKED_KEPT = 4096  # acknowledged message ids remembered until the confirming thread takes them
 
 
 def published(event: Event, publish: MqttPublishConfig) -> bool:
@@ -179,6 +182,9 @@ class MqttPublisher:
         self.client.max_queued_messages_set(max_queued)
         self.client.will_set(f"{self.prefix}/available", "offline", qos=1, retain=True)
         self.client.on_connect = self._on_connect
+        self.client.on_publish = self._on_publish
+        self._acked: OrderedDict[int, None] = OrderedDict()
+        self._acked_lock = threading.Lock()
         self._acks: queue.Queue[tuple[mqtt.MQTTMessageInfo, str] | None] = queue.Queue(max_queued)
         self._confirm: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -234,18 +240,31 @@ class MqttPublisher:
             except queue.Full:
                 self.guard.release(alert_id)
 
+    def _on_publish(self, _c: object, _u: object, mid: int, rc: object, *_: object) -> None:
+        """Paho's network thread: the broker acknowledged message ``mid`` (QoS 1). Kept in a
+        bounded, ordered map, far smaller than the 65,535 message ids, so an old entry is gone
+        before its id is used again."""
+        if getattr(rc, "is_failure", False):
+            return
+        with self._acked_lock:
+            self._acked[mid] = None
+            while len(self._acked) > ACKED_KEPT:
+                self._acked.popitem(last=False)
+
     def _confirming(self) -> None:
-        """Record each alert once the broker acknowledged its last message."""
+        """Record each alert once the broker acknowledged its last message. A message published
+        while disconnected is queued by paho and acknowledged after the reconnect; only one
+        refused outright (paho's queue full) counts as failed at once."""
         while (item := self._acks.get()) is not None:
             info, alert_id = item
             deadline = time.monotonic() + self.ack_timeout_s
             acked = False
             while time.monotonic() < deadline and not self._stopping.is_set():
-                try:
-                    acked = info.is_published()
-                except (RuntimeError, ValueError):  # paho refused it (queue full, no connection)
-                    break
-                if acked:
+                with self._acked_lock:
+                    acked = info.mid in self._acked
+                    if acked:
+                        del self._acked[info.mid]
+                if acked or info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
                     break
                 time.sleep(0.02)
             if acked:
