@@ -6,6 +6,7 @@ alerts)."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,14 @@ def records(repo: Repository, camera_id: str = "street") -> dict[str, Any]:
     alerts."""
     keyed = t.record_keys.c
     with repo.db.read() as c:
-        keys = [r[0] for r in c.execute(select(keyed.key).where(keyed.camera_id == camera_id))]
+        rows = c.execute(select(keyed.key, keyed.kind).where(keyed.camera_id == camera_id)).all()
+    keys = [r.key for r in rows]
+    kinds = dict(Counter(r.kind for r in rows))
     samples = repo.list_crowd_samples(camera_id, limit=1000)
     alerts = repo.list_alerts(kind=AlertKind.CROWD, camera_id=camera_id, limit=1000)
     return {
         "keys": keys,
+        "kinds": kinds,
         "series": [(s.zone, round(s.count, 6)) for s in samples],
         "alerts": sorted(a.detail for a in alerts),
     }
