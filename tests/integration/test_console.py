@@ -629,6 +629,44 @@ def test_operator_sees_no_plates_page_and_gets_the_api_refusal(
     assert page.locator("#plate-search-form").count() == 0
 
 
+def test_sign_out_with_a_stale_csrf_token_ends_the_session_on_the_server(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    """As after a server restart with a new secret: the tab's CSRF token no longer matches.
+    Sign-out still ends the session on the server, and the console says so only then."""
+    page = signed_in(new_page(), console, Role.SUPERVISOR)
+    user = console.env.users[Role.SUPERVISOR]
+    live = [s for s in console.env.repo.list_sessions(user) if s.revoked_at is None]
+    page.evaluate("sessionStorage.setItem('vigil.csrf', '0'.repeat(64))")
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_text("You are signed out.").wait_for()
+    after = {s.token_hash: s for s in console.env.repo.list_sessions(user)}
+    ended = [h for h in (s.token_hash for s in live) if after[h].revoked_at is not None]
+    assert ended, "the browser's session is still valid on the server"
+    cookies = page.context.cookies()
+    assert not [c for c in cookies if c["name"] == "vigil_session"]
+
+
+def test_a_failed_sign_out_says_so_and_stays_signed_in(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    """When the server does not end the session (here it answers 503), the console must not
+    claim the user is signed out: the cookie would still open every page."""
+    page = signed_in(new_page(), console, Role.AUDITOR)
+    body = '{"error":{"code":"unavailable","message":"the database is unreachable"}}'
+    page.route(
+        "**/api/v1/auth/logout",
+        lambda route: route.fulfill(status=503, body=body, content_type="application/json"),
+    )
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_text("Sign-out failed: the database is unreachable").wait_for()
+    assert page.get_by_text("You are signed out.").count() == 0
+    assert page.get_by_role("button", name="Sign out").is_visible()
+    page.unroute("**/api/v1/auth/logout")
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_text("You are signed out.").wait_for()
+
+
 def test_a_session_revoked_elsewhere_signs_the_page_out(
     new_page: Callable[[], Any], console: Console
 ) -> None:

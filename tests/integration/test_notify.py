@@ -7,29 +7,17 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.support.api_env import Env, add_alert, build_env
-from vigil.config.settings import MqttConfig, WebhookConfig
+from tests.support.api_env import Env, add_alert
+from vigil.config.notify import MqttConfig, WebhookConfig
 from vigil.core.domain import Role
 from vigil.notify.mqtt import MqttPublisher
 from vigil.notify.watcher import EventWatcher
 from vigil.notify.webhooks import WebhookSender, verify_signature
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Env:
-    env = build_env(tmp_path)
-    watcher = EventWatcher(env.repo, env.svc.hub, poll_s=0.02)
-    env.svc.background.append(watcher)
-    env.svc.start()
-    yield env
-    env.svc.stop()
-    env.repo.db.dispose()
 
 
 def test_websocket_gets_alerts_by_role_and_camera(live: Env) -> None:
@@ -80,7 +68,12 @@ def test_webhook_is_signed(live: Env) -> None:
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    cfg = WebhookConfig(url=f"http://127.0.0.1:{srv.server_port}/hook", secret="s3cret")
+    cfg = WebhookConfig(
+        url=f"http://localhost:{srv.server_port}/hook",
+        secret="s3cret-of-twenty-chars",
+        allow_private=True,
+        allow_private_reason="a receiver on the test machine",
+    )
     sender = WebhookSender(cfg)
     live.svc.hub.add_sink(sender)
     sender.start()
@@ -90,11 +83,13 @@ def test_webhook_is_signed(live: Env) -> None:
         while not got and time.monotonic() < deadline:
             time.sleep(0.02)
         headers, body = got[0]
+        # Sent to the address checked when it was resolved, still naming the host.
+        assert headers["Host"] == f"localhost:{srv.server_port}"
         assert json.loads(body)["alert"]["id"] == alert.id
         ts, sig = headers["X-Vigil-Timestamp"], headers["X-Vigil-Signature"]
-        assert verify_signature(b"s3cret", ts, body, sig)
+        assert verify_signature(b"s3cret-of-twenty-chars", ts, body, sig)
         assert not verify_signature(b"wrong", ts, body, sig)
-        assert not verify_signature(b"s3cret", ts, body + b" ", sig)
+        assert not verify_signature(b"s3cret-of-twenty-chars", ts, body + b" ", sig)
     finally:
         sender.stop()
         srv.shutdown()
@@ -109,7 +104,10 @@ def test_mqtt_topics_on_the_real_broker(live: Env) -> None:
     sub.connect("127.0.0.1", 1883)
     sub.subscribe(f"{prefix}/#", qos=1)
     sub.loop_start()
-    pub = MqttPublisher(MqttConfig(enabled=True, topic_prefix=prefix, client_id=prefix))
+    cfg = MqttConfig.model_validate(
+        {"enabled": True, "topic_prefix": prefix, "client_id": prefix, "publish": {"alerts": True}}
+    )
+    pub = MqttPublisher(cfg)
     live.svc.hub.add_sink(pub)
     pub.start()
     try:

@@ -194,6 +194,19 @@ def env(tmp_path: Path) -> Iterator[Env]:
     e.repo.db.dispose()
 
 
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Env]:
+    """An env whose services run: an event watcher announces committed alerts on the hub."""
+    from vigil.notify.watcher import EventWatcher
+
+    e = build_env(tmp_path)
+    e.svc.background.append(EventWatcher(e.repo, e.svc.hub, poll_s=0.02))
+    e.svc.start()
+    yield e
+    e.svc.stop()
+    e.repo.db.dispose()
+
+
 def add_alert(
     repo: Repository,
     media: LocalMediaStore,

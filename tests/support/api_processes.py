@@ -55,6 +55,7 @@ def api_config(
                 "host": "127.0.0.1",
                 "topic_prefix": mqtt_prefix,
                 "client_id": mqtt_prefix,
+                "publish": {"alerts": True},
             }
         }
     path = tmp / f"{name}.yaml"

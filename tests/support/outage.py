@@ -6,6 +6,7 @@ alerts)."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +20,16 @@ from vigil.storage import schema as t
 from vigil.system.assembly import Assembly
 
 
-def camera(camera_id: str, video: Path, fps: float = 2.0) -> dict[str, Any]:
-    """A camera counting people in the lower half of ``video``, read as fast as possible into a
-    queue that holds the whole clip (vtest.avi sampled at 2 fps: 159 frames), so nothing is
-    dropped and every run analyses the same frames."""
+def camera(camera_id: str, video: Path, fps: float = 2.0, realtime: bool = False) -> dict[str, Any]:
+    """A camera counting people in the lower half of ``video``, read as fast as possible (or at
+    the clip's own pace, ``realtime``) into a queue that holds the whole clip (vtest.avi sampled
+    at 2 fps: 159 frames), so nothing is dropped and every run analyses the same frames."""
     return {
         "id": camera_id,
         "url": str(video),
         "analytics": ["persons", "crowd"],
         "fps": fps,
-        "realtime": False,
+        "realtime": realtime,
         "queue_size": 256,
         "zones": [{"name": "near", "polygon": [[0, 288], [768, 288], [768, 576], [0, 576]]}],
     }
@@ -41,6 +42,7 @@ def config(
     *,
     cameras: tuple[str, ...] = ("street",),
     fps: float = 2.0,
+    realtime: bool = False,
     **extra: Any,
 ) -> VigilConfig:
     """``cameras`` counting people (crowd samples every 2 s, a crowd alert from 4 people)."""
@@ -50,7 +52,7 @@ def config(
             "system": {"data_dir": str(data_dir)},
             "storage": {"url": url, "write_retry_s": 2.0, "outbox": {"memory_items": 4}},
             "people": {"crowd": {"sample_every_s": 2.0, "overcrowd": 4, "sustain": 1}},
-            "cameras": [camera(c, video, fps) for c in cameras],
+            "cameras": [camera(c, video, fps, realtime) for c in cameras],
         }
     )
 
@@ -77,11 +79,14 @@ def records(repo: Repository, camera_id: str = "street") -> dict[str, Any]:
     alerts."""
     keyed = t.record_keys.c
     with repo.db.read() as c:
-        keys = [r[0] for r in c.execute(select(keyed.key).where(keyed.camera_id == camera_id))]
+        rows = c.execute(select(keyed.key, keyed.kind).where(keyed.camera_id == camera_id)).all()
+    keys = [r.key for r in rows]
+    kinds = dict(Counter(r.kind for r in rows))
     samples = repo.list_crowd_samples(camera_id, limit=1000)
     alerts = repo.list_alerts(kind=AlertKind.CROWD, camera_id=camera_id, limit=1000)
     return {
         "keys": keys,
+        "kinds": kinds,
         "series": [(s.zone, round(s.count, 6)) for s in samples],
         "alerts": sorted(a.detail for a in alerts),
     }

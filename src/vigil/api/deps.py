@@ -15,14 +15,14 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from vigil.api.errors import CsrfError
+from vigil.api.errors import SESSION_COOKIE, CsrfError
 from vigil.api.scope import enforce
 from vigil.core.domain import Role
 from vigil.errors import AuthenticationError, PermissionDeniedError
 from vigil.governance.accounts import Principal
 from vigil.system.services import Services
 
-COOKIE = "vigil_session"
+COOKIE = SESSION_COOKIE
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ALL_ROLES = tuple(Role)
@@ -47,6 +47,15 @@ def services(request: Request) -> Services:
 
 def authenticate(request: Request) -> Principal:
     """The caller, from ``Authorization: Bearer <token>`` or the session cookie."""
+    return _authenticate(request, csrf=True)
+
+
+def authenticate_without_csrf(request: Request) -> Principal:
+    """The caller, without the CSRF check of cookie sessions (only for log-out: see there)."""
+    return _authenticate(request, csrf=False)
+
+
+def _authenticate(request: Request, *, csrf: bool) -> Principal:
     svc = services(request)
     header = request.headers.get("authorization")
     if header:
@@ -58,8 +67,10 @@ def authenticate(request: Request) -> Principal:
         principal = svc.accounts.resolve(cookie, "cookie")
         if principal.via != "cookie":  # an API key placed in a cookie is not a session
             raise AuthenticationError("invalid or expired credentials")
-        if request.method not in SAFE_METHODS and not svc.accounts.check_csrf(
-            principal.token_hash, request.headers.get(CSRF_HEADER)
+        if (
+            csrf
+            and request.method not in SAFE_METHODS
+            and not svc.accounts.check_csrf(principal.token_hash, request.headers.get(CSRF_HEADER))
         ):
             raise CsrfError(f"cookie sessions must send the {CSRF_HEADER} header from login")
     else:
@@ -79,14 +90,15 @@ def check(principal: Principal, roles: tuple[Role, ...], scope: str | None) -> N
         raise PermissionDeniedError(f"this needs one of the roles: {need}")
 
 
-def access(*roles: Role, scope: str | None = None) -> Any:
+def access(*roles: Role, scope: str | None = None, csrf: bool = True) -> Any:
     """Dependency: authenticated, holding one of ``roles`` (and ``scope`` for API keys), and
     allowed to see the records the path names (camera scope and case visibility, checked by
     :func:`vigil.api.scope.enforce` after the role, so a refused role never learns whether an
-    id exists)."""
+    id exists). ``csrf=False`` skips the CSRF header of cookie sessions (log-out only)."""
     allowed = roles or ALL_ROLES
+    who = authenticate if csrf else authenticate_without_csrf
 
-    def dep(request: Request, principal: Principal = Depends(authenticate)) -> Principal:
+    def dep(request: Request, principal: Principal = Depends(who)) -> Principal:
         check(principal, allowed, scope)
         enforce(request, principal)
         return principal

@@ -64,6 +64,10 @@ class UnsupportedMediaError(VigilError):
     http_status = 415
 
 
+SESSION_COOKIE = "vigil_session"
+"""The console's session cookie (HttpOnly, SameSite=Strict); set by ``POST /auth/login``."""
+
+
 class CsrfError(VigilError):
     """A cookie-authenticated unsafe request without the matching CSRF token."""
 
@@ -148,7 +152,12 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": str(exc.retry_after_s)}
         elif isinstance(exc, AuthenticationError):
             headers = {"WWW-Authenticate": "Bearer"}
-        return envelope(exc.http_status, exc.code, exc.message, exc.hint, headers)
+        response = envelope(exc.http_status, exc.code, exc.message, exc.hint, headers)
+        if isinstance(exc, AuthenticationError) and SESSION_COOKIE in request.cookies:
+            # A session cookie that no longer authenticates (expired, revoked, signed out on
+            # another tab) is dropped, so the browser's state matches the server's.
+            response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -19,6 +19,7 @@ from vigil.config.analytics import LineConfig, PeopleConfig, ZoneConfig
 from vigil.config.base import Strict
 from vigil.config.cluster import ClusterConfig
 from vigil.config.governance import GovernanceConfig
+from vigil.config.notify import NotifyConfig
 from vigil.config.plates import PlatesConfig
 from vigil.config.tamper import TamperConfig
 
@@ -434,7 +435,10 @@ class ApiConfig(Strict):
     secret_key: SecretStr | None = Field(
         None,
         title="Secret key",
-        description="Key for signing sessions and webhooks; set VIGIL__API__SECRET_KEY.",
+        description="Key of the sessions' CSRF tokens; set VIGIL__API__SECRET_KEY. Unset: a key "
+        "generated into `<data_dir>/secret.key` (mode 0600) on first start and kept, so a "
+        "restart keeps sessions working; API processes with different data directories need "
+        "this set to one value.",
     )
     cors_origins: list[str] = Field(
         default_factory=list,
@@ -584,83 +588,6 @@ class ApiConfig(Strict):
         if self.login_lock_max_s < self.login_lock_s:
             raise ValueError("login_lock_max_s must be >= login_lock_s")
         return self
-
-
-EventName = Literal["alert", "camera_status", "crowd"]
-
-
-def _alert_only() -> list[EventName]:
-    return ["alert"]
-
-
-class WebhookConfig(Strict):
-    url: str = Field(
-        ...,
-        pattern=r"^https?://",
-        max_length=2000,
-        title="Webhook URL",
-        description="Where events are POSTed as JSON.",
-    )
-    secret: SecretStr = Field(
-        ...,
-        title="Signing secret",
-        description="HMAC-SHA256 key; the signature is sent in X-Vigil-Signature.",
-    )
-    events: list[EventName] = Field(
-        default_factory=_alert_only,
-        title="Events",
-        description="Which event kinds are sent.",
-    )
-    cameras: list[str] = Field(
-        default_factory=list,
-        title="Cameras",
-        description="Only events of these cameras (empty: all).",
-    )
-    timeout_s: float = Field(
-        5.0, gt=0, le=60, title="Timeout", description="Seconds per delivery attempt."
-    )
-
-
-class MqttConfig(Strict):
-    enabled: bool = Field(False, title="Enabled", description="Publish events to MQTT.")
-    host: str = Field("127.0.0.1", title="Broker host", description="MQTT broker address.")
-    port: int = Field(1883, ge=1, le=65535, title="Broker port", description="MQTT port.")
-    username: str | None = Field(None, title="Username", description="Broker user name.")
-    password: SecretStr | None = Field(None, title="Password", description="Broker password.")
-    topic_prefix: str = Field(
-        "vigil",
-        pattern=r"^[A-Za-z0-9_-]{1,64}$",
-        title="Topic prefix",
-        description="First level of every topic (`<prefix>/<camera>/alerts`, ...).",
-    )
-    client_id: str = Field("vigil", max_length=64, title="Client id", description="MQTT client id.")
-    discovery_prefix: str | None = Field(
-        "homeassistant",
-        pattern=r"^[A-Za-z0-9_-]{1,64}$",
-        title="Home Assistant discovery",
-        description="Topic prefix of Home Assistant MQTT discovery: each camera appears as a "
-        "device with a people-count and a camera-state sensor (no alerts, no images). Null "
-        "turns discovery off.",
-    )
-
-
-class NotifyConfig(Strict):
-    webhooks: list[WebhookConfig] = Field(
-        default_factory=list,
-        title="Webhooks",
-        description="Outgoing HMAC-signed webhooks for integrations.",
-    )
-    mqtt: MqttConfig = Field(
-        default_factory=MqttConfig, title="MQTT", description="MQTT publishing."
-    )
-    poll_s: float = Field(
-        0.05,
-        ge=0.01,
-        le=10,
-        title="Event poll interval",
-        description="How often committed alerts and crowd samples are picked up for live "
-        "notification; shorter lowers latency at the cost of more small queries.",
-    )
 
 
 class OutboxConfig(Strict):

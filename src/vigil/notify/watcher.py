@@ -26,6 +26,10 @@ from vigil.storage import Repository
 
 log = logging.getLogger(__name__)
 
+LOOKBACK = timedelta(minutes=2)
+"""How far back alerts are looked for: at start (committed during a restart) and by a new
+notification leader's replay; each sink's delivery record keeps either from sending twice."""
+
 StatusSource = Callable[[], list[tuple[str, str, str | None]]]
 """Returns ``(camera_id, state, last_error)`` per running camera."""
 
@@ -41,7 +45,7 @@ class EventWatcher:
         statuses: StatusSource | None = None,
         poll_s: float = 0.05,
         slow_s: float = 1.0,
-        lookback: timedelta = timedelta(minutes=2),
+        lookback: timedelta = LOOKBACK,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.repo = repo

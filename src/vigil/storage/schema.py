@@ -378,4 +378,14 @@ record_keys = Table(
     Column("recorded_at", UtcDateTime, nullable=False, index=True),
 )
 
+# Which alert each notification sink has delivered (revision 0010; see vigil.storage.deliveries):
+# a restarted or newly elected sender skips what is here and sends what is not.
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("sink", String(ID), primary_key=True),
+    _id("alert_id", primary_key=True),
+    Column("delivered_at", UtcDateTime, nullable=False, index=True),
+)
+
 ALL_TABLES = tuple(metadata.sorted_tables)

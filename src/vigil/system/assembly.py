@@ -32,15 +32,19 @@ archive index is saved.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from vigil.config.settings import VigilConfig
 from vigil.core.domain import CameraRow
 from vigil.core.records import Alert, AlertKind, CrowdSample, PlateRead
+from vigil.errors import ConfigError
 from vigil.governance.accounts import AccountService, LoginPolicy
 from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
@@ -52,9 +56,11 @@ from vigil.governance.verification import VerificationService
 from vigil.governance.watchlists import WatchlistService
 from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.live import FaceIdentifier
+from vigil.notify.events import AlertEvent
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
+from vigil.storage.deliveries import DeliveryLog
 from vigil.storage.factory import media_store_from_config, open_database_from_config
 from vigil.storage.leases import HOUSEKEEPING_LOCK_KEY, LeaderLock
 from vigil.storage.media import MediaStore
@@ -79,6 +85,7 @@ log = logging.getLogger(__name__)
 
 AUDIT_ANCHOR = "audit-anchor.json"
 OUTBOX_DIR = "outbox"  # the outbox's disk spool, under system.data_dir
+SECRET_FILE = "secret.key"  # the generated server secret when api.secret_key is unset
 
 
 @dataclass
@@ -289,16 +296,29 @@ def identification_factory(
     return make
 
 
-def notification_senders(config: VigilConfig) -> list[SinkPart]:
-    """Fresh webhook and MQTT senders for the configured targets (not started)."""
+def notification_senders(config: VigilConfig, deliveries: DeliveryLog | None) -> list[SinkPart]:
+    """Fresh webhook and MQTT senders for the configured targets (not started), each keeping
+    its delivery record in ``deliveries``."""
     from vigil.notify.mqtt import MqttPublisher
     from vigil.notify.webhooks import WebhookSender
 
     n = config.notify
-    senders: list[SinkPart] = [WebhookSender(hook) for hook in n.webhooks]
+    senders: list[SinkPart] = [WebhookSender(h, deliveries=deliveries) for h in n.webhooks]
     if n.mqtt.enabled:
-        senders.append(MqttPublisher(n.mqtt, cameras=[c.id for c in config.cameras if c.enabled]))
+        cams = [c.id for c in config.cameras if c.enabled]
+        senders.append(MqttPublisher(n.mqtt, cameras=cams, deliveries=deliveries))
     return senders
+
+
+def recent_alerts(repo: Repository, window: timedelta) -> Callable[[], list[AlertEvent]]:
+    """What a new notification leader replays: the alerts raised within ``window``, oldest
+    first (its senders skip the delivered ones)."""
+
+    def replay() -> list[AlertEvent]:
+        found = repo.list_alerts(since=utc_now() - window, limit=500)
+        return [AlertEvent(a) for a in sorted(found, key=lambda a: (a.raised_at, a.id))]
+
+    return replay
 
 
 def housekeeping(services: Services, config: VigilConfig, keeper: Startable) -> LeaderOnly:
@@ -326,12 +346,14 @@ def notifiers(
     webhook and MQTT senders, run only by the leader among every process sharing the database
     (:class:`LeaderOnly`), so each notification goes out once. On SQLite this process is
     always the leader, so the embedded mode sends everything, as before."""
-    from vigil.notify.watcher import EventWatcher
+    from vigil.notify.watcher import LOOKBACK, EventWatcher
 
+    deliveries = DeliveryLog(services.repo.db)
     leader = LeaderOnly(
         LeaderLock(services.repo.db),
         services.hub,
-        make_sinks=lambda: notification_senders(config),
+        make_sinks=lambda: notification_senders(config, deliveries),
+        replay=recent_alerts(services.repo, LOOKBACK),
         check_s=config.cluster.leader_check_s,
         name="notify_leader",
     )
@@ -398,7 +420,43 @@ def with_table_flags(config: VigilConfig, repo: Repository) -> VigilConfig:
 def _secret(config: VigilConfig) -> bytes:
     if config.api.secret_key is not None:
         return config.api.secret_key.get_secret_value().encode()
-    log.warning(
-        "api.secret_key is not set: using a random key; CSRF tokens will not survive a restart"
+    path = config.system.data_dir / SECRET_FILE
+    log.info(
+        "api.secret_key is not set: using the generated key in %s (API processes on other "
+        "machines need api.secret_key, or this data directory shared)",
+        path,
     )
-    return secrets.token_bytes(32)
+    return persisted_secret(path)
+
+
+def persisted_secret(path: Path) -> bytes:
+    """The server secret kept in ``path``, generated on first use (a 0600 file).
+
+    Why keep it rather than draw a fresh one per start: sessions live in the database and
+    survive a restart, but their CSRF tokens are HMACs under this secret, so a fresh key made
+    every console POST fail after a restart while the session cookie stayed valid. Kept in the
+    data directory, the key is as safe as the database next to it (whoever reads the data
+    directory holds the sessions anyway). Several processes starting at once agree on one key:
+    each writes its candidate to a private temporary file and links it into place, which fails
+    if another got there first; everyone then reads what is in place. A key file that others
+    may read is refused, as ``ssh`` refuses a readable private key.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    if path.stat().st_mode & 0o077:
+        raise ConfigError(f"{path} may be read by other users; chmod 600 it (it signs sessions)")
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ConfigError(f"{path} holds no usable key (under 32 characters); delete it")
+    return key.encode()

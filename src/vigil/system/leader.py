@@ -9,11 +9,15 @@ them on the hub and starts the leader's tasks; on losing it (the database went a
 them. A killed leader's lock is released by the server as its connection ends, so a follower
 takes over within ``check_s`` (plus the time to connect its senders).
 
-The trade-off of handing over this way: an event is sent by the process that held the lock when
-its watcher saw it. An alert committed while nobody holds the lock (between the leader's death
-and the takeover, at most ``check_s``) reaches every WebSocket but no webhook or MQTT subscriber;
-one seen by the dying leader may have been queued and not sent. Delivery is at most once across a
-takeover, exactly once otherwise; a durable outbox would make it at least once (not built).
+What a takeover does about alerts in flight: each sender records the alerts its receiver
+acknowledged (:mod:`vigil.storage.deliveries`), and on taking the lock the new leader hands its
+fresh senders ``replay()``, the alerts of the watcher's window (the last two minutes by
+default); each sender skips what the record holds and sends the rest. So an alert committed
+while nobody held the lock, or queued by the dying leader and never sent, still goes out once.
+What remains: an alert acknowledged by the receiver whose record the dying leader had not yet
+written goes out a second time (at least once, never lost within the window); an alert older
+than the window when the takeover happens (a takeover after more than two minutes without a
+leader) is not replayed.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from vigil.notify.events import Event
@@ -47,6 +51,8 @@ class LeaderOnly:
         make_sinks: builds fresh senders each time leadership is taken (an MQTT client keeps its
             connection state; a new one is simpler than a restarted one).
         tasks: started on taking the lock and stopped on losing it (must be restartable).
+        replay: the events the fresh senders get first, on taking the lock (the recent alerts;
+            each sender skips those its delivery record holds).
         check_s: how often a follower asks for the lock and the leader checks it still holds
             it. Shorter: faster takeover, one more cheap query per process per period.
         name: what the status calls it (one process may hold several such locks).
@@ -59,10 +65,12 @@ class LeaderOnly:
         *,
         make_sinks: Callable[[], Sequence[SinkPart]] = list,
         tasks: Sequence[Startable] = (),
+        replay: Callable[[], Iterable[Event]] | None = None,
         check_s: float = 2.0,
         name: str = "leader",
     ) -> None:
         self.name = name
+        self.replay = replay
         self.lock = lock
         self.hub = hub
         self.make_sinks = make_sinks
@@ -129,6 +137,16 @@ class LeaderOnly:
             self.hub.add_sink(sink)
         for task in self.parts:
             task.start()
+        if self.replay is not None and self._sinks:
+            replayed = 0
+            for event in self.replay():
+                for sink in self._sinks:
+                    try:
+                        sink(event)
+                    except Exception:
+                        log.exception("replaying an event to %r failed", sink)
+                replayed += 1
+            log.info("leader: replayed %d recent event(s) to the new senders", replayed)
 
     def _step_down(self) -> None:
         if not self.leading:

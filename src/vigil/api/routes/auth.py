@@ -83,8 +83,18 @@ def login(body: LoginRequest, request: Request, response: Response) -> LoginResp
 
 
 @auth.post("/logout", response_model=Done)
-def logout(request: Request, response: Response, p: Principal = access()) -> Done:
-    """Revoke the session (or key) this request was made with."""
+def logout(request: Request, response: Response, p: Principal = access(csrf=False)) -> Done:
+    """Revoke the session (or key) this request was made with, and clear the session cookie.
+
+    No CSRF header is needed here, unlike every other unsafe call of a cookie session: a
+    sign-out must work with nothing but the session itself, because the CSRF token is what a
+    lost tab state or a server secret changed by a restart destroys, and a sign-out that fails
+    then leaves a valid session behind in the browser. The trade-off is that another site could
+    in principle sign a user out (a forced logout): it gains nothing but a nuisance, and the
+    cookie's ``SameSite=Strict`` already keeps browsers from sending it on cross-site requests.
+    A cookie that no longer authenticates is cleared by the 401 answer itself
+    (:mod:`vigil.api.errors`), so the browser ends up signed out either way.
+    """
     services(request).accounts.revoke(p)
     response.delete_cookie(COOKIE, path="/")
     return Done()

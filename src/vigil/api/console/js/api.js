@@ -71,7 +71,9 @@ export async function call(method, path, { body, headers = {}, raw = false } = {
   }
   if (!response.ok) {
     const error = await failure(response);
-    if (response.status === 401 && path !== "/auth/login") onUnauthenticated(error);
+    if (response.status === 401 && !["/auth/login", "/auth/logout"].includes(path)) {
+      onUnauthenticated(error);
+    }
     throw error;
   }
   return raw ? response : response.json();
@@ -87,12 +89,22 @@ export async function login(username, password) {
   return answer.user;
 }
 
+/**
+ * Sign out on the server. Resolves to "signed_out" (the server ended the session and cleared
+ * the cookie) or "already_ended" (the server no longer knew the session: a 401, which also
+ * clears the cookie); throws the ApiError of any other failure, when the session may still be
+ * valid. The server needs no CSRF token here, so a token lost to a restart cannot block it.
+ */
 export async function logout() {
   try {
     await post("/auth/logout", undefined);
-  } finally {
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401) throw err;
     sessionStorage.removeItem(CSRF_KEY);
+    return "already_ended";
   }
+  sessionStorage.removeItem(CSRF_KEY);
+  return "signed_out";
 }
 
 export function forgetSession() {

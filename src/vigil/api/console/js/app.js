@@ -152,12 +152,22 @@ async function start() {
     if (state.user) signedOut("Your session has ended. Please sign in again.");
   });
   document.getElementById("logout").addEventListener("click", async () => {
+    let outcome;
     try {
-      await api.logout();
-    } catch {
-      // signed out locally either way; the server session expires on its own
+      outcome = await api.logout();
+    } catch (err) {
+      // The server did not end the session: saying "signed out" would be untrue (the cookie
+      // would still open every page and the live stream), so the user stays and is told.
+      const why = err.fullMessage ?? err.message;
+      main.prepend(message("error", `Sign-out failed: ${why}. You are still signed in; try again.`));
+      announce("Sign-out failed. You are still signed in.");
+      return;
     }
-    signedOut("You are signed out.");
+    signedOut(
+      outcome === "signed_out"
+        ? "You are signed out."
+        : "Your session had already ended on the server. You are signed out.",
+    );
   });
   window.addEventListener("hashchange", render);
   if (api.csrfToken()) {
