@@ -30,6 +30,10 @@ class Subscription:
         roles: the user's roles (decides which event kinds it may receive).
         kinds: the kinds it asked for. cameras: the cameras it asked for (``None``: all it may
             see). allowed_cameras: cameras the credential is limited to (API key scopes).
+
+    ``roles``, ``kinds``, ``cameras`` and ``allowed_cameras`` may be replaced while the
+    subscription lives (on its loop), when the credential's access changes
+    (:mod:`vigil.api.live`); publishers read them afresh for each event.
     """
 
     roles: frozenset[Role]
