@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.support.api_env import FAST_HASH, Env, build_env
@@ -235,3 +236,30 @@ def test_a_change_of_roles_or_cameras_narrows_the_socket(
         assert closed["cameras"] == "cam-2", closed
     else:
         assert closed["kinds"] == "camera_status,crowd", closed
+
+
+@pytest.mark.parametrize(
+    ("token", "query", "code"),
+    [
+        (None, "kinds=alert", 4401),  # no credential
+        ("not-a-token", "kinds=alert", 4401),  # a credential that is not valid
+        ("auditor", "kinds=alert", 4403),  # a role without live events
+        ("operator", "kinds=everything", 4400),  # a malformed request
+    ],
+)
+def test_a_refused_socket_is_closed_with_its_documented_code(
+    live: Live, token: str | None, query: str, code: int
+) -> None:
+    """On a real server a refusal reaches the client as the documented close code, not as an
+    HTTP 403 at the handshake (which browsers report as 1006, telling the console nothing)."""
+    roles = {"auditor": Role.AUDITOR, "operator": Role.OPERATOR}
+    bearer = live.env.tokens[roles[token]] if token in roles else token
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    with (
+        connect(
+            f"ws://127.0.0.1:{live.port}/api/v1/events?{query}", additional_headers=headers
+        ) as ws,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == code, closed.value

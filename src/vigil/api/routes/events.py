@@ -62,6 +62,18 @@ def _split(text: str | None) -> list[str]:
     return [p for p in (text or "").split(",") if p] if text else []
 
 
+async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
+    """Refuse a socket with its documented close code.
+
+    Closing before the handshake completes makes the server answer HTTP 403, which browsers
+    report as close code 1006 with no reason, so the console could not tell "signed out" from a
+    network failure. The socket is therefore accepted and closed at once: nothing is sent on it
+    before the close frame, so the refused client learns only the code and the reason.
+    """
+    await ws.accept()
+    await ws.close(code=code, reason=reason[:120])
+
+
 @events.websocket("/events")
 async def stream(ws: WebSocket) -> None:
     """Live events for the authenticated user (see the module docstring)."""
@@ -70,18 +82,18 @@ async def stream(ws: WebSocket) -> None:
     try:
         principal = await asyncio.to_thread(_principal, ws, svc)
     except VigilError as exc:
-        await ws.close(code=CloseCode.CREDENTIAL, reason=exc.message[:120])
+        await _refuse(ws, CloseCode.CREDENTIAL, exc.message)
         return
     try:
         check(principal, ALL_ROLES, "events:read")
     except VigilError as exc:
-        await ws.close(code=CloseCode.SCOPE, reason=exc.message[:120])
+        await _refuse(ws, CloseCode.SCOPE, exc.message)
         return
     wanted = _split(ws.query_params.get("kinds")) or list(EVENT_KINDS)
     cams = _split(ws.query_params.get("cameras"))
     if any(k not in EVENT_KINDS for k in wanted) or len(cams) > 1000:
         reason = f"kinds must be among {','.join(EVENT_KINDS)}"
-        await ws.close(code=CloseCode.BAD_QUERY, reason=reason)
+        await _refuse(ws, CloseCode.BAD_QUERY, reason)
         return
     kinds: frozenset[EventKind] = frozenset(k for k in EVENT_KINDS if k in wanted)
     loop = asyncio.get_running_loop()
@@ -90,7 +102,7 @@ async def stream(ws: WebSocket) -> None:
             live.open, principal, _client(ws), kinds, frozenset(cams) or None, loop
         )
     except LiveRefusedError as exc:
-        await ws.close(code=exc.code, reason=exc.reason[:120])
+        await _refuse(ws, exc.code, exc.reason)
         return
     svc.hub.subscribe(conn.sub)
     try:
