@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from tests.support import outage
+from tests.support.storage import truncate_all
 from vigil.cluster.runner import ClusterRunner
 from vigil.storage import Database, Repository
 from vigil.system.assembly import assemble
@@ -115,6 +116,8 @@ def _done(row: dict[str, Any]) -> bool:
 def test_a_dead_nodes_cameras_resume_elsewhere_and_lose_or_double_nothing(
     pg_url: str, vtest_video: Path, tmp_path: Path
 ) -> None:
+    truncate_all(db := Database(pg_url))  # the session's database: earlier tests' rows out
+    db.dispose()
     reference = outage.run(
         assemble(
             outage.config(

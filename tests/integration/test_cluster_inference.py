@@ -22,8 +22,10 @@ import numpy as np
 import pytest
 
 from tests.support.polling import wait_for
+from tests.support.storage import truncate_all
 from vigil.cluster.runner import ClusterRunner
 from vigil.config.settings import VigilConfig
+from vigil.storage import Database
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
@@ -157,6 +159,8 @@ def _saturated(tmp_path: Path, pg_url: str, video: Path, cluster: Any) -> None:
 def test_cameras_share_a_batching_pool_that_keeps_high_priority_cameras_served(
     pg_url: str, vtest_video: Path, tmp_path: Path
 ) -> None:
+    truncate_all(db := Database(pg_url))  # the session's database: earlier tests' rows out
+    db.dispose()
     cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     try:
         cam_node = cluster.add_node(num_cpus=4)

@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.polling import wait_for
+from tests.support.storage import truncate_all
 from vigil.cluster.runner import ACTOR_PREFIX, ClusterRunner
 from vigil.config.settings import VigilConfig
 from vigil.core.domain import CameraRow, Role
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.cameras import CameraService
-from vigil.storage import Repository
+from vigil.storage import Database, Repository
 from vigil.storage.factory import open_database_from_config
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # nodes on loopback
@@ -77,6 +78,8 @@ def _kill_leftovers() -> None:
 def test_a_joining_node_takes_cameras_and_the_database_decides_what_runs(
     pg_url: str, vtest_video: Path, tmp_path: Path
 ) -> None:
+    truncate_all(db := Database(pg_url))  # the session's database: earlier tests' rows out
+    db.dispose()
     cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     first = cluster.add_node(num_cpus=2)
     cluster.wait_for_nodes()

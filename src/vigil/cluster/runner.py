@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 ACTOR_PREFIX = "vigil-camera-"
 MAX_GAPS = 20
 MAX_MOVES_KEPT = 20
+POOL_ASK_S = 60.0  # how long placement waits for a pool actor to say where it runs
 COST_SMOOTHING = 0.3  # weight of a new measurement in the camera's cost (exponential average)
 
 
@@ -96,6 +97,8 @@ class ClusterRunner:
         self._poll_lock = threading.Lock()
         self._owns_ray = False
         self.pool: dict[PoolKind, list[Any]] = {}  # shared model actors per kind (pooled)
+        self._pool_nodes: dict[tuple[str, int], str] = {}  # (kind, index) -> node last seen
+        self._pool_asked: set[tuple[str, int]] = set()
         self._actor_class: Any = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -310,11 +313,42 @@ class ClusterRunner:
         import ray
 
         need = self.config.cluster.camera_cpus
+        reserved = self._pool_reservations()
         out = {}
         for n in ray.nodes():  # type: ignore[no-untyped-call]
-            cpus = float(n.get("Resources", {}).get("CPU", 0.0))
+            node = str(n["NodeID"])
+            cpus = float(n.get("Resources", {}).get("CPU", 0.0)) - reserved.get(node, 0.0)
             if n.get("Alive") and cpus >= need:
-                out[str(n["NodeID"])] = cpus
+                out[node] = cpus
+        return out
+
+    def _pool_reservations(self) -> dict[str, float]:
+        """CPUs the inference pool actors hold, per node.
+
+        A camera placed on a node whose CPUs a pool actor holds would wait there for ever: soft
+        node affinity falls back to another node only when the chosen one is dead or could
+        never fit the actor, not when it is merely full. So the scheduler sees those nodes with
+        the pool's CPUs taken out. Each pool actor is asked where it runs: the first time with
+        a wait long enough for it to load its models, later briefly; one that does not answer
+        (being re-created elsewhere) keeps its last known node.
+        """
+        import ray
+
+        per_actor = self.config.cluster.pool.cpus
+        if per_actor <= 0:
+            return {}
+        for kind, servers in self.pool.items():
+            for i, actor in enumerate(servers):
+                known = (kind, i) in self._pool_asked
+                self._pool_asked.add((kind, i))
+                try:  # the first time, wait for it to start; later, ask briefly
+                    stats = ray.get(actor.stats.remote(), timeout=1.0 if known else POOL_ASK_S)
+                    self._pool_nodes[(kind, i)] = str(stats["node"])
+                except Exception:  # not answering now: keep where it was last seen
+                    continue
+        out: dict[str, float] = {}
+        for node in self._pool_nodes.values():
+            out[node] = out.get(node, 0.0) + per_actor
         return out
 
     def _costs(self) -> dict[str, float]:

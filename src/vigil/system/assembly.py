@@ -144,6 +144,9 @@ def assemble(
         media,
         audit,
         config=config,
+        # A camera node serves no API and mints no session: a throwaway key, no key file on
+        # the node's disk (the head and API processes keep the one that signs sessions).
+        secret=None if head else secrets.token_bytes(32),
         watchlist_factory=watchlist_factory(config, repo, media, audit),
         archive=archive,
     )
