@@ -566,6 +566,7 @@ def test_supervisor_manages_a_hotlist_on_the_plates_page(
     errors = page.locator("#entry-errors [role=alert]")
     for pattern, status, words in (
         ("***", "422", "only '*' matches every plate"),
+        ("?*", "422", "at least 4 are needed"),  # the services' one validator, as the API said
         ("AB_12", "422", "pattern: String should match pattern"),
         ("AB 1234", "409", "already holds AB1234"),
     ):

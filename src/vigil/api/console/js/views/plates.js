@@ -397,8 +397,9 @@ function scanLine(result) {
     `Scanned ${result.scanned.toLocaleString()} plate read${result.scanned === 1 ? "" : "s"}; ` +
       `${n} match${n === 1 ? "" : "es"}.`,
     result.truncated
-      ? " Truncated: the scan stopped at its bound before reaching the oldest reads in the " +
-        "window, so older matches may be missing; narrow the time window."
+      ? " Truncated: this page stopped before the oldest reads in the window (it is full or " +
+        "reached its time bound); older matches may exist, so narrow the time window or " +
+        "search again from the oldest time shown."
       : " Not truncated: every read in the window was checked.",
     n >= SEARCH_LIMIT ? ` Only the first ${SEARCH_LIMIT} matches are shown.` : "",
   ];
