@@ -6,7 +6,11 @@ The population mixes common formats (US ``ABC1234`` and ``7ABC123``, UK ``AB12CD
 real roads), compared after the confusable fold, which makes matches *more* likely (``O``, ``Q``
 and ``D`` all read as ``0``). Hypothesis builds patterns the way an adversary would - from real
 plates with characters swapped for ``?`` and runs for ``*``, or from the most frequent
-characters - and steers towards the broadest pattern it can find (``target``).
+characters - and steers towards the broadest pattern it can find (``target``). The search is
+derandomised so the gate is the same on every run. A random search over one run (200 examples
+per distance) found at most 1.9% (``AA*6*``), 0.6% and 2.9% at distances 0, 1 and 2 under the
+rule as it stands (the hand-picked ``*0*0*0*`` below: 2.0%), and 6.1% (``A*9580*``, distance 2)
+under the earlier rule that counted an edit as one character in a pattern with ``*``.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ def _accepted(pattern: str, *, min_literals: int, k: int) -> str | None:
         return None
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(patterns(), st.integers(0, 2))
 def test_no_accepted_search_pattern_matches_more_than_the_bound(raw: str, k: int) -> None:
     text = _accepted(raw, min_literals=SEARCH_MIN, k=k)
@@ -81,7 +85,7 @@ def test_no_accepted_search_pattern_matches_more_than_the_bound(raw: str, k: int
     assert share <= SEARCH_BOUND, (text, k, share)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(patterns())
 def test_no_accepted_hotlist_entry_matches_more_than_the_bound(raw: str) -> None:
     text = _accepted(raw, min_literals=ENTRY_MIN, k=0)
@@ -99,7 +103,7 @@ def test_the_issue_patterns_match_every_plate_of_the_population() -> None:
 
 @pytest.mark.parametrize(
     ("pattern", "k"),
-    [("*0*0*0*", 0), ("*1*2*3*", 0), ("*0000*", 1), ("*00000*", 2), ("*1*2*3*4*5*", 2)],
+    [("*0*0*0*", 0), ("*1*2*3*", 0), ("*00000*", 1), ("*0000000*", 2), ("A*9580*", 1)],
 )
 def test_hand_picked_broad_patterns_stay_within_the_search_bound(pattern: str, k: int) -> None:
     share = _share(require_specific(pattern, min_literals=SEARCH_MIN, max_distance=k, what="p"), k)
