@@ -81,6 +81,8 @@ def _load(db: Database, n: int) -> list[str]:
     raw = db.writer.raw_connection()
     try:
         cur = raw.cursor()
+        if db.dialect == "sqlite":
+            cur.execute("BEGIN")  # the writer runs in autocommit; one transaction, one fsync
         for row in _rows(n):
             chunk.append(row)
             if len(chunk) == 100_000:
