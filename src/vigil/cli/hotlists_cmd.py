@@ -91,7 +91,8 @@ def _open(config_path: Path | None) -> tuple[Repository, HotlistService]:
     logs.configure(config.system.log_level, json_lines=config.system.log_json)
     repo = Repository(open_database_from_config(config))
     audit = AuditLog(repo, anchor_path=config.system.data_dir / "audit-anchor.json")
-    return repo, HotlistService(PlateStore(repo.db), audit)
+    entry_min = config.plates.entry_min_literals
+    return repo, HotlistService(PlateStore(repo.db), audit, min_literals=entry_min)
 
 
 def _actor(repo: Repository, username: str) -> Actor:

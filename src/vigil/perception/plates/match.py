@@ -60,7 +60,7 @@ def require_specific(pattern: str, *, min_literals: int, max_distance: int = 0, 
         raise ValidationError(
             f"{what} {text!r} has {fixed} fixed character(s){edits}; at least {min_literals} are "
             "needed so that it cannot match most plates",
-            hint="give more of the plate, or a smaller fuzzy distance",
+            hint="give more of the plate" + (", or a smaller fuzzy distance" if edits else ""),
         )
     return text
 
