@@ -227,8 +227,9 @@ class PlateHitChecker:
 
         def store() -> Alert:
             self.repo.add_plate_reads([read])
-            self.store.mark_hit(read, hotlist.id)
-            return self._raise(read, hotlist, entry)
+            alert = self._raise(read, hotlist, entry)
+            self.store.mark_hit(read, hotlist.id, alert.id)
+            return alert
 
         alert = self.store.db.unit(store)  # re-run whole while the database is away
         self.hits += 1

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 from vigil.core.domain import HotlistEntryRow, HotlistRow
-from vigil.core.records import AlertKind, AlertStatus, PlateRead
+from vigil.core.records import AlertStatus, PlateRead
 from vigil.errors import NotFoundError
 from vigil.storage import schema as t
 from vigil.storage.database import Database
@@ -156,13 +156,14 @@ class PlateStore:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def mark_hit(self, read: PlateRead, hotlist_id: str) -> None:
+    def mark_hit(self, read: PlateRead, hotlist_id: str, alert_id: str) -> None:
+        """Mark ``read`` as a hit on the list, naming the alert it raised (retention asks it)."""
         key = plate_key(read)
         self.db.write(
             lambda c: c.execute(
                 update(t.plate_reads)
                 .where(t.plate_reads.c.key == key)
-                .values(hotlist_id=hotlist_id)
+                .values(hotlist_id=hotlist_id, hit_alert_id=alert_id)
             )
         )
 
@@ -262,11 +263,8 @@ class PlateStore:
         def run(c: Connection) -> int:
             col = t.plate_reads.c
             free = col.key.not_in(held)  # linked to a case on legal hold: kept whatever its age
-            false_hit = (
-                exists()
-                .where(alerts.kind == AlertKind.PLATE_HIT.value)
-                .where(alerts.status == AlertStatus.REJECTED.value)
-                .where(alerts.camera_id == col.camera_id, alerts.raised_at == col.read_at)
+            false_hit = exists().where(
+                alerts.id == col.hit_alert_id, alerts.status == AlertStatus.REJECTED.value
             )
             n = c.execute(
                 delete(t.plate_reads).where(

@@ -258,6 +258,9 @@ plate_reads = Table(
     # The hotlist the read hit (revision 0004): hits are kept for that list's retention, reads
     # of vehicles on no hotlist only for ``plates.read_retention_days``.
     _id("hotlist_id", ForeignKey("hotlists.id", ondelete="SET NULL")),
+    # The plate_hit alert the hit raised (revision 0010): a hit whose alert people rejected is
+    # kept only for the retention of reads on no list.
+    _id("hit_alert_id"),
     Index("ix_plate_reads_camera_read", "camera_id", "read_at"),
     Index("ix_plate_reads_read", "read_at"),
     Index("ix_plate_reads_canon_read", "canon", "read_at"),

@@ -13,6 +13,10 @@ an FTS5 ``trigram`` table with external content on SQLite (kept by triggers; it 
 ``plate_reads`` by rowid, which only ``VACUUM`` renumbers: after one, run
 ``INSERT INTO plate_reads_fts(plate_reads_fts) VALUES('rebuild')``).
 
+``plate_reads.hit_alert_id`` names the ``plate_hit`` alert a hit raised, so a hit people
+rejected keeps its read only for the retention of reads on no list (NULL for hits stored
+before: they keep their list's retention, as they did).
+
 ``search_rate`` counts plate and face searches per user per minute like ``login_rate`` counts
 logins, so every API process shares one limit.
 """
@@ -41,6 +45,7 @@ def _folded(column: str) -> str:
 def upgrade() -> None:
     with op.batch_alter_table("plate_reads", schema=None) as batch_op:
         batch_op.add_column(sa.Column("canon", sa.String(16), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("hit_alert_id", sa.String(64), nullable=True))
     op.execute(f"UPDATE plate_reads SET canon = {_folded('text')}")
     op.create_index("ix_plate_reads_canon_read", "plate_reads", ["canon", "read_at"])
     if op.get_bind().dialect.name == "postgresql":
@@ -90,4 +95,5 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS plate_reads_fts")
     op.drop_index("ix_plate_reads_canon_read", table_name="plate_reads")
     with op.batch_alter_table("plate_reads", schema=None) as batch_op:
+        batch_op.drop_column("hit_alert_id")
         batch_op.drop_column("canon")
