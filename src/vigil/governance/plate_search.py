@@ -49,7 +49,7 @@ from vigil.storage.errors import QueryTimeoutError
 from vigil.storage.plates import PlateStore, ReadMatch, ReadPosition
 
 MAX_DISTANCE = 2
-FUZZY_PAGE = 500  # candidates fetched per query of a fuzzy search
+FUZZY_PAGE = 2000  # candidates per query of a fuzzy search (500: 220 ms, 2000: 115 ms at one edit)
 
 
 @dataclass(frozen=True, slots=True)

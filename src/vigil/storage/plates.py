@@ -221,9 +221,11 @@ class PlateStore:
         if self.db.dialect == "postgresql":  # pg_trgm's GIN index serves LIKE
             return canon.like(glob.replace("?", "_").replace("*", "%"))
         runs = glob.replace("*", "?").split("?")
-        if len(runs[0]) >= max(len(r) for r in runs):
+        longest = max(len(r) for r in runs)
+        if len(runs[0]) >= longest or longest < 3:
             # The longest fixed run leads: a range of the (canon, read_at) b-tree is narrower
-            # than FTS5, which also needs a run of three to use its index at all.
+            # than FTS5. Without a run of three FTS5 cannot use its index and would read all of
+            # it for every page; a plain filter walks the time index once across the pages.
             return canon.op("GLOB")(glob)
         fts = table("plate_reads_fts", column("rowid"), column("canon"))
         found = select(fts.c.rowid).where(fts.c.canon.op("GLOB")(glob))
