@@ -141,6 +141,19 @@ ROWS: tuple[Row, ...] = (
         "exact numpy search",
         unit="ms",
     ),
+    *(
+        Row(
+            f"plate search, {what} (target ≤ 200)",
+            "bench_plates",
+            f"{engine}_{case}_ms",
+            f"{engine}_{case}_full_scan_ms",
+            "full scan, same SQL",
+            unit="ms",
+        )
+        for engine in ("sqlite", "postgresql")
+        for case, what in (("exact", f"exact, {engine}"), ("wildcard_inner", f"AB?12*, {engine}"))
+    ),
+    Row("plate reads searched", "bench_plates", "reads", unit="reads"),
     Row("archive recall@10 vs exact", "bench_storage", "archive_recall_at_10"),
     Row("archive size searched", "bench_storage", "archive_vectors", unit="vectors"),
     Row("alert → WebSocket p50", "bench_api", "ws_alert_p50_ms", unit="ms"),

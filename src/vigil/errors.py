@@ -132,7 +132,7 @@ class AuthenticationError(VigilError):
 
 
 class RateLimitedError(VigilError):
-    """Too many attempts (login throttling)."""
+    """Too many attempts (login throttling, per-user search rates)."""
 
     code = "rate_limited"
     http_status = 429

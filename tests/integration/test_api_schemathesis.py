@@ -116,7 +116,7 @@ def known_ids(fuzz_env: Env) -> dict[str, str]:
     assert r.status_code == 201, r.text
     hotlist_id = str(r.json()["id"])
     r = c.post(
-        f"/api/v1/hotlists/{hotlist_id}/entries", json={"pattern": "AB?1*", "reason": "report 9"}
+        f"/api/v1/hotlists/{hotlist_id}/entries", json={"pattern": "AB?12*", "reason": "report 9"}
     )
     assert r.status_code == 201, r.text
     entry_id = str(r.json()["id"])

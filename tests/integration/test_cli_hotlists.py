@@ -193,6 +193,8 @@ def test_bad_hotlists_are_refused_with_the_rule(cli: Cli, args: list[str], messa
         ("AB1234567890123456", "a plate pattern is 1-16 letters"),
         ("**", "only '*' matches every plate"),
         ("", "--pattern: String should match pattern"),
+        ("?*", "at least 4 are needed"),  # issue 24: the services' one validator
+        ("AB?1*", "has 3 fixed character(s)"),
     ],
 )
 def test_malformed_plate_patterns_are_refused(cli: Cli, plate: str, message: str) -> None:

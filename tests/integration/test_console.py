@@ -551,6 +551,7 @@ def test_supervisor_manages_a_hotlist_on_the_plates_page(
     errors = page.locator("#entry-errors [role=alert]")
     for pattern, status, words in (
         ("***", "422", "only '*' matches every plate"),
+        ("?*", "422", "at least 4 are needed"),  # the services' one validator, as the API said
         ("AB_12", "422", "pattern: String should match pattern"),
         ("AB 1234", "409", "already holds AB1234"),
     ):
@@ -612,6 +613,37 @@ def test_investigator_runs_an_audited_plate_search(
     assert runs[-1].reason == "witness statement, case 2025/311"
     assert details["kind"] == "plate" and details["pattern"] == "KLM4822"
     assert details["max_distance"] == "1" and details["from"].startswith("2020-06-15")
+
+
+def test_investigator_pages_to_older_plate_matches(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    """The API pages newest first; the console's "Older matches" sends next_cursor back."""
+    env, expect = console.env, sync_api.expect
+    now = datetime.now(UTC)
+    box = (0.0, 0.0, 9.0, 5.0)
+    reads = [
+        PlateRead("cam-1", now - timedelta(minutes=i + 1), f"PGN1{i:03d}", 0.9, "us", box, i)
+        for i in range(105)
+    ]
+    env.repo.add_plate_reads(reads)
+    page = signed_in(new_page(), console, Role.INVESTIGATOR)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Plates").click()
+    form = page.locator("#plate-search-form")
+    form.get_by_label("Plate or partial plate").fill("PGN1*")
+    form.get_by_label("Reason (required; recorded in the audit chain)").fill("paging, case 12")
+    form.get_by_role("button", name="Search").click()
+    expect(page.locator("#plate-page")).to_have_text("Page 1.", timeout=WAIT_MS)
+    assert page.locator("#plate-hits tbody tr").count() == 100
+    assert page.locator("#plate-scan").get_attribute("data-truncated") == "true"
+    page.get_by_role("button", name="Older matches").click()
+    expect(page.locator("#plate-page")).to_have_text("Page 2.", timeout=WAIT_MS)
+    rows = page.locator("#plate-hits tbody tr")
+    assert rows.count() == 5 and page.locator("#plate-older").count() == 0
+    texts = [rows.nth(i).locator("th").inner_text() for i in range(5)]
+    assert texts == [f"PGN1{i:03d}" for i in range(100, 105)]  # the five oldest, newest first
+    runs = [e for e in iter_entries(env.repo) if e.action == "search.run"][-2:]
+    assert [dict(e.details)["continued"] for e in runs] == ["false", "true"]
 
 
 def test_operator_sees_no_plates_page_and_gets_the_api_refusal(

@@ -80,7 +80,7 @@ def test_hit_raises_an_alert_that_one_confirmation_makes_actionable(w: World) ->
     lists, check, _ = parts(w)
     low = lists.create(SUPERVISOR, name="watch", priority=10, reason="r", retention_days=30)
     high = lists.create(SUPERVISOR, name="amber", priority=95, reason="child", retention_days=60)
-    lists.add_entry(SUPERVISOR, low.id, "7?B*", "partial from a witness")
+    lists.add_entry(SUPERVISOR, low.id, "7?B55*", "partial from a witness")
     lists.add_entry(SUPERVISOR, high.id, "7XB123", "amber alert")
     assert check(read(w, "ZZZ999")) is None  # on no list: stored, no alert
     alert = check(read(w, "7XB123", track=2))

@@ -11,14 +11,15 @@ from vigil.core.records import PlateRead
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.purge import RetentionPolicy
 from vigil.storage.plates import PlateStore
+from vigil.storage.repository import plate_key
 
 
 def stored_read_id(env: Env, text: str, days_ago: float) -> str:
     at = datetime.now(UTC) - timedelta(days=days_ago)
-    env.repo.add_plate_reads([PlateRead("cam-1", at, text, 0.9, "us", (0, 0, 10, 5), 1)])
-    scan = PlateStore(env.repo.db).scan_reads(cameras=None, since=None, until=None, lengths=(2, 8))
-    (key,) = [s.key for s in scan if s.read.text == text]
-    return key
+    read = PlateRead("cam-1", at, text, 0.9, "us", (0, 0, 10, 5), 1)
+    env.repo.add_plate_reads([read])
+    assert PlateStore(env.repo.db).has_read(plate_key(read))
+    return plate_key(read)
 
 
 def test_a_case_holds_its_records_past_retention(env: Env) -> None:

@@ -6,7 +6,9 @@ chain, so the roles (supervisor or investigator), the refusals and the audit ent
 (``hotlist.create``, ``hotlist.add_entry``, ``hotlist.remove_entry``, ``hotlist.delete``) are the
 same from the shell as over HTTP. The arguments are checked by the API's own request models
 (``HotlistIn``, ``EntryIn`` and the reason header) before the database is opened, so a priority,
-retention, reason or plate pattern the API refuses is refused here by the same rule, with exit 2.
+retention, reason or plate pattern the API refuses is refused here by the same rule, with exit 2
+(an entry with too few fixed characters, ``?*`` say, is refused by the service's
+``require_specific``, the rule the API and the console reach too).
 
 ``--actor`` names the user account on whose behalf a change is made; the account must exist, be
 enabled and hold a role the service requires, and the audit chain records that user. Trade-off:
@@ -89,7 +91,8 @@ def _open(config_path: Path | None) -> tuple[Repository, HotlistService]:
     logs.configure(config.system.log_level, json_lines=config.system.log_json)
     repo = Repository(open_database_from_config(config))
     audit = AuditLog(repo, anchor_path=config.system.data_dir / "audit-anchor.json")
-    return repo, HotlistService(PlateStore(repo.db), audit)
+    entry_min = config.plates.entry_min_literals
+    return repo, HotlistService(PlateStore(repo.db), audit, min_literals=entry_min)
 
 
 def _actor(repo: Repository, username: str) -> Actor:

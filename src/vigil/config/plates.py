@@ -86,6 +86,33 @@ class PlatesConfig(Strict):
         description="Plate reads that matched no hotlist are deleted after this long; reads "
         "that hit a hotlist are kept for that hotlist's retention.",
     )
+    search_min_literals: int = Field(
+        3,
+        ge=2,
+        le=12,
+        title="Fixed characters of a plate search",
+        description="A plate search pattern needs at least this many letters/digits (not '?' "
+        "or '*') beyond its fuzzy distance, so no search matches most plates. Lower lets "
+        "vaguer searches through and returns more of everyone's movements.",
+    )
+    entry_min_literals: int = Field(
+        4,
+        ge=3,
+        le=12,
+        title="Fixed characters of a hotlist entry",
+        description="A hotlist entry needs at least this many letters/digits (not '?' or '*'): "
+        "an entry raises alerts on every vehicle it matches and keeps their reads for the "
+        "list's retention, so it must name a plate, not a population.",
+    )
+    search_timeout_s: float = Field(
+        5.0,
+        ge=0.1,
+        le=120,
+        title="Plate search time per query",
+        description="One plate search request stops after this long and returns what it found "
+        "with a cursor to continue from; a longer bound answers vaguer (fuzzy) searches in "
+        "fewer requests but holds a database reader longer.",
+    )
     max_reads_per_track: int = Field(
         32,
         ge=1,

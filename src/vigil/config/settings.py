@@ -562,6 +562,22 @@ class ApiConfig(Strict):
         title="Login attempts per client",
         description="Login attempts per minute accepted from one client address (429 above).",
     )
+    plate_search_rate_per_min: int = Field(
+        30,
+        ge=1,
+        le=10_000,
+        title="Plate searches per user",
+        description="Plate searches per minute one user may run, counted in the database so "
+        "every API process shares the count (429 with Retry-After above).",
+    )
+    face_search_rate_per_min: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        title="Face searches per user",
+        description="Archive face searches per minute one user may run (each embeds a photo "
+        "and searches the archive), shared by every API process (429 with Retry-After above).",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         max_length=1000,

@@ -16,6 +16,13 @@ audited exactly like a face alert (``alert.raise``) and verified by the same
 actionable (``plates.hit_confirmations``), because a plate is checked against the vehicle, not a
 person's face.
 
+An entry must name a plate, not a population: at least ``min_literals`` fixed characters
+(``plates.entry_min_literals``, checked by
+:func:`~vigil.perception.plates.match.require_specific`, the rule plate search uses too). An
+entry stored before that rule is skipped by the checker, loudly, so ``?*`` cannot turn every
+passing vehicle into an alert and keep every read for the list's retention. A hit whose alert
+people reject keeps its read only for the short retention (:meth:`PlateStore.delete_expired_reads`).
+
 Trade-off: the entries are cached and reloaded every ``refresh_s`` seconds, so a new entry can
 take that long to hit, in exchange for no database query per vehicle.
 """
@@ -35,7 +42,12 @@ from vigil.core.records import Alert, AlertKind, PlateRead
 from vigil.errors import ConflictError, ValidationError
 from vigil.governance.actors import SYSTEM, Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
-from vigil.perception.plates.match import is_wildcard, normalise_pattern, pattern_distance
+from vigil.perception.plates.match import (
+    is_wildcard,
+    literal_count,
+    pattern_distance,
+    require_specific,
+)
 from vigil.perception.plates.profiles import RegionProfile
 from vigil.storage import Repository
 from vigil.storage.plates import PlateStore
@@ -58,10 +70,12 @@ class HotlistService:
         store: PlateStore,
         audit: AuditLog,
         *,
+        min_literals: int = 4,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.store = store
         self.audit = audit
+        self.min_literals = min_literals
         self.clock = clock
 
     def create(
@@ -129,10 +143,11 @@ class HotlistService:
         *,
         expires_at: datetime | None = None,
     ) -> HotlistEntryRow:
-        """Add an exact or wildcard plate; :class:`ConflictError` if the list already has it."""
+        """Add an exact or wildcard plate; :class:`ConflictError` if the list already has it,
+        :class:`ValidationError` if it has fewer than ``min_literals`` fixed characters."""
         actor.require(*MANAGERS, action="changing a hotlist")
         why = _reason(reason, "a hotlist entry")
-        text = normalise_pattern(pattern)
+        text = require_specific(pattern, min_literals=self.min_literals, what="hotlist entry")
         self.store.get_hotlist(hotlist_id)
         now = self.clock()
         if expires_at is not None and expires_at <= now:
@@ -180,6 +195,7 @@ class PlateHitChecker:
         audit: AuditLog,
         profile: RegionProfile,
         *,
+        min_literals: int = 4,
         refresh_s: float = 10.0,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -187,6 +203,7 @@ class PlateHitChecker:
         self.store = store
         self.audit = audit
         self.profile = profile
+        self.min_literals = min_literals
         self.refresh_s = refresh_s
         self.clock = clock
         self._entries: list[tuple[HotlistRow, HotlistEntryRow, str]] = []
@@ -210,8 +227,9 @@ class PlateHitChecker:
 
         def store() -> Alert:
             self.repo.add_plate_reads([read])
-            self.store.mark_hit(read, hotlist.id)
-            return self._raise(read, hotlist, entry)
+            alert = self._raise(read, hotlist, entry)
+            self.store.mark_hit(read, hotlist.id, alert.id)
+            return alert
 
         alert = self.store.db.unit(store)  # re-run whole while the database is away
         self.hits += 1
@@ -228,12 +246,30 @@ class PlateHitChecker:
     def _active(self) -> list[tuple[HotlistRow, HotlistEntryRow, str]]:
         with self._lock:
             if time.monotonic() - self._loaded >= self.refresh_s:
-                self._entries = [
-                    (h, e, self._canon_pattern(e.pattern))
-                    for h, e in self.store.active_entries(self.clock())
-                ]
+                self._entries = self._specific(self.store.active_entries(self.clock()))
                 self._loaded = time.monotonic()
             return self._entries
+
+    def _specific(
+        self, entries: list[tuple[HotlistRow, HotlistEntryRow]]
+    ) -> list[tuple[HotlistRow, HotlistEntryRow, str]]:
+        """The entries specific enough to hit. An entry stored before ``min_literals`` was
+        enforced (``?*`` matched every vehicle) is skipped, loudly: its "hits" would raise an
+        alert on everyone and keep every read for the list's retention."""
+        out = []
+        for h, e in entries:
+            if literal_count(e.pattern) < self.min_literals:
+                log.warning(
+                    "hotlist %s entry %s has %d fixed character(s), fewer than %d: it raises "
+                    "no hits; remove it and add a more specific one",
+                    h.id,
+                    e.id,
+                    literal_count(e.pattern),
+                    self.min_literals,
+                )
+                continue
+            out.append((h, e, self._canon_pattern(e.pattern)))
+        return out
 
     def _canon_pattern(self, pattern: str) -> str:
         return "".join(c if c in "?*" else self.profile.canonical(c) or c for c in pattern)

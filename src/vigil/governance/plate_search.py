@@ -4,33 +4,52 @@ An investigator searches the stored plate reads by a pattern (``AB1234``, ``AB?2
 distance (0 = exact or wildcard match; 1-2 = also reads one or two characters off, for a
 witness's partial memory or an OCR slip), optional cameras and a time range, always with a
 reason. Results are bounded by the cameras the caller may see (``Principal.cameras``). Each
-search appends one ``search.run`` entry (kind ``plate``, the pattern, distance, cameras, window,
-result count) before results are returned. Plates are not biometric data, so no post-event
-authorisation is needed (unlike the face archive), but the search is still personal-data
-processing and is logged like one.
+request appends one ``search.run`` entry (kind ``plate``, the pattern, distance, cameras, window,
+result count, whether it continued an earlier page) before results are returned. Plates are not
+biometric data, so no post-event authorisation is needed (unlike the face archive), but the
+search is still personal-data processing and is logged like one.
 
-Matching is on the region's canonical forms (:mod:`vigil.perception.plates.match`). The scan is
-bounded: reads in the window are streamed newest first, only those of a plausible length, up to
-``max_scan`` rows; a search that hit the bound says so (``truncated``) instead of pretending
-the archive held nothing more.
+How a search stays cheap and complete:
+
+* **Specific patterns only.** A pattern needs ``min_literals`` fixed characters beyond its
+  fuzzy distance (:func:`~vigil.perception.plates.match.require_specific`), so ``?*`` cannot
+  return every read.
+* **Indexed.** Matching is on the folded text (``plate_reads.canon``, confusables folded as
+  :mod:`vigil.core.plates` says, so ``8B5`` finds ``BB5`` at distance 0). Exact plates use a
+  b-tree, wildcards a trigram index; a fuzzy search asks the index for reads containing one of
+  ``k + 1`` disjoint pieces of the pattern and computes each candidate's distance here.
+* **Paged and complete.** Reads come newest first by ``(read_at, key)``; a page that did not
+  reach the oldest read in the window returns ``next_cursor`` to continue from, so no read in
+  the retention window is out of reach (the old scan silently stopped at 100,000 rows). Within
+  a page hits are ordered closest first, then newest.
+* **Bounded in time.** One request stops after ``timeout_s`` and returns what it found with the
+  cursor; each database query is cancelled at the same bound.
+* **Rate-limited per user** (:class:`~vigil.governance.rates.SearchRate`): 429 past the limit.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from vigil.core.domain import Role
+from vigil.core.plates import fold_confusables
 from vigil.core.records import PlateRead
 from vigil.errors import ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
-from vigil.perception.plates.match import normalise_pattern, pattern_distance
+from vigil.governance.rates import PLATE, SearchRate
+from vigil.perception.plates.match import literal_count, pattern_distance, require_specific
 from vigil.perception.plates.profiles import RegionProfile
-from vigil.storage.plates import PlateStore
+from vigil.storage.errors import QueryTimeoutError
+from vigil.storage.plates import PlateStore, ReadMatch, ReadPosition
 
 MAX_DISTANCE = 2
+FUZZY_PAGE = 2000  # candidates per query of a fuzzy search (500: 220 ms, 2000: 115 ms at one edit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +62,27 @@ class PlateHit:
 
 @dataclass(frozen=True, slots=True)
 class PlateSearchResult:
+    """One page: its hits, the reads examined, and where the next page starts (``None``: the
+    window holds no older match)."""
+
     hits: list[PlateHit]
     scanned: int
-    truncated: bool
+    next_cursor: str | None
+
+    @property
+    def truncated(self) -> bool:
+        """True when older matches may exist beyond this page (follow ``next_cursor``)."""
+        return self.next_cursor is not None
 
 
 class PlateSearch:
-    """Audited plate search over the stored reads (see the module docstring)."""
+    """Audited plate search over the stored reads (see the module docstring).
+
+    Args:
+        min_literals: fixed characters a pattern needs beyond its fuzzy distance.
+        timeout_s: time one request may spend; it then returns its page with a cursor.
+        rate: per-user search limit (``None``: unlimited, for tests and the CLI).
+    """
 
     def __init__(
         self,
@@ -57,13 +90,17 @@ class PlateSearch:
         audit: AuditLog,
         profile: RegionProfile,
         *,
-        max_scan: int = 100_000,
+        min_literals: int = 3,
+        timeout_s: float = 5.0,
+        rate: SearchRate | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.store = store
         self.audit = audit
         self.profile = profile
-        self.max_scan = max_scan
+        self.min_literals = min_literals
+        self.timeout_s = timeout_s
+        self.rate = rate
         self.clock = clock
 
     def search(
@@ -78,11 +115,13 @@ class PlateSearch:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        cursor: str | None = None,
     ) -> PlateSearchResult:
-        """Reads matching ``pattern`` within ``max_distance`` edits, best then newest first.
+        """One page of reads matching ``pattern`` within ``max_distance`` edits.
 
         ``cameras`` is what the caller asked for (``None``: all); ``allowed`` what the caller
-        may see (``None``: every camera); the search covers their intersection.
+        may see (``None``: every camera); the search covers their intersection. ``cursor`` is a
+        previous page's ``next_cursor``.
         """
         actor.require(Role.INVESTIGATOR, action="searching plate reads")
         if not reason.strip():
@@ -93,27 +132,28 @@ class PlateSearch:
             raise ValidationError(f"limit must be in [1, 1000], got {limit}")
         if since is not None and until is not None and until <= since:
             raise ValidationError("until must be after since")
-        text = normalise_pattern(pattern)
-        canon = "".join(c if c in "?*" else self.profile.canonical(c) or c for c in text)
+        text = require_specific(
+            pattern,
+            min_literals=self.min_literals,
+            max_distance=max_distance,
+            what="plate search pattern",
+        )
+        before = None if cursor is None else decode_cursor(cursor)
+        if self.rate is not None:
+            self.rate.charge(actor, PLATE)
         scope = _scope(cameras, allowed)
-        fixed = len(text.replace("*", ""))
-        longest = 12 if "*" in text else fixed + max_distance
-        hits: list[PlateHit] = []
-        scanned = 0
         if scope is None or scope:
-            for stored in self.store.scan_reads(
-                cameras=None if scope is None else sorted(scope),
+            result = self._page(
+                text,
+                max_distance,
+                scope=scope,
                 since=since,
                 until=until,
-                lengths=(max(1, fixed - max_distance), longest),
-                max_rows=self.max_scan,
-            ):
-                scanned += 1
-                d = pattern_distance(canon, self.profile.canonical(stored.read.text))
-                if d <= max_distance:
-                    hits.append(PlateHit(stored.read, d, stored.hotlist_id, stored.key))
-        truncated = scanned >= self.max_scan
-        hits.sort(key=lambda h: (h.distance, -h.read.read_at.timestamp()))
+                before=before,
+                limit=limit,
+            )
+        else:
+            result = PlateSearchResult([], 0, None)
         self.audit.append(
             actor.id,
             AuditAction.SEARCH,
@@ -126,11 +166,103 @@ class PlateSearch:
                 ("cameras", "*" if scope is None else ",".join(sorted(scope))[:200]),
                 ("from", since.isoformat() if since else ""),
                 ("to", until.isoformat() if until else ""),
-                ("results", str(min(len(hits), limit))),
-                ("truncated", str(truncated).lower()),
+                ("results", str(len(result.hits))),
+                ("continued", str(before is not None).lower()),
+                ("truncated", str(result.truncated).lower()),
             ],
         )
-        return PlateSearchResult(hits[:limit], scanned, truncated)
+        return result
+
+    def _page(
+        self,
+        text: str,
+        k: int,
+        *,
+        scope: frozenset[str] | None,
+        since: datetime | None,
+        until: datetime | None,
+        before: ReadPosition | None,
+        limit: int,
+    ) -> PlateSearchResult:
+        """Fetch candidates newest first until ``limit`` hits, the window's end or the time
+        bound; the cursor is the last read examined."""
+        canon = fold_confusables(text)
+        match = _index_query(canon, k)
+        batch = limit + 1 if k == 0 else FUZZY_PAGE
+        deadline = time.monotonic() + self.timeout_s
+        hits: list[PlateHit] = []
+        scanned = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 and scanned:
+                break  # out of time: hand back what was found and where to continue
+            try:
+                rows = self.store.search_reads(
+                    match,
+                    cameras=None if scope is None else sorted(scope),
+                    since=since,
+                    until=until,
+                    before=before,
+                    limit=batch,
+                    timeout_s=max(left, 0.1),
+                )
+            except QueryTimeoutError:
+                if not scanned:
+                    raise  # not one read in the bound: the caller must narrow the search
+                break
+            for stored in rows:
+                if len(hits) == limit:
+                    return _sorted(hits, scanned, before)
+                scanned += 1
+                before = ReadPosition(stored.read.read_at, stored.key)
+                d = pattern_distance(canon, self.profile.canonical(stored.read.text))
+                if d <= k:
+                    hits.append(PlateHit(stored.read, d, stored.hotlist_id, stored.key))
+            if len(rows) < batch:
+                return _sorted(hits, scanned, None)  # the window holds nothing older
+        return _sorted(hits, scanned, before)
+
+
+def _index_query(canon: str, k: int) -> ReadMatch:
+    """What to ask the index for: the pattern itself (``k == 0``), or for a fuzzy search the
+    reads that keep one of ``k + 1`` disjoint literal pieces of it intact."""
+    if k == 0:
+        return ReadMatch(canon)
+    runs = [r for r in canon.replace("*", "?").split("?") if r]
+    while len(runs) < k + 1:  # split the longest run until there are k + 1 pieces
+        longest = max(runs, key=len)
+        if len(longest) < 2:
+            break
+        i = runs.index(longest)
+        half = len(longest) // 2
+        runs[i : i + 1] = [longest[:half], longest[half:]]
+    pieces = tuple(sorted(runs, key=len, reverse=True)[: k + 1])
+    fixed = literal_count(canon) + canon.count("?")
+    most = 16 if "*" in canon else fixed + k
+    return ReadMatch(canon, pieces, (max(1, fixed - k), most))
+
+
+def _sorted(hits: list[PlateHit], scanned: int, before: ReadPosition | None) -> PlateSearchResult:
+    hits.sort(key=lambda h: (h.distance, -h.read.read_at.timestamp()))
+    return PlateSearchResult(hits, scanned, None if before is None else encode_cursor(before))
+
+
+def encode_cursor(position: ReadPosition) -> str:
+    raw = f"{position.read_at.isoformat()}|{position.key}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> ReadPosition:
+    """A previous page's ``next_cursor``; :class:`ValidationError` for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, key = raw.split("|")
+        read_at = datetime.fromisoformat(at)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValidationError("cursor is not one this search returned") from None
+    if read_at.tzinfo is None or not key:
+        raise ValidationError("cursor is not one this search returned")
+    return ReadPosition(read_at, key)
 
 
 def _scope(

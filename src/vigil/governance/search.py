@@ -33,6 +33,7 @@ from vigil.errors import NotFoundError, PolicyViolationError, ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.governance.deployments import DeploymentKind, DeploymentService
+from vigil.governance.rates import FACE, SearchRate
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
 
@@ -56,6 +57,7 @@ class ArchiveSearch:
 
     Args:
         fetch_factor: candidates fetched per wanted hit before the authorisation filter.
+        rate: per-user limit on face searches (``None``: unlimited).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class ArchiveSearch:
         deployments: DeploymentService,
         *,
         fetch_factor: int = 10,
+        rate: SearchRate | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.repo = repo
@@ -73,7 +76,15 @@ class ArchiveSearch:
         self.audit = audit
         self.deployments = deployments
         self.fetch_factor = fetch_factor
+        self.rate = rate
         self.clock = clock
+
+    def admit(self, actor: Actor) -> None:
+        """Count one face search by ``actor`` against the per-user rate (429 past it). The API
+        calls this before the photo is embedded, the expensive part of a search."""
+        actor.require(Role.INVESTIGATOR, action="searching the archive")
+        if self.rate is not None:
+            self.rate.charge(actor, FACE)
 
     def search(
         self,

@@ -1,5 +1,5 @@
 """Storage of plate hotlists, their entries, hits on plate reads, plate-read retention and the
-bounded scan behind plate search (revision 0004).
+indexed, paged query behind plate search (revisions 0004 and 0010).
 
 Kept out of :class:`vigil.storage.Repository` like :mod:`vigil.storage.governance`: the hotlist
 rules (who may change a list, what a hit raises) live in :mod:`vigil.governance.hotlists`; this
@@ -8,19 +8,57 @@ module stores and returns typed rows over either engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    column,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    update,
+)
 
 from vigil.core.domain import HotlistEntryRow, HotlistRow
-from vigil.core.records import PlateRead
+from vigil.core.records import AlertStatus, PlateRead
 from vigil.errors import NotFoundError
 from vigil.storage import schema as t
 from vigil.storage.database import Database
 from vigil.storage.repository import insert_ignore, plate_key
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPosition:
+    """Where a page of plate search ended: the last read's time and key (newest-first order)."""
+
+    read_at: datetime
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMatch:
+    """What plate search asks the index for, on the folded text (``plate_reads.canon``).
+
+    ``pattern`` alone (``pieces`` is ``None``): reads equal to it, or matching it when it holds
+    ``?``/``*`` - the exact answer of a distance-0 search. With ``pieces``: candidates of a fuzzy
+    search, reads of a length in ``lengths`` containing at least one piece (a read within ``k``
+    edits keeps one of ``k + 1`` disjoint pieces of the pattern intact); the caller computes the
+    distance of each.
+    """
+
+    pattern: str
+    pieces: tuple[str, ...] | None = None
+    lengths: tuple[int, int] = (1, 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,44 +156,80 @@ class PlateStore:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def mark_hit(self, read: PlateRead, hotlist_id: str) -> None:
+    def mark_hit(self, read: PlateRead, hotlist_id: str, alert_id: str) -> None:
+        """Mark ``read`` as a hit on the list, naming the alert it raised (retention asks it)."""
         key = plate_key(read)
         self.db.write(
             lambda c: c.execute(
                 update(t.plate_reads)
                 .where(t.plate_reads.c.key == key)
-                .values(hotlist_id=hotlist_id)
+                .values(hotlist_id=hotlist_id, hit_alert_id=alert_id)
             )
         )
 
-    def scan_reads(
+    def search_reads(
         self,
+        match: ReadMatch,
         *,
         cameras: Sequence[str] | None,
         since: datetime | None,
         until: datetime | None,
-        lengths: tuple[int, int],
-        page: int = 2000,
-        max_rows: int = 100_000,
-    ) -> Iterator[StoredPlateRead]:
-        """Reads in the window (newest first) of these cameras (``None``: all) whose text length
-        is within ``lengths``, in pages; at most ``max_rows`` rows are read."""
+        before: ReadPosition | None,
+        limit: int,
+        timeout_s: float,
+    ) -> list[StoredPlateRead]:
+        """Up to ``limit`` reads that ``match`` selects, newest first, strictly older than
+        ``before`` (keyset paging: complete over the window however many reads it holds).
+
+        The read is cancelled after ``timeout_s`` (:class:`QueryTimeoutError`). Exact plates use
+        the ``(canon, read_at)`` index; wildcards and fuzzy pieces the trigram index of the
+        engine (see :data:`vigil.storage.schema.ENGINE_SPECIFIC`).
+        """
         col = t.plate_reads.c
-        q = select(t.plate_reads).where(func.length(col.text).between(*lengths))
+        q = select(t.plate_reads).where(self._match(match))
         if cameras is not None:
             q = q.where(col.camera_id.in_(list(cameras)))
         if since is not None:
             q = q.where(col.read_at >= since)
         if until is not None:
             q = q.where(col.read_at < until)
-        q = q.order_by(col.read_at.desc(), col.key)
-        for offset in range(0, max_rows, page):
-            with self.db.read() as c:
-                rows = c.execute(q.limit(min(page, max_rows - offset)).offset(offset)).all()
-            for r in rows:
-                yield StoredPlateRead(r.key, _read(r), r.hotlist_id)
-            if len(rows) < page:
-                return
+        if before is not None:
+            q = q.where(
+                or_(
+                    col.read_at < before.read_at,
+                    and_(col.read_at == before.read_at, col.key < before.key),
+                )
+            )
+        q = q.order_by(col.read_at.desc(), col.key.desc()).limit(limit)
+        with self.db.read(timeout_s=timeout_s) as c:
+            rows = c.execute(q).all()
+        return [StoredPlateRead(r.key, _read(r), r.hotlist_id) for r in rows]
+
+    def _match(self, match: ReadMatch) -> ColumnElement[bool]:
+        col = t.plate_reads.c
+        if match.pieces is None:
+            if "?" not in match.pattern and "*" not in match.pattern:
+                return col.canon == match.pattern
+            return self._glob(match.pattern)
+        lo, hi = match.lengths
+        anywhere = [self._glob(f"*{p}*") for p in match.pieces]
+        return and_(func.length(col.canon).between(lo, hi), or_(*anywhere))
+
+    def _glob(self, glob: str) -> ColumnElement[bool]:
+        """``canon`` matches ``glob`` (``?``/``*``; only letters and digits otherwise)."""
+        canon = t.plate_reads.c.canon
+        if self.db.dialect == "postgresql":  # pg_trgm's GIN index serves LIKE
+            return canon.like(glob.replace("?", "_").replace("*", "%"))
+        runs = glob.replace("*", "?").split("?")
+        longest = max(len(r) for r in runs)
+        if len(runs[0]) >= longest or longest < 3:
+            # The longest fixed run leads: a range of the (canon, read_at) b-tree is narrower
+            # than FTS5. Without a run of three FTS5 cannot use its index and would read all of
+            # it for every page; a plain filter walks the time index once across the pages.
+            return canon.op("GLOB")(glob)
+        fts = table("plate_reads_fts", column("rowid"), column("canon"))
+        found = select(fts.c.rowid).where(fts.c.canon.op("GLOB")(glob))
+        return literal_column("plate_reads.rowid").in_(found)
 
     def has_read(self, key: str) -> bool:
         """True when a plate read with this key (the id plate search returns) is stored."""
@@ -174,7 +248,12 @@ class PlateStore:
     def delete_expired_reads(self, now: datetime, unlisted: timedelta) -> int:
         """Retention: delete reads that hit no list older than ``unlisted``, and hits older
         than their list's ``retention_days``, except reads linked to a case on legal hold;
-        returns how many were deleted."""
+        returns how many were deleted.
+
+        Only a true hit earns the list's retention: a read whose ``plate_hit`` alert people
+        rejected (the wrong vehicle, a misread) is kept like a read on no list.
+        """
+        alerts = t.alerts.c
 
         links, cases = t.case_links.c, t.cases.c
         held = (
@@ -186,9 +265,12 @@ class PlateStore:
         def run(c: Connection) -> int:
             col = t.plate_reads.c
             free = col.key.not_in(held)  # linked to a case on legal hold: kept whatever its age
+            false_hit = exists().where(
+                alerts.id == col.hit_alert_id, alerts.status == AlertStatus.REJECTED.value
+            )
             n = c.execute(
                 delete(t.plate_reads).where(
-                    col.hotlist_id.is_(None), col.read_at < now - unlisted, free
+                    or_(col.hotlist_id.is_(None), false_hit), col.read_at < now - unlisted, free
                 )
             ).rowcount
             for hid, days in c.execute(select(t.hotlists.c.id, t.hotlists.c.retention_days)).all():

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, or_, select, update
+from sqlalchemy import Connection, Row, Table, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vigil.core.domain import (
@@ -275,36 +275,45 @@ class AdminRepository:
     def count_login_attempt(self, client: str, now: datetime) -> float:
         """Count one login attempt from ``client`` and return its rate over the last 60 s.
 
-        Per-minute counters in the database (every API process shares them): the rate is this
-        minute's count (this attempt included) plus the previous minute's, weighted by the part
-        of it still inside the last 60 s (a sliding window, approximated). Refused attempts count
-        too, so hammering keeps a client refused. Rows older than two minutes are deleted here,
-        so the table holds at most two rows per recently active client.
+        Refused attempts count too, so hammering keeps a client refused (see
+        :meth:`count_per_minute` for how the rate is kept).
         """
-        col = t.login_rate.c
+        return self.count_per_minute(t.login_rate, "client", client, now)
+
+    def count_search(self, key: str, now: datetime) -> float:
+        """Count one search under ``key`` (``<kind>:<user id>``); its rate over the last 60 s."""
+        return self.count_per_minute(t.search_rate, "key", key, now)
+
+    def count_per_minute(self, table: Table, column: str, key: str, now: datetime) -> float:
+        """Count one event under ``key`` in ``table`` and return its rate over the last 60 s.
+
+        Per-minute counters in the database (every API process shares them): the rate is this
+        minute's count (this event included) plus the previous minute's, weighted by the part
+        of it still inside the last 60 s (a sliding window, approximated). Rows older than two
+        minutes are deleted here, so the table holds at most two rows per recently active key.
+        """
+        who, at, count = table.c[column], table.c.minute, table.c.attempts
         minute = now.replace(second=0, microsecond=0)
         previous = minute - timedelta(minutes=1)
 
         def run(c: Connection) -> float:
             for _ in range(3):
                 n = c.execute(
-                    update(t.login_rate)
-                    .where(col.client == client, col.minute == minute)
-                    .values(attempts=col.attempts + 1)
-                    .returning(col.attempts)
+                    update(table)
+                    .where(who == key, at == minute)
+                    .values(attempts=count + 1)
+                    .returning(count)
                 ).scalar()
                 if n is None:
-                    row = {"client": client, "minute": minute, "attempts": 1}
-                    if not insert_ignore(c, t.login_rate, [row]):
-                        continue  # a parallel first attempt this minute made the row
+                    row = {column: key, "minute": minute, "attempts": 1}
+                    if not insert_ignore(c, table, [row]):
+                        continue  # a parallel first event this minute made the row
                     n = 1
-                before = c.execute(
-                    select(col.attempts).where(col.client == client, col.minute == previous)
-                ).scalar()
-                c.execute(delete(t.login_rate).where(col.minute < previous))
+                before = c.execute(select(count).where(who == key, at == previous)).scalar()
+                c.execute(delete(table).where(at < previous))
                 left = 1.0 - (now - minute).total_seconds() / 60.0
                 return float(n) + float(before or 0) * left
-            raise ConflictError("login attempts changed too fast to count; try again")
+            raise ConflictError("events changed too fast to count; try again")
 
         return self.db.write(run)
 

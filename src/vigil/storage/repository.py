@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from vigil.core.domain import StoredEmbedding
+from vigil.core.plates import fold_confusables
 from vigil.core.records import (
     Alert,
     AlertKind,
@@ -318,6 +319,7 @@ class PipelineRepository:
                 "camera_id": p.camera_id,
                 "read_at": p.read_at,
                 "text": p.text,
+                "canon": fold_confusables(p.text),  # what plate search matches on
                 "confidence": p.confidence,
                 "region": p.region,
                 "x1": p.xyxy[0],

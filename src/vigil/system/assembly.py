@@ -50,6 +50,7 @@ from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
 from vigil.governance.plate_search import PlateSearch
+from vigil.governance.rates import FACE, PLATE, SearchRate
 from vigil.governance.recorder import IdentificationRecorder
 from vigil.governance.search import ArchiveSearch
 from vigil.governance.verification import VerificationService
@@ -212,10 +213,18 @@ def governance_services(
         clock=clock,
         urgent_deadline=timedelta(hours=config.governance.urgent_deadline_hours),
     )
+    rate = SearchRate(
+        repo,
+        {PLATE: api.plate_search_rate_per_min, FACE: api.face_search_rate_per_min},
+        clock=clock,
+    )
     search = (
-        None if archive is None else ArchiveSearch(repo, archive, audit, deployments, clock=clock)
+        None
+        if archive is None
+        else ArchiveSearch(repo, archive, audit, deployments, rate=rate, clock=clock)
     )
     plates, profile = PlateStore(repo.db), profile_from_config(config.plates)
+    entry_min = config.plates.entry_min_literals
     return Services(
         repo=repo,
         media=media,
@@ -228,9 +237,19 @@ def governance_services(
             clock=clock,
             confirmations={AlertKind.PLATE_HIT: config.plates.hit_confirmations},
         ),
-        hotlists=HotlistService(plates, audit, clock=clock),
-        plate_search=PlateSearch(plates, audit, profile, clock=clock),
-        plate_hits=PlateHitChecker(repo, plates, audit, profile, clock=clock),
+        hotlists=HotlistService(plates, audit, min_literals=entry_min, clock=clock),
+        plate_search=PlateSearch(
+            plates,
+            audit,
+            profile,
+            min_literals=config.plates.search_min_literals,
+            timeout_s=config.plates.search_timeout_s,
+            rate=rate,
+            clock=clock,
+        ),
+        plate_hits=PlateHitChecker(
+            repo, plates, audit, profile, min_literals=entry_min, clock=clock
+        ),
         purger=build_purger(repo, media, audit, deployments, archive, clock=clock),
         archive=archive,
         archive_search=search,

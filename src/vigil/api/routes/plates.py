@@ -81,7 +81,13 @@ class PlateSearchIn(_In):
     )
     since: datetime | None = None
     until: datetime | None = None
-    limit: int = Field(100, ge=1, le=1000)
+    limit: int = Field(100, ge=1, le=1000, description="Hits per page.")
+    cursor: str | None = Field(
+        None,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="A previous page's next_cursor: continue with older reads.",
+    )
 
 
 class PlateHitOut(BaseModel):
@@ -100,9 +106,12 @@ class PlateHitOut(BaseModel):
 
 
 class PlateSearchOut(BaseModel):
-    hits: list[PlateHitOut]
-    scanned: int
-    truncated: bool
+    hits: list[PlateHitOut] = Field(description="This page: closest first, then newest.")
+    scanned: int = Field(description="Stored reads the index offered and this page examined.")
+    truncated: bool = Field(description="Older matches may exist: follow next_cursor.")
+    next_cursor: str | None = Field(
+        description="Send as cursor for the next (older) page; null when the window is done."
+    )
 
 
 def _service(request: Request) -> HotlistService:
@@ -216,7 +225,8 @@ def search_plates(
     body: PlateSearchIn, request: Request, p: Principal = access(Role.INVESTIGATOR)
 ) -> PlateSearchOut:
     """Plate reads matching a full or partial plate (wildcards, fuzzy distance), in the caller's
-    cameras and the time range (audited as ``search.run``)."""
+    cameras and the time range, one page per request, newest reads first (audited as
+    ``search.run``; 429 with Retry-After past the per-user search rate)."""
     search: PlateSearch | None = services(request).plate_search
     if search is None:
         raise ModelError("plate search is not configured on this server")
@@ -230,6 +240,7 @@ def search_plates(
         since=aware(body.since, "since"),
         until=aware(body.until, "until"),
         limit=body.limit,
+        cursor=body.cursor,
     )
     return PlateSearchOut(
         hits=[
@@ -248,4 +259,5 @@ def search_plates(
         ],
         scanned=result.scanned,
         truncated=result.truncated,
+        next_cursor=result.next_cursor,
     )

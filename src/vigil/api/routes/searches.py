@@ -6,7 +6,9 @@ photo is embedded under the enrolment rules (exactly one usable face), never sto
 search returns sightings only from the authorisation's cameras and time window (and, for a person
 limited to some cameras, only those: an authorisation covering none of them reads as unknown).
 The service writes the ``search.run`` or ``search.refused`` audit entry; opening a result's crop
-is a separate, audited biometric view.
+is a separate, audited biometric view. Each user's face searches are rate-limited
+(``api.face_search_rate_per_min``, shared by every API process; 429 with ``Retry-After``),
+counted before the photo is embedded.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ async def search_faces(
         raise ArchiveUnavailableError("this server has no face archive to search")
 
     def run() -> list[FaceHitOut]:
+        search.admit(p.actor)  # the per-user search rate, before any embedding work
         decode_image(data, name="photo")  # refuses non-images, bombs and corrupt files first
         probe = svc.watchlists.probe_template(data)
         hits = search.search(

@@ -33,6 +33,38 @@ def normalise_pattern(raw: str) -> str:
     return text
 
 
+def literal_count(pattern: str) -> int:
+    """Fixed characters of a pattern: everything but ``?`` and ``*``."""
+    return sum(c not in "?*" for c in pattern)
+
+
+def require_specific(pattern: str, *, min_literals: int, max_distance: int = 0, what: str) -> str:
+    """The normalised ``pattern``, refused unless it pins down enough of a plate.
+
+    The one rule behind plate searches and hotlist entries (API, CLI and console all reach it
+    through the services): a pattern needs at least ``min_literals`` fixed characters *after*
+    the ``max_distance`` edits a fuzzy search allows, since each edit can cancel one fixed
+    character - two in a pattern with ``*``, which already absorbs any inserted text for free
+    (calibrated by the property test ``tests/unit/test_plate_pattern_bounds.py``: counting one
+    let ``A*9580*`` at two edits match 6% of a plate population). ``?*``, ``*?*`` or ``A*``
+    would otherwise match every read: a search returning everyone's movements, or a hotlist
+    entry turning every passing vehicle into an alert and keeping its read for the list's
+    retention. Trade-off: a witness who remembers two characters cannot search on them alone;
+    they add a camera and a time window and read through the results instead.
+    """
+    text = normalise_pattern(pattern)
+    cost = max_distance * (2 if "*" in text else 1)
+    fixed = literal_count(text) - cost
+    if fixed < min_literals:
+        edits = f" less {cost} for {max_distance} edit(s)" if max_distance else ""
+        raise ValidationError(
+            f"{what} {text!r} has {fixed} fixed character(s){edits}; at least {min_literals} are "
+            "needed so that it cannot match most plates",
+            hint="give more of the plate" + (", or a smaller fuzzy distance" if edits else ""),
+        )
+    return text
+
+
 def pattern_distance(pattern: str, text: str) -> int:
     """Fewest edits that make ``text`` match ``pattern`` (see the module docstring)."""
     n = len(text)

@@ -25,8 +25,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-# Pairs OCR engines confuse on plate fonts; the digit is the canonical side.
-CONFUSABLE_PAIRS: Mapping[str, str] = {"O": "0", "I": "1", "B": "8", "S": "5", "Q": "0", "D": "0"}
+from vigil.core.plates import CONFUSABLE_PAIRS
+
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 #: format_score of a read that has a valid length but fits none of the region's patterns.
 OFF_FORMAT = 0.6

@@ -397,10 +397,10 @@ function scanLine(result) {
     `Scanned ${result.scanned.toLocaleString()} plate read${result.scanned === 1 ? "" : "s"}; ` +
       `${n} match${n === 1 ? "" : "es"}.`,
     result.truncated
-      ? " Truncated: the scan stopped at its bound before reaching the oldest reads in the " +
-        "window, so older matches may be missing; narrow the time window."
+      ? " Truncated: this page stopped before the oldest reads in the window (it is full or " +
+        "reached its time bound); older matches may exist: \"Older matches\" continues."
       : " Not truncated: every read in the window was checked.",
-    n >= SEARCH_LIMIT ? ` Only the first ${SEARCH_LIMIT} matches are shown.` : "",
+    n >= SEARCH_LIMIT ? ` ${SEARCH_LIMIT} matches a page.` : "",
   ];
   return h(
     "p",
@@ -442,7 +442,14 @@ function searchSection(ctx, known) {
     errors,
     submit,
   );
+  // Set by "Older matches" for the one submit it triggers: the API pages newest first and hands
+  // back next_cursor; a new search from the button starts again at page 1.
+  let cursor = null;
+  let page = 1;
   guarded(form, errors, submit, "The search was refused", async () => {
+    const from = cursor;
+    cursor = null;
+    page = from ? page + 1 : 1;
     fill(results, h("p", {}, "Searching…"));
     try {
       const result = await api.post("/searches/plates", {
@@ -452,20 +459,37 @@ function searchSection(ctx, known) {
         until: instant(until),
         reason: reason.value.trim(),
         limit: SEARCH_LIMIT,
+        cursor: from ?? undefined,
       });
+      const older = result.next_cursor
+        ? h(
+            "button",
+            {
+              type: "button",
+              id: "plate-older",
+              onclick: () => {
+                cursor = result.next_cursor;
+                form.requestSubmit();
+              },
+            },
+            "Older matches",
+          )
+        : null;
       fill(
         results,
         scanLine(result),
+        h("p", { id: "plate-page" }, `Page ${page}.`),
         result.hits.length
           ? table(
-              "Matching plate reads, closest then newest first",
+              "Matching plate reads on this page, closest then newest first",
               HIT_HEADERS,
               result.hits.map((hit) => hitRow(hit, known)),
               { class: "data", id: "plate-hits" },
             )
           : h("p", { id: "no-plate-hits" }, "No stored read matches."),
+        older,
       );
-      ctx.announce(`Search done: ${result.hits.length} matches.`);
+      ctx.announce(`Search done: ${result.hits.length} matches on page ${page}.`);
     } catch (err) {
       fill(results);
       throw err;
