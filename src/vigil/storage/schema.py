@@ -244,7 +244,7 @@ plate_reads = Table(
     _id("camera_id", nullable=False),
     Column("read_at", UtcDateTime, nullable=False),
     Column("text", String(16), nullable=False, index=True),
-    # The text with confusable characters folded (vigil.core.plates, revision 0010): what plate
+    # The text with confusable characters folded (vigil.core.plates, revision 0011): what plate
     # search matches on, indexed by (canon, read_at) for exact plates and by a trigram index for
     # wildcards (see ENGINE_SPECIFIC).
     Column("canon", String(16), nullable=False, server_default=""),
@@ -258,7 +258,7 @@ plate_reads = Table(
     # The hotlist the read hit (revision 0004): hits are kept for that list's retention, reads
     # of vehicles on no hotlist only for ``plates.read_retention_days``.
     _id("hotlist_id", ForeignKey("hotlists.id", ondelete="SET NULL")),
-    # The plate_hit alert the hit raised (revision 0010): a hit whose alert people rejected is
+    # The plate_hit alert the hit raised (revision 0011): a hit whose alert people rejected is
     # kept only for the retention of reads on no list.
     _id("hit_alert_id"),
     Index("ix_plate_reads_camera_read", "camera_id", "read_at"),
@@ -266,7 +266,7 @@ plate_reads = Table(
     Index("ix_plate_reads_canon_read", "canon", "read_at"),
 )
 
-#: Search indexes only one engine has, made by revision 0010 and outside this metadata: on
+#: Search indexes only one engine has, made by revision 0011 and outside this metadata: on
 #: PostgreSQL a pg_trgm GIN index on ``plate_reads.canon``; on SQLite an FTS5 trigram table over
 #: it (external content, kept by triggers). The migration test leaves these names out.
 ENGINE_SPECIFIC = ("ix_plate_reads_canon_trgm", "plate_reads_fts")

@@ -1,7 +1,7 @@
 """Indexed plate search (folded text, trigram index) and per-user search rates
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04 18:00:00
 
 Plate search read every stored read (newest 100,000 at most) and compared each in Python: 7.7 s
@@ -29,8 +29,8 @@ from alembic import op
 from vigil.core.plates import CONFUSABLE_PAIRS
 from vigil.storage.types import UtcDateTime
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
