@@ -238,11 +238,4 @@ def test_a_dead_nodes_cameras_resume_elsewhere_and_lose_or_double_nothing(
         assert got["series"] == reference["series"], f"{c}: crowd series differs"
         alerts = [_as_cam0(a, c) for a in got["alerts"]]
         assert alerts == reference["alerts"], f"{c}: crowd alerts differ"
-        # A camera starved of CPU by other work on the machine may report a tamper signal (a
-        # stalled picture) that the reference run did not: a true record of its own, not a
-        # duplicate. Every other record kind must match the reference's count exactly.
-        extra = {k: n for k, n in got["kinds"].items() if k not in reference["kinds"]}
-        if extra:
-            print(f"{c}: records of kinds the reference has none of: {extra}")
-        assert set(extra) <= {"tamper"}, (c, extra)
-        assert {k: got["kinds"].get(k) for k in reference["kinds"]} == reference["kinds"], c
+        assert got["kinds"] == reference["kinds"], (c, got["kinds"])  # keys per kind, each once
