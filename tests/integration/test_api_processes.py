@@ -27,6 +27,7 @@ from websockets.sync.client import ClientConnection
 
 from tests.support.api_processes import PASSWORD, Api, api_config, login
 from tests.support.cluster import files_under
+from tests.support.polling import wait_for
 from tests.support.storage import truncate_all
 from vigil.config import load_config
 from vigil.core.domain import Role
@@ -70,12 +71,7 @@ class Subscriber:
 
 
 def _wait(what: str, check: Any, timeout: float = 20.0) -> float:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if check():
-            return time.monotonic() - t0
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
+    return wait_for(what, check, timeout, period=0.05)  # fine-grained: takeovers are timed
 
 
 def _alert_id(ws: ClientConnection) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from tests.support import outage
+from tests.support.polling import wait_for
 from tests.support.storage import truncate_all
 from vigil.cluster.runner import ClusterRunner
 from vigil.storage import Database, Repository
@@ -51,16 +52,6 @@ pytestmark = [pytest.mark.models, pytest.mark.data]
 
 CAMERAS = tuple(f"cam-{i}" for i in range(8))
 FPS = 1.0  # 80 sampled frames of vtest.avi (79.5 s) per camera
-
-
-def _wait(what: str, check: Any, timeout: float) -> float:
-    """Poll ``check()`` until true; returns the seconds it took, fails after ``timeout``."""
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            pytest.fail(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(0.25)
-    return time.monotonic() - start
 
 
 def _cluster_status_cli(tmp_path: Path, pg_url: str, address: str) -> dict[str, Any]:
@@ -166,7 +157,7 @@ def test_a_dead_nodes_cameras_resume_elsewhere_and_lose_or_double_nothing(
                 for r in rows
             )
 
-        _wait("all cameras analysing", all_analysing, 300)
+        wait_for("all cameras analysing", all_analysing, 300)
         print(f"\npostgresql connections with {len(CAMERAS)} camera actors: {_connections(pg_url)}")
         before = {cid: dict(row) for cid, row in runner.statuses().items()}
         by_node: dict[str, list[str]] = {}
@@ -201,13 +192,13 @@ def test_a_dead_nodes_cameras_resume_elsewhere_and_lose_or_double_nothing(
                 for c in moved
             )
 
-        _wait("the dead node's cameras resuming elsewhere", resumed, 180)
+        wait_for("the dead node's cameras resuming elsewhere", resumed, 180)
         failover_s = time.monotonic() - started
 
         def all_done() -> bool:
             return all(map(_done, runner.poll(timeout=5).values()))
 
-        _wait("every clip analysed and recorded", all_done, 300)
+        wait_for("every clip analysed and recorded", all_done, 300)
         after = runner.statuses()
     finally:
         runner.stop()

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.outage import config, records, run, wait
+from tests.support.outage import config, records, run
 from tests.support.pg_cluster import private_pg
+from tests.support.polling import wait_for
 from vigil.storage import Database, Repository
 from vigil.system.assembly import assemble
 
@@ -62,10 +63,10 @@ def test_a_camera_actor_loses_and_doubles_nothing_over_a_30_s_postgresql_outage(
                 rec = row().get("recorder") or {}
                 return rec.get("written", 0) >= n
 
-            wait("first records written by the actor", lambda: recorded(2), 300)
+            wait_for("first records written by the actor", lambda: recorded(2), 300)
             pg.stop("fast")
             t0 = time.monotonic()
-            wait(
+            wait_for(
                 "records spooled by the actor",
                 lambda: (row().get("recorder") or {}).get("spooled", 0) > 0,
                 OUTAGE_S,
@@ -77,7 +78,7 @@ def test_a_camera_actor_loses_and_doubles_nothing_over_a_30_s_postgresql_outage(
                 pending_at_restart=before.get("recorder_pending"),
             )
             pg.start()
-            timeline["replay_s"] = wait(
+            timeline["replay_s"] = wait_for(
                 "the actor's backlog replayed", lambda: row().get("recorder_pending") == 0, 180
             )
 
@@ -89,7 +90,7 @@ def test_a_camera_actor_loses_and_doubles_nothing_over_a_30_s_postgresql_outage(
                     and r.get("recorder_pending") == 0
                 )
 
-            wait("the clip analysed and recorded", done, 300)
+            wait_for("the clip analysed and recorded", done, 300)
             final = row()
             timeline["recorder"] = final.get("recorder")
         finally:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.outage import config, run, wait
+from tests.support.outage import config, run
 from tests.support.pg_cluster import private_pg
+from tests.support.polling import wait_for
 from vigil.system.assembly import Assembly, assemble
 
 pytestmark = [pytest.mark.models, pytest.mark.data]
@@ -43,11 +44,11 @@ def test_postgresql_away_for_30_s_mid_run_loses_and_doubles_nothing(
         def outage(b: Assembly) -> None:
             outbox = b.system.outbox if b.system else None
             assert outbox is not None
-            wait("first records written", lambda: outbox.stats.written >= 2, 120)
+            wait_for("first records written", lambda: outbox.stats.written >= 2, 120)
             pg.stop("fast")
             t0 = time.monotonic()
             timeline["written_before"] = outbox.stats.written
-            wait("records spooled to disk", lambda: outbox.stats.spooled > 0, OUTAGE_S)
+            wait_for("records spooled to disk", lambda: outbox.stats.spooled > 0, OUTAGE_S)
             time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - t0)))
             snap = outbox.snapshot()
             timeline.update(
@@ -57,7 +58,7 @@ def test_postgresql_away_for_30_s_mid_run_loses_and_doubles_nothing(
                 pending_at_restart=snap["queued"] + snap["spool_items"],
             )
             pg.start()
-            timeline["replay_s"] = wait("backlog replayed", lambda: outbox.pending == 0, 120)
+            timeline["replay_s"] = wait_for("backlog replayed", lambda: outbox.pending == 0, 120)
 
         got = run(built, during=outage)
 

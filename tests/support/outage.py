@@ -5,14 +5,13 @@ alerts)."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
+from tests.support.polling import wait_for
 from vigil.config import VigilConfig
 from vigil.core.records import AlertKind
 from vigil.storage import Repository
@@ -65,15 +64,6 @@ def finished(built: Assembly) -> bool:
     return bool(worker.finished) and row["frames_analysed"] >= worker.frames
 
 
-def wait(what: str, check: Any, timeout: float) -> float:
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            pytest.fail(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(0.2)
-    return time.monotonic() - start
-
-
 def records(repo: Repository, camera_id: str = "street") -> dict[str, Any]:
     """What a run stored for one camera: keys, the crowd series (counts in order), crowd
     alerts."""
@@ -99,7 +89,7 @@ def run(built: Assembly, during: Any = None, camera_id: str = "street") -> dict[
     try:
         if during is not None:
             during(built)
-        wait("the clip analysed", lambda: finished(built), 300)
+        wait_for("the clip analysed", lambda: finished(built), 300)
         assert system.outbox is not None
         assert system.outbox.drain(120), system.outbox.snapshot()
     finally:
