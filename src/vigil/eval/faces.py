@@ -26,6 +26,7 @@ from vigil.config.settings import FacesConfig
 from vigil.errors import ValidationError
 from vigil.eval import metrics, protocols, report
 from vigil.eval.embed import FaceSet, embed_faces, extract_faces
+from vigil.identification.calibration import curve_from_scores
 from vigil.perception.faces.detectors import make_detector
 from vigil.perception.faces.embedders import l2_normalise, make_embedder
 
@@ -259,24 +260,10 @@ class CalibrationOutcome:
 
 
 def fmr_curve(
-    impostor_scores: npt.NDArray[np.float32], points: int = 400
-) -> dict[str, list[float]]:
-    """FMR at a grid of scores: what the alert code needs to show the false-alert rate."""
-    s = np.sort(np.asarray(impostor_scores, np.float64))
-    grid = np.unique(
-        np.quantile(
-            s,
-            np.concatenate(
-                [np.linspace(0, 0.99, points // 2), 1 - np.logspace(-2, -7, points // 2)]
-            ),
-        )
-    )
-    fmr = 1.0 - np.searchsorted(s, grid, side="left") / len(s)
-    return {
-        "score": grid.round(6).tolist(),
-        "fmr": fmr.tolist(),
-        "impostor_comparisons": [float(len(s))],
-    }
+    impostor_scores: npt.NDArray[np.float32], points: int = 400, templates_per_person: int = 1
+) -> dict[str, object]:
+    """Impostor counts at a grid of scores: what the alert code needs to bound the rate."""
+    return curve_from_scores(impostor_scores, points, templates_per_person).to_json()
 
 
 def run_calibration(

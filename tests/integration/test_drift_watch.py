@@ -1,0 +1,77 @@
+"""Drift watch on a real database: rejections feed it, a flag is audited, a restart remembers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.governance_world import (
+    OFFICER,
+    OPERATOR,
+    SUPERVISOR,
+    World,
+    fake_alert,
+    make_world,
+    request,
+    seed_watchlist,
+    unit,
+)
+from vigil.core.domain import Decision
+from vigil.core.records import AlertStatus
+from vigil.governance.audit import AuditAction, iter_entries
+from vigil.governance.drift import THRESHOLD, Cusum, DriftWatch
+from vigil.governance.recorder import IdentificationRecorder
+from vigil.governance.verification import VerificationService
+from vigil.storage import Repository
+from vigil.storage.drift import DriftStore
+
+P0 = 1e-3
+
+
+@pytest.fixture
+def w(repo: Repository, tmp_path: Path) -> World:
+    return make_world(repo, tmp_path)
+
+
+def _watch(w: World) -> DriftWatch:
+    return DriftWatch(DriftStore(w.repo.db), lambda _dep: P0, w.clock)
+
+
+def test_rejections_flag_the_deployment_once_audited_and_survive_a_restart(w: World) -> None:
+    dep = request(w, seed_watchlist(w, unit(3)))
+    w.deployments.approve(OFFICER, dep, "court order checked")
+    recorder = IdentificationRecorder(w.repo, w.media, w.audit, drift=_watch(w))
+    recorder.record_scans("cam-1", {dep: 500}, {dep: 0})
+    verifier = VerificationService(w.repo, w.audit, clock=w.clock, drift=_watch(w))
+    c = Cusum(P0)
+    needed = 1
+    stat = c.after_searches(0.0, 500)
+    while (stat := c.after_false_alert(stat)) < THRESHOLD:
+        needed += 1
+    for i in range(needed + 2):
+        a = fake_alert(w, dep, i)
+        assert verifier.decide(OPERATOR, a.id, Decision.REJECT, "not him") is AlertStatus.REJECTED
+        flagged = [e for e in iter_entries(w.repo) if e.action == AuditAction.DEPLOYMENT_DRIFT]
+        assert len(flagged) == (1 if i + 1 >= needed else 0)  # flagged once, when it crossed
+    state = _watch(w).state(dep)  # a new watch over the same database: nothing forgotten
+    assert state is not None and state.flagged_at is not None
+    assert state.false_alerts == needed + 2 and state.searches == 500
+    assert state.flagged_false_alerts == needed
+    assert dict(flagged[0].details)["searches"] == "500"
+
+
+def test_confirmed_alerts_and_unwatched_deployments_do_not_move_it(w: World) -> None:
+    dep = request(w, seed_watchlist(w, unit(2)))
+    w.deployments.approve(OFFICER, dep, "court order checked")
+    verifier = VerificationService(w.repo, w.audit, clock=w.clock, drift=_watch(w))
+    a = fake_alert(w, dep, 0)
+    verifier.decide(OPERATOR, a.id, Decision.CONFIRM, "looks like him")
+    verifier.decide(SUPERVISOR, a.id, Decision.CONFIRM, "agreed")
+    assert _watch(w).state(dep) is None
+    unwatched = DriftWatch(DriftStore(w.repo.db), lambda _dep: None, w.clock)
+    b = fake_alert(w, dep, 1)
+    VerificationService(w.repo, w.audit, clock=w.clock, drift=unwatched).decide(
+        OPERATOR, b.id, Decision.REJECT, "not him"
+    )
+    assert unwatched.state(dep) is None
