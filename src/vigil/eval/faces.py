@@ -256,7 +256,10 @@ class CalibrationOutcome:
     expected_tpir: float
     fpir_on_fit: float
     holdout: list[metrics.Calibration]
-    fmr_curve: dict[str, list[float]]
+    fmr_curve: dict[str, object]
+    person_curves: list[dict[str, object]] = field(default_factory=list)
+    validation: dict[str, report.JsonValue] | None = None
+    forced_reason: str | None = None
 
 
 def fmr_curve(
@@ -297,6 +300,7 @@ def run_calibration(
         min_images=1,
     )
     return CalibrationOutcome(
+        person_curves=person_curves(templates, watchlist_size, seed=seed, aliases=aliases),
         threshold=float(cal.threshold),
         target_fpir=target_fpir,
         watchlist_size=watchlist_size,
@@ -305,6 +309,32 @@ def run_calibration(
         holdout=holdout,
         fmr_curve=fmr_curve(results.impostor_scores),
     )
+
+
+PERSON_CURVE_PHOTOS = (2, 3)
+
+
+def person_curves(
+    templates: Templates,
+    watchlist_size: int,
+    *,
+    seed: int = 0,
+    aliases: protocols.Aliases | None = None,
+) -> list[dict[str, object]]:
+    """Per-person FMR curves for 2 and 3 photos per person (score = max over their photos).
+
+    Measured with at most 500 people enrolled (LFW has too few with 3+ photos for more); the
+    per-comparison rate does not depend on how many are enrolled.
+    """
+    out = []
+    for k in PERSON_CURVE_PHOTOS:
+        proto = protocols.build_open_set(
+            templates.images.identities, watchlist_size=min(watchlist_size, 500), seed=seed,
+            aliases=aliases, images_per_identity=k, min_images=k,
+        )  # fmt: skip
+        res = protocols.search(proto, templates.scorer)
+        out.append(fmr_curve(res.impostor_scores, templates_per_person=k))
+    return out
 
 
 def write_calibration(outcome: CalibrationOutcome, path: Path, model: str) -> None:
@@ -318,6 +348,9 @@ def write_calibration(outcome: CalibrationOutcome, path: Path, model: str) -> No
         "fpir_on_fit": outcome.fpir_on_fit,
         "holdout": [report.calibration_json(c) for c in outcome.holdout],
         "fmr_curve": outcome.fmr_curve,
+        "person_curves": outcome.person_curves,
+        "validation": outcome.validation,
+        "forced_reason": outcome.forced_reason,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2))

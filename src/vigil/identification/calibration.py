@@ -252,10 +252,7 @@ class FalseAlertModel:
         curve = self.curve_for(templates_per_person)
         if curve is None:
             curve, persons = self.curves[0], persons * templates_per_person
-        k, n = curve.count_at(score), curve.comparisons
-        fmr, bound = k / n, upper_bound(k, n)
-        point = 1.0 if fmr >= 1 else float(-math.expm1(persons * math.log1p(-fmr)))
-        return RateEstimate(point, max(point, min(1.0, persons * bound)), k, n)
+        return curve_fpir(curve, score, persons)
 
     def fmr_at(self, score: float) -> float:
         """Per-comparison FMR at ``score``: the 95% upper bound (one template per person)."""
@@ -290,6 +287,14 @@ class FalseAlertModel:
             f"the calibration data cannot bound FPIR at {target_fpir:g} for {persons} people",
             hint="use a smaller watchlist, a higher target, or more calibration data",
         )
+
+
+def curve_fpir(curve: FmrCurve, score: float, persons: int) -> RateEstimate:
+    """Point and bound of one search's false-alert rate against ``persons`` (see the module)."""
+    k, n = curve.count_at(score), curve.comparisons
+    fmr, bound = k / n, upper_bound(k, n)
+    point = 1.0 if fmr >= 1 else float(-math.expm1(persons * math.log1p(-fmr)))
+    return RateEstimate(point, max(point, min(1.0, persons * bound)), k, n)
 
 
 def curve_from_scores(
