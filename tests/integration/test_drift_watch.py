@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from vigil.core.records import AlertStatus
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.drift import THRESHOLD, Cusum, DriftWatch
 from vigil.governance.recorder import IdentificationRecorder
+from vigil.governance.report import build_oversight, to_markdown
 from vigil.governance.verification import VerificationService
 from vigil.storage import Repository
 from vigil.storage.drift import DriftStore
@@ -39,7 +41,8 @@ def _watch(w: World) -> DriftWatch:
 
 
 def test_rejections_flag_the_deployment_once_audited_and_survive_a_restart(w: World) -> None:
-    dep = request(w, seed_watchlist(w, unit(3)))
+    wl = seed_watchlist(w, unit(3))
+    dep = request(w, wl)
     w.deployments.approve(OFFICER, dep, "court order checked")
     recorder = IdentificationRecorder(w.repo, w.media, w.audit, drift=_watch(w))
     recorder.record_scans("cam-1", {dep: 500}, {dep: 0})
@@ -51,6 +54,11 @@ def test_rejections_flag_the_deployment_once_audited_and_survive_a_restart(w: Wo
         needed += 1
     for i in range(needed + 2):
         a = fake_alert(w, dep, i)
+        w.audit.append(  # as the recorder writes it: what the alert displayed
+            "system", AuditAction.ALERT_RAISE, f"alert:{a.id}", "at or above the threshold",
+            [("deployment", dep), ("watchlist", wl), ("false_alert_rate", "0.0012"),
+             ("false_alert_point", "0.0005")],
+        )  # fmt: skip
         assert verifier.decide(OPERATOR, a.id, Decision.REJECT, "not him") is AlertStatus.REJECTED
         flagged = [e for e in iter_entries(w.repo) if e.action == AuditAction.DEPLOYMENT_DRIFT]
         assert len(flagged) == (1 if i + 1 >= needed else 0)  # flagged once, when it crossed
@@ -59,6 +67,16 @@ def test_rejections_flag_the_deployment_once_audited_and_survive_a_restart(w: Wo
     assert state.false_alerts == needed + 2 and state.searches == 500
     assert state.flagged_false_alerts == needed
     assert dict(flagged[0].details)["searches"] == "500"
+    # the oversight report shows the flag and the observed rate per search with its interval
+    doc = build_oversight(w.repo, w.clock() - timedelta(days=1), w.clock() + timedelta(days=1))
+    (row,) = [d for d in doc["deployments"] if d["id"] == dep]
+    assert row["drift"]["flagged"] and row["drift"]["flagged_after_searches"] == 500
+    lo, hi = row["rejected_per_search_ci95"]
+    assert lo < row["rejected_per_search"] == (needed + 2) / 500 < hi
+    assert row["mean_calibrated_false_alert_rate"] == pytest.approx(0.0012)
+    assert row["mean_calibrated_false_alert_point"] == pytest.approx(0.0005)
+    assert doc["drift_flags_in_period"] == 1
+    assert "FLAGGED after 500 searches" in to_markdown(doc)
 
 
 def test_confirmed_alerts_and_unwatched_deployments_do_not_move_it(w: World) -> None:
