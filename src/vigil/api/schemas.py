@@ -251,6 +251,17 @@ class DecisionIn(Body):
     reason: Reason
 
 
+class DriftOut(BaseModel):
+    """The deployment's drift watch: rejected alerts against the calibrated rate."""
+
+    predicted_rate_upper95: float = Field(description="Calibrated FPIR bound per search.")
+    searches: int
+    false_alerts: int = Field(description="Alerts the verifiers rejected.")
+    flagged: bool = Field(description="Rejections significantly above the calibrated rate.")
+    flagged_at: datetime | None
+    flagged_after_searches: int | None
+
+
 class DeploymentOut(BaseModel):
     id: str
     kind: str
@@ -268,6 +279,14 @@ class DeploymentOut(BaseModel):
     created_at: datetime
     decided_at: datetime | None
     watchlists: list[dict[str, str]]
+    drift: DriftOut | None = Field(
+        None, description="The drift watch (null until a search or rejection fed it)."
+    )
+    calibration_check: str | None = Field(
+        None,
+        description="Where the local check of the calibration is (governance."
+        "local_calibration_report); null when the force has not run one.",
+    )
 
 
 class Created(BaseModel):
