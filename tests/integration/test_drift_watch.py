@@ -18,15 +18,19 @@ from tests.support.governance_world import (
     seed_watchlist,
     unit,
 )
-from vigil.core.domain import Decision
+from vigil.core.domain import Decision, Role
 from vigil.core.records import AlertStatus
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.drift import THRESHOLD, Cusum, DriftWatch
 from vigil.governance.recorder import IdentificationRecorder
 from vigil.governance.report import build_oversight, to_markdown
 from vigil.governance.verification import VerificationService
+from vigil.notify.events import EVENT_ROLES, DriftEvent, Event, event_json
+from vigil.notify.hub import Hub
+from vigil.notify.mqtt import topics_for
+from vigil.notify.watcher import EventWatcher
 from vigil.storage import Repository
-from vigil.storage.drift import DriftStore
+from vigil.storage.drift import DriftRow, DriftStore
 
 P0 = 1e-3
 
@@ -93,3 +97,28 @@ def test_confirmed_alerts_and_unwatched_deployments_do_not_move_it(w: World) -> 
         OPERATOR, b.id, Decision.REJECT, "not him"
     )
     assert unwatched.state(dep) is None
+
+
+def test_a_flag_reaches_supervisors_and_auditors_on_the_event_hub_once(w: World) -> None:
+    dep = request(w, seed_watchlist(w, unit(2)))
+    w.deployments.approve(OFFICER, dep, "court order checked")
+    hub = Hub()
+    seen: list[Event] = []
+    hub.add_sink(seen.append)
+    watcher = EventWatcher(w.repo, hub, clock=w.clock)
+    assert watcher.poll_drift() == 0
+    store = DriftStore(w.repo.db)
+    now = w.clock()
+    store.put(DriftRow(dep, P0, THRESHOLD + 1, 900, 7, now, now, 900, 7))
+    assert watcher.poll_drift() == 1 and watcher.poll_drift() == 0  # once
+    (event,) = seen
+    assert isinstance(event, DriftEvent) and event.camera_id == "cam-1"
+    doc = event_json(event)
+    assert doc["drift"] == {
+        "deployment_id": dep,
+        "searches": 900,
+        "rejected_alerts": 7,
+        "predicted_rate_upper95": P0,
+    }
+    assert EVENT_ROLES["drift"] == {Role.SUPERVISOR, Role.AUDITOR, Role.AUTHORISING_OFFICER}
+    assert topics_for("vigil", event) == []  # not on the MQTT bus

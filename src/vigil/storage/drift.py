@@ -50,6 +50,18 @@ class DriftStore:
             rows = conn.execute(select(table).order_by(table.c.deployment_id)).all()
         return [DriftRow(**r._mapping) for r in rows]
 
+    def flagged_since(self, since: datetime, limit: int = 100) -> list[DriftRow]:
+        """Deployments flagged at or after ``since`` (indexed on ``flagged_at``)."""
+        table = t.deployment_drift
+        query = (
+            select(table)
+            .where(table.c.flagged_at >= since)
+            .order_by(table.c.flagged_at)
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return [DriftRow(**r._mapping) for r in conn.execute(query).all()]
+
     def put(self, row: DriftRow) -> None:
         """Insert or replace the row (joins the caller's transaction when there is one)."""
         values = {
