@@ -257,6 +257,36 @@ def far(
     console.print(f"report: {out} (+ .md and .png beside it)")
 
 
+def _held_out_check(
+    templates: runner.Templates,
+    outcome: runner.CalibrationOutcome,
+    *,
+    seed: int,
+    aliases: protocols.Aliases | None,
+    writing: bool,
+    force: bool,
+    reason: str,
+) -> tuple[runner.CalibrationOutcome, str]:
+    """Check the fitted curve on one identity-disjoint split (one search per person); refuse to
+    write when the held-out rate beats the displayed bound, unless forced with a reason (which
+    then goes into the file and the audit entry). Returns the outcome and the audit reason."""
+    import dataclasses
+
+    from vigil.eval import far as checks
+
+    check = checks.validate_split(
+        templates.images.identities, templates.scorer, seed=seed,
+        watchlist_size=outcome.watchlist_size, threshold=outcome.threshold,
+        targets=(outcome.target_fpir,), aliases=aliases, probes_per_person=1,
+    )  # fmt: skip
+    console.print(checks.summary_markdown([check]))
+    if writing:
+        checks.refuse_unless_forced(check, force=force, reason=reason)
+    forced = reason if force and not check.holds else None
+    outcome = dataclasses.replace(outcome, validation=check.to_json(), forced_reason=forced)
+    return outcome, f"forced past a failed held-out check: {reason}" if forced else reason
+
+
 def register_calibrate(root: typer.Typer) -> None:
     @root.command("calibrate")
     def calibrate(
@@ -290,11 +320,8 @@ def register_calibrate(root: typer.Typer) -> None:
         disjoint split, one search per person): a calibration whose held-out realised FPIR
         exceeds the bound it would display is refused unless ``--force --reason``.
         """
-        import dataclasses
-
         from vigil.cli.audit_cmd import settings_auditor
         from vigil.config.writer import write_calibration_to_config
-        from vigil.eval import far as checks
 
         if force and len(reason.strip()) < 3:
             raise typer.BadParameter("--force needs a --reason (written to the audit chain)")
@@ -313,18 +340,10 @@ def register_calibrate(root: typer.Typer) -> None:
                 f"  held-out check: fitted on half the people, realised FPIR "
                 f"{test:.2e} on the other half ({h.realised_over_target:.2f}x target)"
             )
-        check = checks.validate_split(
-            templates.images.identities, templates.scorer, seed=seed,
-            watchlist_size=watchlist_size, threshold=outcome.threshold,
-            targets=(target_fpir,), aliases=_aliases(aliases), probes_per_person=1,
+        outcome, reason = _held_out_check(
+            templates, outcome, seed=seed, aliases=_aliases(aliases), writing=config is not None,
+            force=force, reason=reason,
         )  # fmt: skip
-        console.print(checks.summary_markdown([check]))
-        if config:
-            checks.refuse_unless_forced(check, force=force, reason=reason)
-        forced = reason if force and not check.holds else None
-        outcome = dataclasses.replace(outcome, validation=check.to_json(), forced_reason=forced)
-        if forced:
-            reason = f"forced past a failed held-out check: {reason}"
         if config:
             cal_path = config.parent / "calibration" / f"faces-N{watchlist_size}.json"
             runner.write_calibration(outcome, cal_path, templates.model)
