@@ -85,3 +85,19 @@ def test_threshold_for_a_target_uses_the_bound() -> None:
     assert m.fpir(t, 100).upper <= 1e-3
     with pytest.raises(ValidationError, match="cannot bound"):
         m.threshold_for(1e-9, 1000)
+
+
+def test_a_spooled_face_decision_keeps_its_bound_point_and_counts() -> None:
+    """The outbox writes decisions to disk while the database is away: nothing may be lost."""
+    from datetime import UTC, datetime
+
+    from vigil.identification.live import FaceHit
+    from vigil.system.decisions import FaceRecord, decode, encode
+
+    rate = RateEstimate(5.7e-4, 0.0011, 6, 10_451_452)
+    hit = FaceHit("d1", "s1", "w1", "t1", None, 0.6, rate, 0.1, 3)
+    at = datetime(2026, 12, 4, tzinfo=UTC)
+    record = FaceRecord("k1", "cam-1", at, at, 0.8, b"\xff\xd8", (hit,))
+    back = decode(encode(record))
+    assert isinstance(back, FaceRecord)
+    assert back.hits[0].false_alert == rate and back.hits[0].false_alert_rate == 0.0011
