@@ -25,28 +25,41 @@ from vigil.api.scope import require_cameras, sees
 from vigil.core.domain import DeploymentRow, Role
 from vigil.governance.accounts import Principal
 from vigil.governance.deployments import DeploymentRequest
+from vigil.storage.drift import DriftRow
 
 deployments = router("/deployments", "deployments")
 REQUESTERS = (Role.SUPERVISOR, Role.INVESTIGATOR)
 OFFICERS = (Role.AUTHORISING_OFFICER,)
 
 
-def deployment_out(d: DeploymentRow, request: Request | None = None) -> DeploymentOut:
+def _drift_out(row: DriftRow | None) -> DriftOut | None:
+    if row is None:
+        return None
+    return DriftOut(
+        predicted_rate_upper95=row.predicted_rate,
+        searches=row.searches,
+        false_alerts=row.false_alerts,
+        flagged=row.flagged_at is not None,
+        flagged_at=row.flagged_at,
+        flagged_after_searches=row.flagged_searches,
+    )
+
+
+def _drift_rows(request: Request) -> dict[str, DriftRow]:
+    """Every deployment's drift watch in one query (none without a calibration)."""
+    watch = services(request).drift
+    return {r.deployment_id: r for r in watch.store.all()} if watch is not None else {}
+
+
+def deployment_out(
+    d: DeploymentRow, request: Request | None = None, drift_rows: dict[str, DriftRow] | None = None
+) -> DeploymentOut:
     """The deployment as the API shows it; with ``request``, its drift watch and the link to
     the force's local calibration check (what the authorising officer weighs at renewal)."""
     drift, check = None, None
     if request is not None:
-        svc = services(request)
-        row = svc.drift.state(d.id) if svc.drift is not None else None
-        if row is not None:
-            drift = DriftOut(
-                predicted_rate_upper95=row.predicted_rate,
-                searches=row.searches,
-                false_alerts=row.false_alerts,
-                flagged=row.flagged_at is not None,
-                flagged_at=row.flagged_at,
-                flagged_after_searches=row.flagged_searches,
-            )
+        rows = drift_rows if drift_rows is not None else _drift_rows(request)
+        drift = _drift_out(rows.get(d.id))
         config = getattr(request.app.state, "config", None)
         check = config.governance.local_calibration_report if config is not None else None
     return DeploymentOut(
@@ -81,7 +94,8 @@ def list_deployments(
     rows = svc.repo.list_deployments()
     if p.cameras is not None:
         rows = [d for d in rows if sees(p, svc.deployments.cameras_of(d))]
-    return [deployment_out(d, request) for d in rows]
+    drift = _drift_rows(request)
+    return [deployment_out(d, request, drift) for d in rows]
 
 
 @deployments.get("/{deployment_id}", response_model=DeploymentOut)
