@@ -18,6 +18,7 @@ from tests.support.governance_world import (
     seed_watchlist,
     unit,
 )
+from vigil.config.settings import VigilConfig
 from vigil.core.domain import Decision, Role
 from vigil.core.records import AlertStatus
 from vigil.governance.audit import AuditAction, iter_entries
@@ -25,12 +26,14 @@ from vigil.governance.drift import THRESHOLD, Cusum, DriftWatch
 from vigil.governance.recorder import IdentificationRecorder
 from vigil.governance.report import build_oversight, to_markdown
 from vigil.governance.verification import VerificationService
+from vigil.identification.calibration import FalseAlertModel
 from vigil.notify.events import EVENT_ROLES, DriftEvent, Event, event_json
 from vigil.notify.hub import Hub
 from vigil.notify.mqtt import topics_for
 from vigil.notify.watcher import EventWatcher
 from vigil.storage import Repository
 from vigil.storage.drift import DriftRow, DriftStore
+from vigil.system.governance import drift_watch
 
 P0 = 1e-3
 
@@ -122,3 +125,20 @@ def test_a_flag_reaches_supervisors_and_auditors_on_the_event_hub_once(w: World)
     }
     assert EVENT_ROLES["drift"] == {Role.SUPERVISOR, Role.AUDITOR, Role.AUTHORISING_OFFICER}
     assert topics_for("vigil", event) == []  # not on the MQTT bus
+
+
+def test_the_assembled_watch_promises_the_bound_for_the_pinned_people(w: World) -> None:
+    config = VigilConfig()
+    watch = drift_watch(config, w.repo, clock=w.clock)
+    assert watch is not None
+    dep = request(w, seed_watchlist(w, unit(3)))
+    w.deployments.approve(OFFICER, dep, "court order checked")
+    watch.searched(dep, 10)
+    row = watch.state(dep)
+    ident = config.faces.identification
+    assert ident.calibration_file is not None
+    model = FalseAlertModel.from_file(ident.calibration_file)
+    assert row is not None and row.searches == 10
+    assert row.predicted_rate == pytest.approx(model.fpir(ident.threshold, 3).upper)
+    watch.searched("no-such-deployment", 10)  # purged meanwhile: nothing to watch, no error
+    assert watch.state("no-such-deployment") is None

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from vigil.config.settings import FaceEmbedderConfig, VigilConfig
+from vigil.errors import NotFoundError
 from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
 from vigil.governance.drift import DriftWatch
@@ -100,7 +101,11 @@ def drift_watch(
         if "model" not in cache:
             cache["model"] = FalseAlertModel.from_file(path)
         per_subject: Counter[str] = Counter()
-        for watchlist_id, _ in repo.get_deployment(deployment_id).watchlists:
+        try:
+            pinned = repo.get_deployment(deployment_id).watchlists
+        except NotFoundError:  # purged (a refused urgent deployment): nothing left to watch
+            return None
+        for watchlist_id, _ in pinned:
             per_subject.update(t.subject_id for t in repo.templates_for_watchlist(watchlist_id))
         if not per_subject:
             return None
