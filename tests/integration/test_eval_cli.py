@@ -14,6 +14,7 @@ import pytest
 
 from vigil.config.settings import FacesConfig
 from vigil.eval.faces import ModelChoice
+from vigil.identification.calibration import FalseAlertModel
 from vigil.storage import Database, Repository
 
 pytestmark = pytest.mark.models
@@ -128,6 +129,12 @@ def test_identification_report_and_calibration(subset: tuple[Path, Path], tmp_pa
     text = cfg.read_text()
     assert "calibrated_fpir: 0.1" in text and "# before calibration" in text
     assert (tmp_path / "calibration" / "faces-N10.json").is_file()
+    # the written threshold keeps the displayed bound within the target (issue 22)
+    model = FalseAlertModel.from_file(tmp_path / "calibration" / "faces-N10.json")
+    assert model.threshold is not None and model.fpir(model.threshold, 10).upper <= 0.1
+    written = json.loads((tmp_path / "calibration" / "faces-N10.json").read_text())
+    assert written["validation"]["holds"] and written["forced_reason"] is None
+    assert [c["templates_per_person"] for c in written["person_curves"]] == [2, 3]
     # The change is in the audit chain of the database that config names (data_dir: var).
     db = Database(f"sqlite:///{tmp_path / 'var' / 'vigil.db'}")
     (entry,) = Repository(db).audit_entries()

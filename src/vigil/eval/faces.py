@@ -26,7 +26,7 @@ from vigil.config.settings import FacesConfig
 from vigil.errors import ValidationError
 from vigil.eval import metrics, protocols, report
 from vigil.eval.embed import FaceSet, embed_faces, extract_faces
-from vigil.identification.calibration import curve_from_scores
+from vigil.identification.calibration import FalseAlertModel, curve_from_scores
 from vigil.perception.faces.detectors import make_detector
 from vigil.perception.faces.embedders import l2_normalise, make_embedder
 
@@ -279,6 +279,11 @@ def run_calibration(
 ) -> CalibrationOutcome:
     """Fit the threshold on all identities; check it fit-on-half/test-on-other-half.
 
+    The threshold is the higher of the empirical one (FPIR on the fit searches at the target)
+    and the lowest score whose 95% upper bound of FPIR for ``watchlist_size`` people meets the
+    target (:meth:`FalseAlertModel.threshold_for`), so the rate alerts display at the threshold
+    never exceeds the target.
+
     The fit uses the identification protocol's population (people with >= 2 images, so every
     enrolled person has mated searches and the expected TPIR is meaningful). The held-out check
     must split people in two halves, each too small for N people with >= 2 images, so it also
@@ -290,6 +295,12 @@ def run_calibration(
     )
     results = protocols.search(proto, templates.scorer)
     cal = metrics.calibrate(results, target_fpir)
+    # The threshold must keep the *bound* within the target, not only what the fit searches
+    # showed: the higher of the empirical threshold and the curve's bounded one.
+    curve = curve_from_scores(results.impostor_scores)
+    bounded = FalseAlertModel((curve,)).threshold_for(target_fpir, watchlist_size)
+    threshold = max(float(cal.threshold), bounded)
+    point = metrics.open_set_point(results, threshold)
     holdout = protocols.calibration_holdout(
         ids,
         templates.scorer,
@@ -301,13 +312,13 @@ def run_calibration(
     )
     return CalibrationOutcome(
         person_curves=person_curves(templates, watchlist_size, seed=seed, aliases=aliases),
-        threshold=float(cal.threshold),
+        threshold=threshold,
         target_fpir=target_fpir,
         watchlist_size=watchlist_size,
-        expected_tpir=float(cal.fit_tpir.value),
-        fpir_on_fit=float(cal.fit_fpir.value),
+        expected_tpir=float(point.tpir.value),
+        fpir_on_fit=float(point.fpir.value),
         holdout=holdout,
-        fmr_curve=fmr_curve(results.impostor_scores),
+        fmr_curve=curve.to_json(),
     )
 
 
