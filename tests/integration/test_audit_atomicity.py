@@ -43,11 +43,14 @@ from vigil.governance.accounts import AccountService, Principal
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.cameras import CameraService
+from vigil.governance.drift import THRESHOLD, DriftWatch
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
 from vigil.governance.plate_search import PlateSearch
 from vigil.governance.purge import RetentionPolicy
+from vigil.governance.verification import VerificationService
 from vigil.governance.watchlists import Category, EnrolmentPhoto, WatchlistService
 from vigil.storage import Repository
+from vigil.storage.drift import DriftRow, DriftStore
 from vigil.storage.plates import PlateStore
 from vigil.storage.schema import ALL_TABLES
 from vigil.system.plates import profile_from_config
@@ -154,6 +157,18 @@ def _alert(c: Ctx, *, kind: AlertKind = AlertKind.FACE_MATCH) -> str:
     )
     w.repo.add_alert(alert, sighting_id=sid, probe_key=key)
     return alert.id
+
+
+def _near_drift_flag(c: Ctx, alert_id: str) -> VerificationService:
+    """A verifier whose drift watch flags the alert's deployment at the next rejection: the
+    rejection, the alert's state and the drift state must roll back with the flag's entry."""
+    w = c.w
+    dep = w.repo.get_alert(alert_id).deployment_id
+    assert dep is not None
+    store = DriftStore(w.repo.db)
+    store.put(DriftRow(dep, 1e-3, THRESHOLD - 0.5, 1000, 4, w.clock()))
+    watch = DriftWatch(store, lambda _dep: 1e-3, w.clock)
+    return VerificationService(w.repo, w.audit, clock=w.clock, drift=watch)
 
 
 def _watchlist(c: Ctx) -> str:
@@ -281,6 +296,12 @@ SCENARIOS: dict[AuditAction, Scenario] = {
         alert := _alert(c),
         arm(),
         c.w.verification.decide(OPERATOR, alert, Decision.REJECT, "not him"),
+    ),
+    AuditAction.DEPLOYMENT_DRIFT: lambda c, arm: (
+        alert := _alert(c),
+        verifier := _near_drift_flag(c, alert),
+        arm(),
+        verifier.decide(OPERATOR, alert, Decision.REJECT, "not him"),
     ),
     AuditAction.ALERT_ACTIONABLE: lambda c, arm: (
         alert := _confirmed_once(c),

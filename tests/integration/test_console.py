@@ -47,7 +47,9 @@ from vigil.governance.actors import Actor
 from vigil.governance.audit import iter_entries
 from vigil.governance.deployments import DeploymentRequest, Purpose
 from vigil.governance.watchlists import Category, EnrolmentPhoto
+from vigil.identification.calibration import RateEstimate
 from vigil.notify.watcher import EventWatcher
+from vigil.storage.drift import DriftRow, DriftStore
 from vigil.storage.repository import plate_key
 
 sync_api = pytest.importorskip(
@@ -101,6 +103,10 @@ class StubCameras:
             }
             for c, (s, e) in self.states.items()
         ]
+
+
+#: The rate the test alert displays: bound, point and the calibration counts behind them.
+FAR = RateEstimate(0.0019, 0.0042, 12, 10_451_452)
 
 
 @dataclass
@@ -173,7 +179,10 @@ def commit_face_alert(console: Console, score: float = 0.71) -> Alert:
         score=score,
         deployment_id=console.deployment_id,
         subject_id=subject,
-        false_alert_rate=0.0042,
+        false_alert_rate=FAR.upper,
+        false_alert_point=FAR.point,
+        calibration_count=FAR.count,
+        calibration_comparisons=FAR.comparisons,
         rank2_margin=0.183,
         template_id=console.template_id,
         detail=f"watchlist={console.watchlist_id} gallery=1",
@@ -292,7 +301,11 @@ def test_alert_arrives_live_and_two_people_confirm(
     assert "This is a lead, not an identification." in banner.inner_text()
     assert "two independent confirmations" in banner.inner_text()
     assert op.locator("#fact-score").inner_text().startswith("0.710")
-    assert op.locator("#fact-far").inner_text().startswith("0.42% (about 1 in 240)")
+    far = op.locator("#fact-far").inner_text()  # the bound first, two digits, then the point
+    assert far.startswith(FAR.text()) and far.startswith("0.0042 (1 in 240) at most, 95% upper")
+    basis = op.locator("#fact-far-basis").inner_text()
+    assert "0.0019 (point estimate) to 0.0042 (one-sided 95% upper bound" in basis
+    assert "from 12 of 10,451,452 impostor comparisons" in basis
     assert op.locator("#fact-margin").inner_text().startswith("0.183")
 
     op.get_by_label("Why are you viewing these faces?").fill("verifying the MP-17 alert")
@@ -423,6 +436,17 @@ def test_deployments_list_purpose_legal_basis_and_time_box(
     assert "Search for a victim or a missing person" in text
     assert "Order 2025/117, district court" in text
     assert "cam-1" in text and "approved" in text and "in force now" in text
+    # the drift watch as the authorising officer sees it at renewal
+    store = DriftStore(console.env.repo.db)
+    now = datetime.now(UTC)
+    store.put(DriftRow(console.deployment_id, 1.5e-3, 11.0, 2400, 9, now, now, 2400, 9))
+    page.reload()
+    flag = row.locator("[data-drift='flagged']")
+    flag.wait_for()
+    assert "false alerts above the calibrated rate: 9 rejected in 2,400 searches" in (
+        flag.inner_text()
+    )
+    assert "under-represents East Asian faces" in row.inner_text()
     nav = page.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link", name="Alerts").count() == 0
     page.screenshot(path=str(console.shots / "deployments.png"), full_page=True)

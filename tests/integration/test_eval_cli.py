@@ -14,6 +14,7 @@ import pytest
 
 from vigil.config.settings import FacesConfig
 from vigil.eval.faces import ModelChoice
+from vigil.identification.calibration import FalseAlertModel
 from vigil.storage import Database, Repository
 
 pytestmark = pytest.mark.models
@@ -128,6 +129,12 @@ def test_identification_report_and_calibration(subset: tuple[Path, Path], tmp_pa
     text = cfg.read_text()
     assert "calibrated_fpir: 0.1" in text and "# before calibration" in text
     assert (tmp_path / "calibration" / "faces-N10.json").is_file()
+    # the written threshold keeps the displayed bound within the target (issue 22)
+    model = FalseAlertModel.from_file(tmp_path / "calibration" / "faces-N10.json")
+    assert model.threshold is not None and model.fpir(model.threshold, 10).upper <= 0.1
+    written = json.loads((tmp_path / "calibration" / "faces-N10.json").read_text())
+    assert written["validation"]["holds"] and written["forced_reason"] is None
+    assert [c["templates_per_person"] for c in written["person_curves"]] == [2, 3]
     # The change is in the audit chain of the database that config names (data_dir: var).
     db = Database(f"sqlite:///{tmp_path / 'var' / 'vigil.db'}")
     (entry,) = Repository(db).audit_entries()
@@ -148,3 +155,54 @@ def test_bad_folder_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_far_check_on_held_out_people_and_on_local_data(
+    subset: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, _ = subset
+    out = tmp_path / "far.json"
+    args = ["eval", "far", "--lfw-dir", str(root), "--watchlist-size", "8", "--threshold", "0.4"]
+    proc = _vigil(*args, "--splits", "1", "--out", str(out), env_cache=root.parent / "far-cache")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    (check,) = doc["checks"]
+    shipped = check["rows"][0]
+    assert shipped["threshold"] == 0.4 and shipped["realised_n"] == check["nonmated_searches"]
+    assert shipped["predicted_point"] <= shipped["predicted_upper95"]
+    assert shipped["holds"] == (shipped["realised"] <= shipped["predicted_upper95"])
+    assert doc["bound_holds_in_every_check"] == all(r["holds"] for r in check["rows"])
+    assert (
+        out.with_suffix(".png").stat().st_size > 0
+        and "realised" in out.with_suffix(".md").read_text()
+    )
+    # the local check: this data against the calibration Vigil ships, nothing refitted
+    local = tmp_path / "local.json"
+    from vigil.config.settings import FacesConfig
+
+    shipped_file = FacesConfig().identification.calibration_file
+    assert shipped_file is not None
+    proc = _vigil(*args, "--calibration", str(shipped_file), "--out", str(local),
+                  env_cache=root.parent / "far-cache")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(local.read_text())["checks"][0]["rows"]
+    assert row["calibration_comparisons"] > 10_000_000 and row["label"] == "configured threshold"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["eval", "far", "--lfw-dir", "{root}", "--splits", "0"],
+        ["eval", "far", "--lfw-dir", "{root}", "--calibration", "{tmp}/missing.json"],
+        ["calibrate", "--lfw-dir", "{root}", "--target-fpir", "0.1", "--watchlist-size", "10",
+         "--force"],
+    ],
+)  # fmt: skip
+def test_far_bad_input_is_a_clear_error(
+    subset: tuple[Path, Path], tmp_path: Path, bad: list[str]
+) -> None:
+    root, _ = subset
+    args = [a.format(root=root, tmp=tmp_path) for a in bad]
+    proc = _vigil(*args, env_cache=root.parent / "far-cache")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr

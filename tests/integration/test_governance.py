@@ -40,7 +40,9 @@ from vigil.storage import schema as t
 from vigil.storage.governance import GovernanceStore
 from vigil.system.identification import DeploymentAuthority
 
-CURVE = FalseAlertModel(np.linspace(-1, 1, 21), np.geomspace(1.0, 1e-6, 21), floor=1e-7)
+CURVE = FalseAlertModel.from_counts(
+    np.linspace(-1, 1, 21), np.round(np.geomspace(1.0, 1e-6, 21) * 1e7), 10_000_000
+)
 
 
 @pytest.fixture

@@ -34,7 +34,9 @@ from vigil.storage import Repository
 from vigil.storage.governance import GovernanceStore
 from vigil.system.identification import DeploymentAuthority
 
-CURVE = FalseAlertModel(np.linspace(-1, 1, 21), np.geomspace(1.0, 1e-6, 21), floor=1e-7)
+CURVE = FalseAlertModel.from_counts(
+    np.linspace(-1, 1, 21), np.round(np.geomspace(1.0, 1e-6, 21) * 1e7), 10_000_000
+)
 FACE = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], np.float32)
 
 

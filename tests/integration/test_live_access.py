@@ -235,7 +235,7 @@ def test_a_change_of_roles_or_cameras_narrows_the_socket(
     if path == "cameras":
         assert closed["cameras"] == "cam-2", closed
     else:
-        assert closed["kinds"] == "camera_status,crowd", closed
+        assert closed["kinds"] == "camera_status,crowd,drift", closed  # auditors get drift flags
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import beta
 
 from vigil.core.domain import DeploymentRow, DeploymentState
 from vigil.core.records import FaceObservation, FrameRef
@@ -24,45 +25,53 @@ from vigil.identification.tracks import FaceTracker
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
+N = 10_000_000
+
+
 def model() -> FalseAlertModel:
     scores = np.linspace(-0.2, 0.8, 11)
-    fmr = np.array([1.0, 0.8, 0.5, 0.2, 0.05, 0.01, 1e-3, 1e-4, 1e-5, 1e-6, 1e-6])
-    return FalseAlertModel(scores, fmr, floor=1e-7)
+    fmr = np.array([1.0, 0.8, 0.5, 0.2, 0.05, 0.01, 1e-3, 1e-4, 1e-5, 1e-6, 0.0])
+    return FalseAlertModel.from_counts(scores, np.round(fmr * N), N)
 
 
-def test_fpir_follows_one_minus_power_n() -> None:
+def test_fpir_point_follows_one_minus_power_n_and_bound_is_above() -> None:
     m = model()
-    fmr = m.fmr_at(0.45)  # step: read at 0.4
-    assert fmr == pytest.approx(1e-3)
-    assert m.fpir(0.45, 1000) == pytest.approx(1 - (1 - 1e-3) ** 1000)
-    assert m.fpir(0.45, 1) == pytest.approx(1e-3)
-    assert m.fpir(-1.0, 10) == 1.0  # below the curve: no evidence of a low rate
-    assert m.fmr_at(5.0) == pytest.approx(1e-6)  # never below the last measurement / floor
+    r = m.fpir(0.45, 1000)  # step: read at 0.4, 10,000 of 10^7
+    assert r.count == 10_000 and r.comparisons == N
+    assert r.point == pytest.approx(1 - (1 - 1e-3) ** 1000)
+    assert r.upper == pytest.approx(min(1.0, 1000 * beta.ppf(0.95, 10_001, N - 10_000)))
+    assert m.fpir(-1.0, 10).point == 1.0  # below the curve: no evidence of a low rate
+    top = m.fpir(5.0, 1)  # above every impostor score: 0 seen, bounded by ~3 / n
+    assert top.point == 0 and top.upper == pytest.approx(-math.expm1(math.log(0.05) / N))
 
 
 @settings(max_examples=60, deadline=None)
 @given(s=st.floats(-0.5, 1.0), n=st.integers(1, 10_000))
 def test_fpir_is_monotone_in_score_and_size(s: float, n: int) -> None:
     m = model()
-    assert m.fpir(s, n) <= m.fpir(s - 0.05, n) + 1e-12
-    assert m.fpir(s, n) <= m.fpir(s, n + 1) + 1e-12
+    assert m.fpir(s, n).upper <= m.fpir(s - 0.05, n).upper + 1e-12
+    assert m.fpir(s, n).upper <= m.fpir(s, n + 1).upper + 1e-12
+    assert m.fpir(s, n).point <= m.fpir(s, n).upper
 
 
-def test_size_limit_meets_the_target() -> None:
+def test_size_limit_meets_the_target_with_the_bound() -> None:
     m = model()
     n = m.max_watchlist_size(0.5, 0.01)
-    assert n == math.floor(math.log1p(-0.01) / math.log1p(-1e-4))
-    assert m.fpir(0.5, n) <= 0.01 < m.fpir(0.5, n + 1)
+    assert m.fpir(0.5, n).upper <= 0.01 < m.fpir(0.5, n + 1).upper
+    assert n < math.floor(math.log1p(-0.01) / math.log1p(-1e-4))  # the point would allow more
 
 
-def test_calibration_file_round_trip_and_bad_file(tmp_path: Path) -> None:
+def test_calibration_file_old_layout_is_read_as_counts_and_bad_file_refused(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "cal.json"
     curve = {"score": [0.1, 0.2, 0.3], "fmr": [0.5, 0.1, 0.0], "impostor_comparisons": [1000.0]}
     path.write_text(json.dumps({"threshold": 0.3, "model": "m", "fmr_curve": curve}))
     m = FalseAlertModel.from_file(path)
-    assert m.threshold == 0.3 and m.fmr_at(0.35) == pytest.approx(1e-3)  # floor = 1/n
+    assert m.threshold == 0.3 and m.fpir(0.35, 1).count == 0
+    assert m.fpir(0.25, 1).count == 100
     path.write_text("{}")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="vigil calibrate"):
         FalseAlertModel.from_file(path)
 
 

@@ -251,6 +251,17 @@ class DecisionIn(Body):
     reason: Reason
 
 
+class DriftOut(BaseModel):
+    """The deployment's drift watch: rejected alerts against the calibrated rate."""
+
+    predicted_rate_upper95: float = Field(description="Calibrated FPIR bound per search.")
+    searches: int
+    false_alerts: int = Field(description="Alerts the verifiers rejected.")
+    flagged: bool = Field(description="Rejections significantly above the calibrated rate.")
+    flagged_at: datetime | None
+    flagged_after_searches: int | None
+
+
 class DeploymentOut(BaseModel):
     id: str
     kind: str
@@ -268,6 +279,14 @@ class DeploymentOut(BaseModel):
     created_at: datetime
     decided_at: datetime | None
     watchlists: list[dict[str, str]]
+    drift: DriftOut | None = Field(
+        None, description="The drift watch (null until a search or rejection fed it)."
+    )
+    calibration_check: str | None = Field(
+        None,
+        description="Where the local check of the calibration is (governance."
+        "local_calibration_report); null when the force has not run one.",
+    )
 
 
 class Created(BaseModel):
@@ -310,6 +329,16 @@ class SubjectOut(BaseModel):
 # -- alerts and sightings ---------------------------------------------------------------------
 
 
+class FalseAlertOut(BaseModel):
+    """The calibrated false-alert rate of a face alert as a bound with what it rests on."""
+
+    upper_bound: float = Field(description="One-sided 95% upper bound (exact binomial).")
+    point: float = Field(description="Point estimate: what the calibration data showed.")
+    calibration_count: int = Field(description="Impostor comparisons at or above the score.")
+    calibration_comparisons: int = Field(description="All impostor comparisons measured.")
+    text: str = Field(description="The rate as shown, two significant digits at most.")
+
+
 class AlertOut(BaseModel):
     id: str
     kind: str
@@ -319,7 +348,13 @@ class AlertOut(BaseModel):
     status: str
     deployment_id: str | None
     subject_id: str | None
-    false_alert_rate: float | None
+    false_alert_rate: float | None = Field(
+        description="The calibrated false-alert rate shown and acted on: its 95% upper bound "
+        "(alerts raised before bounds existed: their point estimate, and `false_alert` null)."
+    )
+    false_alert: FalseAlertOut | None = Field(
+        None, description="Bound, point estimate and calibration counts (face alerts)."
+    )
     rank2_margin: float | None
     template_id: str | None = Field(
         None,

@@ -175,6 +175,118 @@ def identification(
     )
 
 
+@app.command("far")
+def far(
+    lfw_dir: Path = typer.Option(
+        ..., "--lfw-dir", help="Labelled faces in LFW layout <Name>/<Name>_NNNN.jpg."
+    ),
+    splits: int = typer.Option(5, "--splits", min=1, max=50, help="Identity-disjoint splits."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the first split (then seed+1, ...)."),
+    watchlist_size: int = typer.Option(1000, "--watchlist-size", min=1, help="People enrolled."),
+    images_per_identity: int = typer.Option(
+        1, "--images-per-identity", min=1, max=10, help="Photos enrolled per person."
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Threshold to check (default: the configured one)."
+    ),
+    calibration: Path | None = typer.Option(
+        None,
+        "--calibration",
+        help="Local check: search this data against this calibration file (nothing refitted; "
+        "for a force's own labelled data before a deployment is approved).",
+    ),
+    probes_per_person: int | None = typer.Option(
+        None,
+        "--probes-per-person",
+        min=1,
+        help="Search at most this many photos per person (default: all; see docs/evaluation.md).",
+    ),
+    out: Path = typer.Option(Path("reports/far.json"), "--out", help="Report JSON."),
+    aliases: str | None = AliasOpt,
+    config: Path | None = ConfigOpt,
+) -> None:
+    """Predicted vs realised FPIR on people the calibration never saw (bound and interval)."""
+    from vigil.eval import far as checks
+    from vigil.identification.calibration import FalseAlertModel
+
+    faces_cfg = _faces_config(config)
+    t = threshold if threshold is not None else faces_cfg.identification.threshold
+    model = FalseAlertModel.from_file(calibration) if calibration else None
+    templates = _templates(lfw_dir, config, None, None)
+    ids, scorer, al = templates.images.identities, templates.scorer, _aliases(aliases)
+    k = images_per_identity
+    if model is not None:
+        results = [
+            checks.check_calibration_file(
+                ids,
+                scorer,
+                model,
+                watchlist_size=watchlist_size,
+                threshold=t,
+                seed=seed,
+                images_per_identity=k,
+                aliases=al,
+                probes_per_person=probes_per_person,
+            )
+        ]
+    else:
+        results = [
+            checks.validate_split(
+                ids,
+                scorer,
+                seed=seed + i,
+                watchlist_size=watchlist_size,
+                threshold=t,
+                images_per_identity=k,
+                aliases=al,
+                probes_per_person=probes_per_person,
+            )
+            for i in range(splits)
+        ]
+    doc = {
+        "model": templates.model,
+        "lfw_dir": str(lfw_dir),
+        "calibration": str(calibration) if calibration else None,
+        **checks.summary_json(results),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2))
+    out.with_suffix(".md").write_text(checks.summary_markdown(results))
+    checks.plot(results, out.with_suffix(".png"))
+    console.print(checks.summary_markdown(results))
+    console.print(f"report: {out} (+ .md and .png beside it)")
+
+
+def _held_out_check(
+    templates: runner.Templates,
+    outcome: runner.CalibrationOutcome,
+    *,
+    seed: int,
+    aliases: protocols.Aliases | None,
+    writing: bool,
+    force: bool,
+    reason: str,
+) -> tuple[runner.CalibrationOutcome, str]:
+    """Check the fitted curve on one identity-disjoint split (one search per person); refuse to
+    write when the held-out rate beats the displayed bound, unless forced with a reason (which
+    then goes into the file and the audit entry). Returns the outcome and the audit reason."""
+    import dataclasses
+
+    from vigil.eval import far as checks
+
+    check = checks.validate_split(
+        templates.images.identities, templates.scorer, seed=seed,
+        watchlist_size=outcome.watchlist_size, threshold=outcome.threshold,
+        targets=(outcome.target_fpir,), aliases=aliases, probes_per_person=1,
+    )  # fmt: skip
+    console.print(checks.summary_markdown([check]))
+    if writing:
+        checks.refuse_unless_forced(check, force=force, reason=reason)
+    forced = reason if force and not check.holds else None
+    outcome = dataclasses.replace(outcome, validation=check.to_json(), forced_reason=forced)
+    return outcome, f"forced past a failed held-out check: {reason}" if forced else reason
+
+
 def register_calibrate(root: typer.Typer) -> None:
     @root.command("calibrate")
     def calibrate(
@@ -196,10 +308,23 @@ def register_calibrate(root: typer.Typer) -> None:
             "cli", "--actor", help="Who changes the config (written to the audit chain)."
         ),
         reason: str = typer.Option("", "--reason", help="Why (written to the audit chain)."),
+        force: bool = typer.Option(
+            False,
+            "--force",
+            help="Write even though the held-out check failed (needs --reason; audited).",
+        ),
     ) -> None:
-        """Derive the threshold for a target FPIR and watchlist size; write it into config."""
+        """Derive the threshold for a target FPIR and watchlist size; write it into config.
+
+        Before writing, the curve is checked on people it was not fitted on (one identity-
+        disjoint split, one search per person): a calibration whose held-out realised FPIR
+        exceeds the bound it would display is refused unless ``--force --reason``.
+        """
         from vigil.cli.audit_cmd import settings_auditor
         from vigil.config.writer import write_calibration_to_config
+
+        if force and len(reason.strip()) < 3:
+            raise typer.BadParameter("--force needs a --reason (written to the audit chain)")
 
         templates = _templates(lfw_dir, config, None, None)
         outcome = runner.run_calibration(
@@ -215,6 +340,10 @@ def register_calibrate(root: typer.Typer) -> None:
                 f"  held-out check: fitted on half the people, realised FPIR "
                 f"{test:.2e} on the other half ({h.realised_over_target:.2f}x target)"
             )
+        outcome, reason = _held_out_check(
+            templates, outcome, seed=seed, aliases=_aliases(aliases), writing=config is not None,
+            force=force, reason=reason,
+        )  # fmt: skip
         if config:
             cal_path = config.parent / "calibration" / f"faces-N{watchlist_size}.json"
             runner.write_calibration(outcome, cal_path, templates.model)

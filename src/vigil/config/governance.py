@@ -79,6 +79,15 @@ class GovernanceConfig(Strict):
         "watchlist may hold at most as many templates as keep the calibrated rate at the "
         "threshold below this. Lower means smaller lists.",
     )
+    local_calibration_report: str | None = Field(
+        None,
+        max_length=500,
+        title="Local calibration check report",
+        description="Where the force's own check of the calibration lives: the path or intranet "
+        "address of the report `vigil eval far --calibration FILE --lfw-dir YOUR_DATA` wrote on "
+        "lawfully held, labelled local faces. The deployment approval screen links to it, and "
+        "says plainly when there is none (LFW under-represents East Asian faces).",
+    )
     purge_every_s: float = Field(
         60.0,
         ge=1,

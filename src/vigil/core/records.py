@@ -325,7 +325,11 @@ class Alert:
     """A lead for people to check — never an identification by itself.
 
     ``false_alert_rate`` is the calibrated false-positive identification rate at ``score`` for the
-    watchlist size in force, shown next to every face alert. ``template_id`` is the matched
+    watchlist in force as its one-sided 95% upper bound (the number shown and acted on);
+    ``false_alert_point`` is the point estimate beside it and ``calibration_count`` of
+    ``calibration_comparisons`` the impostor comparisons at or above the score it rests on. Older
+    alerts carry the bound's predecessor (a point estimate) and ``None`` for the three.
+    Both are shown next to every face alert. ``template_id`` is the matched
     enrolled template, whose photo verifiers compare with the probe crop (``None`` for other
     kinds, and once the subject has been removed from the watchlist).
     """
@@ -342,6 +346,9 @@ class Alert:
     rank2_margin: float | None = None
     detail: str = ""
     template_id: str | None = None
+    false_alert_point: float | None = None
+    calibration_count: int | None = None
+    calibration_comparisons: int | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "alert id must be non-empty")
@@ -349,6 +356,19 @@ class Alert:
         _require(math.isfinite(self.score), f"score must be finite, got {self.score}")
         if self.false_alert_rate is not None:
             _unit(self.false_alert_rate, "false_alert_rate")
+        if self.false_alert_point is not None:
+            _unit(self.false_alert_point, "false_alert_point")
+            _require(
+                self.false_alert_rate is not None
+                and self.false_alert_point <= self.false_alert_rate,
+                "false_alert_point must not exceed its upper bound false_alert_rate",
+            )
+        if self.calibration_count is not None or self.calibration_comparisons is not None:
+            k, n = self.calibration_count, self.calibration_comparisons
+            _require(
+                k is not None and n is not None and 0 <= k <= n and n >= 1,
+                f"calibration counts need 0 <= count <= comparisons, got {k}, {n}",
+            )
         if self.kind is AlertKind.FACE_MATCH:
             _require(
                 self.deployment_id is not None,

@@ -26,6 +26,7 @@ from vigil.config.settings import FacesConfig
 from vigil.errors import ValidationError
 from vigil.eval import metrics, protocols, report
 from vigil.eval.embed import FaceSet, embed_faces, extract_faces
+from vigil.identification.calibration import FalseAlertModel, curve_from_scores
 from vigil.perception.faces.detectors import make_detector
 from vigil.perception.faces.embedders import l2_normalise, make_embedder
 
@@ -255,28 +256,17 @@ class CalibrationOutcome:
     expected_tpir: float
     fpir_on_fit: float
     holdout: list[metrics.Calibration]
-    fmr_curve: dict[str, list[float]]
+    fmr_curve: dict[str, object]
+    person_curves: list[dict[str, object]] = field(default_factory=list)
+    validation: dict[str, report.JsonValue] | None = None
+    forced_reason: str | None = None
 
 
 def fmr_curve(
-    impostor_scores: npt.NDArray[np.float32], points: int = 400
-) -> dict[str, list[float]]:
-    """FMR at a grid of scores: what the alert code needs to show the false-alert rate."""
-    s = np.sort(np.asarray(impostor_scores, np.float64))
-    grid = np.unique(
-        np.quantile(
-            s,
-            np.concatenate(
-                [np.linspace(0, 0.99, points // 2), 1 - np.logspace(-2, -7, points // 2)]
-            ),
-        )
-    )
-    fmr = 1.0 - np.searchsorted(s, grid, side="left") / len(s)
-    return {
-        "score": grid.round(6).tolist(),
-        "fmr": fmr.tolist(),
-        "impostor_comparisons": [float(len(s))],
-    }
+    impostor_scores: npt.NDArray[np.float32], points: int = 400, templates_per_person: int = 1
+) -> dict[str, object]:
+    """Impostor counts at a grid of scores: what the alert code needs to bound the rate."""
+    return curve_from_scores(impostor_scores, points, templates_per_person).to_json()
 
 
 def run_calibration(
@@ -289,6 +279,11 @@ def run_calibration(
 ) -> CalibrationOutcome:
     """Fit the threshold on all identities; check it fit-on-half/test-on-other-half.
 
+    The threshold is the higher of the empirical one (FPIR on the fit searches at the target)
+    and the lowest score whose 95% upper bound of FPIR for ``watchlist_size`` people meets the
+    target (:meth:`FalseAlertModel.threshold_for`), so the rate alerts display at the threshold
+    never exceeds the target.
+
     The fit uses the identification protocol's population (people with >= 2 images, so every
     enrolled person has mated searches and the expected TPIR is meaningful). The held-out check
     must split people in two halves, each too small for N people with >= 2 images, so it also
@@ -300,6 +295,12 @@ def run_calibration(
     )
     results = protocols.search(proto, templates.scorer)
     cal = metrics.calibrate(results, target_fpir)
+    # The threshold must keep the *bound* within the target, not only what the fit searches
+    # showed: the higher of the empirical threshold and the curve's bounded one.
+    curve = curve_from_scores(results.impostor_scores)
+    bounded = FalseAlertModel((curve,)).threshold_for(target_fpir, watchlist_size)
+    threshold = max(float(cal.threshold), bounded)
+    point = metrics.open_set_point(results, threshold)
     holdout = protocols.calibration_holdout(
         ids,
         templates.scorer,
@@ -310,14 +311,41 @@ def run_calibration(
         min_images=1,
     )
     return CalibrationOutcome(
-        threshold=float(cal.threshold),
+        person_curves=person_curves(templates, watchlist_size, seed=seed, aliases=aliases),
+        threshold=threshold,
         target_fpir=target_fpir,
         watchlist_size=watchlist_size,
-        expected_tpir=float(cal.fit_tpir.value),
-        fpir_on_fit=float(cal.fit_fpir.value),
+        expected_tpir=float(point.tpir.value),
+        fpir_on_fit=float(point.fpir.value),
         holdout=holdout,
-        fmr_curve=fmr_curve(results.impostor_scores),
+        fmr_curve=curve.to_json(),
     )
+
+
+PERSON_CURVE_PHOTOS = (2, 3)
+
+
+def person_curves(
+    templates: Templates,
+    watchlist_size: int,
+    *,
+    seed: int = 0,
+    aliases: protocols.Aliases | None = None,
+) -> list[dict[str, object]]:
+    """Per-person FMR curves for 2 and 3 photos per person (score = max over their photos).
+
+    Measured with at most 500 people enrolled (LFW has too few with 3+ photos for more); the
+    per-comparison rate does not depend on how many are enrolled.
+    """
+    out = []
+    for k in PERSON_CURVE_PHOTOS:
+        proto = protocols.build_open_set(
+            templates.images.identities, watchlist_size=min(watchlist_size, 500), seed=seed,
+            aliases=aliases, images_per_identity=k, min_images=k,
+        )  # fmt: skip
+        res = protocols.search(proto, templates.scorer)
+        out.append(fmr_curve(res.impostor_scores, templates_per_person=k))
+    return out
 
 
 def write_calibration(outcome: CalibrationOutcome, path: Path, model: str) -> None:
@@ -331,6 +359,9 @@ def write_calibration(outcome: CalibrationOutcome, path: Path, model: str) -> No
         "fpir_on_fit": outcome.fpir_on_fit,
         "holdout": [report.calibration_json(c) for c in outcome.holdout],
         "fmr_curve": outcome.fmr_curve,
+        "person_curves": outcome.person_curves,
+        "validation": outcome.validation,
+        "forced_reason": outcome.forced_reason,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2))

@@ -69,6 +69,7 @@ class AuditAction(StrEnum):
     DEPLOYMENT_REVOKE = "deployment.revoke"
     DEPLOYMENT_PURGE = "deployment.purge"
     DEPLOYMENT_SCAN_SUMMARY = "deployment.scan_summary"
+    DEPLOYMENT_DRIFT = "deployment.drift"
     ALERT_RAISE = "alert.raise"
     ALERT_CONFIRM = "alert.confirm"
     ALERT_REJECT = "alert.reject"

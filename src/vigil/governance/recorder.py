@@ -24,11 +24,13 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import numpy as np
 
 from vigil.core.records import Alert, AlertKind, ObjectClass, Sighting
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
+from vigil.governance.drift import DriftWatch
 from vigil.identification.live import FaceHit, TrackDecision
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
@@ -64,7 +66,9 @@ class IdentificationRecorder:
         *,
         archive: ArchiveIndex | None = None,
         clock: Callable[[], datetime] = utc_now,
+        drift: DriftWatch | None = None,
     ) -> None:
+        self.drift = drift
         self.repo = repo
         self.media = media
         self.audit = audit
@@ -82,19 +86,22 @@ class IdentificationRecorder:
     def record_scans(
         self, camera_id: str, scanned: Mapping[str, int], alerted: Mapping[str, int]
     ) -> None:
-        """One ``deployment.scan_summary`` entry per deployment with new counts."""
+        """One ``deployment.scan_summary`` entry per deployment with new counts, each in one
+        unit of work with the searches it feeds to the deployment's drift watch."""
         for dep_id in sorted(set(scanned) | set(alerted)):
-            self.audit.append(
-                "system",
-                AuditAction.DEPLOYMENT_SCAN_SUMMARY,
-                f"deployment:{dep_id}",
-                "faces compared on this camera",
-                [
-                    ("camera", camera_id),
-                    ("faces_scanned", str(scanned.get(dep_id, 0))),
-                    ("alerts", str(alerted.get(dep_id, 0))),
-                ],
-            )
+            n, alerts = scanned.get(dep_id, 0), alerted.get(dep_id, 0)
+            self.repo.db.unit(partial(self._scan_summary, camera_id, dep_id, n, alerts))
+
+    def _scan_summary(self, camera_id: str, dep_id: str, scanned: int, alerts: int) -> None:
+        if self.drift is not None:
+            self.drift.searched(dep_id, scanned)
+        self.audit.append(
+            "system",
+            AuditAction.DEPLOYMENT_SCAN_SUMMARY,
+            f"deployment:{dep_id}",
+            "faces compared on this camera",
+            [("camera", camera_id), ("faces_scanned", str(scanned)), ("alerts", str(alerts))],
+        )
 
     # -- one decision ---------------------------------------------------------------------------
 
@@ -139,7 +146,10 @@ class IdentificationRecorder:
             score=hit.score,
             deployment_id=hit.deployment_id,
             subject_id=hit.subject_id,
-            false_alert_rate=hit.false_alert_rate,
+            false_alert_rate=hit.false_alert.upper,
+            false_alert_point=hit.false_alert.point,
+            calibration_count=hit.false_alert.count,
+            calibration_comparisons=hit.false_alert.comparisons,
             rank2_margin=hit.rank2_margin,
             detail=f"watchlist={hit.watchlist_id} gallery={hit.gallery_size}",
             template_id=hit.template_id,
@@ -156,7 +166,8 @@ class IdentificationRecorder:
                 ("watchlist", hit.watchlist_id),
                 ("camera", d.camera_id),
                 ("score", f"{hit.score:.4f}"),
-                ("false_alert_rate", f"{hit.false_alert_rate:.3g}"),
+                ("false_alert_rate", f"{hit.false_alert.upper:.2g}"),
+                ("false_alert_point", f"{hit.false_alert.point:.2g}"),
             ],
         )
         log.info("alert %s on %s (deployment %s)", alert.id, d.camera_id, hit.deployment_id)

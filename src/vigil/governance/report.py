@@ -10,6 +10,10 @@ purged) and never touches a template or an image. For ``[from, to)``:
   ``deployment.scan_summary`` entries), alerts raised, confirmed (made actionable by two people),
   rejected, pending; the **observed false-alert rate** = rejected / decided alerts, and rejected
   per 1,000 faces scanned; the mean calibrated false-alert rate shown on the alerts;
+* the rejected alerts **per search** (rejected / faces scanned) with its exact 95% interval,
+  beside the mean calibrated rate the alerts displayed (its 95% upper bound since revision
+  0012) and the mean point estimate, and the deployment's **drift watch**: whether rejections
+  have significantly exceeded the calibrated rate (:mod:`vigil.governance.drift`);
 * outcomes recorded on alerts (arrest, cleared, false alert, ...);
 * purges: deployments purged, alerts deleted with them, non-match sightings stripped, retention.
 
@@ -27,7 +31,9 @@ from typing import Any
 from vigil.core.domain import DeploymentRow
 from vigil.core.records import AuditEntry
 from vigil.governance.audit import AuditAction, iter_entries
+from vigil.identification.calibration import two_sided_interval
 from vigil.storage import Repository
+from vigil.storage.drift import DriftRow, DriftStore
 
 SCHEMA = "vigil.report.oversight/1"
 
@@ -39,6 +45,7 @@ class _Tally:
     confirmed: int = 0
     rejected: int = 0
     calibrated_far: list[float] = field(default_factory=list)
+    calibrated_point: list[float] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
 
     def as_json(self) -> dict[str, Any]:
@@ -53,11 +60,36 @@ class _Tally:
             "rejected_per_1000_faces": (
                 1000 * self.rejected / self.faces_scanned if self.faces_scanned else None
             ),
-            "mean_calibrated_false_alert_rate": (
-                sum(self.calibrated_far) / len(self.calibrated_far) if self.calibrated_far else None
+            "mean_calibrated_false_alert_rate": _mean(self.calibrated_far),
+            "mean_calibrated_false_alert_point": _mean(self.calibrated_point),
+            "rejected_per_search": (
+                self.rejected / self.faces_scanned if self.faces_scanned else None
+            ),
+            "rejected_per_search_ci95": (
+                list(two_sided_interval(min(self.rejected, self.faces_scanned), self.faces_scanned))
+                if self.faces_scanned
+                else None
             ),
             "outcomes": dict(sorted(self.outcomes.items())),
         }
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _drift(row: DriftRow | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "predicted_rate_upper95": row.predicted_rate,
+        "searches": row.searches,
+        "false_alerts": row.false_alerts,
+        "statistic": round(row.statistic, 3),
+        "flagged": row.flagged_at is not None,
+        "flagged_at": row.flagged_at.isoformat() if row.flagged_at else None,
+        "flagged_after_searches": row.flagged_searches,
+    }
 
 
 def _details(e: AuditEntry) -> dict[str, str]:
@@ -96,11 +128,16 @@ def build_oversight(repo: Repository, start: datetime, end: datetime) -> dict[st
     alert_home: dict[str, tuple[str, str]] = {}
     purges: Counter[str] = Counter()
     _tally(entries, per_dep, per_wl, alert_home, purges)
+    drift = DriftStore(repo.db)
     return {
         "schema": SCHEMA,
         "from": start.isoformat(),
         "to": end.isoformat(),
-        "deployments": [{**_deployment(d), **per_dep[d.id].as_json()} for d in deployments],
+        "deployments": [
+            {**_deployment(d), **per_dep[d.id].as_json(), "drift": _drift(drift.get(d.id))}
+            for d in deployments
+        ],
+        "drift_flags_in_period": sum(e.action == AuditAction.DEPLOYMENT_DRIFT for e in entries),
         "watchlists": {w: t.as_json() for w, t in sorted(per_wl.items())},
         "totals": _total(per_dep.values()).as_json(),
         "purges": dict(sorted(purges.items())),
@@ -127,6 +164,8 @@ def _tally(
                 t.alerts += 1
                 if "false_alert_rate" in d:
                     t.calibrated_far.append(float(d["false_alert_rate"]))
+                if "false_alert_point" in d:
+                    t.calibrated_point.append(float(d["false_alert_point"]))
         elif e.action == AuditAction.ALERT_ACTIONABLE:
             for t in tallies:
                 t.confirmed += 1
@@ -159,6 +198,7 @@ def _total(tallies: Iterable[_Tally]) -> _Tally:
         total.confirmed += t.confirmed
         total.rejected += t.rejected
         total.calibrated_far += t.calibrated_far
+        total.calibrated_point += t.calibrated_point
         total.outcomes.update(t.outcomes)
     return total
 
@@ -214,6 +254,36 @@ def to_markdown(doc: dict[str, Any]) -> str:
             t["observed_false_alert_rate"],
         ]
         lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
+    lines += [
+        "",
+        "## False alerts per search and the drift watch",
+        "",
+        "Rejected alerts per face scanned (exact 95% interval) beside the calibrated rate the "
+        "alerts displayed (95% upper bound; point estimate). A drift flag means rejections were "
+        "significantly above the calibrated rate (a sequential test, docs/safeguards.md).",
+        "",
+        "| deployment | rejected per search (95% CI) | calibrated bound | point | drift |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for d in doc["deployments"]:
+        ci = d.get("rejected_per_search_ci95")
+        observed = f"{_fmt(d['rejected_per_search'])} ({ci[0]:.2g}–{ci[1]:.2g})" if ci else "–"
+        drift = d.get("drift")
+        flag = (
+            "not watched"
+            if drift is None
+            else f"FLAGGED after {drift['flagged_after_searches']} searches"
+            if drift["flagged"]
+            else f"no flag ({drift['false_alerts']} rejected in {drift['searches']} searches)"
+        )
+        cells = [
+            d["id"][:12],
+            observed,
+            _fmt(d["mean_calibrated_false_alert_rate"]),
+            _fmt(d["mean_calibrated_false_alert_point"]),
+            flag,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     tot = doc["totals"]
     lines += [
         "",

@@ -23,10 +23,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from vigil.core.domain import Decision, Role, VerificationRow
-from vigil.core.records import AlertKind, AlertStatus
+from vigil.core.records import Alert, AlertKind, AlertStatus
 from vigil.errors import ConflictError, PermissionDeniedError, ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
+from vigil.governance.drift import DriftWatch
 from vigil.storage import Repository
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,9 @@ class VerificationService:
         *,
         clock: Callable[[], datetime] = utc_now,
         confirmations: Mapping[AlertKind, int] | None = None,
+        drift: DriftWatch | None = None,
     ) -> None:
+        self.drift = drift
         self.repo = repo
         self.audit = audit
         self.clock = clock
@@ -101,6 +104,8 @@ class VerificationService:
             action = AuditAction.ALERT_CONFIRM if confirm else AuditAction.ALERT_REJECT
             details = [("status", new.value), ("step", "1" if first else "2")]
             self.audit.append(actor.id, action, f"alert:{alert_id}", reason, details)
+            if new is AlertStatus.REJECTED:
+                self._watch_drift(alert)
             if new is AlertStatus.ACTIONABLE:
                 self.audit.append(
                     actor.id,
@@ -111,6 +116,27 @@ class VerificationService:
                 )
         log.info("alert %s: %s by %s -> %s", alert_id, decision, actor.id, new)
         return new
+
+    def _watch_drift(self, alert: Alert) -> None:
+        """Feed a rejected face alert to its deployment's drift watch (same unit of work)."""
+        if self.drift is None or alert.kind is not AlertKind.FACE_MATCH:
+            return
+        if alert.deployment_id is None:
+            return
+        flag = self.drift.rejected(alert.deployment_id)
+        if flag is None:
+            return
+        self.audit.append(
+            "system",
+            AuditAction.DEPLOYMENT_DRIFT,
+            f"deployment:{flag.deployment_id}",
+            "rejected alerts significantly above the calibrated false-alert rate",
+            [
+                ("searches", str(flag.searches)),
+                ("false_alerts", str(flag.false_alerts)),
+                ("predicted_rate", f"{flag.predicted_rate:.2g}"),
+            ],
+        )
 
     def record_outcome(self, actor: Actor, alert_id: str, outcome: str, reason: str) -> None:
         """Record what came of an alert (arrest, cleared, false alert, ...) for the reports."""

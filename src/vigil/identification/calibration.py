@@ -1,98 +1,326 @@
-"""The calibrated false-alert rate: what an alert's score means for a watchlist of N people.
+"""The calibrated false-alert rate: what an alert's score means, stated so it never understates.
 
-``vigil calibrate`` writes the FMR-by-score curve measured on real impostor comparisons
-(``fmr_curve: {score: [...], fmr: [...]}``, see :func:`vigil.eval.faces.write_calibration`). FMR
-(one probe against one non-mated template scoring at or above ``s``) does not depend on the
-watchlist size, so the false-positive identification rate for a watchlist of ``N`` templates is
-``FPIR(s, N) = 1 - (1 - FMR(s))^N`` (independent comparisons; conservative when one person has
-several templates, since those comparisons are correlated).
+``vigil calibrate`` writes the curve measured on real impostor comparisons as **counts**: at each
+grid score ``s``, how many of the ``comparisons`` impostor scores were at or above ``s`` (see
+:func:`vigil.eval.faces.write_calibration`). A count ``k`` of ``n`` gives two numbers:
 
-Between grid points FMR is read at the next grid score *at or below* ``s`` (a step function
-that never under-states the rate). Beyond the last grid score the curve has no measurement and
-the rate is the floor ``1 / impostor_comparisons`` (the smallest rate the data can show),
-never zero.
+* the point estimate ``k / n`` (what was seen), and
+* the one-sided 95% upper confidence bound, exact (Clopper–Pearson): the largest rate under which
+  seeing ``k`` or fewer would still happen 5% of the time (``beta.ppf(0.95, k + 1, n - k)``).
+  With ``k = 0`` it is ``1 - 0.05^(1/n)`` (about ``3 / n``): the data cannot show anything lower.
 
-The same curve bounds the watchlist size: for a target FPIR at the decision threshold,
-``N_max = log(1 - target) / log(1 - FMR(threshold))``.
+Every displayed or policy-relevant rate uses the upper bound, with the point beside it.
+
+**Per person, not per template.** A person enrolled with several photos scores the *max* over
+their templates, and those comparisons are correlated (the same face, similar photos), so
+``1 - (1 - FMR)^templates`` is the wrong formula. A curve measured with ``k`` templates per
+person (``templates_per_person``) already holds the per-person max; the model picks the measured
+curve whose ``k`` covers the watchlist's largest person, and falls back to counting every
+template as a person (a union bound, conservative) when none does.
+
+**From one comparison to a search.** A search against ``P`` people raises a false alert when any
+of them scores at or above ``s``. The point estimate is ``1 - (1 - FMR)^P`` (independent people);
+the upper bound is ``min(1, P * FMR_upper)``: Boole's inequality holds whatever the correlation
+between comparisons, and at the rates that matter (``P * FMR`` around 1e-3) it is no more than
+the independence formula plus a part in a thousand.
+
+Between grid points the count is read at the next grid score *at or below* ``s`` (a step that
+never understates). The same bounds size watchlists and place thresholds: the largest ``P`` with
+``P * FMR_upper(threshold) <= target`` and the lowest grid score where the bound meets a target.
+
+Older calibration files (``fmr`` fractions with one ``impostor_comparisons`` total) are read by
+turning each fraction back into a count (``round(fmr * n)``; they were written as ``k / n``);
+a file with neither is refused with the command that regenerates it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import beta
 
 from vigil.errors import ConfigError, ValidationError
+
+CONFIDENCE = 0.95
+REGENERATE = (
+    "regenerate it with `vigil calibrate --lfw-dir DIR --target-fpir 0.001 "
+    "--watchlist-size 1000 --config vigil.yaml`"
+)
+
+
+def upper_bound(k: int, n: int, confidence: float = CONFIDENCE) -> float:
+    """One-sided exact (Clopper–Pearson) upper confidence bound of a binomial rate ``k / n``."""
+    if n < 1 or not 0 <= k <= n:
+        raise ValidationError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    if k == n:
+        return 1.0
+    return float(beta.ppf(confidence, k + 1, n - k))
+
+
+def two_sided_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The exact two-sided interval of ``k / n`` (for held-out realised rates)."""
+    if n < 1 or not 0 <= k <= n:
+        raise ValidationError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    a = (1 - confidence) / 2
+    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return lo, hi
+
+
+def _sig2(x: float) -> str:
+    """``x`` with at most two significant digits, in plain or scientific notation."""
+    if x == 0:
+        return "0"
+    if 1e-3 <= x < 1:
+        digits = max(0, 1 - math.floor(math.log10(x)))
+        return f"{x:.{digits}f}".rstrip("0").rstrip(".")
+    mantissa, exp = f"{x:.1e}".split("e")
+    return f"{mantissa.removesuffix('.0')}e{int(exp)}"
+
+
+def _one_in(x: float) -> str:
+    """``1 in N`` with N to two significant digits (``1 in 3,500,000``)."""
+    n = 1.0 / x
+    if n < 10:
+        return f"1 in {n:.1f}".replace(".0", "")
+    exp = math.floor(math.log10(n)) - 1
+    return f"1 in {round(n / 10**exp) * 10**exp:,.0f}"
+
+
+@dataclass(frozen=True, slots=True)
+class RateEstimate:
+    """A false-alert rate with what it rests on: point estimate, 95% upper bound and the counts.
+
+    ``count`` of ``comparisons`` impostor comparisons scored at or above the score; ``point`` and
+    ``upper`` are per search for the watchlist size asked about (per comparison when it is 1).
+    """
+
+    point: float
+    upper: float
+    count: int
+    comparisons: int
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.point <= self.upper <= 1):
+            raise ValidationError(f"need 0 <= point <= upper <= 1, got {self.point}, {self.upper}")
+
+    @property
+    def below_resolution(self) -> bool:
+        """True when no comparison scored this high: the data only bound the rate from above."""
+        return self.count == 0
+
+    def text(self) -> str:
+        """The rate as an operator reads it, two significant digits at most."""
+        if self.below_resolution:
+            return (
+                "below what the calibration data can show "
+                f"(< {_one_in(self.upper)}, 95% upper bound)"
+            )
+        return (
+            f"{_sig2(self.upper)} ({_one_in(self.upper)}) at most, 95% upper bound; "
+            f"point estimate {_sig2(self.point)}"
+        )
+
+
+@dataclass(frozen=True)
+class FmrCurve:
+    """Impostor comparisons scoring at or above each grid score (ascending scores).
+
+    Args:
+        scores: ascending grid scores.
+        counts: comparisons at or above each score (non-increasing).
+        comparisons: all impostor comparisons behind the curve.
+        templates_per_person: templates each enrolled person had when it was measured (scores
+            are per person: the max over their templates).
+    """
+
+    scores: npt.NDArray[np.float64]
+    counts: npt.NDArray[np.int64]
+    comparisons: int
+    templates_per_person: int = 1
+
+    def __post_init__(self) -> None:
+        s = np.asarray(self.scores, np.float64)
+        c = np.asarray(self.counts, np.float64)
+        if s.ndim != 1 or s.shape != c.shape or len(s) < 2:
+            raise ValidationError(f"fmr curve needs matching 1-D arrays, got {s.shape}, {c.shape}")
+        if self.comparisons < 1 or self.templates_per_person < 1:
+            raise ValidationError("fmr curve needs >= 1 comparison and >= 1 template per person")
+        if not (np.all(np.diff(s) >= 0) and np.all((c >= 0) & (c <= self.comparisons))):
+            raise ValidationError("fmr curve scores must ascend and counts lie in [0, comparisons]")
+        if not np.all(c == np.round(c)):
+            raise ValidationError("fmr curve counts must be whole numbers")
+        # Rounded grids repeat scores: keep the first (highest) count of each, the cautious one.
+        s, first = np.unique(s, return_index=True)
+        if len(s) < 2:
+            raise ValidationError("fmr curve needs at least two distinct scores")
+        counts = np.minimum.accumulate(c[first]).astype(np.int64)
+        object.__setattr__(self, "scores", s)
+        object.__setattr__(self, "counts", counts)
+
+    def count_at(self, score: float) -> int:
+        """Comparisons at or above ``score`` (read at the next grid score at or below it)."""
+        i = int(np.searchsorted(self.scores, score, side="right")) - 1
+        return self.comparisons if i < 0 else int(self.counts[i])
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "templates_per_person": self.templates_per_person,
+            "comparisons": self.comparisons,
+            "score": self.scores.round(6).tolist(),
+            "count": self.counts.tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, object]) -> FmrCurve:
+        """A curve from the new (``count``) or the old (``fmr`` fractions) layout."""
+        scores = np.asarray(doc["score"], np.float64)
+        if "count" in doc:
+            n = int(doc["comparisons"])  # type: ignore[call-overload]
+            counts = np.asarray(doc["count"], np.float64)
+        elif "fmr" in doc and doc.get("impostor_comparisons"):
+            n = int(doc["impostor_comparisons"][0])  # type: ignore[index]
+            counts = np.round(np.asarray(doc["fmr"], np.float64) * n)
+        else:
+            raise KeyError("the curve has neither 'count' nor 'fmr' with 'impostor_comparisons'")
+        k = int(doc.get("templates_per_person", 1))  # type: ignore[call-overload]
+        return cls(scores, counts.astype(np.int64), n, k)
 
 
 @dataclass(frozen=True)
 class FalseAlertModel:
-    """An FMR curve (ascending scores, non-increasing FMR) and what follows from it."""
+    """The measured FMR curves (one per templates-per-person) and the rates they imply.
 
-    scores: npt.NDArray[np.float64]
-    fmr: npt.NDArray[np.float64]
-    floor: float
+    ``curves`` holds at least the one-template curve; more curves let multi-photo watchlists be
+    predicted per person from measurement instead of from a formula.
+    """
+
+    curves: tuple[FmrCurve, ...]
     threshold: float | None = None
     model: str = ""
 
     def __post_init__(self) -> None:
-        s = np.asarray(self.scores, np.float64)
-        f = np.asarray(self.fmr, np.float64)
-        if s.ndim != 1 or s.shape != f.shape or len(s) < 2:
-            raise ValidationError(f"fmr curve needs matching 1-D arrays, got {s.shape}, {f.shape}")
-        if not (np.all(np.diff(s) >= 0) and np.all((f >= 0) & (f <= 1))):
-            raise ValidationError("fmr curve scores must ascend and fmr lie in [0, 1]")
-        # Rounded grids repeat scores: keep the first (highest) FMR of each, the cautious reading.
-        s, first = np.unique(s, return_index=True)
-        if len(s) < 2:
-            raise ValidationError("fmr curve needs at least two distinct scores")
-        object.__setattr__(self, "scores", s)
-        object.__setattr__(self, "fmr", np.minimum.accumulate(f[first]))
-        if not 0 < self.floor <= 1:
-            raise ValidationError(f"fmr floor must be in (0, 1], got {self.floor}")
+        if not self.curves:
+            raise ValidationError("a false-alert model needs at least one curve")
+        ordered = tuple(sorted(self.curves, key=lambda c: c.templates_per_person))
+        if ordered[0].templates_per_person != 1:
+            raise ValidationError("a false-alert model needs the one-template-per-person curve")
+        object.__setattr__(self, "curves", ordered)
+
+    @classmethod
+    def from_counts(
+        cls, scores: npt.ArrayLike, counts: npt.ArrayLike, comparisons: int, **kw: object
+    ) -> FalseAlertModel:
+        """A one-curve model (tests, tools)."""
+        curve = FmrCurve(np.asarray(scores, np.float64), np.asarray(counts, np.int64), comparisons)
+        return cls((curve,), **kw)  # type: ignore[arg-type]
 
     @classmethod
     def from_file(cls, path: Path) -> FalseAlertModel:
-        """Read a calibration JSON written by ``vigil calibrate``."""
+        """Read a calibration JSON written by ``vigil calibrate`` (this or the older layout)."""
         try:
             doc = json.loads(Path(path).read_text())
-            curve = doc["fmr_curve"]
-            n = float((curve.get("impostor_comparisons") or [0])[0])
-            return cls(
-                np.asarray(curve["score"], np.float64),
-                np.asarray(curve["fmr"], np.float64),
-                floor=1.0 / n if n >= 1 else 1e-6,
-                threshold=doc.get("threshold"),
-                model=str(doc.get("model", "")),
+            curves = [FmrCurve.from_json(doc["fmr_curve"])]
+            curves += [FmrCurve.from_json(c) for c in doc.get("person_curves", [])]
+            return cls(tuple(curves), threshold=doc.get("threshold"), model=str(doc.get("model")))
+        except (OSError, KeyError, ValueError, TypeError, ValidationError) as exc:
+            raise ConfigError(f"calibration file {path} is unusable ({exc}); {REGENERATE}") from exc
+
+    def curve_for(self, templates_per_person: int) -> FmrCurve | None:
+        """The measured curve whose templates-per-person covers ``templates_per_person``."""
+        for c in self.curves:
+            if c.templates_per_person >= templates_per_person:
+                return c
+        return None
+
+    def fpir(self, score: float, persons: int, templates_per_person: int = 1) -> RateEstimate:
+        """False-alert rate of one search at ``score`` against ``persons`` enrolled people.
+
+        ``templates_per_person`` is the largest number of templates any one of them has. Without
+        a curve measured at that many, every template counts as a person (union bound).
+        """
+        if persons < 1 or templates_per_person < 1:
+            raise ValidationError(
+                f"need >= 1 person and template, got {persons}, {templates_per_person}"
             )
-        except (OSError, KeyError, ValueError, TypeError) as exc:
-            raise ConfigError(f"calibration file {path} is unusable: {exc}") from exc
+        curve = self.curve_for(templates_per_person)
+        if curve is None:
+            curve, persons = self.curves[0], persons * templates_per_person
+        return curve_fpir(curve, score, persons)
 
     def fmr_at(self, score: float) -> float:
-        """FMR at ``score`` (step function, rounded toward the higher rate)."""
-        i = int(np.searchsorted(self.scores, score, side="right")) - 1
-        if i < 0:
-            return 1.0
-        return max(float(self.fmr[i]), self.floor)
+        """Per-comparison FMR at ``score``: the 95% upper bound (one template per person)."""
+        c = self.curves[0]
+        return upper_bound(c.count_at(score), c.comparisons)
 
-    def fpir(self, score: float, watchlist_size: int) -> float:
-        """Calibrated false-alert rate of one search at ``score`` against ``watchlist_size``."""
-        if watchlist_size < 1:
-            raise ValidationError(f"watchlist size must be >= 1, got {watchlist_size}")
-        fmr = self.fmr_at(score)
-        if fmr >= 1.0:
-            return 1.0
-        return float(-math.expm1(watchlist_size * math.log1p(-fmr)))
-
-    def max_watchlist_size(self, threshold: float, target_fpir: float) -> int:
-        """Largest N whose FPIR at ``threshold`` stays at or below ``target_fpir``."""
+    def max_watchlist_size(
+        self, threshold: float, target_fpir: float, templates_per_person: int = 1
+    ) -> int:
+        """Largest number of people whose bounded FPIR at ``threshold`` stays within the target."""
         if not 0 < target_fpir < 1:
             raise ValidationError(f"target FPIR must be in (0, 1), got {target_fpir}")
-        fmr = self.fmr_at(threshold)
-        if fmr >= 1.0:
-            return 0
-        return max(0, math.floor(math.log1p(-target_fpir) / math.log1p(-fmr)))
+        curve = self.curve_for(templates_per_person)
+        per = 1 if curve is not None else templates_per_person
+        curve = curve or self.curves[0]
+        bound = upper_bound(curve.count_at(threshold), curve.comparisons)
+        return max(0, math.floor(target_fpir / bound / per))
+
+    def threshold_for(
+        self, target_fpir: float, persons: int, templates_per_person: int = 1
+    ) -> float:
+        """Lowest grid score whose bounded FPIR for ``persons`` is within ``target_fpir``.
+
+        Raises:
+            ValidationError: the calibration data cannot show a rate that low for that many.
+        """
+        curve = self.curve_for(templates_per_person) or self.curves[0]
+        for s in curve.scores:
+            if self.fpir(float(s), persons, templates_per_person).upper <= target_fpir:
+                return float(s)
+        raise ValidationError(
+            f"the calibration data cannot bound FPIR at {target_fpir:g} for {persons} people",
+            hint="use a smaller watchlist, a higher target, or more calibration data",
+        )
+
+
+def curve_fpir(curve: FmrCurve, score: float, persons: int) -> RateEstimate:
+    """Point and bound of one search's false-alert rate against ``persons`` (see the module)."""
+    k, n = curve.count_at(score), curve.comparisons
+    fmr, bound = k / n, upper_bound(k, n)
+    point = 1.0 if fmr >= 1 else float(-math.expm1(persons * math.log1p(-fmr)))
+    return RateEstimate(point, max(point, min(1.0, persons * bound)), k, n)
+
+
+def curve_from_scores(
+    impostor_scores: npt.ArrayLike, points: int = 400, templates_per_person: int = 1
+) -> FmrCurve:
+    """An :class:`FmrCurve` from raw impostor scores: counts at a quantile grid.
+
+    The grid is dense in the tail (where thresholds live) and ends one step above the highest
+    impostor score with a count of 0, so scores above everything seen read "below what the data
+    can show" rather than the last observed count.
+    """
+    s = np.sort(np.asarray(impostor_scores, np.float64).reshape(-1))
+    if len(s) < 2:
+        raise ValidationError(f"need >= 2 impostor scores, got {len(s)}")
+    q = np.concatenate([np.linspace(0, 0.99, points // 2), 1 - np.logspace(-2, -7, points // 2)])
+    grid = np.unique(np.round(np.quantile(s, q), 6))
+    # Rounding may move a grid score above a score it should count: step down to be safe.
+    grid = np.unique(np.floor(grid * 1e6) / 1e6)
+    top = math.floor(float(s[-1]) * 1e6) / 1e6 + 1e-6
+    grid = np.append(grid[grid < top], top)
+    counts = len(s) - np.searchsorted(s, grid, side="left")
+    return FmrCurve(grid, counts.astype(np.int64), len(s), templates_per_person)
+
+
+def rates_table(
+    model: FalseAlertModel, scores: Sequence[float], persons: int, templates_per_person: int = 1
+) -> list[RateEstimate]:
+    """The bounded FPIR at each score (for reports)."""
+    return [model.fpir(s, persons, templates_per_person) for s in scores]

@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from vigil.analytics.people import PeopleFrame
 from vigil.core.records import FrameRef
+from vigil.identification.calibration import RateEstimate
 from vigil.identification.matcher import MatchDecision, WatchlistMatcher
 from vigil.identification.person_links import link_face_tracks
 from vigil.identification.tracks import FaceTrack, FaceTracker
@@ -89,9 +90,14 @@ class FaceHit:
     template_id: str
     enrolled_key: str | None
     score: float
-    false_alert_rate: float
+    false_alert: RateEstimate
     rank2_margin: float | None
     gallery_size: int
+
+    @property
+    def false_alert_rate(self) -> float:
+        """The rate that is shown and acted on: the 95% upper bound."""
+        return self.false_alert.upper
 
 
 @dataclass(frozen=True)
@@ -224,7 +230,7 @@ def _hit(d: MatchDecision, matcher: WatchlistMatcher) -> FaceHit:
         template_id=entry.template_id,
         enrolled_key=entry.image_key,
         score=d.score,
-        false_alert_rate=d.false_alert_rate,
+        false_alert=d.false_alert,
         rank2_margin=d.rank2_margin,
         gallery_size=d.gallery_size,
     )

@@ -17,6 +17,7 @@ rank-2 margin.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +26,7 @@ import numpy.typing as npt
 
 from vigil.errors import PolicyViolationError
 from vigil.identification.authority import ActiveDeployment
-from vigil.identification.calibration import FalseAlertModel
+from vigil.identification.calibration import FalseAlertModel, RateEstimate
 from vigil.identification.gallery import Candidate, Gallery, GalleryEntry
 from vigil.storage import Repository
 
@@ -39,10 +40,15 @@ class MatchDecision:
     deployment_id: str
     is_match: bool
     score: float
-    false_alert_rate: float
+    false_alert: RateEstimate
     candidate: Candidate | None
     rank2_margin: float | None
     gallery_size: int
+
+    @property
+    def false_alert_rate(self) -> float:
+        """The rate shown and acted on: the 95% upper bound of :attr:`false_alert`."""
+        return self.false_alert.upper
 
 
 class WatchlistMatcher:
@@ -70,6 +76,9 @@ class WatchlistMatcher:
         self.gallery = gallery
         self.false_alerts = false_alerts
         self.threshold = threshold
+        per_person = Counter(e.subject_id for e in gallery.entries)
+        self.persons = max(len(per_person), 1)
+        self.templates_per_person = max(per_person.values(), default=1)
 
     @classmethod
     def for_deployment(
@@ -111,13 +120,12 @@ class WatchlistMatcher:
         self.deployment.ensure(camera_id, at)
         result = self.gallery.search(probe, k=2)
         best = result.best
-        n = max(len(self.gallery), 1)
         score = -1.0 if best is None else best.score
         return MatchDecision(
             deployment_id=self.deployment.id,
             is_match=best is not None and best.score >= self.threshold,
             score=score,
-            false_alert_rate=self.false_alerts.fpir(score, n),
+            false_alert=self.false_alerts.fpir(score, self.persons, self.templates_per_person),
             candidate=best,
             rank2_margin=result.rank2_margin,
             gallery_size=len(self.gallery),

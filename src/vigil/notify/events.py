@@ -20,8 +20,8 @@ from vigil.core.records import Alert, AlertKind, CrowdSample
 from vigil.logs import redact
 from vigil.sources.status import TamperChange
 
-EventKind = Literal["alert", "camera_status", "crowd"]
-EVENT_KINDS: tuple[EventKind, ...] = ("alert", "camera_status", "crowd")
+EventKind = Literal["alert", "camera_status", "crowd", "drift"]
+EVENT_KINDS: tuple[EventKind, ...] = ("alert", "camera_status", "crowd", "drift")
 
 #: Who may receive each kind on the live stream. Alerts are leads about people and go to those
 #: who verify or investigate them; camera health and crowd counts hold no personal data.
@@ -29,6 +29,8 @@ EVENT_ROLES: dict[EventKind, frozenset[Role]] = {
     "alert": frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.INVESTIGATOR}),
     "camera_status": frozenset(Role),
     "crowd": frozenset(Role),
+    # A deployment's false alerts exceed its calibration: for those who oversee and renew it.
+    "drift": frozenset({Role.SUPERVISOR, Role.AUDITOR, Role.AUTHORISING_OFFICER}),
 }
 
 JsonValue = str | int | float | bool | None
@@ -79,7 +81,22 @@ class CrowdEvent:
         return self.sample.sampled_at
 
 
-Event = AlertEvent | CameraStatusEvent | CrowdEvent
+@dataclass(frozen=True, slots=True)
+class DriftEvent:
+    """A deployment's drift watch flagged: rejected alerts significantly above the calibrated
+    rate (:mod:`vigil.governance.drift`). ``camera_id`` is the deployment's first camera (the
+    live stream's camera scope needs one); the event holds counts only."""
+
+    deployment_id: str
+    camera_id: str
+    at: datetime
+    searches: int
+    false_alerts: int
+    predicted_rate: float
+    kind: Literal["drift"] = "drift"
+
+
+Event = AlertEvent | CameraStatusEvent | CrowdEvent | DriftEvent
 
 
 def alert_json(a: Alert) -> JsonObject:
@@ -114,6 +131,13 @@ def event_json(event: Event) -> JsonObject:
             body["tamper"] = {k: words[k] for k in keys if k in words}
     elif isinstance(event, CameraStatusEvent):
         body["status"] = {"state": event.state, "last_error": event.last_error}
+    elif isinstance(event, DriftEvent):
+        body["drift"] = {
+            "deployment_id": event.deployment_id,
+            "searches": event.searches,
+            "rejected_alerts": event.false_alerts,
+            "predicted_rate_upper95": event.predicted_rate,
+        }
     else:
         s = event.sample
         body["crowd"] = {"count": s.count, "zone": s.zone, "method": s.method}

@@ -51,7 +51,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from vigil.config.notify import ALERT_BASE_FIELDS, MqttConfig, MqttPublishConfig
 from vigil.notify.delivery import DeliveryGuard, sink_name
-from vigil.notify.events import AlertEvent, CameraStatusEvent, CrowdEvent, Event, event_json
+from vigil.notify.events import (
+    AlertEvent,
+    CameraStatusEvent,
+    CrowdEvent,
+    DriftEvent,
+    Event,
+    event_json,
+)
 from vigil.storage.deliveries import DeliveryLog
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,8 @@ def published(event: Event, publish: MqttPublishConfig) -> bool:
         return publish.alerts
     if isinstance(event, CrowdEvent):
         return publish.crowd
+    if isinstance(event, DriftEvent):
+        return False  # for supervisors and auditors on the console and webhooks, not the bus
     return publish.camera_status
 
 
@@ -93,7 +102,7 @@ def topics_for(
         status = {"state": event.state, "last_error": event.last_error, "at": doc["at"]}
         out.append((f"{cam}/status", json.dumps(status, separators=(",", ":")), 0, True))
         out.append((f"{cam}/state", event.state, 0, True))
-    else:
+    elif isinstance(event, CrowdEvent):
         s = event.sample
         crowd = {"count": s.count, "zone": s.zone, "method": s.method, "at": doc["at"]}
         out.append((f"{cam}/crowd", json.dumps(crowd, separators=(",", ":")), 0, True))

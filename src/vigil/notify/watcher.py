@@ -20,9 +20,10 @@ from datetime import datetime, timedelta
 
 from vigil.config.analytics import PEOPLE_ANALYTICS
 from vigil.governance.audit import utc_now
-from vigil.notify.events import AlertEvent, CameraStatusEvent, CrowdEvent
+from vigil.notify.events import AlertEvent, CameraStatusEvent, CrowdEvent, DriftEvent
 from vigil.notify.hub import Hub
 from vigil.storage import Repository
+from vigil.storage.drift import DriftStore
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class EventWatcher:
         self._started_at = clock()
         self._crowd_mark: dict[str, datetime] = {}
         self._camera_state: dict[str, str] = {}
+        self._drift_mark: datetime | None = None  # flags after this are new (bounded state)
+        self.drift = DriftStore(repo.db)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
@@ -88,6 +91,7 @@ class EventWatcher:
                     next_slow = elapsed + self.slow_s
                     self.poll_crowd()
                     self.poll_status()
+                    self.poll_drift()
             except Exception:  # keep announcing; the failure is counted and logged
                 self.failures += 1
                 log.exception("event watcher poll failed")
@@ -117,6 +121,28 @@ class EventWatcher:
                     self.hub.publish(CrowdEvent(sample))
                     n += 1
                     self._crowd_mark[cam.id] = sample.sampled_at + timedelta(microseconds=1)
+        return n
+
+    def poll_drift(self) -> int:
+        """Announce drift flags raised since start (minus the lookback) once each."""
+        n = 0
+        since = self._drift_mark or self._started_at - self.lookback
+        for row in self.drift.flagged_since(since):
+            if row.flagged_at is None:
+                continue
+            self._drift_mark = row.flagged_at + timedelta(microseconds=1)
+            cams = self.repo.get_deployment(row.deployment_id).camera_ids
+            self.hub.publish(
+                DriftEvent(
+                    row.deployment_id,
+                    cams[0] if cams else "",
+                    row.flagged_at,
+                    row.flagged_searches or row.searches,
+                    row.flagged_false_alerts or row.false_alerts,
+                    row.predicted_rate,
+                )
+            )
+            n += 1
         return n
 
     def poll_status(self) -> int:

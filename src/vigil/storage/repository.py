@@ -96,6 +96,9 @@ def _alert(r: Row[Any]) -> Alert:
         rank2_margin=r.rank2_margin,
         detail=r.detail,
         template_id=r.template_id,
+        false_alert_point=r.false_alert_point,
+        calibration_count=r.calibration_count,
+        calibration_comparisons=r.calibration_comparisons,
     )
 
 
@@ -449,6 +452,9 @@ class PipelineRepository:
             "probe_key": probe_key,
             "legal_hold": False,
             "template_id": alert.template_id,
+            "false_alert_point": alert.false_alert_point,
+            "calibration_count": alert.calibration_count,
+            "calibration_comparisons": alert.calibration_comparisons,
         }
         return bool(self.db.write(lambda c: insert_ignore(c, t.alerts, [row])))
 

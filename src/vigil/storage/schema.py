@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -328,6 +329,11 @@ alerts = Table(
     # The matched template, whose photo is the enrolled image verifiers compare (revision 0002;
     # before it the id lived in ``detail`` as ``template=<id>``, and the migration moved it).
     _id("template_id", ForeignKey("templates.id", ondelete="SET NULL")),
+    # Revision 0012: ``false_alert_rate`` is the 95% upper bound; the point estimate and the
+    # calibration counts it rests on sit beside it (null on older alerts).
+    Column("false_alert_point", Float),
+    Column("calibration_count", BigInteger),
+    Column("calibration_comparisons", BigInteger),
     Index("ix_alerts_camera_raised", "camera_id", "raised_at"),
 )
 
@@ -408,6 +414,22 @@ notification_deliveries = Table(
     Column("sink", String(ID), primary_key=True),
     _id("alert_id", primary_key=True),
     Column("delivered_at", UtcDateTime, nullable=False, index=True),
+)
+
+# The drift watch of each deployment (revision 0012; see vigil.governance.drift): the sequential
+# test's statistic and counts, so a restart does not forget what the verifiers have rejected.
+deployment_drift = Table(
+    "deployment_drift",
+    metadata,
+    _id("deployment_id", ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True),
+    Column("predicted_rate", Float, nullable=False),  # p0: the FPIR upper bound per search
+    Column("statistic", Float, nullable=False),  # the CUSUM of log-likelihood ratios
+    Column("searches", BigInteger, nullable=False),
+    Column("false_alerts", BigInteger, nullable=False),
+    Column("flagged_at", UtcDateTime, nullable=True, index=True),
+    Column("flagged_searches", BigInteger, nullable=True),
+    Column("flagged_false_alerts", BigInteger, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 ALL_TABLES = tuple(metadata.sorted_tables)

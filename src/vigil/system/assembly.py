@@ -72,6 +72,7 @@ from vigil.system.governance import (
     archive_for,
     build_purger,
     catch_up_archive,
+    drift_watch,
     housekeeper,
     watchlist_factory,
 )
@@ -224,6 +225,7 @@ def governance_services(
         else ArchiveSearch(repo, archive, audit, deployments, rate=rate, clock=clock)
     )
     plates, profile = PlateStore(repo.db), profile_from_config(config.plates)
+    drift = drift_watch(config, repo, clock=clock)
     entry_min = config.plates.entry_min_literals
     return Services(
         repo=repo,
@@ -231,10 +233,12 @@ def governance_services(
         audit=audit,
         accounts=accounts,
         deployments=deployments,
+        drift=drift,
         verification=VerificationService(
             repo,
             audit,
             clock=clock,
+            drift=drift,
             confirmations={AlertKind.PLATE_HIT: config.plates.hit_confirmations},
         ),
         hotlists=HotlistService(plates, audit, min_literals=entry_min, clock=clock),
@@ -264,7 +268,7 @@ def stage_sinks(config: VigilConfig, services: Services, *, spool: str = OUTBOX_
     its audit entries and buffers them while the database is away (vigil.system.outbox)."""
     repo = services.repo
     recorder = IdentificationRecorder(
-        repo, services.media, services.audit, archive=services.archive
+        repo, services.media, services.audit, archive=services.archive, drift=services.drift
     )
     writer = DecisionWriter(repo, recorder=recorder, plates=services.plate_hits)
     options = config.storage.outbox

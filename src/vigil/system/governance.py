@@ -18,19 +18,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
 
 from vigil.config.settings import FaceEmbedderConfig, VigilConfig
+from vigil.errors import NotFoundError
 from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
+from vigil.governance.drift import DriftWatch
 from vigil.governance.purge import Purger, RetentionPolicy
 from vigil.governance.watchlists import WatchlistService
+from vigil.identification.calibration import FalseAlertModel
 from vigil.logs import redact
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex, FaissArchiveIndex
+from vigil.storage.drift import DriftStore
 from vigil.storage.media import MediaStore
 
 log = logging.getLogger(__name__)
@@ -76,6 +81,38 @@ def watchlist_factory(
         )
 
     return make
+
+
+def drift_watch(
+    config: VigilConfig, repo: Repository, *, clock: Callable[[], datetime] = utc_now
+) -> DriftWatch | None:
+    """Each deployment's drift watch, or ``None`` without a calibration file (no rate to watch).
+
+    The promised rate of a deployment is the bounded FPIR at the configured threshold for the
+    people on its pinned watchlists (per person, over their most-photographed subject's count).
+    """
+    ident = config.faces.identification
+    if ident.calibration_file is None:
+        return None
+    path = ident.calibration_file
+    cache: dict[str, FalseAlertModel] = {}
+
+    def predicted(deployment_id: str) -> float | None:
+        if "model" not in cache:
+            cache["model"] = FalseAlertModel.from_file(path)
+        per_subject: Counter[str] = Counter()
+        try:
+            pinned = repo.get_deployment(deployment_id).watchlists
+        except NotFoundError:  # purged (a refused urgent deployment): nothing left to watch
+            return None
+        for watchlist_id, _ in pinned:
+            per_subject.update(t.subject_id for t in repo.templates_for_watchlist(watchlist_id))
+        if not per_subject:
+            return None
+        rate = cache["model"].fpir(ident.threshold, len(per_subject), max(per_subject.values()))
+        return rate.upper
+
+    return DriftWatch(DriftStore(repo.db), predicted, clock)
 
 
 def retention_policy(config: VigilConfig) -> RetentionPolicy:

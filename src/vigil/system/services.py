@@ -25,6 +25,7 @@ from vigil.governance.accounts import AccountService
 from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.cameras import CameraService
 from vigil.governance.deployments import DeploymentService
+from vigil.governance.drift import DriftWatch
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
 from vigil.governance.plate_search import PlateSearch
 from vigil.governance.purge import Purger
@@ -62,6 +63,7 @@ class Services:
     hotlists: HotlistService | None = None
     plate_search: PlateSearch | None = None
     plate_hits: PlateHitChecker | None = None
+    drift: DriftWatch | None = None
     hub: Hub = field(default_factory=Hub)
     watchlist_factory: Callable[[], WatchlistService] | None = None
     background: list[Startable] = field(default_factory=list)

@@ -17,6 +17,7 @@ from vigil.api.routes.common import Limit, Offset, Since, Until, aware, page, ro
 from vigil.api.schemas import (
     AlertOut,
     Done,
+    FalseAlertOut,
     IdPath,
     IdQuery,
     OutcomeIn,
@@ -28,11 +29,27 @@ from vigil.core.domain import Role
 from vigil.core.records import Alert, AlertStatus
 from vigil.errors import NotFoundError
 from vigil.governance.accounts import Principal
+from vigil.identification.calibration import RateEstimate
 
 alerts = router("/alerts", "alerts")
 WATCHERS = (Role.OPERATOR, Role.SUPERVISOR, Role.INVESTIGATOR)
 DECIDERS = (Role.OPERATOR, Role.SUPERVISOR)
 ReasonHeader = Annotated[str, Header(alias="X-Vigil-Reason", min_length=3, max_length=500)]
+
+
+def false_alert_out(a: Alert) -> FalseAlertOut | None:
+    """The bound and what it rests on, for alerts that carry it."""
+    k, n = a.calibration_count, a.calibration_comparisons
+    if a.false_alert_rate is None or a.false_alert_point is None or k is None or n is None:
+        return None
+    rate = RateEstimate(a.false_alert_point, a.false_alert_rate, k, n)
+    return FalseAlertOut(
+        upper_bound=rate.upper,
+        point=rate.point,
+        calibration_count=k,
+        calibration_comparisons=n,
+        text=rate.text(),
+    )
 
 
 def alert_out(a: Alert) -> AlertOut:
@@ -47,6 +64,7 @@ def alert_out(a: Alert) -> AlertOut:
         subject_id=a.subject_id,
         false_alert_rate=a.false_alert_rate,
         rank2_margin=a.rank2_margin,
+        false_alert=false_alert_out(a),
         template_id=a.template_id,
         detail=a.detail,
     )

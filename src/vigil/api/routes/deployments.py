@@ -12,19 +12,59 @@ from fastapi import Request
 
 from vigil.api.deps import access, services
 from vigil.api.routes.common import router
-from vigil.api.schemas import Created, DecisionIn, DeploymentIn, DeploymentOut, Done, IdPath
+from vigil.api.schemas import (
+    Created,
+    DecisionIn,
+    DeploymentIn,
+    DeploymentOut,
+    Done,
+    DriftOut,
+    IdPath,
+)
 from vigil.api.scope import require_cameras, sees
 from vigil.core.domain import DeploymentRow, Role
 from vigil.governance.accounts import Principal
 from vigil.governance.deployments import DeploymentRequest
+from vigil.storage.drift import DriftRow
 
 deployments = router("/deployments", "deployments")
 REQUESTERS = (Role.SUPERVISOR, Role.INVESTIGATOR)
 OFFICERS = (Role.AUTHORISING_OFFICER,)
 
 
-def deployment_out(d: DeploymentRow) -> DeploymentOut:
+def _drift_out(row: DriftRow | None) -> DriftOut | None:
+    if row is None:
+        return None
+    return DriftOut(
+        predicted_rate_upper95=row.predicted_rate,
+        searches=row.searches,
+        false_alerts=row.false_alerts,
+        flagged=row.flagged_at is not None,
+        flagged_at=row.flagged_at,
+        flagged_after_searches=row.flagged_searches,
+    )
+
+
+def _drift_rows(request: Request) -> dict[str, DriftRow]:
+    """Every deployment's drift watch in one query (none without a calibration)."""
+    watch = services(request).drift
+    return {r.deployment_id: r for r in watch.store.all()} if watch is not None else {}
+
+
+def deployment_out(
+    d: DeploymentRow, request: Request | None = None, drift_rows: dict[str, DriftRow] | None = None
+) -> DeploymentOut:
+    """The deployment as the API shows it; with ``request``, its drift watch and the link to
+    the force's local calibration check (what the authorising officer weighs at renewal)."""
+    drift, check = None, None
+    if request is not None:
+        rows = drift_rows if drift_rows is not None else _drift_rows(request)
+        drift = _drift_out(rows.get(d.id))
+        config = getattr(request.app.state, "config", None)
+        check = config.governance.local_calibration_report if config is not None else None
     return DeploymentOut(
+        drift=drift,
+        calibration_check=check,
         id=d.id,
         kind=d.kind,
         purpose=d.purpose,
@@ -54,14 +94,15 @@ def list_deployments(
     rows = svc.repo.list_deployments()
     if p.cameras is not None:
         rows = [d for d in rows if sees(p, svc.deployments.cameras_of(d))]
-    return [deployment_out(d) for d in rows]
+    drift = _drift_rows(request)
+    return [deployment_out(d, request, drift) for d in rows]
 
 
 @deployments.get("/{deployment_id}", response_model=DeploymentOut)
 def get_deployment(
     deployment_id: IdPath, request: Request, _: Principal = access(scope="deployments:read")
 ) -> DeploymentOut:
-    return deployment_out(services(request).repo.get_deployment(deployment_id))
+    return deployment_out(services(request).repo.get_deployment(deployment_id), request)
 
 
 @deployments.post("", response_model=Created, status_code=201)

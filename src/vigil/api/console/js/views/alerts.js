@@ -116,6 +116,23 @@ export async function alertsView(root, ctx) {
   });
 }
 
+/**
+ * What the displayed rate rests on: the 95% upper bound (the number shown and acted on), the
+ * point estimate beside it, and the impostor comparisons of the calibration behind both.
+ */
+function farBasis(far) {
+  if (!far) return h("span", { id: "fact-far-basis", class: "hint" }, " (no confidence bound: raised before bounds were stored)");
+  const n = far.calibration_comparisons.toLocaleString("en");
+  return h(
+    "span",
+    { id: "fact-far-basis", class: "far-basis" },
+    h("br"),
+    `Interval: ${far.point.toPrecision(2)} (point estimate) to ${far.upper_bound.toPrecision(2)} ` +
+      `(one-sided 95% upper bound, exact binomial), from ${far.calibration_count.toLocaleString("en")} ` +
+      `of ${n} impostor comparisons at or above this score.`,
+  );
+}
+
 function facts(alert) {
   const face = alert.kind === FACE;
   const rows = [
@@ -129,13 +146,14 @@ function facts(alert) {
       h(
         "span",
         { id: "fact-far" },
-        rate(alert.false_alert_rate),
+        alert.false_alert ? alert.false_alert.text : rate(alert.false_alert_rate),
         h(
           "span",
           { class: "hint" },
           " — how often a search for someone not on the watchlist would score this high, " +
             "for a watchlist of this size (measured, not guessed).",
         ),
+        farBasis(alert.false_alert),
       ),
     ],
     [

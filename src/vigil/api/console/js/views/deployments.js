@@ -67,6 +67,28 @@ function decide(d, refresh) {
   return form;
 }
 
+/** The drift watch: rejected alerts significantly above the calibrated rate (seen at renewal). */
+function driftNote(d) {
+  if (!d.drift) return null;
+  const dr = d.drift;
+  const text = dr.flagged
+    ? `⚠ false alerts above the calibrated rate: ${dr.false_alerts} rejected in ${dr.searches.toLocaleString("en")} searches (bound ${dr.predicted_rate_upper95.toPrecision(2)} per search)`
+    : `drift watch: no flag (${dr.false_alerts} rejected in ${dr.searches.toLocaleString("en")} searches)`;
+  return h("div", { class: dr.flagged ? "drift-flag error-text" : "hint", dataset: { drift: dr.flagged ? "flagged" : "ok" } }, text);
+}
+
+/** The force's own check of the calibration, or a plain statement that there is none. */
+function checkNote(d) {
+  if (!["requested", "urgent_pending"].includes(d.state) && !d.drift?.flagged) return null;
+  return d.calibration_check
+    ? h("div", { class: "hint calibration-check" }, "Local calibration check: ", h("a", { href: d.calibration_check }, d.calibration_check))
+    : h(
+        "div",
+        { class: "hint calibration-check" },
+        "No local calibration check on file: the rates come from LFW, which under-represents East Asian faces (vigil eval far --calibration).",
+      );
+}
+
 function row(d, now, me, refresh) {
   const scope = [d.camera_ids.join(", "), d.zone ? `zone ${d.zone}` : ""].filter(Boolean).join("; ");
   return h(
@@ -84,6 +106,8 @@ function row(d, now, me, refresh) {
       badge(d.state),
       inForce(d, now) ? h("span", { class: "in-force" }, " · in force now") : null,
       d.urgent_deadline ? h("span", { class: "hint" }, " · authorise by ", time(d.urgent_deadline)) : null,
+      driftNote(d),
+      checkNote(d),
     ),
     h("td", {}, shortId(d.requested_by, me)),
     h("td", {}, shortId(d.authorised_by, me)),
