@@ -205,3 +205,24 @@ def test_any_outage_pattern_delivers_every_decision_once_in_order(
     finally:
         box.stop()
     assert rec.keys == [crowd(i).key for i in range(n)]
+
+
+def test_a_record_that_no_longer_decodes_is_set_aside_not_lost(tmp_path: Path) -> None:
+    """A spooled line an older release wrote in a shape this one can't read is neither replayed
+    nor dropped: it is counted and kept, byte for byte, in the spool's undecodable file, and the
+    records behind it are still delivered."""
+    old = b'1767225600.0 {"kind":"face","key":"k-old","hits":[{"false_alert_rate":0.001}]}'
+    spool = Spool(tmp_path / "spool", max_bytes=1 << 20)
+    spool.append(old)
+    spool.append(b"1767225601.0 " + encode(crowd(1)))
+    spool.close()
+    rec = Recorder()
+    box = Outbox(rec, tmp_path / "spool", memory_items=2)
+    box.start()
+    try:
+        assert box.drain(10)
+    finally:
+        box.stop()
+    assert rec.keys == [crowd(1).key]
+    assert box.stats.failed == 1
+    assert (tmp_path / "spool" / "undecodable.jsonl").read_bytes() == old + b"\n"

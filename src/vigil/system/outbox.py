@@ -219,8 +219,9 @@ class Outbox:
                 self._pop(head)
 
     def _head(self) -> Decision | None:
-        """The oldest pending decision (a spool line that does not decode is counted, logged
-        and dropped here: it cannot be written either)."""
+        """The oldest pending decision (a spool line that does not decode cannot be written
+        either: it is counted, logged and set aside in the spool's ``undecodable.jsonl``, never
+        silently dropped)."""
         if self._memory:
             return self._memory[0][1]
         while (line := self.spool.peek()) is not None:
@@ -229,7 +230,8 @@ class Outbox:
                 return decode(line.partition(b" ")[2])
             except ValueError:
                 self.stats.failed += 1
-                log.exception("undecodable outbox spool record skipped")
+                kept = self.spool.set_aside(line)
+                log.exception("undecodable outbox spool record set aside in %s", kept)
                 self.spool.pop()
         return None
 

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 _FIRST = 10**12  # segment numbers start here, so a stop can put memory items *before* them
 _SUFFIX = ".spool"
+UNDECODABLE = "undecodable.jsonl"
+"""Where records that no longer decode are kept (see :meth:`Spool.set_aside`)."""
 
 
 class SpoolFullError(Exception):
@@ -150,6 +152,18 @@ class Spool:
         if not self._lines and self._read_seq is not None:
             self._delete(self._read_seq)
             self._read_seq = None
+
+    def set_aside(self, record: bytes) -> Path:
+        """Keep a record that can't be replayed (it no longer decodes, e.g. written by an older
+        release) in ``undecodable.jsonl`` beside the segments, fsync'd, so that dropping it from
+        the queue loses nothing: an operator can inspect or re-import it. Returns that file."""
+        path = self.directory / UNDECODABLE
+        with path.open("ab") as out:
+            out.write(record.rstrip(b"\n") + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        self._sync_dir()
+        return path
 
     def close(self) -> None:
         """Close the segment being written and release the directory (a stopped outbox).
