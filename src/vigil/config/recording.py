@@ -22,7 +22,9 @@ from vigil.config.base import Strict
 RecordMode = Literal["off", "events", "continuous"]
 
 #: A vertex of a privacy mask: ``[x, y]`` as fractions of the frame's width and height.
-NormPoint = Annotated[list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=2, max_length=2)]
+NormPoint = Annotated[
+    list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=2, max_length=2)
+]
 
 
 class PrivacyMask(Strict):

@@ -412,8 +412,11 @@ class CameraConfig(Strict):
         "`recording.pre_s`/`post_s` of an alert, sighting or plate read; `off` records nothing.",
     )
     record_retention_days: float = Field(
-        31.0, gt=0, le=3650, title="Recording retention (days)", description="Segments older "
-        "than this are deleted unless a case holds them (legal hold).",
+        31.0,
+        gt=0,
+        le=3650,
+        title="Recording retention (days)",
+        description="Segments older than this are deleted unless a case holds them (legal hold).",
     )
     privacy_masks: list[PrivacyMask] = Field(
         default_factory=list,

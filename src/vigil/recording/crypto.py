@@ -45,9 +45,8 @@ def load_key(path: Path) -> bytes:
         if len(key) == KEY_BYTES:
             return key
     raise ConfigError(
-        f"recording.encryption_key_file {path} must hold 32 bytes (raw, 64 hex digits or "
-        "base64)",
-        hint="make one with: python -c \"import os,base64;print(base64.b64encode(os.urandom(32)).decode())\"",
+        f"recording.encryption_key_file {path} must hold 32 bytes (raw, 64 hex digits or base64)",
+        hint="make one with: head -c 32 /dev/urandom | base64 > KEYFILE (outside data_dir)",
     )
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import av
 import av.error
+import numpy as np
+import numpy.typing as npt
 
 from vigil.errors import NotFoundError, ValidationError
 from vigil.recording.index import SegmentIndex
@@ -164,7 +166,8 @@ def burn_masks(src: Path, out: Path, polygons: Sequence[HasPolygon | Polygon]) -
             enc.time_base = ins.time_base
             enc.options = {"crf": "23", "preset": "veryfast"}
             for frame in inp.decode(ins):
-                img = apply_masks(frame.to_ndarray(format="bgr24"), polygons)
+                bgr: npt.NDArray[np.uint8] = frame.to_ndarray(format="bgr24")  # type: ignore[assignment]
+                img = apply_masks(bgr, polygons)
                 new = av.VideoFrame.from_ndarray(img, format="bgr24").reformat(format="yuv420p")
                 new.pts, new.time_base = frame.pts, frame.time_base
                 dst.mux(enc.encode(new))

@@ -32,6 +32,7 @@ the writer has opened the segment that needs them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -478,9 +479,7 @@ class _OpenSegment:
 
     def abandon(self) -> None:
         if self._out is not None:
-            try:
+            with contextlib.suppress(*_AV_ERRORS):
                 self._out.close()
-            except _AV_ERRORS:
-                pass
             self._out = None
         self.path.unlink(missing_ok=True)

@@ -86,7 +86,9 @@ class CameraWorker:
         # The recorder rides on the default factory's PyAV source (injected sources record
         # nothing: they are test fakes).
         self.tee = tee
-        self.source = make_source(spec, tee) if source_factory is make_source else source_factory(spec)
+        self.source = (
+            make_source(spec, tee) if source_factory is make_source else source_factory(spec)
+        )
         self.backoff = Backoff(reconnect_min_s, reconnect_max_s, rng=rng)
         self.timestamps = TimestampMapper(live=spec.live, clock=clock)
         self.tamper = TamperDetector(tamper)

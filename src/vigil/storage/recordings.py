@@ -12,6 +12,7 @@ footage at the next retention run without a second bookkeeping step that could d
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -126,7 +127,7 @@ class RecordingStore:
         tol = timedelta(seconds=tolerance_s)
         return [
             (a.ended_at, b.started_at)
-            for a, b in zip(rows, rows[1:], strict=False)
+            for a, b in itertools.pairwise(rows)
             if b.started_at - a.ended_at > tol
         ]
 

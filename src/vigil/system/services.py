@@ -28,6 +28,7 @@ from vigil.governance.deployments import DeploymentService
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
 from vigil.governance.plate_search import PlateSearch
 from vigil.governance.purge import Purger
+from vigil.governance.recordings import RecordingService
 from vigil.governance.search import ArchiveSearch
 from vigil.governance.verification import VerificationService
 from vigil.governance.watchlists import WatchlistService
@@ -62,6 +63,8 @@ class Services:
     hotlists: HotlistService | None = None
     plate_search: PlateSearch | None = None
     plate_hits: PlateHitChecker | None = None
+    #: Audited playback of recorded footage and recording retention (issue 18).
+    recordings: RecordingService | None = None
     hub: Hub = field(default_factory=Hub)
     watchlist_factory: Callable[[], WatchlistService] | None = None
     background: list[Startable] = field(default_factory=list)
