@@ -66,12 +66,13 @@ class _ClipMuxer:
             self.stream = self.out.add_stream_from_template(stream)
         return shape == self.shape
 
-    def copy(self, packets: list[Any], seg_start: datetime) -> None:
+    def copy(self, packets: list[Any], zero: datetime) -> None:
+        """Mux ``packets`` of a segment whose pts 0 is at wall time ``zero``."""
         for pkt in packets:
             tb = float(pkt.time_base)
             if self.origin is None:
-                self.origin = _abs_time(seg_start, pkt)
-            shift = round((seg_start - self.origin).total_seconds() / tb)
+                self.origin = _abs_time(zero, pkt)
+            shift = round((zero - self.origin).total_seconds() / tb)
             dts = int(pkt.dts) + shift
             if self.last_dts is not None and dts <= self.last_dts:  # overlapping clocks
                 shift += self.last_dts + 1 - dts
@@ -84,8 +85,8 @@ class _ClipMuxer:
             self.packets += 1
 
 
-def _abs_time(seg_start: datetime, pkt: Any) -> datetime:
-    return seg_start + timedelta(seconds=float(pkt.pts * pkt.time_base))
+def _abs_time(zero: datetime, pkt: Any) -> datetime:
+    return zero + timedelta(seconds=float(pkt.pts * pkt.time_base))
 
 
 def build_clip(
@@ -131,10 +132,13 @@ def _copy_segment(
             return False
         gop: list[Any] = []
         started = muxer.packets > 0
+        zero: datetime | None = None  # the wall time of pts 0: the first (key) packet is at start
         for pkt in inp.demux(stream):
             if pkt.size == 0 or pkt.pts is None or pkt.dts is None:
                 continue
-            at = _abs_time(seg_start, pkt)
+            if zero is None:
+                zero = seg_start - timedelta(seconds=float(pkt.pts * pkt.time_base))
+            at = _abs_time(zero, pkt)
             if at > end:
                 break
             if not started:
@@ -142,12 +146,12 @@ def _copy_segment(
                     gop = []
                 gop.append(pkt)
                 if at >= start and gop[0].is_keyframe:
-                    muxer.copy(gop, seg_start)
+                    muxer.copy(gop, zero)
                     started, gop = True, []
                 continue
-            muxer.copy([pkt], seg_start)
-        if not started and gop and gop[0].is_keyframe:  # the window ends inside this GOP
-            muxer.copy(gop, seg_start)
+            muxer.copy([pkt], zero)
+        if not started and gop and gop[0].is_keyframe and zero is not None:
+            muxer.copy(gop, zero)  # the window ends inside this GOP
     return True
 
 

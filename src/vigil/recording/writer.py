@@ -289,22 +289,34 @@ class SegmentRecorder:
                 if not isinstance(item, _Start | _End):
                     self._queued_packets -= 1
             t0 = time.thread_time()
-            if isinstance(item, _Start):
+            try:
+                out = self._handle(item, out)
+            except Exception as exc:  # a bug or an unforeseen I/O fault: report, keep the thread
+                log.exception("camera %s: recording writer fault", self.camera_id)
+                self._error(f"writer fault: {type(exc).__name__}: {exc}")
                 if out is not None:
                     out.abandon()
-                out = self._begin(item)
-            elif isinstance(item, _End):
-                if out is not None:
-                    self._finish(out, item.end)
-                out = None
-            elif out is not None and not out.mux(item):
-                self._error(out.error or "mux failed")
-                out.abandon()
                 out = None
             with self._lock:
                 self._status.remux_cpu_s += time.thread_time() - t0
         if out is not None:
             out.abandon()
+
+    def _handle(self, item: object, out: _OpenSegment | None) -> _OpenSegment | None:
+        """Apply one queued item to the open segment; returns the segment open afterwards."""
+        if isinstance(item, _Start):
+            if out is not None:
+                out.abandon()
+            return self._begin(item)
+        if isinstance(item, _End):
+            if out is not None:
+                self._finish(out, item.end)
+            return None
+        if out is not None and not out.mux(item):
+            self._error(out.error or "mux failed")
+            out.abandon()
+            return None
+        return out
 
     def _begin(self, start: _Start) -> _OpenSegment | None:
         day = self.dir / start.start.strftime("%Y-%m-%d")
@@ -482,4 +494,5 @@ class _OpenSegment:
             with contextlib.suppress(*_AV_ERRORS):
                 self._out.close()
             self._out = None
-        self.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
