@@ -10,8 +10,9 @@ reason. The route checks camera scope and case visibility (:mod:`vigil.api.scope
 checks roles, the window and the case's existence.
 
 Built clips are cached per (viewer, camera, window, masked) for ``cache_ttl_s``: a browser fetches
-a video with many range requests, which should read one file and write one audit entry, not one
-per request. The cache is bounded (oldest files removed) and lives under the data directory.
+a video with many range requests, which read one file and write one audit entry (the one written
+when the clip was built for that viewer), not one per request. The cache is bounded (oldest
+files removed) and lives under the data directory.
 
 **Retention** (:meth:`RecordingService.apply_retention`) deletes segments past their camera's
 ``record_retention_days`` and, for ``events`` cameras, segments with no alert, sighting or plate
@@ -130,11 +131,18 @@ class RecordingService:
         masked = bool(masks) and not unmask
         details.append(("masked", str(masked).lower()))
         cached = self._cached(actor.id, camera_id, start, end, masked)
-        if not cached.exists():
-            # Build before auditing the view: a window with no footage is a 404, not a view.
-            self._build(camera_id, start, end, masks if masked else (), cached)
+        if cached.exists() and time.time() - cached.stat().st_mtime <= self.cache_ttl_s:
+            return Clip(cached, camera_id, start, end, masked)  # this view's entry is written
+        # Build before auditing: a window with no footage is a 404, not a view. The entry comes
+        # before the clip is handed out; if it cannot be written the clip is deleted, so every
+        # cached clip is one whose view is in the chain.
+        self._build(camera_id, start, end, masks if masked else (), cached)
         action = AuditAction.RECORDING_UNMASK if unmask and masks else AuditAction.RECORDING_VIEW
-        self.audit.append(actor.id, action, f"camera:{camera_id}", reason.strip(), details)
+        try:
+            self.audit.append(actor.id, action, f"camera:{camera_id}", reason.strip(), details)
+        except BaseException:
+            cached.unlink(missing_ok=True)
+            raise
         return Clip(cached, camera_id, start, end, masked)
 
     def _cached(
