@@ -137,7 +137,11 @@ def test_an_overloaded_analysis_queue_never_drops_recording(
     worker.start()
     wait_for("the file to end", lambda: worker.finished, 120)
     rec.stop()
-    packets = worker.source.counters.snapshot().packets
+    counters = worker.source.counters.snapshot()
+    packets = counters.packets
+    # Analysis sampled the frames it would have without a recorder (10 fps of 139.4 s): the
+    # tee hands the recorder a copy, so rebasing it never disturbs the sampler's clock.
+    assert counters.frames_sampled >= 1390
     st = rec.status()
     assert worker.queue.dropped > 1000  # analysis was "overloaded"
     assert st.packets == packets and st.dropped_packets == 0 and st.write_errors == 0
@@ -386,3 +390,22 @@ def test_sigkill_loses_at_most_the_open_segment_and_a_restart_continues(
             assert hashlib.sha256((root / row.path).read_bytes()).hexdigest() == row.sha256
     # The restart continues: new segments after the killed run's last one.
     assert max(r.started_at for r in after) > max(r.ended_at for r in indexed)
+
+
+def test_recording_leaves_the_analysis_clock_alone(sqlite: Database, tmp_path: Path) -> None:
+    """Real-time reading waits between handing a packet to the recorder and decoding it; the
+    recorder rebases its own copy meanwhile, so analysis still samples every 0.5 s of video."""
+    index = index_over(sqlite, tmp_path / "rec")
+    rec = SegmentRecorder("cam-1", index.root, index.segment_sink(), segment_s=1.0)
+    rec.start()
+    spec = SourceSpec("cam-1", str(intel_clip()), "file", fps=2.0, realtime=True)
+    frames = AVSource(spec, tee=rec).frames(threading.Event())
+    times = []
+    for raw in frames:
+        times.append(raw.media_time)
+        if len(times) == 7:
+            break
+    frames.close()
+    rec.stop()
+    assert times == pytest.approx([0.5 * i for i in range(7)], abs=0.051)
+    assert rec.status().segments >= 2

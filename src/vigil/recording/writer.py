@@ -234,7 +234,7 @@ class SegmentRecorder:
                 self._end_locked(self._last_time_end())
                 self._cut = True
                 return
-            self._queue.append(packet)
+            self._queue.append(_copy(packet))
             self._queued_packets += 1
             self._last_time = now
             tb = packet.time_base
@@ -434,6 +434,17 @@ class SegmentRecorder:
             self._status.recovered_partial += removed
         if removed:
             log.warning("camera %s: removed %d unfinished segment(s)", self.camera_id, removed)
+
+
+def _copy(packet: Any) -> Any:
+    """A copy the writer thread may rebase: the source still decodes and samples on the
+    original's timestamps after the tee returns (sharing it made the sampler see rebased,
+    restarting times). A memcpy of one compressed packet, tens of kB."""
+    copy = av.Packet(packet)
+    copy.pts, copy.dts, copy.duration = packet.pts, packet.dts, packet.duration
+    copy.time_base = packet.time_base
+    copy.is_keyframe = packet.is_keyframe
+    return copy
 
 
 def _write_synced(path: Path, data: bytes) -> None:
