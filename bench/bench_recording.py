@@ -18,6 +18,9 @@ Reported, all from the same run:
 * ``rss_mb_*``: resident memory at the start, the middle and the end (bounded queues: the
   growth should stop once every camera has cut its first segments).
 
+``--no-record`` runs the same cameras without recorders, for the RSS and process-CPU baseline
+(a separate run: one process cannot hold both without each disturbing the other's figures).
+
 Quick: 10 cameras for 40 s; default (``python -m bench.bench_recording``): 50 cameras for
 ``--seconds`` (600 in the issue's target; run a shorter one with ``--seconds 120``).
 """
@@ -64,8 +67,11 @@ def _drain(workers: list[CameraWorker], stop: threading.Event) -> None:
             stop.wait(0.02)
 
 
-def soak(cameras: int, seconds: float, segment_s: float = 10.0) -> dict[str, object]:
-    """Record ``cameras`` looped real-time cameras for ``seconds``; see the module docstring."""
+def soak(
+    cameras: int, seconds: float, segment_s: float = 10.0, *, record: bool = True
+) -> dict[str, object]:
+    """Record ``cameras`` looped real-time cameras for ``seconds``; see the module docstring.
+    ``record=False`` runs the same cameras without recorders (the RSS and CPU baseline)."""
     if not INTEL.exists():
         return {"skipped": f"needs {INTEL}"}
     with tempfile.TemporaryDirectory(prefix="vigil-rec-bench-") as tmp:
@@ -79,11 +85,13 @@ def soak(cameras: int, seconds: float, segment_s: float = 10.0) -> dict[str, obj
         workers = [
             CameraWorker(
                 SourceSpec(r.camera_id, str(INTEL), "file", fps=1.0, loop=True, realtime=True),
-                tee=r,
+                tee=r if record else None,
                 tamper_enabled=False,
             )
             for r in recorders
         ]
+        if not record:
+            recorders = []
         stop = threading.Event()
         drain = threading.Thread(target=_drain, args=(workers, stop), daemon=True)
         rss0, cpu0, wall0 = _rss_mb(), _cpu_s(), time.monotonic()
@@ -114,6 +122,7 @@ def soak(cameras: int, seconds: float, segment_s: float = 10.0) -> dict[str, obj
         db.dispose()
     return {
         "cameras": cameras,
+        "record": record,
         "seconds": seconds,
         "segment_s": segment_s,
         "segments_indexed": rows,
@@ -147,8 +156,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=600.0, help="soak length")
     parser.add_argument("--segment-s", type=float, default=10.0)
     parser.add_argument("--json", type=Path, help="also write the result to this file")
+    parser.add_argument(
+        "--no-record", action="store_true", help="the same cameras without recording (baseline)"
+    )
     args = parser.parse_args(argv)
-    out = soak(args.cameras, args.seconds, args.segment_s)
+    out = soak(args.cameras, args.seconds, args.segment_s, record=not args.no_record)
     text = json.dumps(out, indent=2)
     print(text)
     if args.json:
