@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 VIEWERS = (Role.OPERATOR, Role.SUPERVISOR, Role.INVESTIGATOR)
 UNMASKERS = (Role.INVESTIGATOR,)
 DEFAULT_RETENTION = timedelta(days=31)
+#: How far back the first pass after start looks for ``events`` cameras' quiet segments; later
+#: passes continue where the previous one stopped. Quiet footage from a longer stop stays until
+#: the camera's ordinary retention deletes it.
+EVENTS_LOOKBACK = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,7 @@ class RecordingService:
         self.cache_files = cache_files
         self.clock = clock
         self._lock = threading.Lock()
+        self._events_from: datetime | None = None  # where the next events-mode pass starts
 
     # -- playback -------------------------------------------------------------------------------
 
@@ -194,16 +199,22 @@ class RecordingService:
         margin = timedelta(seconds=self.settings.pre_s + self.settings.post_s + 120)
         with self.repo.db.transaction():
             expired = store.expired(cutoffs, now - DEFAULT_RETENTION, limit=limit)
-            quiet = store.without_events(
+            judged_to = now - margin
+            quiet, page_end = store.without_events(
                 events,
-                now - margin,
+                judged_to,
                 timedelta(seconds=self.settings.pre_s),
                 timedelta(seconds=self.settings.post_s),
+                ended_after=self._events_from or judged_to - EVENTS_LOOKBACK,
                 limit=limit,
             )
             victims = {r.id: r for r in [*expired, *quiet]}
             counts = {"expired": len(expired), "no_event": len({r.id for r in quiet})}
+            # Judged segments stay judged (events that late are not waited for): the next pass
+            # starts where this one stopped, so kept footage is not re-read every minute.
+            next_from = judged_to if page_end is None else page_end
             if not victims:
+                self._events_from = next_from
                 return counts
             store.delete(list(victims))
             counts["bytes"] = sum(r.bytes for r in victims.values())
@@ -216,6 +227,7 @@ class RecordingService:
             )
             paths = [self.index.path_of(r) for r in victims.values()]
             self.repo.db.after_commit(lambda: _unlink(paths))
+        self._events_from = next_from
         log.info("recording retention: %s", counts)
         return counts
 

@@ -160,30 +160,41 @@ class RecordingStore:
         pre: timedelta,
         post: timedelta,
         *,
+        ended_after: datetime | None = None,
         limit: int = 10_000,
-    ) -> list[SegmentRow]:
+    ) -> tuple[list[SegmentRow], datetime | None]:
         """``events`` mode: segments of these cameras, ended before ``ended_before``, with no
         alert, sighting or plate read of their camera from ``post`` before their start to
-        ``pre`` after their end, and not held (they hold no footage anyone needs)."""
+        ``pre`` after their end, and not held (they hold no footage anyone needs).
+        ``ended_after`` bounds the look-back: segments kept for their events stay in the table,
+        and without a lower bound they would fill every page before a newer quiet one.
+
+        Returns the quiet segments and the end time of the last segment examined when the page
+        was full (``None``: every candidate was examined), where the next page starts."""
         if not camera_ids:
-            return []
+            return [], None
         seg = t.recording_segments.c
         q = (
             select(t.recording_segments)
-            .where(seg.camera_id.in_(list(camera_ids)), seg.ended_at < ended_before, ~_held(seg))
+            .where(
+                seg.camera_id.in_(list(camera_ids)),
+                seg.ended_at < ended_before,
+                seg.ended_at > (ended_after or datetime.min.replace(tzinfo=ended_before.tzinfo)),
+                ~_held(seg),
+            )
             .order_by(seg.ended_at)
             .limit(limit)
         )
         with self.db.read() as c:
             rows = [_row(r) for r in c.execute(q)]
             if not rows:
-                return []
+                return [], None
             # Event times are compared in Python: interval arithmetic on a timestamp column is
             # not portable between SQLite and PostgreSQL, and the candidates are bounded.
             lo = min(r.started_at for r in rows) - post
             hi = max(r.ended_at for r in rows) + pre
             spans = self._event_spans(c, sorted({r.camera_id for r in rows}), lo, hi)
-        return [
+        quiet = [
             r
             for r in rows
             if not any(
@@ -191,6 +202,7 @@ class RecordingStore:
                 for a, b in spans.get(r.camera_id, ())
             )
         ]
+        return quiet, (rows[-1].ended_at if len(rows) == limit else None)
 
     @staticmethod
     def _event_spans(
