@@ -8,6 +8,7 @@ faster than real time except in the kill test (which needs a segment open when i
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -414,3 +415,50 @@ def test_recording_leaves_the_analysis_clock_alone(sqlite: Database, tmp_path: P
     rec.stop()
     assert times == pytest.approx([0.5 * i for i in range(7)], abs=0.051)
     assert rec.status().segments >= 2
+
+
+FULL_DISK_CHILD = """
+import json, resource, signal, sys, threading
+from pathlib import Path
+from vigil.recording.writer import SegmentRecorder
+from vigil.sources import CameraWorker, SourceSpec
+
+# Files may not grow past 240 kB in this process: a segment write then fails with EFBIG, as
+# it would with ENOSPC on a full disk (SIGXFSZ ignored, so the write returns the error).
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (240_000, 240_000))
+rows = []
+rec = SegmentRecorder("cam-1", Path(sys.argv[1]), rows.append, segment_s=10.0)
+rec.start()
+spec = SourceSpec("cam-1", sys.argv[2], "file", fps=1.0, realtime=False)
+worker = CameraWorker(spec, queue_size=64, tee=rec, tamper_enabled=False)
+worker.start()
+worker.join(120)
+rec.stop()
+s = rec.status()
+out = {"frames": worker.frames, "failure": repr(worker.failure), "finished": worker.finished}
+out |= {"errors": s.write_errors, "segments": s.segments, "last_error": s.last_error}
+out |= {"rows": len(rows), "big": [r.bytes for r in rows if r.bytes > 240_000]}
+print(json.dumps(out))
+"""
+
+
+def test_a_full_disk_ends_segments_with_an_error_and_analysis_goes_on(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT / 'src'}:{REPO_ROOT}"}
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_CHILD, str(tmp_path / "rec"), str(intel_clip())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    # The whole 139 s file reached analysis (1 fps), the worker ended normally at its end.
+    assert out["finished"] and out["failure"] == "None" and out["frames"] >= 138
+    # Segments that outgrew the limit (10 s of this clip is 210-260 kB) were refused as
+    # truncated and reported; smaller ones were kept whole; no kept file is cut short.
+    assert out["errors"] >= 1 and "truncated" in (out["last_error"] or "")
+    assert out["rows"] == out["segments"] >= 1 and out["big"] == []
+    leftovers = list((tmp_path / "rec").glob("cam-1/*/*.part"))
+    assert leftovers == []  # failed segments are removed, not left half-written

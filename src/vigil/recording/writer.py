@@ -333,6 +333,16 @@ class SegmentRecorder:
             self._error(seg.error or "cannot close segment")
             seg.abandon()
             return
+        # FFmpeg's file output does not report every failed write (a full disk can leave a
+        # silently truncated file): a file smaller than the packet data it holds is refused.
+        size = seg.path.stat().st_size
+        if size < seg.payload:
+            self._error(
+                f"segment truncated: {size} bytes on disk for {seg.payload} bytes of video "
+                "(disk full or file too large?)"
+            )
+            seg.abandon()
+            return
         try:
             row = self._store(seg, end)
         except OSError as exc:
@@ -465,6 +475,7 @@ class _OpenSegment:
         self._out: Any = None
         self._stream: Any = None
         self._base: int | None = None
+        self.payload = 0  # bytes of packet data muxed: the file can never be smaller
 
     def open(self, template: Any) -> bool:
         try:
@@ -485,6 +496,7 @@ class _OpenSegment:
             packet.dts = int(packet.dts) - self._base
             packet.stream = self._stream
             self._out.mux(packet)
+            self.payload += packet.size
         except _AV_ERRORS as exc:
             self.error = f"write failed: {exc}"
             return False
