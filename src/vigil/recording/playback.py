@@ -33,6 +33,7 @@ import numpy.typing as npt
 from vigil.errors import NotFoundError, ValidationError
 from vigil.recording.index import SegmentIndex
 from vigil.recording.masks import HasPolygon, Polygon, apply_masks
+from vigil.storage.errors import StorageUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class _ClipMuxer:
         self.origin: datetime | None = None
         self.last_dts: int | None = None
         self.packets = 0
+        self.payload = 0
 
     def accepts(self, stream: Any) -> bool:
         cc = stream.codec_context
@@ -83,6 +85,7 @@ class _ClipMuxer:
             self.out.mux(pkt)
             self.last_dts = dts
             self.packets += 1
+            self.payload += pkt.size
 
 
 def _abs_time(zero: datetime, pkt: Any) -> datetime:
@@ -115,6 +118,10 @@ def build_clip(
                     break
             if muxer.packets == 0:
                 raise NotFoundError(f"no video of camera {camera_id} in the requested window")
+        if part.stat().st_size < muxer.payload:  # FFmpeg does not report every failed write
+            raise StorageUnavailableError(
+                f"the clip of camera {camera_id} was cut short (disk full?)"
+            )
         os.replace(part, out)
     finally:
         part.unlink(missing_ok=True)
