@@ -462,3 +462,35 @@ def test_a_full_disk_ends_segments_with_an_error_and_analysis_goes_on(tmp_path: 
     assert out["rows"] == out["segments"] >= 1 and out["big"] == []
     leftovers = list((tmp_path / "rec").glob("cam-1/*/*.part"))
     assert leftovers == []  # failed segments are removed, not left half-written
+
+
+def test_a_stalled_writer_drops_counted_packets_and_cuts_the_segment(
+    sqlite: Database, tmp_path: Path
+) -> None:
+    """The first segment's index write hangs (a stalled disk or database): the recorder's queue
+    (16 packets) fills, further packets are dropped and counted, the open segment is cut there,
+    capture goes on; once the writer is free, recording resumes at the next key frame and the
+    index shows the hole."""
+    index = index_over(sqlite, tmp_path / "rec")
+    release = threading.Event()
+
+    def slow(row: SegmentRow) -> bool:
+        release.wait(30)
+        return index.store.add(row)
+
+    rec = SegmentRecorder("cam-1", index.root, slow, segment_s=1.0, queue_packets=16)
+    rec.start()
+    spec = SourceSpec("cam-1", str(intel_clip()), "file", fps=1.0, realtime=False)
+    frames = AVSource(spec, tee=rec).frames(threading.Event())
+    for n, _ in enumerate(frames, start=1):
+        if n == 6:
+            assert rec.status().dropped_packets > 0  # capture did not wait for the writer
+            release.set()
+        if n >= 20:
+            break
+    frames.close()
+    rec.stop()
+    st = rec.status()
+    rows = index.window("cam-1", datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    assert st.dropped_packets > 0 and st.write_errors == 0 and len(rows) == st.segments >= 3
+    assert len(index.store.gaps("cam-1", rows[0].started_at, rows[-1].ended_at)) >= 1

@@ -220,9 +220,11 @@ class SegmentRecorder:
             ):
                 self._end_locked(now)
             if self._open_start is None:
-                if not keyframe or self._queued_packets >= self.queue_packets:
+                full = self._queued_packets >= self.queue_packets
+                if full or not keyframe:
                     # A segment must start with a key frame; after a cut the packets up to the
                     # next one are lost too, and counted.
+                    self._cut = self._cut or full
                     self._status.dropped_packets += int(self._cut)
                     return
                 self._cut = False
