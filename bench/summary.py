@@ -175,6 +175,16 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("memory per idle camera worker", "bench_ingest", "idle_rss_per_worker_mb", unit="MB"),
     Row("memory per camera in the soak", "bench_ingest", "soak_rss_mb_per_camera", unit="MB"),
+    Row(
+        "recording: remux CPU / decode CPU (soak, same cameras)",
+        "bench_recording",
+        "soak_remux_cpu_s",
+        "soak_decode_cpu_s",
+        "key-frame decoding for analysis",
+        ratio="Vigil / baseline",
+        unit="CPU s",
+    ),
+    Row("recording: gaps between segments (index)", "bench_recording", "soak_gaps"),
 )
 
 

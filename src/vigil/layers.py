@@ -15,6 +15,8 @@ Why this order, bottom first:
 * The pure stages: ``sources`` (decode), ``models`` (the registry and installer of model files),
   ``perception``, ``tracking``, ``analytics``. A stage is meant to run in any process, so it may
   read and write through ``storage`` but knows nothing of who authorised it.
+* ``recording`` (footage segments, clips, privacy masks) sits beside ``sources``: the source
+  hands it packets through a protocol of its own, so neither imports the other.
 * ``identification`` matches faces and plates against what is enrolled.
 * ``governance`` decides what may happen: deployments, verification, purge, the audit chain.
 * ``notify`` delivers what governance let through (webhooks, MQTT, the event hub).
@@ -34,7 +36,7 @@ from __future__ import annotations
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"__init__", "core", "config", "errors", "logs", "layers"}),
     frozenset({"storage"}),
-    frozenset({"sources", "models", "perception", "tracking", "analytics"}),
+    frozenset({"sources", "models", "perception", "tracking", "analytics", "recording"}),
     frozenset({"identification"}),
     frozenset({"governance"}),
     frozenset({"notify"}),

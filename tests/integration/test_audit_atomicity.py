@@ -37,6 +37,7 @@ from tests.support.governance_world import (
     unit,
 )
 from vigil.config.plates import PlatesConfig
+from vigil.config.recording import RecordingConfig
 from vigil.core.domain import CameraRow, Decision, Role
 from vigil.core.records import Alert, AlertKind, ObjectClass, PlateRead, Sighting
 from vigil.governance.accounts import AccountService, Principal
@@ -47,11 +48,14 @@ from vigil.governance.drift import THRESHOLD, DriftWatch
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
 from vigil.governance.plate_search import PlateSearch
 from vigil.governance.purge import RetentionPolicy
+from vigil.governance.recordings import CameraRecording, RecordingService
 from vigil.governance.verification import VerificationService
 from vigil.governance.watchlists import Category, EnrolmentPhoto, WatchlistService
+from vigil.recording.index import SegmentIndex
 from vigil.storage import Repository
 from vigil.storage.drift import DriftRow, DriftStore
 from vigil.storage.plates import PlateStore
+from vigil.storage.recordings import RecordingStore, SegmentRow
 from vigil.storage.schema import ALL_TABLES
 from vigil.system.plates import profile_from_config
 
@@ -68,6 +72,9 @@ EXEMPT = {
     "recorded is refused (tests/unit/test_live_registry.py)",
     AuditAction.LIVE_CLOSE: "closing a live connection stores nothing; the socket closes even "
     "if the entry cannot be written (logged)",
+    AuditAction.RECORDING_VIEW: "a view stores nothing; the clip is served only after its entry "
+    "is written (tests/integration/test_recording_api.py)",
+    AuditAction.RECORDING_UNMASK: "as recording.view, for an unmasked view",
 }
 
 
@@ -132,6 +139,41 @@ def _ctx(repo: Repository, tmp_path: Path) -> Ctx:
             model="fake",
             clock=w.clock,
         ),
+    )
+
+
+def _recordings(c: Ctx) -> RecordingService:
+    index = SegmentIndex(RecordingStore(c.w.repo.db), c.w.media.root / "rec")
+    cams = {"cam-1": CameraRecording("continuous", timedelta(days=31))}
+    return RecordingService(
+        c.w.repo,
+        c.w.audit,
+        index,
+        cams,
+        settings=RecordingConfig(),
+        cache_dir=c.w.media.root / "clips",
+        clock=c.w.clock,
+    )
+
+
+def _segment(c: Ctx) -> None:
+    """One indexed 10 s segment of cam-1 with its file (under the media root: compared too)."""
+    path = c.w.media.root / "rec" / "cam-1" / "seg.mp4"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not really video")
+    now = c.w.clock()
+    RecordingStore(c.w.repo.db).add(
+        SegmentRow(
+            "seg1",
+            "cam-1",
+            now,
+            now + timedelta(seconds=10),
+            "cam-1/seg.mp4",
+            16,
+            "0" * 64,
+            False,
+            now,
+        )
     )
 
 
@@ -355,6 +397,12 @@ SCENARIOS: dict[AuditAction, Scenario] = {
         c.w.clock.advance(days=400),
         arm(),
         c.w.purger.apply_retention(RetentionPolicy()),
+    ),
+    AuditAction.RECORDING_RETENTION: lambda c, arm: (
+        _segment(c),
+        c.w.clock.advance(days=400),
+        arm(),
+        _recordings(c).apply_retention(),
     ),
     AuditAction.LEGAL_HOLD: lambda c, arm: (
         alert := _alert(c),

@@ -60,6 +60,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/alerts/{alert_id}/outcome"): frozenset({S, I}),
     ("GET", "/api/v1/alerts/{alert_id}/probe"): frozenset({O, S, I}),
     ("GET", "/api/v1/alerts/{alert_id}/enrolled"): frozenset({O, S, I}),
+    ("GET", "/api/v1/cameras/{camera_id}/clips"): frozenset({O, S, I}),
     ("GET", "/api/v1/sightings"): frozenset({S, I}),
     ("GET", "/api/v1/sightings/{sighting_id}"): frozenset({S, I}),
     ("GET", "/api/v1/sightings/{sighting_id}/crop"): frozenset({S, I}),
@@ -80,7 +81,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/audit/verify"): frozenset({U, D}),
     ("GET", "/api/v1/reports/oversight"): frozenset({U, A}),
 }
-BIOMETRIC = {k for k in MATRIX if k[1].endswith(("/probe", "/enrolled", "/crop"))}
+BIOMETRIC = {k for k in MATRIX if k[1].endswith(("/probe", "/enrolled", "/crop", "/clips"))}
 
 
 def _routes(env: Env) -> list[tuple[str, str, APIRoute]]:

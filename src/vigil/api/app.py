@@ -36,6 +36,7 @@ from vigil.api.routes.console import console
 from vigil.api.routes.deployments import deployments
 from vigil.api.routes.events import events
 from vigil.api.routes.plates import hotlists, plate_searches
+from vigil.api.routes.recordings import recordings
 from vigil.api.routes.searches import searches
 from vigil.api.routes.sightings import sightings
 from vigil.api.routes.system import system as system_routes
@@ -142,6 +143,7 @@ def create_app(
         auth,
         users,
         cameras,
+        recordings,
         deployments,
         watchlists,
         alerts,

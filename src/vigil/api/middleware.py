@@ -28,10 +28,13 @@ BASE_HEADERS = [
     (b"strict-transport-security", b"max-age=31536000"),
 ]
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
-# The console's face images are fetched with a reason header and shown as blob: URLs.
+# The console's face images are fetched with a reason header and shown as blob: URLs; recorded
+# clips play from the API's own origin (media-src 'self': a <video> reads them with range
+# requests on the session cookie).
 CONSOLE_CSP = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
-    b"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    b"media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+    b"frame-ancestors 'none'"
 )
 CONSOLE_PATH = "/console"
 

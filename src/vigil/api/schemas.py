@@ -221,6 +221,21 @@ class CameraStatusOut(BaseModel):
     recorder_pending: int | None = Field(
         None, description="Decisions waiting for the database (memory queue and disk spool)."
     )
+    recording: str = Field(
+        "off",
+        description="Footage recording: off, idle (waiting for a key frame), recording, or "
+        "error (see recording_last_error; capture and analysis go on).",
+    )
+    recording_segments: int | None = Field(None, description="Segments finished since start.")
+    recording_bytes: int | None = Field(None, description="Bytes of those segments.")
+    recording_dropped_packets: int | None = Field(
+        None, description="Packets not recorded because the writer fell behind (a gap)."
+    )
+    recording_errors: int | None = Field(None, description="Write, disk-full or index errors.")
+    recording_last_error: str | None = Field(None, description="The last recording error.")
+    recording_index_pending: int | None = Field(
+        None, description="Finished segments waiting to be indexed (database unavailable)."
+    )
 
 
 class CrowdOut(BaseModel):

@@ -39,6 +39,7 @@ from vigil.errors import NotFoundError, PermissionDeniedError, ValidationError
 from vigil.governance.accounts import Principal
 from vigil.governance.audit import AuditAction
 from vigil.storage.plates import PlateStore
+from vigil.storage.recordings import RecordingStore
 from vigil.system.services import Services
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,11 @@ def _plate_read(svc: Services, key: str) -> frozenset[str] | None:
     return None if camera is None else frozenset({camera})
 
 
+def _segment(svc: Services, segment_id: str) -> frozenset[str] | None:
+    row = RecordingStore(svc.repo.db).get(segment_id)
+    return None if row is None else frozenset({row.camera_id})
+
+
 def _deployment(svc: Services, deployment_id: str) -> frozenset[str] | None:
     try:
         return svc.deployments.cameras_of(svc.repo.get_deployment(deployment_id))
@@ -99,6 +105,7 @@ RECORDS: dict[str, Bound] = {
     "alert": Bound("alert", _alert),
     "sighting": Bound("sighting", _sighting),
     "plate_read": Bound("plate read", _plate_read),
+    "segment": Bound("recorded segment", _segment),
     "deployment": Bound("deployment", _deployment),
     "camera": Bound("camera", _camera),
 }

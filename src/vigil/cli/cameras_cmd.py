@@ -157,10 +157,16 @@ def status_dict(s: CameraStatus) -> dict[str, Any]:
     }
 
 
-def _print_statuses(statuses: list[CameraStatus], as_json: bool) -> None:
+def _print_statuses(
+    statuses: list[CameraStatus],
+    as_json: bool,
+    recording: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    recording = recording or {}
     for s in statuses:
+        rec = recording.get(s.camera_id)
         if as_json:
-            typer.echo(json.dumps(status_dict(s)))
+            typer.echo(json.dumps({**status_dict(s), "recording": rec}))
             continue
         err = f"  last error: {redact(s.last_error)}" if s.last_error else ""
         since = dict(s.tamper_since)
@@ -170,6 +176,12 @@ def _print_statuses(statuses: list[CameraStatus], as_json: bool) -> None:
             f"{s.camera_id:<20} {s.state:<8} since {s.since:%H:%M:%S}  frames {s.frames:<5} "
             f"dropped {s.dropped:<4} decode saved {s.decode.saved_fraction:.0%}{err}"
         )
+        if rec is not None:
+            detail = rec.get("error") or (
+                f"{rec['segments_last_hour']} segments and {rec['gaps_last_hour']} gaps in the "
+                f"last hour, newest ends {rec['last_segment_end'] or 'never'}"
+            )
+            typer.echo(f"{'':<20} recording ({rec['mode']}): {detail}")
 
 
 def _drain(sup: Supervisor, stop: threading.Event) -> None:
@@ -194,7 +206,8 @@ def status(
     from vigil.sources.supervisor import Supervisor
 
     logs.configure("ERROR")
-    sup = Supervisor.from_configs(_cameras(path, camera))
+    cams = _cameras(path, camera)
+    sup = Supervisor.from_configs(cams)
     stop = threading.Event()
     sup.start()
     drain = threading.Thread(target=_drain, args=(sup, stop), daemon=True)
@@ -205,7 +218,43 @@ def status(
     finally:
         stop.set()
         sup.stop()
-    _print_statuses(statuses, as_json)
+    _print_statuses(statuses, as_json, recording_summary(path, cams))
+
+
+def recording_summary(path: Path, cams: list[CameraConfig]) -> dict[str, dict[str, Any]]:
+    """Per recording camera, from the segment index: segments and gaps in the last hour and the
+    end of the newest segment (a probe does not record; the running system's live recording
+    errors are in ``GET /cameras/status``). A database that cannot be read is reported as such
+    per camera instead of failing the probe."""
+    from datetime import UTC, datetime, timedelta
+
+    from vigil.storage.factory import open_database_from_config
+    from vigil.storage.recordings import RecordingStore
+
+    recording = [c for c in cams if c.record != "off"]
+    if not recording:
+        return {}
+    now = datetime.now(UTC)
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        db = open_database_from_config(load_config(path))
+    except Exception as exc:  # the probe's own answer stands; say why the index is missing
+        return {c.id: {"mode": c.record, "error": redact(str(exc))[:200]} for c in recording}
+    try:
+        store = RecordingStore(db)
+        for cam in recording:
+            rows = store.window(cam.id, now - timedelta(hours=1), now)
+            out[cam.id] = {
+                "mode": cam.record,
+                "segments_last_hour": len(rows),
+                "gaps_last_hour": len(store.gaps(cam.id, now - timedelta(hours=1), now)),
+                "last_segment_end": rows[-1].ended_at.isoformat() if rows else None,
+            }
+    except Exception as exc:
+        return {c.id: {"mode": c.record, "error": redact(str(exc))[:200]} for c in recording}
+    finally:
+        db.dispose()
+    return out
 
 
 @app.command("run")

@@ -21,6 +21,12 @@ from vigil.config.cluster import ClusterConfig
 from vigil.config.governance import GovernanceConfig
 from vigil.config.notify import NotifyConfig
 from vigil.config.plates import PlatesConfig
+from vigil.config.recording import (
+    PrivacyMask,
+    RecordingConfig,
+    RecordMode,
+    key_outside_data_dir,
+)
 from vigil.config.tamper import TamperConfig
 
 
@@ -399,6 +405,25 @@ class CameraConfig(Strict):
         description="Frames waiting for analysis; when full the oldest is dropped (and counted). "
         "Larger absorbs bursts of slow analysis at the cost of memory and latency.",
     )
+    record: RecordMode = Field(
+        "off",
+        title="Recording",
+        description="`continuous` keeps every segment; `events` keeps only segments within "
+        "`recording.pre_s`/`post_s` of an alert, sighting or plate read; `off` records nothing.",
+    )
+    record_retention_days: float = Field(
+        31.0,
+        gt=0,
+        le=3650,
+        title="Recording retention (days)",
+        description="Segments older than this are deleted unless a case holds them (legal hold).",
+    )
+    privacy_masks: list[PrivacyMask] = Field(
+        default_factory=list,
+        max_length=32,
+        title="Privacy masks",
+        description="Polygons blacked out for roles without the unmask permission.",
+    )
 
     @model_validator(mode="after")
     def _reconnect_bounds(self) -> CameraConfig:
@@ -756,6 +781,16 @@ class VigilConfig(Strict):
         title="Cluster",
         description="Embedded (one process, the default) or cluster mode on Ray.",
     )
+    recording: RecordingConfig = Field(
+        default_factory=RecordingConfig,
+        title="Recording",
+        description="Segments, events pre/post roll, directory, encryption at rest.",
+    )
+
+    @model_validator(mode="after")
+    def _recording_key_outside(self) -> VigilConfig:
+        key_outside_data_dir(self.recording.encryption_key_file, self.system.data_dir)
+        return self
 
     @model_validator(mode="after")
     def _cluster_needs_postgresql(self) -> VigilConfig:

@@ -99,6 +99,9 @@ class AuditAction(StrEnum):
     API_KEY_REVOKE = "api_key.revoke"
     CAMERA_ENABLE = "camera.enable"
     CAMERA_DISABLE = "camera.disable"
+    RECORDING_VIEW = "recording.view"  # a clip of recorded footage played (masked if masks)
+    RECORDING_UNMASK = "recording.unmask"  # ... played without its privacy masks (with a case)
+    RECORDING_RETENTION = "recording.retention"  # segments deleted by retention
     LIVE_OPEN = "live.open"  # a live connection (WebSocket events) opened: who, from where, what
     LIVE_CLOSE = "live.close"  # ... and closed: why (client, revoked, scope changed, shutdown)
 

@@ -40,6 +40,7 @@ from vigil.storage.archive import ArchiveIndex
 from vigil.storage.governance import GovernanceStore
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
+from vigil.storage.recordings import RecordingStore
 
 log = logging.getLogger(__name__)
 
@@ -226,11 +227,13 @@ class Purger:
 
     def hold(self, actor: Actor, case_id: str, kind: str, target_id: str, reason: str) -> None:
         """Link a record to a case; alerts, sightings and plate reads of a held case are kept
-        past retention (a plate read's ``target_id`` is its stored id, as plate search returns).
+        past retention (a plate read's ``target_id`` is its stored id, as plate search returns),
+        and so is recorded footage of their camera and time, or a ``segment`` linked by id
+        (see :mod:`vigil.storage.recordings`).
         An alert, sighting or plate read must exist (:class:`NotFoundError` otherwise): a hold
         on a mistyped id would protect nothing and say it did."""
         actor.require(Role.INVESTIGATOR, Role.SUPERVISOR, action="placing a legal hold")
-        kinds = ("alert", "sighting", "plate_read", "search", "export")
+        kinds = ("alert", "sighting", "plate_read", "search", "export", "segment")
         if kind not in kinds:
             raise ValidationError(f"kind must be {'|'.join(kinds)}, got {kind!r}")
         with self.repo.db.transaction():
@@ -241,6 +244,8 @@ class Purger:
                 self.repo.get_sighting(target_id)
             elif kind == "plate_read" and not PlateStore(self.repo.db).has_read(target_id):
                 raise NotFoundError(f"plate read {target_id} not found")
+            elif kind == "segment" and RecordingStore(self.repo.db).get(target_id) is None:
+                raise NotFoundError(f"recorded segment {target_id} not found")
             self.repo.link_case(CaseLink(case_id, kind, target_id, actor.id, self.clock()))
             self.audit.append(
                 actor.id,

@@ -42,7 +42,7 @@ import av.error
 from vigil.core.keys import file_epoch, live_epoch
 from vigil.errors import InputError, SourceError
 from vigil.logs import redact
-from vigil.sources.base import DecodeCounters, SourceSpec
+from vigil.sources.base import DecodeCounters, PacketTee, SourceSpec
 from vigil.sources.frames import RawFrame, Sampler
 
 log = logging.getLogger(__name__)
@@ -78,10 +78,15 @@ class AVSource:
         spec: what to read and how (see :class:`SourceSpec`).
         decoder_threads: FFmpeg decoder threads per camera. One keeps hundreds of cameras from
             spawning thousands of threads (and their stacks); raise it for a few 4K streams.
+        tee: receives every demuxed packet before any decode decision (the recorder); ``None``
+            records nothing.
     """
 
-    def __init__(self, spec: SourceSpec, *, decoder_threads: int = 1) -> None:
+    def __init__(
+        self, spec: SourceSpec, *, decoder_threads: int = 1, tee: PacketTee | None = None
+    ) -> None:
         self.spec = spec
+        self.tee = tee
         self.counters = DecodeCounters()
         self.decoder_threads = decoder_threads
         self.gop = GopEstimator()
@@ -149,8 +154,12 @@ class AVSource:
                 # to full decoding mid-stream, where P-frames need deblocked references) never
                 # uses it.
                 cc.options = {"skip_loop_filter": "all"}
+            if self.tee is not None:
+                self.tee.open(stream)
             yield from self._passes(container, stream, stop)
         finally:
+            if self.tee is not None:
+                self.tee.close()
             container.close()
 
     def _passes(self, container: Any, stream: Any, stop: threading.Event) -> Iterator[RawFrame]:
@@ -166,6 +175,8 @@ class AVSource:
                 raise SourceError(f"camera {self.spec.camera_id}: file has no decodable frames")
             offset = last + 1.0 / rate
             loop += 1
+            if self.tee is not None:
+                self.tee.discontinuity()
             self._epoch = self._epoch_of(loop)
             try:
                 container.seek(0)
@@ -218,6 +229,8 @@ class AVSource:
             media = packet.pts * tb + offset if packet.pts is not None and tb else None
             last = media if media is not None else last
             key = bool(packet.is_keyframe)
+            if self.tee is not None:  # every packet, before any decode decision
+                self.tee.packet(packet, media, key)
             if key:
                 seen_key = True
                 if media is not None:

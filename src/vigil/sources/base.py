@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from vigil.config.settings import CameraConfig
@@ -121,6 +121,33 @@ class DecodeCounters:
             )
 
 
+class PacketTee(Protocol):
+    """Receives every demuxed packet of a PyAV source, before any decode decision.
+
+    Recording (:mod:`vigil.recording`) implements it: the camera's packets are copied to the
+    recorder in the capture thread, so recording never depends on the analysis queue (frames
+    dropped for analysis are still recorded). Every method is called from the capture thread
+    and must return at once and never raise (the recorder queues and counts; its faults are its
+    own status, not the camera's).
+    """
+
+    def open(self, stream: Any) -> None:
+        """A connection opened; ``stream`` is the PyAV video stream (a template to copy)."""
+        ...
+
+    def packet(self, packet: Any, media_time: float | None, keyframe: bool) -> None:
+        """One demuxed packet; ``media_time`` in seconds including the loop offset."""
+        ...
+
+    def discontinuity(self) -> None:
+        """The timeline restarts (a file loops): the open segment must end here."""
+        ...
+
+    def close(self) -> None:
+        """The connection closed (end, fault or stop)."""
+        ...
+
+
 class Source(Protocol):
     """A camera or video source (see the module docstring for the contract)."""
 
@@ -132,12 +159,13 @@ class Source(Protocol):
         ...
 
 
-def make_source(spec: SourceSpec) -> Source:
-    """Build the source implementation for ``spec.kind``."""
+def make_source(spec: SourceSpec, tee: PacketTee | None = None) -> Source:
+    """Build the source implementation for ``spec.kind`` (``tee``: a recorder of the stream's
+    packets; snapshot sources have no stream to record and ignore it)."""
     if spec.kind == "snapshot":
         from vigil.sources.snapshot import SnapshotSource
 
         return SnapshotSource(spec)
     from vigil.sources.av_source import AVSource
 
-    return AVSource(spec)
+    return AVSource(spec, tee=tee)

@@ -19,11 +19,12 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 
 from vigil.config.settings import CameraConfig
+from vigil.sources.base import PacketTee
 from vigil.sources.status import CameraStatus, TamperChange
 from vigil.sources.worker import CameraWorker
 
@@ -81,11 +82,17 @@ class Supervisor:
         cameras: Sequence[CameraConfig],
         *,
         on_tamper: Callable[[TamperChange], None] | None = None,
+        tees: Mapping[str, PacketTee] | None = None,
         **kwargs: float,
     ) -> Supervisor:
         """Workers for every enabled camera of a config (``on_tamper``: each worker's tamper
-        sink, see :class:`~vigil.sources.worker.CameraWorker`)."""
-        workers = [CameraWorker.from_config(c, on_tamper=on_tamper) for c in cameras if c.enabled]
+        sink, see :class:`~vigil.sources.worker.CameraWorker`; ``tees``: recorders by camera)."""
+        tees = tees or {}
+        workers = [
+            CameraWorker.from_config(c, on_tamper=on_tamper, tee=tees.get(c.id))
+            for c in cameras
+            if c.enabled
+        ]
         return cls(workers, **kwargs)  # type: ignore[arg-type]
 
     def start(self) -> None:

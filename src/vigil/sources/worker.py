@@ -27,7 +27,7 @@ from vigil.config.settings import CameraConfig
 from vigil.core.records import FrameRef
 from vigil.errors import InputError, SourceError
 from vigil.sources.backoff import Backoff
-from vigil.sources.base import Source, SourceSpec, make_source
+from vigil.sources.base import PacketTee, Source, SourceSpec, make_source
 from vigil.sources.frames import DecodedFrame, RawFrame, TimestampMapper, utc_now
 from vigil.sources.queue import DropOldestQueue
 from vigil.sources.status import (
@@ -60,6 +60,8 @@ class CameraWorker:
         on_tamper: called (in the capture thread; keep it quick) with each tamper signal raised
             or cleared. The tamper detector runs on capture time, so ``hold_s`` means seconds of
             video, also when a file is read faster than real time.
+        tee: the camera's recorder, handed every demuxed packet by the source (see
+            :class:`~vigil.sources.base.PacketTee`); ``None`` records nothing.
     """
 
     def __init__(
@@ -76,11 +78,17 @@ class CameraWorker:
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utc_now,
         on_tamper: Callable[[TamperChange], None] | None = None,
+        tee: PacketTee | None = None,
     ) -> None:
         self.spec = spec
         self.camera_id = spec.camera_id
         self.queue: DropOldestQueue[DecodedFrame] = queue or DropOldestQueue(queue_size)
-        self.source = source_factory(spec)
+        # The recorder rides on the default factory's PyAV source (injected sources record
+        # nothing: they are test fakes).
+        self.tee = tee
+        self.source = (
+            make_source(spec, tee) if source_factory is make_source else source_factory(spec)
+        )
         self.backoff = Backoff(reconnect_min_s, reconnect_max_s, rng=rng)
         self.timestamps = TimestampMapper(live=spec.live, clock=clock)
         self.tamper = TamperDetector(tamper)

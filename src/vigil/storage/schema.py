@@ -432,4 +432,23 @@ deployment_drift = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
+# Recorded footage (revision 0013; see vigil.recording): one row per finished fragmented-MP4
+# segment, remuxed from the camera's stream. ``path`` is relative to ``recording.dir``;
+# ``sha256`` and ``bytes`` are of the file as stored (the ciphertext when ``encrypted``).
+recording_segments = Table(
+    "recording_segments",
+    metadata,
+    _id(primary_key=True),
+    _id("camera_id", nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("sha256", String(ID), nullable=False),
+    Column("encrypted", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_recording_segments_camera_started", "camera_id", "started_at"),
+    Index("ix_recording_segments_ended", "ended_at"),
+)
+
 ALL_TABLES = tuple(metadata.sorted_tables)

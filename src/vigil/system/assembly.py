@@ -80,6 +80,7 @@ from vigil.system.identification import CameraIdentification, DeploymentAuthorit
 from vigil.system.leader import LeaderOnly, SinkPart
 from vigil.system.outbox import Outbox
 from vigil.system.plates import profile_from_config
+from vigil.system.recording import recorder_factory, recording_service, segment_index
 from vigil.system.services import Services, Startable
 from vigil.system.tamper_alerts import TamperAlerter
 
@@ -175,7 +176,13 @@ def assemble(
             catch_up = lambda: catch_up_archive(repo, kept)  # noqa: E731
         services.background.extend(notifiers(services, config, system))
         if index:  # see housekeeping()
-            keeper = housekeeper(config, services.deployments, services.purger, catch_up=catch_up)
+            keeper = housekeeper(
+                config,
+                services.deployments,
+                services.purger,
+                catch_up=catch_up,
+                recordings=services.recordings,
+            )
             services.background.insert(0, housekeeping(services, config, keeper))
     return Assembly(config, services, system)
 
@@ -258,6 +265,7 @@ def governance_services(
         archive=archive,
         archive_search=search,
         watchlist_factory=watchlist_factory,
+        recordings=recording_service(config, repo, audit, clock=clock),
         clock=clock,
     )
 
@@ -286,7 +294,9 @@ def stage_sinks(config: VigilConfig, services: Services, *, spool: str = OUTBOX_
     def store_plate(read: PlateRead, key: str) -> None:
         outbox.submit(PlateRecord(key, read))
 
+    index = services.recordings.index if services.recordings else segment_index(config, repo)
     return StageSinks(
+        recorder=recorder_factory(config, index),
         tamper=TamperAlerter(repo),
         crowd=store_crowd,
         plates=store_plate,

@@ -21,6 +21,7 @@ from vigil.logs import redact
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.perception.objects.detector import ObjectDetector
 from vigil.perception.plates.reader import PlateReading
+from vigil.recording.writer import SegmentRecorder
 from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
 from vigil.system.analysis import AnalysisPool, FaceHook
@@ -55,7 +56,11 @@ class StageSinks:
         identification: makes a face camera's identification (``None``: no comparison at all).
         outbox: the outbox the sinks write through (started before the cameras and stopped
             after them, so the last decisions are written or spooled).
+        recorder: makes a camera's recorder (``None`` for a camera that records nothing); the
+            recorder is teed into the camera's source, apart from the analysis queue.
     """
+
+    recorder: Callable[[CameraConfig], SegmentRecorder | None] | None = None
 
     tamper: TamperAlerter | None = None
     crowd: CrowdSink | None = None
@@ -83,7 +88,14 @@ class EmbeddedSystem:
         self.outbox = sinks.outbox
         cameras = [c for c in config.cameras if c.enabled]
         on_tamper = None if sinks.tamper is None else sinks.tamper.submit
-        self.supervisor = Supervisor.from_configs(cameras, on_tamper=on_tamper)
+        self.recorders: dict[str, SegmentRecorder] = {}
+        if sinks.recorder is not None:
+            for cam in cameras:
+                if (recorder := sinks.recorder(cam)) is not None:
+                    self.recorders[cam.id] = recorder
+        self.supervisor = Supervisor.from_configs(
+            cameras, on_tamper=on_tamper, tees=dict(self.recorders)
+        )
         face_cams = frozenset(c.id for c in cameras if "faces" in c.analytics)
         faces = self._face_pipeline([c for c in cameras if c.id in face_cams])
         identifiers = {}
@@ -176,6 +188,8 @@ class EmbeddedSystem:
             self.outbox.start()
         if self.tamper_alerts is not None:
             self.tamper_alerts.start()
+        for recorder in self.recorders.values():
+            recorder.start()
         self.supervisor.start()
         self.analysis.start()
         self.started = True
@@ -184,6 +198,8 @@ class EmbeddedSystem:
     def stop(self) -> None:
         self.analysis.stop()
         self.supervisor.stop()
+        for recorder in self.recorders.values():  # after the cameras: the last segment ends
+            recorder.stop()
         if self.tamper_alerts is not None:
             self.tamper_alerts.stop()
         if self.outbox is not None:
@@ -243,9 +259,26 @@ class EmbeddedSystem:
                     "recorder_pending": None
                     if recorder is None
                     else recorder["queued"] + recorder["spool_items"],
+                    **self._recording_view(status.camera_id),
                 }
             )
         return out
+
+    def _recording_view(self, camera_id: str) -> dict[str, Any]:
+        """The camera's recording health: state, segments, errors (``off`` when not recording)."""
+        rec = self.recorders.get(camera_id)
+        if rec is None:
+            return {"recording": "off"}
+        s = rec.status()
+        return {
+            "recording": s.state,
+            "recording_segments": s.segments,
+            "recording_bytes": s.bytes,
+            "recording_dropped_packets": s.dropped_packets,
+            "recording_errors": s.write_errors,
+            "recording_last_error": redact(s.last_error) if s.last_error else None,
+            "recording_index_pending": s.index_pending,
+        }
 
     def heatmap_png(self, camera_id: str) -> bytes | None:
         """The camera's people heatmap (PNG), or ``None`` if it counts no people (yet)."""

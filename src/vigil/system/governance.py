@@ -30,6 +30,7 @@ from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
 from vigil.governance.drift import DriftWatch
 from vigil.governance.purge import Purger, RetentionPolicy
+from vigil.governance.recordings import RecordingService
 from vigil.governance.watchlists import WatchlistService
 from vigil.identification.calibration import FalseAlertModel
 from vigil.logs import redact
@@ -132,6 +133,7 @@ def housekeeper(
     purger: Purger,
     *,
     catch_up: Callable[[], int] | None = None,
+    recordings: RecordingService | None = None,
 ) -> Housekeeper:
     """The housekeeper with the configured retention and intervals (``catch_up``: see
     :class:`Housekeeper`)."""
@@ -143,6 +145,7 @@ def housekeeper(
         every_s=g.purge_every_s,
         retention_every_s=g.retention_every_s,
         catch_up=catch_up,
+        recordings=recordings,
     )
 
 
@@ -215,6 +218,9 @@ class Housekeeper:
         catch_up: run every pass when set: the cluster head's archive-index catch-up, since
             camera nodes archive templates into the database only (one process owns the index
             files). Unset in the embedded mode, where the recorder adds to the index itself.
+        recordings: recording retention, run every pass (``events`` cameras' segments without
+            an event go within about a minute of being judged; it writes an audit entry only
+            when it deleted something).
     """
 
     def __init__(
@@ -226,8 +232,10 @@ class Housekeeper:
         every_s: float = 60.0,
         retention_every_s: float = 3600.0,
         catch_up: Callable[[], int] | None = None,
+        recordings: RecordingService | None = None,
     ) -> None:
         self.catch_up = catch_up
+        self.recordings = recordings
         self.deployments = deployments
         self.purger = purger
         self.policy = policy
@@ -259,6 +267,8 @@ class Housekeeper:
         if self.catch_up is not None:  # before the purge: it may strip what was just archived
             self.catch_up()
         self.purger.purge_unmatched()
+        if self.recordings is not None:
+            self.recordings.apply_retention()
         if time.monotonic() - self._retention_at >= self.retention_every_s:
             self.purger.apply_retention(self.policy)
             self._retention_at = time.monotonic()

@@ -29,6 +29,7 @@ from vigil.governance.drift import DriftWatch
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
 from vigil.governance.plate_search import PlateSearch
 from vigil.governance.purge import Purger
+from vigil.governance.recordings import RecordingService
 from vigil.governance.search import ArchiveSearch
 from vigil.governance.verification import VerificationService
 from vigil.governance.watchlists import WatchlistService
@@ -64,6 +65,8 @@ class Services:
     plate_search: PlateSearch | None = None
     plate_hits: PlateHitChecker | None = None
     drift: DriftWatch | None = None
+    #: Audited playback of recorded footage and recording retention (issue 18).
+    recordings: RecordingService | None = None
     hub: Hub = field(default_factory=Hub)
     watchlist_factory: Callable[[], WatchlistService] | None = None
     background: list[Startable] = field(default_factory=list)

@@ -1,6 +1,7 @@
 // The console shell: session, navigation by URL fragment, and the live stream.
 //
-// Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/plates, #/audit. Each
+// Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/plates, #/audit,
+// #/playback/<camera>[/<time>]. Each
 // view is a function `(root, ctx, params)` that fills `root` (a fresh element, so a slow view
 // that finishes after the user moved on writes into a detached node, never over the new page)
 // and may return a clean-up function (unsubscribe, stop timers, release image URLs).
@@ -15,6 +16,7 @@ import { camerasView } from "./views/cameras.js";
 import { deploymentsView } from "./views/deployments.js";
 import { loginView } from "./views/login.js";
 import { platesView } from "./views/plates.js";
+import { playbackView } from "./views/playback.js";
 
 const VIEWS = {
   alerts: alertsView,
@@ -23,6 +25,7 @@ const VIEWS = {
   deployments: deploymentsView,
   plates: platesView,
   audit: auditView,
+  playback: playbackView,
 };
 
 const state = { user: null, live: null, cleanup: null, notice: null };
@@ -31,6 +34,7 @@ const main = document.getElementById("main");
 function parse(hash) {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "alerts" && parts[1]) return { name: "alert", params: { id: parts[1] } };
+  if (parts[0] === "playback") return { name: "playback", params: { camera: parts[1], at: parts[2] } };
   return { name: parts[0] || "", params: {} };
 }
 

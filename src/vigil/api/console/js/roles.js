@@ -21,6 +21,7 @@ export const CAPABILITIES = {
   "plates:hotlists": [S, I],
   "plates:search": [I],
   "audit:read": [U, D],
+  "recordings:play": [O, S, I],
 };
 
 export const ROLE_NAMES = {
@@ -42,6 +43,7 @@ export function can(user, capability) {
 export const NAV = [
   { route: "alerts", label: "Alerts", capability: "alerts:read" },
   { route: "cameras", label: "Cameras", capability: "cameras:read" },
+  { route: "playback", label: "Playback", capability: "recordings:play" },
   { route: "deployments", label: "Deployments", capability: "deployments:read" },
   { route: "plates", label: "Plates", capability: "plates:hotlists" },
   { route: "audit", label: "Audit", capability: "audit:read" },

@@ -1,6 +1,6 @@
 """False-alert rates as bounds: the point estimate and counts on alerts, the drift watch state
 
-Revision ID: 0012_false_alert_bounds
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-04 20:30:00
 
@@ -20,7 +20,7 @@ from alembic import op
 
 from vigil.storage.types import UtcDateTime
 
-revision = "0012_false_alert_bounds"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None

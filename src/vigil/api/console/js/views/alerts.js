@@ -139,7 +139,23 @@ function facts(alert) {
     ["Status", badge(alert.status)],
     ["Kind", KIND_NAMES[alert.kind] ?? words(alert.kind)],
     ["Camera", alert.camera_id],
-    ["Raised", time(alert.raised_at)],
+    [
+      "Raised",
+      h(
+        "span",
+        {},
+        time(alert.raised_at),
+        " ",
+        h(
+          "a",
+          {
+            id: "play-footage",
+            href: `#/playback/${encodeURIComponent(alert.camera_id)}/${encodeURIComponent(alert.raised_at)}`,
+          },
+          "▶ footage around it",
+        ),
+      ),
+    ],
     [face ? "Similarity score" : "Score", h("span", { id: "fact-score" }, score(alert.score))],
     [
       "Calibrated false-alert rate at this score",

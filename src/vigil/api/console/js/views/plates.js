@@ -383,7 +383,20 @@ function hitRow(hit, known) {
     h("th", { scope: "row", class: "plate" }, hit.text),
     h("td", { class: "num" }, hit.distance),
     h("td", {}, hit.camera_id),
-    h("td", {}, time(hit.read_at)),
+    h(
+      "td",
+      {},
+      time(hit.read_at),
+      " ",
+      h(
+        "a",
+        {
+          class: "play-footage",
+          href: `#/playback/${encodeURIComponent(hit.camera_id)}/${encodeURIComponent(hit.read_at)}`,
+        },
+        "▶ footage",
+      ),
+    ),
     h("td", { class: "num" }, score(hit.confidence)),
     h("td", {}, listName ?? (hit.hotlist_id ? shortId(hit.hotlist_id) : "—")),
     // whole, not shortened: it is what an investigator quotes to put the read on legal hold
