@@ -72,6 +72,7 @@ from vigil.system.governance import (
     archive_for,
     build_purger,
     catch_up_archive,
+    evidence_exporter,
     housekeeper,
     watchlist_factory,
 )
@@ -254,6 +255,7 @@ def governance_services(
         archive=archive,
         archive_search=search,
         watchlist_factory=watchlist_factory,
+        evidence_factory=lambda: evidence_exporter(config, repo, media, audit, clock=clock),
         clock=clock,
     )
 

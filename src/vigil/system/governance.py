@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,10 @@ from vigil.logs import redact
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex, FaissArchiveIndex
 from vigil.storage.media import MediaStore
+
+if TYPE_CHECKING:
+    from vigil.governance.evidence import ClipProvider, EvidenceExporter
+    from vigil.perception.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -251,3 +256,81 @@ class Housekeeper:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+
+
+def evidence_exporter(
+    config: VigilConfig,
+    repo: Repository,
+    media: MediaStore,
+    audit: AuditLog,
+    *,
+    clips: ClipProvider | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> EvidenceExporter:
+    """The configured :class:`EvidenceExporter`: the signing key from
+    ``governance.evidence.signing_key_file`` (created on first use, refused inside the data
+    directory), a redactor over the configured face pipeline with the redaction detector
+    threshold (models loaded on the first redacted export), plates too when configured.
+
+    ``clips`` is the recording's playback (``None``: clip windows are listed as not exported).
+    """
+    from vigil.config.settings import YuNetDetectorConfig
+    from vigil.governance.evidence import EvidenceExporter, EvidenceRedaction
+    from vigil.governance.signing import load_or_create_key
+
+    ev = config.governance.evidence
+    key = load_or_create_key(ev.signing_key_file, config.system.data_dir)
+    faces = config.faces
+    loaded: dict[str, object] = {}
+
+    def make(subject: np.ndarray, plates: Collection[str]) -> Redactor:
+        from vigil.perception.faces.detectors import make_detector
+        from vigil.perception.faces.pipeline import FacePipeline
+        from vigil.perception.plates.reader import PlateReader
+        from vigil.perception.redaction import Redactor
+
+        if "faces" not in loaded:
+            live = FacePipeline.from_config(faces, config.models.dir)
+            det = faces.detector.model_copy(update={"score_threshold": ev.face_score_threshold})
+            if isinstance(det, YuNetDetectorConfig):
+                det = det.model_copy(update={"min_face_px": min(det.min_face_px, 8)})
+            loaded["faces"] = FacePipeline(
+                make_detector(det, config.models.dir),
+                live.embedder,
+                min_quality=live.min_quality,
+                min_face_px=live.min_face_px,
+            )
+            loaded["plates"] = PlateReader.from_models(model_dir=config.models.dir)
+        pipeline = loaded["faces"]
+        assert isinstance(pipeline, FacePipeline)
+        reader = loaded["plates"] if ev.redact_plates else None
+        assert reader is None or isinstance(reader, PlateReader)
+        return Redactor(
+            pipeline,
+            subject,
+            faces.identification.threshold,
+            plates=reader,
+            plate_texts=plates,
+            margin=ev.face_margin,
+            carry=ev.carry_frames,
+        )
+
+    versions = {
+        "face_detector": faces.detector.backend,
+        "face_embedder": faces.embedder.backend,
+        "calibration_file": str(faces.identification.calibration_file or ""),
+        "calibrated_fpir": str(faces.identification.calibrated_fpir),
+    }
+    masks = {c.id: list(getattr(c, "privacy_masks", None) or []) for c in config.cameras}
+    return EvidenceExporter(
+        repo,
+        media,
+        audit,
+        key,
+        redaction=EvidenceRedaction(faces.embedder.backend, make),
+        clips=clips,
+        versions=versions,
+        threshold=faces.identification.threshold,
+        masks=masks,
+        clock=clock,
+    )
