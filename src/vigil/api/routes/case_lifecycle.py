@@ -19,7 +19,7 @@ from typing import Literal
 
 from fastapi import Request
 from fastapi.responses import FileResponse
-from pydantic import Field
+from pydantic import Field, model_validator
 from starlette.background import BackgroundTask
 
 from vigil.api.deps import access, services
@@ -65,6 +65,12 @@ class ExportIn(Body):
         True, description="Blur bystanders' faces and plates (false needs a stated reason)."
     )
     reason: str = Field("", max_length=2000, description="Why; required when not redacting.")
+
+    @model_validator(mode="after")
+    def _reason_when_unredacted(self) -> ExportIn:
+        if not self.redact and not self.reason.strip():
+            raise ValueError("an unredacted export needs a stated reason")
+        return self
 
 
 @case_steps.post("/{case_id}/outcomes", response_model=Created, status_code=201)
