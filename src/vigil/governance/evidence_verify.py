@@ -91,7 +91,7 @@ def verify_bundle(
     report = BundleReport()
     try:
         zf = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
+    except Exception as exc:
         report.problems.append(f"bundle: not a readable zip file ({exc})")
         return report
     with zf:
@@ -101,8 +101,10 @@ def verify_bundle(
                 report.problems.append(f"{needed}: missing from the bundle")
         if report.problems:
             return report
-        raw = zf.read(MANIFEST)
-        _check_signature(report, public_key, raw, zf.read(SIGNATURE))
+        raw, sig = _read(zf, MANIFEST, report), _read(zf, SIGNATURE, report)
+        if raw is None or sig is None:
+            return report
+        _check_signature(report, public_key, raw, sig)
         try:
             manifest = json.loads(raw)
             files: dict[str, str] = dict(manifest["files"])
@@ -112,10 +114,22 @@ def verify_bundle(
         report.case_id = str(manifest.get("case", {}).get("id", ""))
         _check_files(report, zf, names, files)
         if CHAIN in names:
-            _check_chain(report, zf.read(CHAIN), manifest, expect)
+            chain = _read(zf, CHAIN, report)
+            if chain is not None:
+                _check_chain(report, chain, manifest, expect)
         elif manifest.get("audit"):
             report.problems.append(f"{CHAIN}: missing from the bundle")
     return report
+
+
+def _read(zf: zipfile.ZipFile, name: str, report: BundleReport) -> bytes | None:
+    """A member's bytes, or ``None`` with the problem named (a changed byte in a member's header
+    or its compressed data makes it unreadable rather than different)."""
+    try:
+        return zf.read(name)
+    except Exception as exc:
+        report.problems.append(f"{name}: unreadable in the zip ({exc})")
+        return None
 
 
 def _check_signature(
@@ -143,7 +157,7 @@ def _check_files(
             continue
         try:
             actual = sha256_of(zf, name)
-        except (zipfile.BadZipFile, OSError) as exc:  # a changed byte can break the deflate
+        except Exception as exc:
             report.problems.append(f"{name}: unreadable in the zip ({exc})")
             continue
         if actual != expected:
