@@ -43,6 +43,7 @@ from vigil.governance.accounts import AccountService, Principal
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.cameras import CameraService
+from vigil.governance.cases import CaseService
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
 from vigil.governance.plate_search import PlateSearch
 from vigil.governance.purge import RetentionPolicy
@@ -55,7 +56,8 @@ from vigil.system.plates import profile_from_config
 ADMIN = Actor.of("root", Role.ADMIN)
 # Audited actions with no state change of their own to roll back, or none to reach from here.
 EXEMPT = {
-    AuditAction.EXPORT: "no export feature exists yet",
+    AuditAction.EXPORT: "needs the face models and real footage: the bundle is moved into "
+    "place only after its link and entry commit (tests/integration/test_evidence_export.py)",
     AuditAction.AUDIT_VERIFY: "verification changes no state",
     AuditAction.SETTING_CHANGE: "edits the config file, not the database; the entry is "
     "written before the file is replaced (test_audit_settings_search)",
@@ -351,6 +353,30 @@ SCENARIOS: dict[AuditAction, Scenario] = {
         arm(),
         c.w.purger.share_case(INVESTIGATOR, case.id, u.id, "joint investigation"),
     ),
+    AuditAction.CASE_OUTCOME: lambda c, arm: (
+        case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+        arm(),
+        _cases(c).record_outcome(INVESTIGATOR, case.id, "arrest", "arrested"),
+    ),
+    AuditAction.CASE_CLOSE: lambda c, arm: (
+        case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+        arm(),
+        _cases(c).close(INVESTIGATOR, case.id, "charged"),
+    ),
+    AuditAction.CASE_REOPEN: lambda c, arm: (
+        case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+        _cases(c).close(INVESTIGATOR, case.id, "charged"),
+        arm(),
+        _cases(c).reopen(INVESTIGATOR, case.id, "appeal"),
+    ),
+    AuditAction.CASE_RELEASE_HOLDS: lambda c, arm: (
+        alert := _alert(c),
+        case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+        c.w.purger.hold(INVESTIGATOR, case.id, "alert", alert, "evidence"),
+        _cases(c).close(INVESTIGATOR, case.id, "charged"),
+        arm(),
+        _cases(c).release_holds(INVESTIGATOR, case.id, "court case over"),
+    ),
     AuditAction.USER_CREATE: lambda c, arm: (arm(), _create_user(c)),
     AuditAction.USER_CAMERAS: lambda c, arm: (
         u := c.accounts.create_user("olga", "correct horse battery", [Role.OPERATOR]),
@@ -386,6 +412,11 @@ SCENARIOS: dict[AuditAction, Scenario] = {
         _switch(c, enabled=True),
     ),
 }
+
+
+def _cases(c: Ctx) -> CaseService:
+    """What the ``/cases/{id}/...`` lifecycle routes call."""
+    return CaseService(c.w.repo, c.w.audit, clock=c.w.clock)
 
 
 def _switch(c: Ctx, *, enabled: bool) -> None:
