@@ -21,6 +21,8 @@ export const CAPABILITIES = {
   "plates:hotlists": [S, I],
   "plates:search": [I],
   "audit:read": [U, D],
+  "cases:read": [S, I, U],
+  "cases:work": [S, I],
 };
 
 export const ROLE_NAMES = {
@@ -44,6 +46,7 @@ export const NAV = [
   { route: "cameras", label: "Cameras", capability: "cameras:read" },
   { route: "deployments", label: "Deployments", capability: "deployments:read" },
   { route: "plates", label: "Plates", capability: "plates:hotlists" },
+  { route: "cases", label: "Cases", capability: "cases:read" },
   { route: "audit", label: "Audit", capability: "audit:read" },
 ];
 
