@@ -110,7 +110,7 @@ def test_an_investigator_works_a_case_from_its_page(
 def test_an_operator_has_no_case_page_and_sees_the_refusal(
     browser: Any, site: tuple[Env, str]
 ) -> None:
-    env, url = site
+    _, url = site
     errors: list[str] = []
     page = _page(browser, url, Role.OPERATOR, errors)
     assert page.get_by_role("link", name="Cases").count() == 0
