@@ -103,6 +103,11 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _centred_in(box: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]
+
+
 @dataclass
 class RedactionStats:
     """What a redaction did (goes into the evidence manifest)."""
@@ -191,17 +196,24 @@ class Redactor:
             stats.subject_frames.append(stats.frames)
         carried = [b for past in (history or ()) for b in past]
         carried = [b for b in carried if all(_iou(b, s) < 0.3 for s in subjects)]
-        for box in bystanders + carried:
+        # Plates are read on the frame as it came (before any blurring, which could make a
+        # plate read as something else); a "face" or a text line centred on the case's own
+        # plate is left alone so that plate stays readable.
+        kept_plates: list[tuple[int, int, int, int]] = []
+        other_plates: list[tuple[int, int, int, int]] = []
+        for cand in self.plates.read(out) if self.plates is not None else []:
+            box = _grow(np.asarray(cand.xyxy, np.float32), 0.1, w, h)
+            (kept_plates if cand.text in self.plate_texts else other_plates).append(box)
+        # Other text read on the case's own plate (a dealer frame, the state's name) is part of
+        # that plate, not another vehicle's.
+        other_plates = [b for b in other_plates if not any(_centred_in(b, k) for k in kept_plates)]
+        faces = [b for b in bystanders + carried if not any(_centred_in(b, k) for k in kept_plates)]
+        for box in faces + other_plates:
             obscure(out, box, self.block)
         stats.faces_blurred += len(bystanders)
         stats.subject_faces_kept += len(subjects)
-        if self.plates is not None:
-            for cand in self.plates.read(out):
-                if cand.text in self.plate_texts:
-                    stats.plates_kept += 1
-                    continue
-                obscure(out, _grow(np.asarray(cand.xyxy, np.float32), 0.1, w, h), self.block)
-                stats.plates_blurred += 1
+        stats.plates_blurred += len(other_plates)
+        stats.plates_kept += len(kept_plates)
         if history is not None:
             history.append(bystanders)
         stats.frames += 1
