@@ -14,6 +14,8 @@ from vigil.perception.plates.benchmark import load_benchmark
 from vigil.perception.plates.reader import PlateReader
 from vigil.perception.redaction import RedactionStats
 
+pytestmark = [pytest.mark.models, pytest.mark.data]
+
 
 @pytest.fixture(scope="module")
 def reader() -> PlateReader:

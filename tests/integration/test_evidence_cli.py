@@ -1,0 +1,83 @@
+"""``vigil evidence``: the key command (created 0600 outside the data directory, refused inside),
+an unredacted export through the CLI that verifies, and the CLI's refusals with their exit codes.
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import CliCalls
+from vigil.cli.main import main
+from vigil.core.domain import Role, UserRow
+from vigil.governance.actors import Actor
+from vigil.governance.audit import AuditAction, AuditLog, iter_entries
+from vigil.governance.purge import Purger
+from vigil.storage import Database, Repository
+from vigil.storage.media import LocalMediaStore
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Cli(CliCalls):
+    cfg: Path
+    repo: Repository
+    capsys: pytest.CaptureFixture[str]
+    tmp: Path
+
+
+@pytest.fixture
+def cli(db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    url = db.url.render_as_string(hide_password=False)
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text(
+        f"system:\n  data_dir: {tmp_path / 'data'}\nstorage:\n  url: {url}\n"
+        f"governance:\n  evidence:\n    signing_key_file: {tmp_path / 'keys' / 'ev.key'}\n"
+    )
+    repo = Repository(db)
+    for name, roles in [("ivan", (Role.INVESTIGATOR,)), ("olga", (Role.OPERATOR,))]:
+        repo.add_user(UserRow(uuid.uuid4().hex, name, "x", NOW, roles))
+    return Cli(cfg, repo, capsys, tmp_path)
+
+
+def test_key_export_and_verify_through_the_cli(cli: Cli) -> None:
+    out = cli.ok("evidence", "key")
+    assert out.startswith("-----BEGIN PUBLIC KEY-----") and "# sha256 " in out
+    assert (cli.tmp / "keys" / "ev.key").stat().st_mode & 0o777 == 0o600
+    pub = cli.tmp / "pub.pem"
+    pub.write_text(out)
+    audit = AuditLog(cli.repo, anchor_path=cli.tmp / "data" / "audit-anchor.json")
+    purger = Purger(
+        cli.repo,
+        LocalMediaStore(cli.tmp / "data" / "media"),
+        audit,
+        post_event_covers=lambda *_: False,
+        archive=None,
+    )
+    ivan = Actor.from_user(cli.repo.get_user(username="ivan"))
+    case = purger.open_case(ivan, "fraud", "report 3").id
+    bundle = cli.tmp / "case.zip"
+    args = ["evidence", "export", "--case", case, "--out", str(bundle), "--actor"]
+    assert "needs --reason" in cli.fails(2, *args, "ivan", "--unredacted")
+    assert "needs the role" in cli.fails(4, *args, "olga", "--unredacted", "--reason", "r")
+    cli.ok(*args, "ivan", "--unredacted", "--reason", "court order 7")
+    assert "exists" in cli.fails(2, *args, "ivan", "--unredacted", "--reason", "again")
+    last = [e for e in iter_entries(cli.repo) if e.action == AuditAction.EXPORT.value][-1]
+    assert last.actor == ivan.id and ("redacted", "false") in last.details
+    cli.capsys.readouterr()
+    main(["evidence", "verify", str(bundle), "--key", str(pub)])
+    assert "bundle verified" in cli.capsys.readouterr().out
+    assert audit.verify().ok
+
+
+def test_a_key_inside_the_data_directory_is_refused(cli: Cli) -> None:
+    cli.cfg.write_text(
+        cli.cfg.read_text().replace(str(cli.tmp / "keys"), str(cli.tmp / "data" / "keys"))
+    )
+    assert "inside the data directory" in cli.fails(2, "evidence", "key")
+    assert not (cli.tmp / "data" / "keys" / "ev.key").exists()
