@@ -12,6 +12,8 @@ Runs on SQLite and PostgreSQL (the ``repo`` fixture).
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,9 +46,11 @@ from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.cameras import CameraService
 from vigil.governance.cases import CaseService
+from vigil.governance.evidence import EvidenceExporter
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
 from vigil.governance.plate_search import PlateSearch
 from vigil.governance.purge import RetentionPolicy
+from vigil.governance.signing import load_or_create_key
 from vigil.governance.watchlists import Category, EnrolmentPhoto, WatchlistService
 from vigil.storage import Repository
 from vigil.storage.plates import PlateStore
@@ -56,8 +60,6 @@ from vigil.system.plates import profile_from_config
 ADMIN = Actor.of("root", Role.ADMIN)
 # Audited actions with no state change of their own to roll back, or none to reach from here.
 EXEMPT = {
-    AuditAction.EXPORT: "needs the face models and real footage: the bundle is moved into "
-    "place only after its link and entry commit (tests/integration/test_evidence_export.py)",
     AuditAction.AUDIT_VERIFY: "verification changes no state",
     AuditAction.SETTING_CHANGE: "edits the config file, not the database; the entry is "
     "written before the file is replaced (test_audit_settings_search)",
@@ -353,6 +355,11 @@ SCENARIOS: dict[AuditAction, Scenario] = {
         arm(),
         c.w.purger.share_case(INVESTIGATOR, case.id, u.id, "joint investigation"),
     ),
+    AuditAction.EXPORT: lambda c, arm: (
+        case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+        arm(),
+        _export(c, case.id),
+    ),
     AuditAction.CASE_OUTCOME: lambda c, arm: (
         case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
         arm(),
@@ -417,6 +424,30 @@ SCENARIOS: dict[AuditAction, Scenario] = {
 def _cases(c: Ctx) -> CaseService:
     """What the ``/cases/{id}/...`` lifecycle routes call."""
     return CaseService(c.w.repo, c.w.audit, clock=c.w.clock)
+
+
+def _export(c: Ctx, case_id: str) -> None:
+    """What ``vigil evidence export --unredacted`` and the export route call (no redaction, so
+    no models); the bundle must not appear when its entry fails."""
+    folder = Path(tempfile.mkdtemp(prefix="atomic-export-"))
+    key = load_or_create_key(folder / "keys" / "k.pem", folder / "data")
+    exporter = EvidenceExporter(
+        c.w.repo,
+        c.w.media,
+        c.w.audit,
+        key,
+        redaction=None,
+        clips=None,
+        versions={},
+        threshold=0.5,
+        clock=c.w.clock,
+    )
+    out = folder / "out" / "case.zip"
+    try:
+        exporter.export(INVESTIGATOR, case_id, out, redact=False, reason="court order")
+    finally:
+        assert not out.exists() and not list(out.parent.glob("*.part"))
+        shutil.rmtree(folder)
 
 
 def _switch(c: Ctx, *, enabled: bool) -> None:
