@@ -1,9 +1,9 @@
 """``vigil evidence``: export a case's signed bundle, print the public key, verify a bundle.
 
-``export`` acts for ``--actor`` (an investigator or supervisor account; the case scope of the
-API is not applied here: whoever runs the command has the data directory anyway) and writes
-the audit entry; ``--unredacted`` needs ``--reason``. ``key`` prints the signing key's public
-half (creating the key on first use, outside the data directory). ``verify`` needs only the
+``export`` acts for ``--actor`` (an investigator or supervisor account who opened the case or
+was shared it, as the API's case scope asks) and writes the audit entry; ``--unredacted`` needs
+``--reason``. ``key`` prints the signing key's public half (creating the key on first use,
+outside the data directory). ``verify`` needs only the
 bundle and the public key - no configuration, no database - and exits 0 when everything checks,
 1 naming every failure, 2 on bad input (a missing file, a key that is not Ed25519 PEM).
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from vigil.errors import InputError
+from vigil.errors import InputError, PermissionDeniedError
 
 app = typer.Typer(help="Signed, redacted evidence bundles of cases.", no_args_is_help=True)
 CONFIG = typer.Option(None, "--config", "-c", help="vigil.yaml to use (default settings if none).")
@@ -50,6 +50,9 @@ def export(
     audit = AuditLog(repo, anchor_path=config.system.data_dir / "audit-anchor.json")
     exporter = evidence_exporter(config, repo, media_store_from_config(config), audit)
     who = Actor.from_user(repo.get_user(username=actor))
+    case_row = repo.get_case(case)
+    if who.id != case_row.opened_by and who.id not in repo.case_sharers(case):
+        raise PermissionDeniedError(f"case {case} is not {actor}'s nor shared with them")
     result = exporter.export(who, case, out, redact=not unredacted, reason=reason)
     typer.echo(
         f"wrote {result.path}: {result.files} files, manifest sha256 {result.manifest_sha256}"
