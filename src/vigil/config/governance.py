@@ -94,7 +94,7 @@ class EvidenceConfig(Strict):
         True,
         title="Redact plates",
         description="Also blur plates whose text is not one of the case's plate reads (full-"
-        "frame OCR: ~0.1-0.2 s a frame on 2 cores).",
+        "frame OCR on every exported frame: much slower exports).",
     )
 
 

@@ -9,7 +9,7 @@ frame of an exported clip and in each still:
   same embedder the live matcher uses. A face that cannot be embedded (too small, too blurred,
   too far from frontal: the quality gate) cannot be shown to be the subject, so it is blurred;
 * **every plate** the plate reader finds whose text is not one of the case's plate reads
-  (only when a plate reader is given: full-frame OCR costs ~0.1-0.2 s a frame on 2 cores);
+  (only when a plate reader is given: full-frame OCR of every frame is the slowest part);
 * **privacy-mask polygons** of the camera (normalised ``[(x, y), ...]`` in 0..1), blacked out
   before anything else, by ``mask_fn`` (the recording package's ``apply_masks`` at assembly; a
   plain polygon fill here by default).
