@@ -211,3 +211,21 @@ def test_the_oversight_report_counts_alerts_by_what_they_led_to(env: Env) -> Non
     assert stats["reviewer_false_match_rate"] == 0.5
     assert stats["mean_calibrated_false_alert_rate"] == 0.001
     assert stats["cases_opened"] == 1 and stats["cases_closed"] == 0
+
+
+def test_camera_scope_limits_clips_and_refuses_a_partial_export(env: Env) -> None:
+    sup = env.client(Role.SUPERVISOR)
+    case = _open(sup)
+    alert = add_alert(env.repo, env.svc.media, camera="cam-1")  # type: ignore[arg-type]
+    _post(sup, f"{case}/links", {"kind": "alert", "target_id": alert.id, "reason": "r"})
+    inv_id = env.users[Role.INVESTIGATOR]
+    _post(sup, f"{case}/shares", {"user_id": inv_id, "reason": "joint work"})
+    env.svc.accounts.assign_cameras(inv_id, ["cam-2"], by=env.users[Role.ADMIN], reason="district")
+    inv = env.client(Role.INVESTIGATOR)
+    start = T0.isoformat()
+    clip = {"camera_id": "cam-1", "start": start, "end": (T0 + timedelta(minutes=1)).isoformat()}
+    r = inv.post(f"/api/v1/cases/{case}/clips", json={**clip, "reason": "r"})
+    assert r.status_code == 404  # a camera outside the caller's reads as missing
+    r = inv.post(f"/api/v1/cases/{case}/exports", json={"redact": False, "reason": "court"})
+    assert r.status_code == 403 and "outside your cameras" in r.json()["error"]["message"]
+    assert not [k for k in env.repo.case_links(case) if k.kind in ("clip", "export")]
