@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -69,12 +69,14 @@ def fill_polygons(frame: BGR, polygons: Sequence[Polygon]) -> BGR:
 def _grow(box: npt.NDArray[np.float32], margin: float, w: int, h: int) -> tuple[int, int, int, int]:
     x1, y1, x2, y2 = (float(v) for v in box)
     dx, dy = (x2 - x1) * margin, (y2 - y1) * margin
-    return (
-        max(0, int(x1 - dx)),
-        max(0, int(y1 - dy)),
-        min(w, int(np.ceil(x2 + dx))),
-        min(h, int(np.ceil(y2 + dy))),
+    # Clamped on both sides: a box (partly) outside the frame becomes its part inside it, or
+    # an empty box at the edge.
+    left, top = min(w, max(0, int(x1 - dx))), min(h, max(0, int(y1 - dy)))
+    right, bottom = (
+        max(left, min(w, int(np.ceil(x2 + dx)))),
+        max(top, min(h, int(np.ceil(y2 + dy)))),
     )
+    return left, top, right, bottom
 
 
 def obscure(frame: BGR, box: tuple[int, int, int, int], block: int) -> None:
@@ -117,7 +119,7 @@ class RedactionStats:
     subject_faces_kept: int = 0
     plates_blurred: int = 0
     plates_kept: int = 0
-    subject_frames: list[int] = field(default_factory=list)
+    subject_frames: int = 0
 
     def as_json(self) -> dict[str, int]:
         return {
@@ -126,6 +128,7 @@ class RedactionStats:
             "subject_faces_kept": self.subject_faces_kept,
             "plates_blurred": self.plates_blurred,
             "plates_kept": self.plates_kept,
+            "frames_with_subject": self.subject_frames,
         }
 
 
@@ -193,7 +196,7 @@ class Redactor:
             box = _grow(obs.xyxy, self.margin, w, h)
             (subjects if self._is_subject(obs.embedding) else bystanders).append(box)
         if subjects:
-            stats.subject_frames.append(stats.frames)
+            stats.subject_frames += 1
         carried = [b for past in (history or ()) for b in past]
         carried = [b for b in carried if all(_iou(b, s) < 0.3 for s in subjects)]
         # Plates are read on the frame as it came (before any blurring, which could make a
