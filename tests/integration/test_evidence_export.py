@@ -420,3 +420,25 @@ def test_redaction_over_twenty_seconds_of_footage(tmp_path: Path) -> None:
     )
     assert sum(b for b, _ in after) == 0
     assert len(kept) >= 0.95 * len(visible)
+
+
+def test_the_configured_exporter_redacts_with_the_configured_knobs(world: World) -> None:
+    """The exporter ``vigil run``, the API and the CLI build (system wiring): its key from the
+    config, its redactor's detector at the redaction threshold, plates on."""
+    from tests.support.api_env import with_key_in
+    from vigil.config import VigilConfig
+    from vigil.system.governance import evidence_exporter
+
+    cfg = with_key_in(VigilConfig(), world.tmp / "wired")
+    ex = evidence_exporter(cfg, world.env.repo, world.env.svc.media, world.env.svc.audit)
+    assert ex.key is not None and ex.redaction is not None and ex.redaction.model == "fusion"
+    subject = world.subject[None, :] / np.linalg.norm(world.subject)
+    redactor = ex.redaction.make(subject, ["ABC123"])
+    assert redactor.plates is not None and redactor.plate_texts == {"ABC123"}
+    assert redactor.threshold == THRESHOLD
+    encoded, jpg = cv2.imencode(".jpg", _frame(world.footage, 20))
+    assert encoded
+    still, stats = redactor.image(jpg.tobytes())
+    image = cv2.imdecode(np.frombuffer(still, np.uint8), 1)
+    assert stats.faces_blurred >= 1 and stats.subject_faces_kept >= 1
+    assert _faces(image, subject[0])[0] == 0

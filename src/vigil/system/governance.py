@@ -300,10 +300,12 @@ def evidence_exporter(
                 min_quality=live.min_quality,
                 min_face_px=live.min_face_px,
             )
-            loaded["plates"] = PlateReader.from_models(model_dir=config.models.dir)
+            loaded["plates"] = (
+                PlateReader.from_models(model_dir=config.models.dir) if ev.redact_plates else None
+            )
         pipeline = loaded["faces"]
         assert isinstance(pipeline, FacePipeline)
-        reader = loaded["plates"] if ev.redact_plates else None
+        reader = loaded["plates"]
         assert reader is None or isinstance(reader, PlateReader)
         return Redactor(
             pipeline,
