@@ -134,6 +134,8 @@ class CaseService:
     def link_search(self, actor: Actor, case_id: str, seq: int, reason: str) -> None:
         """Link a search (the audit entry ``seq`` that recorded it) to the case."""
         actor.require(*WORKERS, action="linking a search")
+        if not 0 <= seq < 2**31:  # the audit seq column is a 32-bit integer
+            raise NotFoundError(f"no search recorded at audit seq {seq}")
         with self.repo.db.transaction():
             self._open_case(case_id)
             if not self.store.search_entry_exists(seq, SEARCH_ACTIONS):

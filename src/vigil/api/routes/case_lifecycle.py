@@ -52,7 +52,7 @@ class ClipIn(Body):
 
 
 class SearchLinkIn(Body):
-    seq: int = Field(ge=0, le=2**53, description="The audit seq of the search's `search.run`.")
+    seq: int = Field(ge=0, le=2**31 - 1, description="The audit seq of the search's `search.run`.")
     reason: Reason
 
 
