@@ -12,6 +12,8 @@ Runs on SQLite and PostgreSQL (the ``repo`` fixture).
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,11 +46,14 @@ from vigil.governance.accounts import AccountService, Principal
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.cameras import CameraService
+from vigil.governance.cases import CaseService
 from vigil.governance.drift import THRESHOLD, DriftWatch
+from vigil.governance.evidence import EvidenceExporter
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
 from vigil.governance.plate_search import PlateSearch
 from vigil.governance.purge import RetentionPolicy
 from vigil.governance.recordings import CameraRecording, RecordingService
+from vigil.governance.signing import load_or_create_key
 from vigil.governance.verification import VerificationService
 from vigil.governance.watchlists import Category, EnrolmentPhoto, WatchlistService
 from vigil.recording.index import SegmentIndex
@@ -62,7 +67,6 @@ from vigil.system.plates import profile_from_config
 ADMIN = Actor.of("root", Role.ADMIN)
 # Audited actions with no state change of their own to roll back, or none to reach from here.
 EXEMPT = {
-    AuditAction.EXPORT: "no export feature exists yet",
     AuditAction.AUDIT_VERIFY: "verification changes no state",
     AuditAction.SETTING_CHANGE: "edits the config file, not the database; the entry is "
     "written before the file is replaced (test_audit_settings_search)",
@@ -420,6 +424,35 @@ SCENARIOS: dict[AuditAction, Scenario] = {
         arm(),
         c.w.purger.share_case(INVESTIGATOR, case.id, u.id, "joint investigation"),
     ),
+    AuditAction.EXPORT: lambda c, arm: (
+        case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+        arm(),
+        _export(c, case.id),
+    ),
+    AuditAction.CASE_OUTCOME: lambda c, arm: (
+        case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+        arm(),
+        _cases(c).record_outcome(INVESTIGATOR, case.id, "arrest", "arrested"),
+    ),
+    AuditAction.CASE_CLOSE: lambda c, arm: (
+        case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+        arm(),
+        _cases(c).close(INVESTIGATOR, case.id, "charged"),
+    ),
+    AuditAction.CASE_REOPEN: lambda c, arm: (
+        case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+        _cases(c).close(INVESTIGATOR, case.id, "charged"),
+        arm(),
+        _cases(c).reopen(INVESTIGATOR, case.id, "appeal"),
+    ),
+    AuditAction.CASE_RELEASE_HOLDS: lambda c, arm: (
+        alert := _alert(c),
+        case := c.w.purger.open_case(INVESTIGATOR, "robbery", "case file"),
+        c.w.purger.hold(INVESTIGATOR, case.id, "alert", alert, "evidence"),
+        _cases(c).close(INVESTIGATOR, case.id, "charged"),
+        arm(),
+        _cases(c).release_holds(INVESTIGATOR, case.id, "court case over"),
+    ),
     AuditAction.USER_CREATE: lambda c, arm: (arm(), _create_user(c)),
     AuditAction.USER_CAMERAS: lambda c, arm: (
         u := c.accounts.create_user("olga", "correct horse battery", [Role.OPERATOR]),
@@ -455,6 +488,35 @@ SCENARIOS: dict[AuditAction, Scenario] = {
         _switch(c, enabled=True),
     ),
 }
+
+
+def _cases(c: Ctx) -> CaseService:
+    """What the ``/cases/{id}/...`` lifecycle routes call."""
+    return CaseService(c.w.repo, c.w.audit, clock=c.w.clock)
+
+
+def _export(c: Ctx, case_id: str) -> None:
+    """What ``vigil evidence export --unredacted`` and the export route call (no redaction, so
+    no models); the bundle must not appear when its entry fails."""
+    folder = Path(tempfile.mkdtemp(prefix="atomic-export-"))
+    key = load_or_create_key(folder / "keys" / "k.pem", folder / "data")
+    exporter = EvidenceExporter(
+        c.w.repo,
+        c.w.media,
+        c.w.audit,
+        key,
+        redaction=None,
+        clips=None,
+        versions={},
+        threshold=0.5,
+        clock=c.w.clock,
+    )
+    out = folder / "out" / "case.zip"
+    try:
+        exporter.export(INVESTIGATOR, case_id, out, redact=False, reason="court order")
+    finally:
+        assert not out.exists() and not list(out.parent.glob("*.part"))
+        shutil.rmtree(folder)
 
 
 def _switch(c: Ctx, *, enabled: bool) -> None:

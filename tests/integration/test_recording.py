@@ -39,6 +39,7 @@ from vigil.sources.base import SourceSpec
 from vigil.sources.worker import CameraWorker
 from vigil.storage import Database, Repository
 from vigil.storage import schema as tbl
+from vigil.storage.cases import CaseClip, CaseStore
 from vigil.storage.recordings import RecordingStore, SegmentRow
 from vigil.storage.repository import plate_key
 
@@ -260,6 +261,8 @@ def test_retention_keeps_held_segments_and_events_mode_keeps_only_event_footage(
     for i, name in enumerate(["s-alert", "s-sight", "s-plate", "s-link", "s-free", "s-oc"]):
         _seg(index.store, name, old + timedelta(minutes=i), root)
     _seg(index.store, "s-new", now - timedelta(days=1), root)
+    # s-clip is kept by a clip window the case links (2 s inside the segment).
+    _seg(index.store, "s-clip", old + timedelta(minutes=6), root)
     t = {
         n: old + timedelta(minutes=i, seconds=5)
         for i, n in enumerate(["a", "s", "p", "l", "f", "o"])
@@ -280,6 +283,10 @@ def test_retention_keeps_held_segments_and_events_mode_keeps_only_event_footage(
         ("segment", "s-link"),
     ]:
         repo.link_case(CaseLink("case-1", kind, target, "inv", now))
+    clip_at = old + timedelta(minutes=6, seconds=4)
+    CaseStore(repo.db).add_clip(
+        CaseClip("clip-1", "case-1", "cam-1", clip_at, clip_at + timedelta(seconds=2), "inv", now)
+    )
     # cam-2 (events): recent segments, one near a sighting, one quiet.
     recent = now - timedelta(minutes=30)
     _seg(index.store, "e-quiet", recent, root, "cam-2")
@@ -307,7 +314,7 @@ def test_retention_keeps_held_segments_and_events_mode_keeps_only_event_footage(
     assert svc.apply_retention(limit=1) == {"expired": 0, "no_event": 0}
     left = {r.id for r in index.store.window("cam-1", old - timedelta(days=1), now)}
     left |= {r.id for r in index.store.window("cam-2", old - timedelta(days=1), now)}
-    assert left == {"s-alert", "s-sight", "s-plate", "s-link", "s-new", "e-event"}
+    assert left == {"s-alert", "s-sight", "s-plate", "s-link", "s-clip", "s-new", "e-event"}
     assert (
         not (root / "cam-1" / "s-free.mp4").exists()
         and not (root / "cam-2" / "e-quiet.mp4").exists()
@@ -318,7 +325,7 @@ def test_retention_keeps_held_segments_and_events_mode_keeps_only_event_footage(
     # Releasing the hold frees the footage at the next run; a run with nothing to do writes
     # no entry.
     repo.db.write(lambda c: c.execute(update(tbl.cases).values(legal_hold=False)))
-    assert svc.apply_retention()["expired"] == 4
+    assert svc.apply_retention()["expired"] == 5
     n = len(list(iter_entries(repo)))
     assert svc.apply_retention() == {"expired": 0, "no_event": 0}
     assert len(list(iter_entries(repo))) == n

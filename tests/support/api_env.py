@@ -127,6 +127,13 @@ def config(**api: Any) -> VigilConfig:
     )
 
 
+def with_key_in(cfg: VigilConfig, tmp: Path) -> VigilConfig:
+    """``cfg`` with its evidence signing key under ``tmp`` (never in the runner's home)."""
+    ev = cfg.governance.evidence.model_copy(update={"signing_key_file": tmp / "keys" / "ev.key"})
+    gov = cfg.governance.model_copy(update={"evidence": ev})
+    return cfg.model_copy(update={"governance": gov})
+
+
 def build_env(
     tmp: Path,
     *,
@@ -136,7 +143,7 @@ def build_env(
 ) -> Env:
     """The API over ``db`` (default: a fresh SQLite file in ``tmp``; pass an empty migrated
     PostgreSQL database to run the same app there)."""
-    cfg = cfg or config()
+    cfg = with_key_in(cfg or config(), tmp)
     db = db or migrated_db(tmp)
     repo = Repository(db)
     media = LocalMediaStore(tmp / "media")

@@ -31,6 +31,7 @@ from vigil.api.routes.alerts import alerts
 from vigil.api.routes.audit import audit, reports
 from vigil.api.routes.auth import auth, users
 from vigil.api.routes.cameras import cameras
+from vigil.api.routes.case_lifecycle import case_steps
 from vigil.api.routes.cases import cases
 from vigil.api.routes.console import console
 from vigil.api.routes.deployments import deployments
@@ -152,6 +153,7 @@ def create_app(
         plate_searches,
         hotlists,
         cases,
+        case_steps,
         system_routes,
         audit,
         reports,

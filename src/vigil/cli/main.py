@@ -16,10 +16,12 @@ from vigil.cli import (
     audit_cmd,
     cameras_cmd,
     capacity_cmd,
+    cases_cmd,
     cluster_cmd,
     config_cmd,
     db_cmd,
     eval_cmd,
+    evidence_cmd,
     hotlists_cmd,
     models_cmd,
     report_cmd,
@@ -49,6 +51,8 @@ app.add_typer(users_cmd.app, name="users")
 app.add_typer(watchlists_cmd.app, name="watchlists")
 app.add_typer(hotlists_cmd.app, name="hotlists")
 app.add_typer(cluster_cmd.app, name="cluster")
+app.add_typer(evidence_cmd.app, name="evidence")
+app.add_typer(cases_cmd.app, name="cases")
 eval_cmd.register_calibrate(app)
 run_cmd.register(app)
 capacity_cmd.register(app)

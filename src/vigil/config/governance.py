@@ -10,6 +10,8 @@ Art. 5(3)), so the deadline cannot be configured longer.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, model_validator
 
 from vigil.config.base import Strict
@@ -54,6 +56,48 @@ class RetentionConfig(Strict):
     )
 
 
+class EvidenceConfig(Strict):
+    """Evidence export: where the signing key lives and how bystanders are redacted."""
+
+    signing_key_file: Path = Field(
+        Path("~/.config/vigil/evidence-signing.key"),
+        title="Signing key file",
+        description="Ed25519 private key (PEM) that signs evidence bundles; created with mode "
+        "0600 on first use. Must be outside `system.data_dir` (refused inside: a key that "
+        "travels with the data could forge the evidence it signs). `vigil evidence key` prints "
+        "its public key.",
+    )
+    face_score_threshold: float = Field(
+        0.3,
+        ge=0.05,
+        le=0.99,
+        title="Redaction face score threshold",
+        description="Detector score above which a face is blurred in exports; lower than the "
+        "live detector's so that faces it would find are blurred (some false ones too).",
+    )
+    face_margin: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        title="Redaction margin",
+        description="Each blurred face box grows by this fraction of its size on every side.",
+    )
+    carry_frames: int = Field(
+        3,
+        ge=0,
+        le=30,
+        title="Redaction carry (frames)",
+        description="A bystander's box stays blurred this many frames after the detector last "
+        "saw it (covers brief misses); higher blurs more of the picture around moving people.",
+    )
+    redact_plates: bool = Field(
+        True,
+        title="Redact plates",
+        description="Also blur plates whose text is not one of the case's plate reads (full-"
+        "frame OCR on every exported frame: much slower exports).",
+    )
+
+
 class GovernanceConfig(Strict):
     """Safeguard policy: retention, urgent deadline, false-alert target, housekeeping."""
 
@@ -61,6 +105,11 @@ class GovernanceConfig(Strict):
         default_factory=RetentionConfig,
         title="Retention",
         description="Retention times of alerts, sightings and media.",
+    )
+    evidence: EvidenceConfig = Field(
+        default_factory=EvidenceConfig,
+        title="Evidence export",
+        description="Signing key and bystander redaction of evidence bundles.",
     )
     urgent_deadline_hours: float = Field(
         24.0,

@@ -227,6 +227,7 @@ class CaseRow:
     outcome: str | None = None
     closed_at: datetime | None = None
     legal_hold: bool = True
+    closed_by: str | None = None
 
     def __post_init__(self) -> None:
         _aware(self.opened_at, "opened_at")

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from vigil.core.domain import CaseLink, CaseRow, Role
-from vigil.errors import NotFoundError, PermissionDeniedError, ValidationError
+from vigil.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from vigil.governance.actors import SYSTEM, Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.storage import Repository
@@ -237,7 +237,8 @@ class Purger:
         if kind not in kinds:
             raise ValidationError(f"kind must be {'|'.join(kinds)}, got {kind!r}")
         with self.repo.db.transaction():
-            self.repo.get_case(case_id)
+            if self.repo.get_case(case_id).status != "open":
+                raise ConflictError(f"case {case_id} is closed; reopen it before adding to it")
             if kind == "alert":
                 self.repo.get_alert(target_id)
             elif kind == "sighting":

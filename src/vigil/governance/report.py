@@ -141,8 +141,69 @@ def build_oversight(repo: Repository, start: datetime, end: datetime) -> dict[st
         "watchlists": {w: t.as_json() for w, t in sorted(per_wl.items())},
         "totals": _total(per_dep.values()).as_json(),
         "purges": dict(sorted(purges.items())),
+        "cases": case_statistics(entries),
         "audit_entries_in_period": len(entries),
     }
+
+
+def case_statistics(entries: Iterable[AuditEntry]) -> dict[str, Any]:
+    """Which face alerts of the period led to what, from the chain alone (see the docs).
+
+    ``alerts_with_outcome`` counts alerts named by a ``case.outcome`` entry (the latest outcome
+    of each alert counts in ``alert_outcomes``); ``case_outcomes`` counts every outcome recorded
+    in the period, with or without an alert. ``reviewer_false_match_rate`` is the share of the
+    decided alerts that reviewers found false: rejected, or confirmed and later given the
+    outcome ``false_match``. It is a rate *per alert*, next to the mean calibrated false-alert
+    rate the alerts displayed, which is a rate *per face compared*: the two answer different
+    questions (how often a lead is wrong; how often a passer-by raises one), and a reviewer rate
+    far above what the calibration implies for the faces scanned is what an auditor asks about.
+    """
+    raised: dict[str, float | None] = {}
+    confirmed: set[str] = set()
+    rejected: set[str] = set()
+    latest: dict[str, str] = {}
+    counts: Counter[str] = Counter()
+    case_outcomes: Counter[str] = Counter()
+    for e in entries:
+        d, target = _details(e), _id(e.target)
+        if e.action == AuditAction.ALERT_RAISE and d.get("kind", "face_match") == "face_match":
+            far = d.get("false_alert_rate")
+            raised[target] = float(far) if far else None
+        elif e.action == AuditAction.ALERT_ACTIONABLE:
+            confirmed.add(target)
+        elif e.action == AuditAction.ALERT_REJECT:
+            rejected.add(target)
+        elif e.action == AuditAction.CASE_OUTCOME:
+            case_outcomes[d.get("outcome", "unknown")] += 1
+            if d.get("alert") in raised:
+                latest[d["alert"]] = d.get("outcome", "unknown")
+        elif e.action in _CASE_STEPS:
+            counts[_CASE_STEPS[e.action]] += 1
+    confirmed &= raised.keys()
+    rejected &= raised.keys()
+    decided = confirmed | rejected
+    false = rejected | {a for a, o in latest.items() if o == "false_match"}
+    fars = [f for f in raised.values() if f is not None]
+    return {
+        **{name: counts[name] for name in _CASE_STEPS.values()},
+        "alerts_raised": len(raised),
+        "alerts_confirmed": len(confirmed),
+        "alerts_rejected": len(rejected),
+        "alerts_with_outcome": len(latest),
+        "alert_outcomes": dict(sorted(Counter(latest.values()).items())),
+        "case_outcomes": dict(sorted(case_outcomes.items())),
+        "reviewer_false_match_rate": len(false & decided) / len(decided) if decided else None,
+        "mean_calibrated_false_alert_rate": sum(fars) / len(fars) if fars else None,
+    }
+
+
+_CASE_STEPS = {
+    AuditAction.CASE_OPEN.value: "cases_opened",
+    AuditAction.CASE_CLOSE.value: "cases_closed",
+    AuditAction.CASE_REOPEN.value: "cases_reopened",
+    AuditAction.CASE_RELEASE_HOLDS.value: "holds_released",
+    AuditAction.EXPORT.value: "exports",
+}
 
 
 def _tally(
@@ -297,4 +358,21 @@ def to_markdown(doc: dict[str, Any]) -> str:
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in doc["purges"].items()] or ["- none"]
+    cases = doc.get("cases") or {}
+    if cases:
+        lines += [
+            "",
+            "## Cases and outcomes",
+            "",
+            f"Cases opened {cases['cases_opened']}, closed {cases['cases_closed']}, reopened "
+            f"{cases['cases_reopened']}, holds released {cases['holds_released']}, evidence "
+            f"exports {cases['exports']}.",
+            f"Face alerts raised {cases['alerts_raised']}: confirmed {cases['alerts_confirmed']}, "
+            f"rejected {cases['alerts_rejected']}, leading to a recorded outcome "
+            f"{cases['alerts_with_outcome']} ({_fmt(cases['alert_outcomes'] or 'none')}).",
+            f"Outcomes recorded on cases: {_fmt(cases['case_outcomes'] or 'none')}.",
+            f"False matches seen by reviewers: {_fmt(cases['reviewer_false_match_rate'])} of "
+            "decided alerts; mean calibrated false-alert rate shown on the alerts (per face "
+            f"compared): {_fmt(cases['mean_calibrated_false_alert_rate'])}.",
+        ]
     return "\n".join(lines) + "\n"

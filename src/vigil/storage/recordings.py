@@ -4,8 +4,9 @@ SQL for recordings lives here; the rules (who may play what, what retention dele
 files to remove) live in :mod:`vigil.recording` and :mod:`vigil.governance.recordings`.
 
 **Legal hold extends to segments.** A segment is held when a case on legal hold links it
-explicitly (``case_links.kind = 'segment'``) or links an alert, sighting or plate read of the
-same camera whose time falls inside the segment (a sighting: whose span overlaps it). The hold is
+explicitly (``case_links.kind = 'segment'``), links an alert, sighting or plate read of the
+same camera whose time falls inside the segment (a sighting: whose span overlaps it), or links a
+clip (``case_clips``: a camera and a time window) that overlaps it. The hold is
 computed by a query, not copied into a flag, so a case released or a link removed frees the
 footage at the next retention run without a second bookkeeping step that could drift.
 """
@@ -84,7 +85,14 @@ def _held(seg: Any) -> ColumnElement[bool]:
         p.read_at >= seg.started_at,
         p.read_at <= seg.ended_at,
     )
-    return or_(explicit, alert, sighting, plate)
+    clips = t.case_clips.c
+    clip = exists().where(
+        clips.case_id.in_(held_case),
+        clips.camera_id == seg.camera_id,
+        clips.start_at <= seg.ended_at,
+        clips.end_at >= seg.started_at,
+    )
+    return or_(explicit, alert, sighting, plate, clip)
 
 
 class RecordingStore:

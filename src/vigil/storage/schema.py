@@ -359,6 +359,35 @@ cases = Table(
     Column("opened_at", UtcDateTime, nullable=False),
     Column("closed_at", UtcDateTime),
     Column("legal_hold", Boolean, nullable=False, default=True),
+    _id("closed_by"),  # revision 0014
+)
+
+# What came of a case (revision 0014): one row per outcome recorded, with its
+# reason and, when it follows from one alert, that alert (the oversight report counts them).
+case_outcomes = Table(
+    "case_outcomes",
+    metadata,
+    _id(primary_key=True),
+    _id("case_id", ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("outcome", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    _id("alert_id"),
+    _id("recorded_by", nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+
+# Footage a case keeps (revision 0014): a camera and a time window.
+case_clips = Table(
+    "case_clips",
+    metadata,
+    _id(primary_key=True),
+    _id("case_id", ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True),
+    _id("camera_id", nullable=False),
+    Column("start_at", UtcDateTime, nullable=False),
+    Column("end_at", UtcDateTime, nullable=False),
+    _id("added_by", nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
+    Index("ix_case_clips_camera_window", "camera_id", "start_at"),
 )
 
 case_links = Table(

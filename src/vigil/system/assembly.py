@@ -73,6 +73,7 @@ from vigil.system.governance import (
     build_purger,
     catch_up_archive,
     drift_watch,
+    evidence_exporter,
     housekeeper,
     watchlist_factory,
 )
@@ -266,6 +267,7 @@ def governance_services(
         archive_search=search,
         watchlist_factory=watchlist_factory,
         recordings=recording_service(config, repo, audit, clock=clock),
+        evidence_factory=lambda: evidence_exporter(config, repo, media, audit, clock=clock),
         clock=clock,
     )
 

@@ -19,8 +19,9 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,6 +39,10 @@ from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex, FaissArchiveIndex
 from vigil.storage.drift import DriftStore
 from vigil.storage.media import MediaStore
+
+if TYPE_CHECKING:
+    from vigil.governance.evidence import ClipProvider, EvidenceExporter
+    from vigil.perception.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -298,3 +303,91 @@ class Housekeeper:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+
+
+def evidence_exporter(
+    config: VigilConfig,
+    repo: Repository,
+    media: MediaStore,
+    audit: AuditLog,
+    *,
+    clips: ClipProvider | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> EvidenceExporter:
+    """The configured :class:`EvidenceExporter`: the signing key from
+    ``governance.evidence.signing_key_file`` (created on first use, refused inside the data
+    directory), a redactor over the configured face pipeline with the redaction detector
+    threshold (models loaded on the first redacted export), plates too when configured.
+
+    ``clips``: where clip windows come from; by default the recorded segments (remuxed as
+    playback does). A window the recording does not hold is listed as not exported.
+    """
+    from vigil.config.settings import YuNetDetectorConfig
+    from vigil.governance.evidence import EvidenceExporter, EvidenceRedaction
+    from vigil.governance.signing import load_or_create_key
+    from vigil.system.recording import RecordedClips, segment_index
+
+    if clips is None:
+        clips = RecordedClips(segment_index(config, repo))
+    ev = config.governance.evidence
+    key = load_or_create_key(ev.signing_key_file, config.system.data_dir)
+    faces = config.faces
+    loaded: dict[str, object] = {}
+
+    def make(subject: np.ndarray, plates: Collection[str]) -> Redactor:
+        from vigil.perception.faces.detectors import make_detector
+        from vigil.perception.faces.pipeline import FacePipeline
+        from vigil.perception.plates.reader import PlateReader
+        from vigil.perception.redaction import Redactor
+        from vigil.recording.masks import apply_masks
+
+        if "faces" not in loaded:
+            live = FacePipeline.from_config(faces, config.models.dir)
+            det = faces.detector.model_copy(update={"score_threshold": ev.face_score_threshold})
+            if isinstance(det, YuNetDetectorConfig):
+                det = det.model_copy(update={"min_face_px": min(det.min_face_px, 8)})
+            loaded["faces"] = FacePipeline(
+                make_detector(det, config.models.dir),
+                live.embedder,
+                min_quality=live.min_quality,
+                min_face_px=live.min_face_px,
+            )
+            loaded["plates"] = (
+                PlateReader.from_models(model_dir=config.models.dir) if ev.redact_plates else None
+            )
+        pipeline = loaded["faces"]
+        assert isinstance(pipeline, FacePipeline)
+        reader = loaded["plates"]
+        assert reader is None or isinstance(reader, PlateReader)
+        return Redactor(
+            pipeline,
+            subject,
+            faces.identification.threshold,
+            plates=reader,
+            plate_texts=plates,
+            margin=ev.face_margin,
+            carry=ev.carry_frames,
+            mask_fn=apply_masks,
+        )
+
+    versions = {
+        "face_detector": faces.detector.backend,
+        "face_embedder": faces.embedder.backend,
+        "calibration_file": str(faces.identification.calibration_file or ""),
+        "calibrated_fpir": str(faces.identification.calibrated_fpir),
+    }
+    masks = {
+        c.id: [[(p[0], p[1]) for p in m.polygon] for m in c.privacy_masks] for c in config.cameras
+    }
+    return EvidenceExporter(
+        repo,
+        media,
+        audit,
+        key,
+        redaction=EvidenceRedaction(faces.embedder.backend, make),
+        clips=clips,
+        versions=versions,
+        threshold=faces.identification.threshold,
+        masks=masks,
+        clock=clock,
+    )

@@ -16,6 +16,7 @@ from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.recordings import RecordingService, camera_recordings
 from vigil.recording.crypto import load_key
 from vigil.recording.index import SegmentIndex
+from vigil.recording.playback import build_clip
 from vigil.recording.writer import SegmentRecorder
 from vigil.storage import Repository
 from vigil.storage.recordings import RecordingStore
@@ -73,3 +74,14 @@ def recorder_factory(
         )
 
     return make
+
+
+class RecordedClips:
+    """The evidence exporter's clip source (:class:`vigil.governance.evidence.ClipProvider`):
+    footage remuxed from the recorded segments, the same path playback uses."""
+
+    def __init__(self, index: SegmentIndex) -> None:
+        self.index = index
+
+    def clip(self, camera_id: str, start: datetime, end: datetime, out: Path) -> Path:
+        return build_clip(self.index, camera_id, start, end, out)

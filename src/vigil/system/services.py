@@ -18,12 +18,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from vigil.errors import ModelError
 from vigil.governance.accounts import AccountService
 from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.cameras import CameraService
+from vigil.governance.cases import CaseService
 from vigil.governance.deployments import DeploymentService
 from vigil.governance.drift import DriftWatch
 from vigil.governance.hotlists import HotlistService, PlateHitChecker
@@ -38,6 +39,9 @@ from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
 from vigil.storage.governance import GovernanceStore
 from vigil.storage.media import MediaStore
+
+if TYPE_CHECKING:
+    from vigil.governance.evidence import EvidenceExporter
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +73,34 @@ class Services:
     recordings: RecordingService | None = None
     hub: Hub = field(default_factory=Hub)
     watchlist_factory: Callable[[], WatchlistService] | None = None
+    #: Makes the evidence exporter on first use (it loads the signing key and, on the first
+    #: redacted export, the face models); ``None``: exports answer 503.
+    evidence_factory: Callable[[], EvidenceExporter] | None = None
     background: list[Startable] = field(default_factory=list)
     clock: Callable[[], datetime] = utc_now
     _watchlists: WatchlistService | None = None
+    _evidence: EvidenceExporter | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     #: The governance-side queries (alert references, purge and retention reads), over ``repo``.
     store: GovernanceStore = field(init=False)
     #: Switching cameras on and off (audited), over ``repo`` and ``audit``.
     cameras: CameraService = field(init=False)
+    #: The case lifecycle (outcomes, clips, close, reopen, release), over ``repo`` and ``audit``.
+    cases: CaseService = field(init=False)
 
     def __post_init__(self) -> None:
         self.store = GovernanceStore(self.repo.db)
         self.cameras = CameraService(self.repo, self.audit, clock=self.clock)
+        self.cases = CaseService(self.repo, self.audit, clock=self.clock)
+
+    @property
+    def evidence(self) -> EvidenceExporter:
+        with self._lock:
+            if self._evidence is None:
+                if self.evidence_factory is None:
+                    raise ModelError("evidence export is not configured on this system")
+                self._evidence = self.evidence_factory()
+            return self._evidence
 
     @property
     def watchlists(self) -> WatchlistService:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from vigil.api.deps import access, services
 from vigil.api.routes.common import router
 from vigil.api.schemas import ID_PATTERN, Body, Created, Done, IdPath, Reason
-from vigil.api.scope import link_visible, require
+from vigil.api.scope import camera_allowed, link_visible, require
 from vigil.core.domain import CaseRow, Role
 from vigil.governance.accounts import Principal
 
@@ -68,7 +68,30 @@ class CaseSummary(BaseModel):
     opened_at: datetime
 
 
+class OutcomeOut(BaseModel):
+    id: str
+    outcome: str
+    reason: str
+    alert_id: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class ClipOut(BaseModel):
+    id: str
+    camera_id: str
+    start_at: datetime
+    end_at: datetime
+    added_by: str
+
+
 class CaseOut(CaseSummary):
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    outcomes: list[OutcomeOut] = Field(default_factory=list)
+    clips: list[ClipOut] = Field(
+        default_factory=list, description="Footage windows kept (of the reader's cameras)."
+    )
     links: list[LinkOut]
     hidden_links: int = Field(
         0, description="Links to records outside the reader's cameras (not shown)."
@@ -108,9 +131,17 @@ def get_case(case_id: IdPath, request: Request, p: Principal = access(*READERS))
     case = svc.repo.get_case(case_id)
     links = svc.repo.case_links(case_id)
     shown = [k for k in links if link_visible(svc, p, k.kind, k.target_id)]
+    clips = [c for c in svc.cases.store.clips(case_id) if camera_allowed(p, c.camera_id)]
     return CaseOut.model_validate(
         {
             **_summary(case),
+            "closed_at": case.closed_at,
+            "closed_by": case.closed_by,
+            "outcomes": [
+                OutcomeOut.model_validate(o, from_attributes=True)
+                for o in svc.cases.store.outcomes(case_id)
+            ],
+            "clips": [ClipOut.model_validate(c, from_attributes=True) for c in clips],
             "links": [
                 LinkOut(
                     kind=k.kind, target_id=k.target_id, added_by=k.added_by, added_at=k.added_at

@@ -1,7 +1,7 @@
 // The console shell: session, navigation by URL fragment, and the live stream.
 //
-// Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/plates, #/audit,
-// #/playback/<camera>[/<time>]. Each
+// Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/plates, #/cases,
+// #/cases/<id>, #/audit, #/playback/<camera>[/<time>]. Each
 // view is a function `(root, ctx, params)` that fills `root` (a fresh element, so a slow view
 // that finishes after the user moved on writes into a detached node, never over the new page)
 // and may return a clean-up function (unsubscribe, stop timers, release image URLs).
@@ -13,6 +13,7 @@ import { NAV, ROLE_NAMES, can, home } from "./roles.js";
 import { alertDetailView, alertsView } from "./views/alerts.js";
 import { auditView } from "./views/audit.js";
 import { camerasView } from "./views/cameras.js";
+import { caseDetailView, casesView } from "./views/cases.js";
 import { deploymentsView } from "./views/deployments.js";
 import { loginView } from "./views/login.js";
 import { platesView } from "./views/plates.js";
@@ -26,6 +27,8 @@ const VIEWS = {
   plates: platesView,
   audit: auditView,
   playback: playbackView,
+  cases: casesView,
+  case: caseDetailView,
 };
 
 const state = { user: null, live: null, cleanup: null, notice: null };
@@ -35,6 +38,7 @@ function parse(hash) {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "alerts" && parts[1]) return { name: "alert", params: { id: parts[1] } };
   if (parts[0] === "playback") return { name: "playback", params: { camera: parts[1], at: parts[2] } };
+  if (parts[0] === "cases" && parts[1]) return { name: "case", params: { id: parts[1] } };
   return { name: parts[0] || "", params: {} };
 }
 
@@ -59,7 +63,10 @@ function setLiveState(text) {
 
 function renderNav(current) {
   const links = NAV.filter((item) => can(state.user, item.capability)).map((item) => {
-    const active = current === item.route || (current === "alert" && item.route === "alerts");
+    const active =
+      current === item.route ||
+      (current === "alert" && item.route === "alerts") ||
+      (current === "case" && item.route === "cases");
     return h(
       "li",
       {},

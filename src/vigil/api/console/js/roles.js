@@ -22,6 +22,8 @@ export const CAPABILITIES = {
   "plates:search": [I],
   "audit:read": [U, D],
   "recordings:play": [O, S, I],
+  "cases:read": [S, I, U],
+  "cases:work": [S, I],
 };
 
 export const ROLE_NAMES = {
@@ -46,6 +48,7 @@ export const NAV = [
   { route: "playback", label: "Playback", capability: "recordings:play" },
   { route: "deployments", label: "Deployments", capability: "deployments:read" },
   { route: "plates", label: "Plates", capability: "plates:hotlists" },
+  { route: "cases", label: "Cases", capability: "cases:read" },
   { route: "audit", label: "Audit", capability: "audit:read" },
 ];
 
