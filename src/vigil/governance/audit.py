@@ -100,6 +100,10 @@ class AuditAction(StrEnum):
     CAMERA_DISABLE = "camera.disable"
     LIVE_OPEN = "live.open"  # a live connection (WebSocket events) opened: who, from where, what
     LIVE_CLOSE = "live.close"  # ... and closed: why (client, revoked, scope changed, shutdown)
+    LIVE_VIDEO_START = "live_video.start"  # a person started watching a camera's live tile
+    LIVE_VIDEO_END = "live_video.end"  # ... and stopped: from, to, frames sent
+    WATCHLIST_VIEW = "watchlist.view"  # a person read a watchlist's subjects (console, API)
+    WATCHLIST_EXPIRE = "watchlist.expire"  # a watchlist ended early by a person, with a reason
 
 
 def _iso(ts: datetime) -> str:
