@@ -1,6 +1,7 @@
 // The console shell: session, navigation by URL fragment, and the live stream.
 //
-// Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/plates, #/audit. Each
+// Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/plates, #/audit, #/live,
+// #/live/<camera>, #/crowd, #/watchlists, #/watchlists/<id>, #/oversight. Each
 // view is a function `(root, ctx, params)` that fills `root` (a fresh element, so a slow view
 // that finishes after the user moved on writes into a detached node, never over the new page)
 // and may return a clean-up function (unsubscribe, stop timers, release image URLs).
@@ -15,6 +16,10 @@ import { camerasView } from "./views/cameras.js";
 import { deploymentsView } from "./views/deployments.js";
 import { loginView } from "./views/login.js";
 import { platesView } from "./views/plates.js";
+import { crowdView } from "./views/crowd.js";
+import { liveCameraView, liveView } from "./views/live.js";
+import { oversightView } from "./views/oversight.js";
+import { watchlistDetailView, watchlistsView } from "./views/watchlists.js";
 
 const VIEWS = {
   alerts: alertsView,
@@ -23,7 +28,18 @@ const VIEWS = {
   deployments: deploymentsView,
   plates: platesView,
   audit: auditView,
+  live: liveView,
+  "live-camera": liveCameraView,
+  crowd: crowdView,
+  watchlists: watchlistsView,
+  watchlist: watchlistDetailView,
+  oversight: oversightView,
 };
+
+// Pages with a record in the path (#/live/<camera>, #/watchlists/<id>): the page's name and
+// the nav entry it belongs to.
+const DETAIL_ROUTES = { live: "live-camera", watchlists: "watchlist" };
+const NAV_OF = { "live-camera": "live", watchlist: "watchlists" };
 
 const state = { user: null, live: null, cleanup: null, notice: null };
 const main = document.getElementById("main");
@@ -31,6 +47,7 @@ const main = document.getElementById("main");
 function parse(hash) {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "alerts" && parts[1]) return { name: "alert", params: { id: parts[1] } };
+  if (DETAIL_ROUTES[parts[0]] && parts[1]) return { name: DETAIL_ROUTES[parts[0]], params: { id: parts[1] } };
   return { name: parts[0] || "", params: {} };
 }
 
@@ -55,7 +72,8 @@ function setLiveState(text) {
 
 function renderNav(current) {
   const links = NAV.filter((item) => can(state.user, item.capability)).map((item) => {
-    const active = current === item.route || (current === "alert" && item.route === "alerts");
+    const active =
+      current === item.route || (current === "alert" && item.route === "alerts") || NAV_OF[current] === item.route;
     return h(
       "li",
       {},

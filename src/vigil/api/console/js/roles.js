@@ -21,6 +21,11 @@ export const CAPABILITIES = {
   "plates:hotlists": [S, I],
   "plates:search": [I],
   "audit:read": [U, D],
+  "video:view": [O, S, I],
+  "crowd:read": EVERYONE,
+  "watchlists:read": [S, I, A],
+  "watchlists:manage": [S, I],
+  "reports:read": [U, A],
 };
 
 export const ROLE_NAMES = {
@@ -40,11 +45,15 @@ export function can(user, capability) {
 
 /** The main navigation, in order; an entry shows only to roles that may use it. */
 export const NAV = [
+  { route: "live", label: "Live", capability: "video:view" },
   { route: "alerts", label: "Alerts", capability: "alerts:read" },
   { route: "cameras", label: "Cameras", capability: "cameras:read" },
   { route: "deployments", label: "Deployments", capability: "deployments:read" },
   { route: "plates", label: "Plates", capability: "plates:hotlists" },
+  { route: "crowd", label: "Crowds", capability: "crowd:read" },
+  { route: "watchlists", label: "Watchlists", capability: "watchlists:read" },
   { route: "audit", label: "Audit", capability: "audit:read" },
+  { route: "oversight", label: "Oversight", capability: "reports:read" },
 ];
 
 /** The first page a user lands on after signing in: the one their role works in most. */
