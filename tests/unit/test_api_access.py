@@ -85,6 +85,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/cameras/{camera_id}/crowd/series"): ALL,
     ("GET", "/api/v1/audit/search"): frozenset({U, D}),
     ("GET", "/api/v1/audit/actors"): frozenset({U, D}),
+    ("GET", "/api/v1/reports/activity"): frozenset({U, D}),
     ("POST", "/api/v1/watchlists/check-photo"): frozenset({S, I}),
     ("GET", "/api/v1/watchlists/{watchlist_id}/details"): frozenset({S, I, A}),
     ("POST", "/api/v1/watchlists/{watchlist_id}/expire"): frozenset({S, I}),

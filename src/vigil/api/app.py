@@ -33,7 +33,12 @@ from vigil.api.routes.auth import auth, users
 from vigil.api.routes.cameras import cameras
 from vigil.api.routes.cases import cases
 from vigil.api.routes.console import console
-from vigil.api.routes.console_data import audit_pages, crowd_charts, watchlist_tools
+from vigil.api.routes.console_data import (
+    audit_pages,
+    crowd_charts,
+    report_pages,
+    watchlist_tools,
+)
 from vigil.api.routes.deployments import deployments
 from vigil.api.routes.events import events
 from vigil.api.routes.plates import hotlists, plate_searches
@@ -160,6 +165,7 @@ def create_app(
         video,
         crowd_charts,
         audit_pages,
+        report_pages,
         watchlist_tools,
         console,
     ):

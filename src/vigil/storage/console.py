@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from vigil.core.records import AuditEntry
 from vigil.errors import NotFoundError
@@ -81,6 +81,18 @@ class ConsoleStore:
                 )
                 for r in c.execute(q)
             ]
+
+    def action_counts(self, since: datetime, until: datetime) -> dict[str, int]:
+        """How many entries of each action the chain holds in ``[since, until)``."""
+        col = t.audit_entries.c
+        q = (
+            select(col.action, func.count())
+            .where(col.at >= since, col.at < until)
+            .group_by(col.action)
+            .order_by(col.action)
+        )
+        with self.db.read() as c:
+            return {str(a): int(n) for a, n in c.execute(q)}
 
     def user_names(self, ids: Sequence[str] | None = None) -> dict[str, tuple[str, str]]:
         """``id -> (username, display name)`` of the given users (every user when ``None``)."""

@@ -22,7 +22,7 @@ from vigil.api.routes.common import Since, Until, aware, router
 from vigil.api.routes.watchlists import IMAGE_TYPES, MANAGERS, READERS, watchlist_out
 from vigil.api.schemas import AuditEntryOut, DecisionIn, IdPath, WatchlistOut
 from vigil.core.records import AlertKind
-from vigil.errors import InputError
+from vigil.errors import InputError, ValidationError
 from vigil.governance.accounts import Principal
 from vigil.governance.audit import AuditAction
 from vigil.perception.image import MAX_PIXELS, image_size
@@ -30,6 +30,7 @@ from vigil.storage.console import AuditFilter, ConsoleStore
 
 crowd_charts = router("/cameras", "cameras")
 audit_pages = router("/audit", "audit")
+report_pages = router("/reports", "reports")
 watchlist_tools = router("/watchlists", "watchlists")
 
 #: Chart windows: span and bucket width (a chart has at most 168 points).
@@ -194,6 +195,29 @@ def audit_actors(
         ActorOut(id=i, username=u, display_name=d)
         for i, (u, d) in sorted(names.items(), key=lambda x: x[1][0])
     ]
+
+
+class ActivityOut(BaseModel):
+    since: datetime
+    until: datetime
+    actions: dict[str, int]  # audited action -> entries in the period
+
+
+@report_pages.get("/activity", response_model=ActivityOut)
+def activity(
+    request: Request,
+    start: Annotated[datetime, Query(alias="from")],
+    end: Annotated[datetime, Query(alias="to")],
+    _: Principal = access(*AUDITORS, scope="audit:read"),
+) -> ActivityOut:
+    """Audited actions per kind in ``[from, to)`` (searches, refusals, live views, purges,
+    retention runs, enrolments...): the oversight page's activity chart. Counts only."""
+    a, b = aware(start, "from"), aware(end, "to")
+    assert a is not None and b is not None
+    if b <= a:
+        raise ValidationError("'to' must be after 'from'")
+    counts = ConsoleStore(services(request).repo.db).action_counts(a, b)
+    return ActivityOut(since=a, until=b, actions=counts)
 
 
 class PhotoCheckOut(BaseModel):

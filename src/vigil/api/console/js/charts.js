@@ -104,7 +104,7 @@ export function timeChart(title, { points, since, until, threshold, marks = [] }
   }
   for (const m of marks) {
     const mx = x(m.at);
-    svg.append(s("line", { x1: mx, x2: mx, y1: T, y2: H - B, class: "mark" }, s("title", {}, m.label)), s("text", { x: mx + 3, y: T + 10, class: "chart-label mark-label" }, "▲ alert"));
+    svg.append(s("line", { x1: mx, x2: mx, y1: T, y2: H - B, class: "mark" }, s("title", {}, m.label)), s("text", { x: mx > W - R - 60 ? mx - 3 : mx + 3, y: T + 10, "text-anchor": mx > W - R - 60 ? "end" : "start", class: "chart-label mark-label" }, "▲ alert"));
   }
   if (points.length) {
     const band = points.map((p) => `${x(p.at).toFixed(1)},${y(p.max).toFixed(1)}`).join(" ");

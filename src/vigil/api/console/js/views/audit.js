@@ -107,12 +107,13 @@ export async function auditView(root, ctx) {
           h("td", {}, e.action),
           h("td", {}, e.target),
           h("td", {}, e.reason),
+          h("td", { class: "details" }, e.details.map(([k, v]) => `${k}=${v}`).join("; ")),
         ),
       );
       fill(
         recent,
         rows.length
-          ? table("Entries, newest first", ["#", "When", "Who", "Action", "Target", "Reason"], rows, { class: "data", id: "audit-entries" })
+          ? table("Entries, newest first", ["#", "When", "Who", "Action", "Target", "Reason", "Details"], rows, { class: "data", id: "audit-entries" })
           : message("info", "No entry matches."),
         h(
           "nav",

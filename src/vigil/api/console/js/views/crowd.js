@@ -69,7 +69,8 @@ export async function crowdView(root, ctx) {
     const known = new Set([...zoneSel.options].map((o) => o.value));
     for (const z of series.zones) if (!known.has(z)) zoneSel.append(h("option", { value: z }, `Zone ${z}`));
     const label = WINDOWS.find(([v]) => v === windowValue)[1].toLowerCase();
-    const chart = timeChart(`People on ${cam}${zone ? `, zone ${zone}` : ""}, ${label} (mean per ${series.bucket_s / 60} min; the lighter line is the maximum)`, {
+    const camName = camSel.selectedOptions[0]?.textContent ?? cam;
+    const chart = timeChart(`People on ${camName}${zone ? `, zone ${zone}` : ""}, ${label} (mean per ${series.bucket_s / 60} min; the lighter line is the maximum)`, {
       points: series.points,
       since: series.since,
       until: series.until,

@@ -65,6 +65,15 @@ export async function oversightView(root, ctx) {
         h("td", {}, d.observed_false_alert_rate === null ? "—" : rate(d.observed_false_alert_rate)),
       ),
     );
+    let activity = null;
+    if (ctx.can("audit:read")) {
+      try {
+        activity = await api.get(`/reports/activity?${q}`);
+      } catch (err) {
+        activity = { error: err };
+      }
+    }
+    const acts = activity?.actions ? Object.entries(activity.actions).map(([k, v]) => ({ label: k, value: v })) : [];
     const outcomes = Object.entries(t.outcomes).map(([k, v]) => ({ label: words(k), value: v }));
     const purges = Object.entries(doc.purges).map(([k, v]) => ({ label: words(k), value: v }));
     fill(
@@ -80,10 +89,14 @@ export async function oversightView(root, ctx) {
           { label: "rejected", value: t.rejected, kind: "bad" },
           { label: "pending", value: t.pending, kind: "warn" },
         ], { id: "chart-alerts" }),
-        barChart("Alerts per deployment", doc.deployments.map((d) => ({ label: `${words(d.purpose)} ${d.id.slice(0, 6)}`, value: d.alerts })), { id: "chart-deployments" }),
+        doc.deployments.length
+          ? barChart("Alerts per deployment", doc.deployments.map((d) => ({ label: `${words(d.purpose)} ${d.id.slice(0, 6)}`, value: d.alerts })), { id: "chart-deployments" })
+          : message("info", "No deployment in this period."),
         outcomes.length ? barChart("Outcomes recorded", outcomes, { id: "chart-outcomes" }) : message("info", "No outcome recorded in this period."),
-        barChart("Purges and retention", purges, { id: "chart-purges" }),
+        purges.length ? barChart("Purges and retention", purges, { id: "chart-purges" }) : message("info", "No purge or retention run in this period."),
       ),
+      activity?.error ? apiError(activity.error, "Activity could not be loaded") : null,
+      acts.length ? barChart("Audited activity in the period (searches, refusals, live views, enrolments, purges...)", acts, { id: "chart-activity" }) : null,
       h("p", {}, `Observed false-alert rate (rejected ÷ decided): ${t.observed_false_alert_rate === null ? "no decided alert" : rate(t.observed_false_alert_rate)}; mean calibrated rate shown on alerts: ${t.mean_calibrated_false_alert_rate === null ? "—" : rate(t.mean_calibrated_false_alert_rate)}.`),
       h("h2", {}, `Deployments (${doc.deployments.length})`),
       deps.length
