@@ -75,7 +75,7 @@ def buckets(rows: list[tuple[datetime, float]], since: datetime, bucket_s: int) 
     return [
         CrowdPoint(
             at=since + timedelta(seconds=k * bucket_s),
-            mean=round(sum(v) / len(v), 3),
+            mean=sum(v) / len(v),
             max=max(v),
             samples=len(v),
         )
