@@ -45,8 +45,8 @@ export function can(user, capability) {
 
 /** The main navigation, in order; an entry shows only to roles that may use it. */
 export const NAV = [
-  { route: "live", label: "Live", capability: "video:view" },
   { route: "alerts", label: "Alerts", capability: "alerts:read" },
+  { route: "live", label: "Live", capability: "video:view" },
   { route: "cameras", label: "Cameras", capability: "cameras:read" },
   { route: "deployments", label: "Deployments", capability: "deployments:read" },
   { route: "plates", label: "Plates", capability: "plates:hotlists" },
