@@ -143,9 +143,28 @@ def run(quick: bool = False) -> dict[str, object]:
     }
 
 
+def _measure(base: str, token: str, seconds: float) -> dict[str, float]:
+    """Server CPU per second while 0, 1 and ``VIEWERS`` curl processes read the stream."""
+    import subprocess
+
+    out: dict[str, float] = {}
+    for viewers in (0, 1, VIEWERS):
+        cmd = ["curl", "-s", "-o", "/dev/null", "--max-time", str(seconds + 1)]
+        cmd += ["-H", f"Authorization: Bearer {token}", f"{base}/video/cameras/bench/mjpeg"]
+        procs = [subprocess.Popen(cmd) for _ in range(viewers)]
+        time.sleep(0.5)
+        c0, t0 = _cpu_s(), time.perf_counter()
+        time.sleep(seconds)
+        out[f"http_server_cpu_ms_per_s_{viewers}_viewers"] = round(
+            (_cpu_s() - c0) * 1000 / (time.perf_counter() - t0), 2
+        )
+        for p in procs:
+            p.wait()
+    return out
+
+
 def _http(images: list[np.ndarray], seconds: float, tmp: Path) -> dict[str, float]:
     """Server CPU per second of the real MJPEG route with 0, 1 and 8 curl viewers."""
-    import subprocess
     import threading
 
     import httpx
@@ -193,33 +212,8 @@ def _http(images: list[np.ndarray], seconds: float, tmp: Path) -> dict[str, floa
 
     threading.Thread(target=feed, daemon=True).start()
     time.sleep(1.0)
-    out: dict[str, float] = {}
     try:
-        for viewers in (0, 1, VIEWERS):
-            procs = [
-                subprocess.Popen(
-                    [
-                        "curl",
-                        "-s",
-                        "-o",
-                        "/dev/null",
-                        "--max-time",
-                        str(seconds + 1),
-                        "-H",
-                        f"Authorization: Bearer {token}",
-                        f"{base}/video/cameras/bench/mjpeg",
-                    ]
-                )
-                for _ in range(viewers)
-            ]
-            time.sleep(0.5)
-            c0, t0 = _cpu_s(), time.perf_counter()
-            time.sleep(seconds)
-            out[f"http_server_cpu_ms_per_s_{viewers}_viewers"] = round(
-                (_cpu_s() - c0) * 1000 / (time.perf_counter() - t0), 2
-            )
-            for p in procs:
-                p.wait()
+        out = _measure(base, token, seconds)
     finally:
         stop.set()
         server.should_exit = True
