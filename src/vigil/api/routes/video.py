@@ -58,6 +58,7 @@ class LiveCameraOut(BaseModel):
     has_frame: bool
     frame_at: str | None
     viewers: int
+    stream_s: int  # the server ends a stream after this; the console reopens it before
 
 
 def _live(request: Request) -> LiveVideo | None:
@@ -91,6 +92,7 @@ def live_cameras(request: Request, p: Principal = access(*VIEWERS)) -> list[Live
                 has_frame=bool(status["has_frame"]),
                 frame_at=None if status["frame_at"] is None else str(status["frame_at"]),
                 viewers=int(status["viewers"] or 0),
+                stream_s=request.app.state.config.console.live_session_s,
             )
         )
     return out

@@ -103,8 +103,12 @@ export async function liveView(root, ctx) {
 
   show();
   const timer = setInterval(refresh, REFRESH_MS);
+  // The server ends each stream after `stream_s` (a new one is re-authorised and audited):
+  // reopen the tiles a little before, so the wall never freezes on a last frame.
+  const reopen = setInterval(show, Math.max(10, cams[0].stream_s - 5) * 1000);
   return () => {
     clearInterval(timer);
+    clearInterval(reopen);
     stop(imgs);
   };
 }
@@ -167,11 +171,19 @@ export async function liveCameraView(root, ctx, params) {
 
   await load();
   const timer = setInterval(load, REFRESH_MS);
+  let streamS = 600;
+  try {
+    streamS = (await api.get("/video/cameras")).find((c) => c.camera_id === id)?.stream_s ?? 600;
+  } catch {
+    // keep the default
+  }
+  const reopen = setInterval(() => img.setAttribute("src", streamUrl(id)), Math.max(10, streamS - 5) * 1000);
   const unsubscribe = ctx.live?.subscribe?.((ev) => {
     if (ev.type === "alert" && ev.alert?.camera_id === id) load();
   });
   return () => {
     clearInterval(timer);
+    clearInterval(reopen);
     unsubscribe?.();
     img.removeAttribute("src");
   };
