@@ -59,7 +59,7 @@ export async function liveView(root, ctx) {
     statCells.clear();
     const slice = cams.slice(page * PAGE, page * PAGE + PAGE);
     const tiles = slice.map((cam) => {
-      const img = h("img", { src: streamUrl(cam.camera_id), alt: `Live view of ${cam.name}`, class: "tile-img", width: 640, height: 480 });
+      const img = h("img", { src: streamUrl(cam.camera_id), alt: `Live view of ${cam.name}`, class: "tile-img", width: 640, height: 480, dataset: { cameraId: cam.camera_id } });
       imgs.push(img);
       const line = h("p", { class: "tile-stats" }, stats(cam));
       statCells.set(cam.camera_id, line);
@@ -105,7 +105,9 @@ export async function liveView(root, ctx) {
   const timer = setInterval(refresh, REFRESH_MS);
   // The server ends each stream after `stream_s` (a new one is re-authorised and audited):
   // reopen the tiles a little before, so the wall never freezes on a last frame.
-  const reopen = setInterval(show, Math.max(10, cams[0].stream_s - 5) * 1000);
+  const reopen = setInterval(() => {
+    for (const img of imgs) img.setAttribute("src", streamUrl(img.dataset.cameraId));
+  }, Math.max(10, cams[0].stream_s - 5) * 1000);
   return () => {
     clearInterval(timer);
     clearInterval(reopen);
