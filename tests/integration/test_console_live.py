@@ -234,8 +234,10 @@ def test_operator_sees_live_tiles_with_overlays_and_only_their_camera(
         answer = page.request.get(f"{wall.url}/api/v1/video/cameras/yard/{path}")
         assert answer.status == 404, path
         assert answer.json()["error"]["code"] == "not_found"
-    page.goto(wall.url + "/console/#/alerts")  # leaving the page ends the streams
     op = wall.ids["op-street"]
+    refused = [e for e in _entries(wall, "access.refused") if e.actor == op]
+    assert {e.target for e in refused} >= {"camera:yard"}
+    page.goto(wall.url + "/console/#/alerts")  # leaving the page ends the streams
     _wait_for(
         lambda: any(e.actor == op for e in _entries(wall, "live_video.end")),
         "the end of the live viewing in the audit chain",
