@@ -310,6 +310,8 @@ def test_supervisor_checks_photos_then_enrols(new_page: Callable[..., Any], wall
     bad = _no_face_photo(wall.tmp)
     page = sign_in(new_page(), wall, "sup-1")
     page.goto(wall.url + "/console/#/watchlists")
+    page.locator("#watchlist-create").wait_for()
+    page.screenshot(path=str(wall.shots / "watchlists.png"), full_page=True)
     page.get_by_label("Name", exact=True).fill("Missing person MP-20")
     page.get_by_label("Reason (recorded in the audit log)").fill(
         "report MP-20, missing since Monday"
