@@ -155,3 +155,15 @@ def test_drawing_never_changes_the_image_shape_or_type(
     img = _frame(max(1, round(320 * scale)), max(1, round(240 * scale)))
     out = draw_overlays(img, scene, geometry, scale)
     assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_faces_are_plain_white_boxes_without_any_label() -> None:
+    live = LiveVideo({"cam": CameraGeometry()}, ConsoleConfig())
+    frame = _frame(value=40)
+    live.observe("cam", frame, _ref(), faces=np.array([[100, 60, 160, 130]], np.float32))
+    tile = live.tile("cam")
+    assert tile is not None
+    img = _decode(tile.jpeg)
+    white = img.min(axis=2) > 200
+    assert white.sum() > 100  # the box outline
+    assert not white[70:120, 110:150].any()  # nothing written inside: no name, no score

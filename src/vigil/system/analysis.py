@@ -159,12 +159,17 @@ class AnalysisPool:
             result = None if stage is None else stage.last
             current = result is not None and result.frame.index == frame.ref.index
             plates = stage.plates.last_reads if stage is not None and stage.plates else []
+            boxes = None if faces is None else faces.detections.xyxy
+            identifier = self.identifiers.get(camera_id)
+            if boxes is None and identifier is not None:  # a camera inside a deployment
+                index, found = identifier.last_face_boxes
+                boxes = found if index == frame.ref.index else None
             self.live.observe(
                 camera_id,
                 frame.image,
                 frame.ref,
                 objects=result.tracked.detections if current and result else None,
-                faces=None if faces is None else faces.detections.xyxy,
+                faces=boxes,
                 plates=[(r.xyxy, r.text) for r in plates] if current else [],
             )
         except Exception as exc:
