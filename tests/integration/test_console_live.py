@@ -230,8 +230,8 @@ def test_operator_sees_live_tiles_with_overlays_and_only_their_camera(
     # the camera outside the operator's assignment: not listed, not streamable, no still
     listed = page.request.get(wall.url + "/api/v1/video/cameras").json()
     assert [c["camera_id"] for c in listed] == ["street"]
-    for path in ("mjpeg", "still"):
-        answer = page.request.get(f"{wall.url}/api/v1/video/cameras/yard/{path}")
+    for path in ("cameras/yard/mjpeg", "cameras/yard/still", "wall?cameras=street,yard"):
+        answer = page.request.get(f"{wall.url}/api/v1/video/{path}")
         assert answer.status == 404, path
         assert answer.json()["error"]["code"] == "not_found"
     op = wall.ids["op-street"]

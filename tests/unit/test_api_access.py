@@ -81,6 +81,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/reports/oversight"): frozenset({U, A}),
     ("GET", "/api/v1/video/cameras"): frozenset({O, S, I}),
     ("GET", "/api/v1/video/cameras/{camera_id}/mjpeg"): frozenset({O, S, I}),
+    ("GET", "/api/v1/video/wall"): frozenset({O, S, I}),
     ("GET", "/api/v1/video/cameras/{camera_id}/still"): frozenset({O, S, I}),
     ("GET", "/api/v1/cameras/{camera_id}/crowd/series"): ALL,
     ("GET", "/api/v1/audit/search"): frozenset({U, D}),

@@ -200,7 +200,7 @@ class _Camera:
     seq: int = 0
     viewers: int = 0
     last_at: float | None = None
-    fps_ewma: float = 0.0  # analysed frames per second, smoothed
+    interval_ewma: float = 0.0  # seconds between analysed frames, smoothed
 
 
 class LiveVideo:
@@ -232,9 +232,11 @@ class LiveVideo:
             return
         now = time.monotonic()
         with self._lock:
-            if cam.last_at is not None:
-                rate = 1.0 / max(now - cam.last_at, 1e-3)
-                cam.fps_ewma = rate if cam.fps_ewma == 0 else 0.8 * cam.fps_ewma + 0.2 * rate
+            if cam.last_at is not None:  # smooth the interval, not its inverse (unbiased rate)
+                dt = max(now - cam.last_at, 1e-3)
+                cam.interval_ewma = (
+                    dt if cam.interval_ewma == 0 else 0.8 * cam.interval_ewma + 0.2 * dt
+                )
             cam.last_at = now
             cam.seq += 1
             cam.scene = LiveScene(
@@ -275,7 +277,9 @@ class LiveVideo:
             stale = cam.last_at is None or time.monotonic() - cam.last_at > 10.0
             scene = cam.scene
             return {
-                "analysed_fps": 0.0 if stale else round(cam.fps_ewma, 2),
+                "analysed_fps": 0.0
+                if stale or cam.interval_ewma == 0
+                else round(1.0 / cam.interval_ewma, 2),
                 "viewers": cam.viewers,
                 "has_frame": scene is not None,
                 "frame_at": None if scene is None else scene.ref.captured_at.isoformat(),

@@ -22,9 +22,9 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.api.deps import access, services
 from vigil.api.routes.common import router
 from vigil.api.schemas import IdPath
-from vigil.api.scope import camera_allowed
+from vigil.api.scope import camera_allowed, require
 from vigil.core.domain import Role
 from vigil.errors import NotFoundError, RateLimitedError
 from vigil.governance.accounts import Principal
@@ -114,48 +114,96 @@ def live_stream(
     camera_id: IdPath, request: Request, p: Principal = access(*VIEWERS)
 ) -> StreamingResponse:
     """The camera's live tile as MJPEG (one JPEG part per new frame), audited as a viewing."""
-    live = _require_live(request, camera_id)
+    return _stream(request, p, [camera_id])
+
+
+WallCameras = Annotated[
+    str,
+    Query(
+        pattern=r"^[A-Za-z0-9_-]{1,64}(,[A-Za-z0-9_-]{1,64}){0,15}$",
+        description="Up to 16 camera ids, comma-separated.",
+    ),
+]
+
+
+@video.get(
+    "/wall",
+    response_class=StreamingResponse,
+    responses={200: {"content": {f"multipart/mixed; boundary={BOUNDARY}": {}}}},
+)
+def wall_stream(
+    request: Request, cameras: WallCameras, p: Principal = access(*VIEWERS)
+) -> StreamingResponse:
+    """Several cameras' tiles on ONE connection (a wall page): each part is a JPEG with an
+    ``X-Camera-Id`` header. A browser opens at most six HTTP/1.1 connections per server, so a
+    wall of one ``<img>`` stream per camera would stall past five tiles; the console reads
+    this stream with ``fetch`` instead. Every camera must be the caller's (else 404, as for an
+    absent one); each is audited as a viewing of its own."""
+    ids = list(dict.fromkeys(cameras.split(",")))
+    for camera_id in ids:
+        require(services(request), p, "camera", camera_id, write=False)
+    return _stream(request, p, ids, wall=True)
+
+
+def _stream(
+    request: Request, p: Principal, ids: list[str], *, wall: bool = False
+) -> StreamingResponse:
+    """The stream of ``ids``' tiles: viewer slots taken and viewings audited before the first
+    byte; slots released and ends audited when it stops."""
+    live = _live(request)
+    for camera_id in ids:
+        _require_live(request, camera_id)
+    assert live is not None
     config = request.app.state.config.console
-    if not live.acquire(camera_id):
-        raise RateLimitedError(
-            f"camera {camera_id!r} already has {config.live_max_viewers} live viewers",
-            retry_after_s=10,
-        )
-    audit = services(request).audit
     started = datetime.now(UTC)
+    held: list[str] = []
     try:
-        audit.append(
-            p.actor.id,
-            AuditAction.LIVE_VIDEO_START,
-            f"camera:{camera_id}",
-            "live view in the console",
-            [("from", started.isoformat()), *p.attribution()],
-        )
+        for camera_id in ids:
+            if not live.acquire(camera_id):
+                raise RateLimitedError(
+                    f"camera {camera_id!r} already has {config.live_max_viewers} live viewers",
+                    retry_after_s=10,
+                )
+            held.append(camera_id)
+            services(request).audit.append(
+                p.actor.id,
+                AuditAction.LIVE_VIDEO_START,
+                f"camera:{camera_id}",
+                "live wall in the console" if wall else "live view in the console",
+                [("from", started.isoformat()), *p.attribution()],
+            )
     except BaseException:
-        live.release(camera_id)  # not recorded: not served
+        for camera_id in held:  # not recorded: not served
+            live.release(camera_id)
         raise
 
     async def frames() -> AsyncIterator[bytes]:
-        sent, last_seq = 0, -1
+        sent = dict.fromkeys(ids, 0)
+        last = dict.fromkeys(ids, -1)
         deadline = time.monotonic() + config.live_session_s
         try:
             while time.monotonic() < deadline:
-                tile = await run_in_threadpool(live.tile, camera_id)
-                if tile is not None and tile.seq != last_seq:
-                    last_seq, sent = tile.seq, sent + 1
+                for camera_id in ids:
+                    tile = await run_in_threadpool(live.tile, camera_id)
+                    if tile is None or tile.seq == last[camera_id]:
+                        continue
+                    last[camera_id], sent[camera_id] = tile.seq, sent[camera_id] + 1
                     head = (
                         f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                        f"X-Camera-Id: {camera_id}\r\n"
                         f"Content-Length: {len(tile.jpeg)}\r\n\r\n"
                     )
                     yield head.encode() + tile.jpeg + b"\r\n"
                 await asyncio.sleep(1.0 / config.live_fps)
         finally:
-            live.release(camera_id)
-            _ended(request, p, camera_id, started, sent)
+            for camera_id in ids:
+                live.release(camera_id)
+                _ended(request, p, camera_id, started, sent[camera_id])
 
+    kind = "multipart/mixed" if wall else "multipart/x-mixed-replace"
     return StreamingResponse(
         frames(),
-        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        media_type=f"{kind}; boundary={BOUNDARY}",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 

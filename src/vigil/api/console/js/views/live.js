@@ -1,6 +1,7 @@
 // The live wall: a tile per camera the user may see, each an MJPEG stream with Vigil's overlays
 // drawn by the server (boxes with track ids, zones, lines, plates, plain face boxes); state,
-// analysed rate and drops under each tile. A tile opens the large view of one camera with its
+// analysed rate and drops under each tile. The page's tiles share one connection (the wall
+// stream); the large view is one MJPEG <img>. A tile opens the large view of one camera with its
 // recent events. Leaving the page stops every stream (the server then audits the viewing's end).
 
 import * as api from "../api.js";
@@ -23,18 +24,78 @@ function stats(cam) {
   ];
 }
 
-/** Stop the streams of `imgs` (an <img> keeps its connection open until its src changes). */
-function stop(imgs) {
-  for (const img of imgs) img.removeAttribute("src");
+const CRLF2 = [13, 10, 13, 10];
+
+function indexOf(buf, pattern, from = 0) {
+  outer: for (let i = from; i <= buf.length - pattern.length; i++) {
+    for (let k = 0; k < pattern.length; k++) if (buf[i + k] !== pattern[k]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/**
+ * Read the wall stream (`/video/wall?cameras=a,b`): one connection for every tile of the page
+ * (a browser opens at most six HTTP/1.1 connections to a server, so one <img> stream per tile
+ * would stall a wall of nine). Each part is a JPEG with an X-Camera-Id header; `onFrame(id,
+ * blob)` gets it. Ends when `signal` aborts or the server closes the stream (`onEnd`).
+ */
+async function readWall(ids, signal, onFrame, onEnd) {
+  let res;
+  try {
+    res = await fetch(`/api/v1/video/wall?cameras=${ids.map(encodeURIComponent).join(",")}`, { credentials: "same-origin", signal, cache: "no-store" });
+  } catch {
+    onEnd(signal.aborted ? null : "the server cannot be reached");
+    return;
+  }
+  if (!res.ok) {
+    let text = `the server answered ${res.status}`;
+    try {
+      text = (await res.json()).error.message;
+    } catch {
+      // not the API's envelope
+    }
+    onEnd(text);
+    return;
+  }
+  const reader = res.body.getReader();
+  let buf = new Uint8Array(0);
+  const decoder = new TextDecoder();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const joined = new Uint8Array(buf.length + value.length);
+      joined.set(buf);
+      joined.set(value, buf.length);
+      buf = joined;
+      for (;;) {
+        const headEnd = indexOf(buf, CRLF2);
+        if (headEnd < 0) break;
+        const head = decoder.decode(buf.subarray(0, headEnd));
+        const length = Number(/Content-Length: (\d+)/i.exec(head)?.[1] ?? NaN);
+        const camera = /X-Camera-Id: ([A-Za-z0-9_-]+)/i.exec(head)?.[1];
+        const start = headEnd + 4;
+        if (!Number.isFinite(length) || buf.length < start + length + 2) break;
+        if (camera) onFrame(camera, new Blob([buf.slice(start, start + length)], { type: "image/jpeg" }));
+        buf = buf.slice(start + length + 2);
+      }
+    }
+  } catch {
+    // aborted (the page was left) or the connection dropped
+  }
+  onEnd(signal.aborted ? null : "the stream ended");
 }
 
 export async function liveView(root, ctx) {
   const area = h("div", { id: "live-area" });
+  const wallStatus = h("div", { id: "wall-status" });
   const pager = h("nav", { class: "pager", "aria-label": "Camera pages" });
   fill(
     root,
     h("h1", { tabindex: "-1" }, "Live"),
     h("p", { class: "muted" }, "Boxes and track numbers are drawn from Vigil's own analysis; faces are plain boxes, never named. Watching a camera is recorded in the audit log."),
+    wallStatus,
     area,
     pager,
   );
@@ -51,15 +112,47 @@ export async function liveView(root, ctx) {
   }
   let page = 0;
   let imgs = [];
+  let controller = null;
+  const urls = new Map(); // camera id -> object URL shown now
   const statCells = new Map();
 
+  function release() {
+    controller?.abort();
+    controller = null;
+    for (const url of urls.values()) URL.revokeObjectURL(url);
+    urls.clear();
+  }
+
+  /** (Re)open the page's one wall stream; the server ends it after `stream_s`, so reopen. */
+  function open() {
+    controller?.abort();
+    const mine = new AbortController();
+    controller = mine;
+    const byId = new Map(imgs.map((img) => [img.dataset.cameraId, img]));
+    readWall([...byId.keys()], mine.signal, (id, blob) => {
+      const img = byId.get(id);
+      if (!img || controller !== mine) return;
+      if (wallStatus.firstChild) fill(wallStatus);
+      const url = URL.createObjectURL(blob);
+      img.src = url;
+      const old = urls.get(id);
+      urls.set(id, url);
+      if (old) URL.revokeObjectURL(old);
+    }, (why) => {
+      if (why && controller === mine) {
+        fill(wallStatus, message("error", `Live video stopped: ${why}. Reopening in a few seconds…`));
+        setTimeout(() => controller === mine && open(), 3000);
+      }
+    });
+  }
+
   function show() {
-    stop(imgs);
+    release();
     imgs = [];
     statCells.clear();
     const slice = cams.slice(page * PAGE, page * PAGE + PAGE);
     const tiles = slice.map((cam) => {
-      const img = h("img", { src: streamUrl(cam.camera_id), alt: `Live view of ${cam.name}`, class: "tile-img", width: 640, height: 480, dataset: { cameraId: cam.camera_id } });
+      const img = h("img", { alt: `Live view of ${cam.name}`, class: "tile-img", width: 640, height: 480, dataset: { cameraId: cam.camera_id } });
       imgs.push(img);
       const line = h("p", { class: "tile-stats" }, stats(cam));
       statCells.set(cam.camera_id, line);
@@ -76,6 +169,7 @@ export async function liveView(root, ctx) {
       );
     });
     fill(area, h("ul", { class: "wall", id: "live-wall" }, tiles));
+    open();
     const pages = Math.ceil(cams.length / PAGE);
     fill(
       pager,
@@ -105,13 +199,11 @@ export async function liveView(root, ctx) {
   const timer = setInterval(refresh, REFRESH_MS);
   // The server ends each stream after `stream_s` (a new one is re-authorised and audited):
   // reopen the tiles a little before, so the wall never freezes on a last frame.
-  const reopen = setInterval(() => {
-    for (const img of imgs) img.setAttribute("src", streamUrl(img.dataset.cameraId));
-  }, Math.max(10, cams[0].stream_s - 5) * 1000);
+  const reopen = setInterval(open, Math.max(10, cams[0].stream_s - 5) * 1000);
   return () => {
     clearInterval(timer);
     clearInterval(reopen);
-    stop(imgs);
+    release();
   };
 }
 
