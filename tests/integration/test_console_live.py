@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +28,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.support.api_env import build_env
 from tests.support.data import shared_data
 from tests.support.served import served
 from vigil.api.app import create_app
 from vigil.config import VigilConfig
+from vigil.config.console import ConsoleConfig
+from vigil.core import FrameRef
 from vigil.core.domain import Role
 from vigil.system.assembly import Assembly, assemble
-from vigil.system.live_video import PERSON_BGR
+from vigil.system.live_video import PERSON_BGR, CameraGeometry, LiveVideo
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')"
@@ -398,3 +403,72 @@ def test_auditor_reads_the_oversight_report_and_names_in_the_audit_log(
     assert wall.ids["op-street"] not in table.inner_text()  # names, not ids
     assert page.locator("main img").count() == 0
     page.screenshot(path=str(wall.shots / "audit-filtered.png"), full_page=True)
+
+
+class _NineCameras:
+    """The running system as the API sees it, for a wall of nine cameras: their live tiles are
+    fed real vtest frames (no detector: this test is about the transport, not the analysis)."""
+
+    def __init__(self, ids: list[str], frames: list[np.ndarray]) -> None:
+        self.live = LiveVideo({c: CameraGeometry() for c in ids}, ConsoleConfig())
+        self.ids, self.frames = ids, frames
+
+    def feed(self, i: int) -> None:
+        img = self.frames[i % len(self.frames)]
+        for cam in self.ids:
+            ref = FrameRef(cam, datetime.now(UTC), i, img.shape[1], img.shape[0])
+            self.live.observe(cam, img, ref)
+
+    def camera_view(self) -> list[dict[str, Any]]:
+        return [{"camera_id": c, "state": "online", "dropped_frames": 0} for c in self.ids]
+
+
+def test_a_wall_of_nine_tiles_loads_every_tile(
+    new_page: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Nine <img> streams would stall past the browser's six connections per server; the wall
+    reads every tile of a page over one connection, and the page's API calls still answer."""
+    import av
+
+    with av.open(str(shared_data("opencv_vtest", "vtest.avi"))) as box:
+        frames = [
+            f.to_ndarray(format="bgr24")
+            for _, f in zip(range(4), box.decode(video=0), strict=False)
+        ]
+    ids = [f"cam-{i}" for i in range(1, 10)]
+    cfg = VigilConfig.model_validate(
+        {
+            "api": {"secret_key": "test-secret-key", "cookie_secure": False},
+            "cameras": [{"id": c, "url": "file:///data/x.mp4"} for c in ids],
+        }
+    )
+    env = build_env(tmp_path, cfg=cfg)
+    env.svc.accounts.create_user("op-wall", PASSWORD, [Role.OPERATOR])
+    system = _NineCameras(ids, frames)
+    app = create_app(cfg, services=env.svc, system=system, start_background=False)  # type: ignore[arg-type]
+    stop = threading.Event()
+
+    def feed() -> None:
+        i = 0
+        while not stop.wait(0.5):
+            system.feed(i)
+            i += 1
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        with served(app) as port:
+            page = new_page(1920, 1080)
+            sign_in(page, Wall(None, f"http://127.0.0.1:{port}", Path(), {}, tmp_path), "op-wall")  # type: ignore[arg-type]
+            page.goto(f"http://127.0.0.1:{port}/console/#/live")
+            page.wait_for_function(
+                "() => { const i = [...document.querySelectorAll('#live-wall img')];"
+                " return i.length === 9 && i.every(x => x.complete && x.naturalWidth > 0); }"
+            )
+            # the other calls of the page are not starved of connections
+            page.get_by_role("link", name="Cameras").click()
+            page.locator("h1:focus", has_text="Cameras").wait_for()
+    finally:
+        stop.set()
+        feeder.join(5)
+        env.repo.db.dispose()
