@@ -5,7 +5,7 @@
 // recent events. Leaving the page stops every stream (the server then audits the viewing's end).
 
 import * as api from "../api.js";
-import { apiError, badge, fill, h, message, table, time, words } from "../dom.js";
+import { apiError, badge, fill, h, message, time, words } from "../dom.js";
 
 const PAGE = 9; // a 3x3 wall per page
 const REFRESH_MS = 4000;
@@ -207,9 +207,14 @@ export async function liveView(root, ctx) {
   };
 }
 
-function eventRows(alerts) {
+function eventItems(alerts) {
   return alerts.map((a) =>
-    h("tr", {}, h("td", {}, time(a.raised_at)), h("td", {}, words(a.kind)), h("td", {}, badge(a.status)), h("td", {}, a.detail || "—")),
+    h(
+      "li",
+      { dataset: { alertId: a.id } },
+      h("p", { class: "event-head" }, h("strong", {}, `${words(a.kind)} alert`), " · ", time(a.raised_at), " ", badge(a.status)),
+      h("p", { class: "event-detail" }, a.detail || "—", " ", h("a", { href: `#/alerts/${encodeURIComponent(a.id)}` }, "Open")),
+    ),
   );
 }
 
@@ -255,7 +260,7 @@ export async function liveCameraView(root, ctx, params) {
       fill(
         events,
         page.items.length
-          ? table("The ten latest alerts of this camera", ["When", "Kind", "Status", "Detail"], eventRows(page.items), { class: "data", id: "live-events-table" })
+          ? [h("p", { class: "hint" }, "The ten latest alerts of this camera, newest first."), h("ul", { class: "events", id: "live-events-list" }, eventItems(page.items))]
           : message("info", "No alert on this camera yet."),
       );
     } catch (err) {
