@@ -154,6 +154,7 @@ export async function watchlistDetailView(root, ctx, params) {
   const status = h("div", { id: "wl-status" });
   fill(root, h("p", {}, h("a", { href: "#/watchlists" }, "← All watchlists")), h("h1", { tabindex: "-1" }, "Watchlist"), status, facts, subjects);
   let detail;
+  let subjectPage = 0;
 
   async function load() {
     try {
@@ -175,7 +176,10 @@ export async function watchlistDetailView(root, ctx, params) {
       h("dt", {}, "Version"), h("dd", {}, `${wl.version} `, h("span", { class: "id", title: wl.version_hash }, wl.version_hash.slice(0, 12) || "—")),
       h("dt", {}, "Size limit"), h("dd", {}, wl.max_size ?? "—"),
     );
-    const rows = detail.subjects.map((s) =>
+    const pages = Math.max(1, Math.ceil(detail.subjects.length / PAGE));
+    subjectPage = Math.min(subjectPage, pages - 1);
+    const shown = detail.subjects.slice(subjectPage * PAGE, subjectPage * PAGE + PAGE);
+    const rows = shown.map((s) =>
       h(
         "tr",
         { dataset: { subjectId: s.id } },
@@ -190,6 +194,15 @@ export async function watchlistDetailView(root, ctx, params) {
       subjects,
       h("h2", {}, `Subjects (${detail.subjects.length})`),
       rows.length ? table("Subjects and where their photos came from", ["Label", "Reason", "Added by", "Expires", "Photos (provenance, date, quality)"], rows, { class: "data", id: "wl-subject-table" }) : message("info", "Nobody is enrolled on this list."),
+      pages > 1
+        ? h(
+            "nav",
+            { class: "pager", "aria-label": "Subject pages" },
+            h("button", { type: "button", disabled: subjectPage === 0, onclick: () => { subjectPage -= 1; load(); } }, "Previous subjects"),
+            ` Page ${subjectPage + 1} of ${pages} `,
+            h("button", { type: "button", disabled: subjectPage >= pages - 1, onclick: () => { subjectPage += 1; load(); } }, "Next subjects"),
+          )
+        : null,
       ctx.can("watchlists:manage") && !expired(wl) ? [enrolForm(), expireForm()] : null,
     );
   }
