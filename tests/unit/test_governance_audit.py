@@ -166,7 +166,7 @@ def test_a_late_anchor_callback_of_an_older_entry_is_not_a_cut_tail(tmp_path: Pa
     _fill(log, 3)
     older = log.store.audit_entry_at(1)
     assert older is not None
-    log._advance_anchor(older)  # noqa: SLF001 - the late callback, as a second thread runs it
+    log._advance_anchor(older)  # the late callback, as a second thread runs it
     anchor = log.anchor()
     assert anchor is not None and anchor.seq == 2
     assert log.problem is None
