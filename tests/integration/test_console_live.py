@@ -29,6 +29,7 @@ import pytest
 from PIL import Image
 
 from tests.support.api_env import build_env
+from tests.support.contrast import contrast_failures
 from tests.support.data import shared_data
 from tests.support.served import served
 from vigil.api.app import create_app
@@ -218,6 +219,7 @@ def test_operator_sees_live_tiles_with_overlays_and_only_their_camera(
     assert changed > 0.002, f"the tile did not change ({changed:.4%} of pixels)"
     assert max(_overlay_pixels(first), _overlay_pixels(second)) > 150, "no person boxes drawn"
     assert "fps analysed" in page.locator("#live-wall .tile-stats").inner_text()
+    assert not contrast_failures(page), contrast_failures(page)
     page.screenshot(path=str(wall.shots / "live-wall-operator.png"), full_page=True)
 
     # keyboard: the tile is a link; Enter opens the large view
@@ -230,6 +232,7 @@ def test_operator_sees_live_tiles_with_overlays_and_only_their_camera(
     )
     page.locator("#live-facts").get_by_text("frames/s").wait_for()
     page.get_by_role("heading", name="Recent events").wait_for()
+    assert not contrast_failures(page), contrast_failures(page)
     page.screenshot(path=str(wall.shots / "live-large-view.png"), full_page=True)
 
     # the camera outside the operator's assignment: not listed, not streamable, no still
@@ -290,6 +293,7 @@ def test_crowd_chart_shows_the_stored_series_and_the_heatmap(
         "() => ['heat-img', 'heat-still'].every(id => { const i = document.getElementById(id);"
         " return i && i.complete && i.naturalWidth > 0; })"
     )
+    assert not contrast_failures(page), contrast_failures(page)
     page.screenshot(path=str(wall.shots / "crowd-dashboard.png"), full_page=True)
     page.locator("#crowd-zone").select_option("near")
     page.locator("#crowd-chart, #crowd-area .msg").first.wait_for()
@@ -316,6 +320,7 @@ def test_supervisor_checks_photos_then_enrols(new_page: Callable[..., Any], wall
     page = sign_in(new_page(), wall, "sup-1")
     page.goto(wall.url + "/console/#/watchlists")
     page.locator("#watchlist-create").wait_for()
+    assert not contrast_failures(page), contrast_failures(page)
     page.screenshot(path=str(wall.shots / "watchlists.png"), full_page=True)
     page.get_by_label("Name", exact=True).fill("Missing person MP-20")
     page.get_by_label("Reason (recorded in the audit log)").fill(
@@ -334,6 +339,7 @@ def test_supervisor_checks_photos_then_enrols(new_page: Callable[..., Any], wall
     refusal.wait_for()
     assert "no face found" in refusal.inner_text()
     assert page.locator("#enrol-submit").is_disabled()
+    assert not contrast_failures(page), contrast_failures(page)
     page.screenshot(path=str(wall.shots / "enrol-refused.png"), full_page=True)
 
     page.set_input_files("#enrol-photos", str(good))
@@ -345,6 +351,7 @@ def test_supervisor_checks_photos_then_enrols(new_page: Callable[..., Any], wall
     row = page.locator("#wl-subject-table tbody tr")
     row.wait_for()
     assert "family photo, report MP-20" in row.inner_text()
+    assert not contrast_failures(page), contrast_failures(page)
     page.screenshot(path=str(wall.shots / "enrolled.png"), full_page=True)
 
     wl_id = page.url.rsplit("/", 1)[1]
@@ -378,6 +385,7 @@ def test_auditor_reads_the_oversight_report_and_names_in_the_audit_log(
     assert row.locator("td").inner_text(timeout=WAIT_MS) == str(created)
     assert page.get_by_role("button", name="Print or save as PDF").is_visible()
     assert page.locator("main img").count() == 0, "the oversight page shows an image"
+    assert not contrast_failures(page), contrast_failures(page)
     page.screenshot(path=str(wall.shots / "oversight.png"), full_page=True)
     page.emulate_media(media="print")
     assert page.locator("#nav").is_hidden()
@@ -402,6 +410,7 @@ def test_auditor_reads_the_oversight_report_and_names_in_the_audit_log(
     )
     assert wall.ids["op-street"] not in table.inner_text()  # names, not ids
     assert page.locator("main img").count() == 0
+    assert not contrast_failures(page), contrast_failures(page)
     page.screenshot(path=str(wall.shots / "audit-filtered.png"), full_page=True)
 
 
@@ -472,3 +481,14 @@ def test_a_wall_of_nine_tiles_loads_every_tile(
         stop.set()
         feeder.join(5)
         env.repo.db.dispose()
+
+
+def test_the_contrast_check_catches_low_contrast(new_page: Callable[..., Any]) -> None:
+    page = new_page()
+    page.set_content(
+        "<p style='color:#999;background:#fff'>faint</p>"
+        "<p style='color:#595959;background:#fff'>fine</p>"
+        "<div style='background:#0f1f33'><span style='color:#33475b'>dark on dark</span></div>"
+    )
+    found = contrast_failures(page)
+    assert len(found) == 2 and "faint" in found[0] and "dark on dark" in found[1], found
