@@ -66,6 +66,7 @@ EXEMPT = {
     AuditAction.LIVE_VIDEO_START: "watching a live tile stores nothing; a stream whose start "
     "cannot be recorded is not served (tests/integration/test_console_live.py)",
     AuditAction.LIVE_VIDEO_END: "the end of a live tile stores nothing; logged if unwritable",
+    AuditAction.LIVE_VIDEO_STILL: "a still frame served stores nothing; not served if unwritable",
     AuditAction.WATCHLIST_VIEW: "reading a watchlist's details changes no state",
     AuditAction.LIVE_CLOSE: "closing a live connection stores nothing; the socket closes even "
     "if the entry cannot be written (logged)",

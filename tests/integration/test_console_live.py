@@ -295,6 +295,8 @@ def test_crowd_chart_shows_the_stored_series_and_the_heatmap(
     )
     assert not contrast_failures(page), contrast_failures(page)
     page.screenshot(path=str(wall.shots / "crowd-dashboard.png"), full_page=True)
+    stills = [e for e in _entries(wall, "live_video.still") if e.actor == wall.ids["sup-1"]]
+    assert stills and all(dict(e.details)["overlays"] == "false" for e in stills)
     page.locator("#crowd-zone").select_option("near")
     page.locator("#crowd-chart, #crowd-area .msg").first.wait_for()
     page.get_by_label("Last 24 hours").check()

@@ -102,6 +102,7 @@ class AuditAction(StrEnum):
     LIVE_CLOSE = "live.close"  # ... and closed: why (client, revoked, scope changed, shutdown)
     LIVE_VIDEO_START = "live_video.start"  # a person started watching a camera's live tile
     LIVE_VIDEO_END = "live_video.end"  # ... and stopped: from, to, frames sent
+    LIVE_VIDEO_STILL = "live_video.still"  # one still frame of a camera (under a heatmap)
     WATCHLIST_VIEW = "watchlist.view"  # a person read a watchlist's subjects (console, API)
     WATCHLIST_EXPIRE = "watchlist.expire"  # a watchlist ended early by a person, with a reason
 

@@ -241,18 +241,21 @@ def still(
     p: Principal = access(*VIEWERS),
 ) -> Response:
     """The camera's latest analysed frame as one JPEG (``overlays=false``: the plain, masked
-    frame under a heatmap); audited like a stream of one frame."""
+    frame under a heatmap); audited as ``live_video.still``."""
     live = _require_live(request, camera_id)
     tile = live.tile(camera_id, overlays=overlays)
     if tile is None:
         raise NotFoundError(f"camera {camera_id!r} has no analysed frame yet")
-    at = datetime.now(UTC).isoformat()
     services(request).audit.append(
         p.actor.id,
-        AuditAction.LIVE_VIDEO_START,
+        AuditAction.LIVE_VIDEO_STILL,
         f"camera:{camera_id}",
         "still frame in the console",
-        [("from", at), ("to", at), ("frames", "1"), *p.attribution()],
+        [
+            ("at", datetime.now(UTC).isoformat()),
+            ("overlays", str(overlays).lower()),
+            *p.attribution(),
+        ],
     )
     headers: dict[str, Any] = {"Cache-Control": "no-store"}
     return Response(tile.jpeg, media_type="image/jpeg", headers=headers)
