@@ -46,6 +46,10 @@ def _error(r: object, status: int) -> str:
         "/audit/search?action=" + "a" * 201,
         "/audit/search?since=yesterday",
         "/reports/activity?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z",
+        "/video/wall?cameras=cam-1,,cam-2",
+        "/video/wall?cameras=" + ",".join(f"c{i}" for i in range(17)),
+        "/video/wall?cameras=../x",
+        "/video/wall",
     ],
 )
 def test_bad_queries_are_refused_with_the_envelope(env: Env, path: str) -> None:
@@ -70,8 +74,8 @@ def test_crowd_series_buckets_the_stored_samples(env: Env) -> None:
 def test_live_video_of_a_camera_this_process_does_not_run_is_404(env: Env) -> None:
     c = env.client(Role.OPERATOR)
     assert c.get("/api/v1/video/cameras").json() == []
-    for path in ("mjpeg", "still"):
-        assert _error(c.get(f"/api/v1/video/cameras/cam-1/{path}"), 404) == "not_found"
+    for path in ("cameras/cam-1/mjpeg", "cameras/cam-1/still", "wall?cameras=cam-1,cam-2"):
+        assert _error(c.get(f"/api/v1/video/{path}"), 404) == "not_found"
     assert not [e for e in env.repo.audit_entries() if e.action.startswith("live_video")]
 
 
