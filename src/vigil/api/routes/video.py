@@ -198,7 +198,12 @@ def _stream(
         finally:
             for camera_id in ids:
                 live.release(camera_id)
-                _ended(request, p, camera_id, started, sent[camera_id])
+            # The closing entries are database writes: on a worker thread, not on the event
+            # loop (which serves every other request), and not awaited (the task may be
+            # cancelled here, when the viewer went away).
+            asyncio.get_running_loop().run_in_executor(
+                None, _ended_all, request, p, ids, started, dict(sent)
+            )
 
     kind = "multipart/mixed" if wall else "multipart/x-mixed-replace"
     return StreamingResponse(
@@ -206,6 +211,13 @@ def _stream(
         media_type=f"{kind}; boundary={BOUNDARY}",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _ended_all(
+    request: Request, p: Principal, ids: list[str], started: datetime, sent: dict[str, int]
+) -> None:
+    for camera_id in ids:
+        _ended(request, p, camera_id, started, sent[camera_id])
 
 
 def _ended(request: Request, p: Principal, camera_id: str, started: datetime, sent: int) -> None:
