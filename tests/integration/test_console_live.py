@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -378,6 +379,11 @@ def test_supervisor_checks_photos_then_enrols(new_page: Callable[..., Any], wall
 def test_auditor_reads_the_oversight_report_and_names_in_the_audit_log(
     new_page: Callable[..., Any], wall: Wall
 ) -> None:
+    # the operator looks at a still of their camera (so this test needs no other test's trail)
+    api = httpx.Client(base_url=wall.url + "/api/v1")
+    login = {"username": "op-street", "password": PASSWORD, "mode": "token"}
+    api.headers["Authorization"] = "Bearer " + api.post("/auth/login", json=login).json()["token"]
+    _wait_for(lambda: api.get("/video/cameras/street/still").status_code == 200, "a still")
     page = sign_in(new_page(), wall, "aud-1")
     page.goto(wall.url + "/console/#/oversight")
     page.locator("#chart-alerts svg").wait_for()

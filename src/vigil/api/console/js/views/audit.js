@@ -104,16 +104,15 @@ export async function auditView(root, ctx) {
           h("td", { class: "num" }, e.seq),
           h("td", {}, time(e.at)),
           h("td", { class: "actor" }, e.actor === me.id ? `you (${e.actor_name})` : e.actor_name),
-          h("td", {}, e.action),
+          h("td", { class: "action" }, e.action),
           h("td", {}, e.target),
-          h("td", {}, e.reason),
-          h("td", { class: "details" }, e.details.map(([k, v]) => `${k}=${v}`).join("; ")),
+          h("td", {}, e.reason, e.details.length ? h("span", { class: "details" }, e.details.map(([k, v]) => `${k}=${v}`).join("; ")) : null),
         ),
       );
       fill(
         recent,
         rows.length
-          ? table("Entries, newest first", ["#", "When", "Who", "Action", "Target", "Reason", "Details"], rows, { class: "data", id: "audit-entries" })
+          ? table("Entries, newest first", ["#", "When", "Who", "Action", "Target", "Reason and details"], rows, { class: "data", id: "audit-entries" })
           : message("info", "No entry matches."),
         h(
           "nav",
