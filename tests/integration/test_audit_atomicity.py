@@ -74,6 +74,11 @@ EXEMPT = {
     AuditAction.ACCESS_REFUSED: "a refusal (403, or 404 out of camera scope) changes no state",
     AuditAction.LIVE_OPEN: "a live connection stores nothing; one whose opening cannot be "
     "recorded is refused (tests/unit/test_live_registry.py)",
+    AuditAction.LIVE_VIDEO_START: "watching a live tile stores nothing; a stream whose start "
+    "cannot be recorded is not served (tests/integration/test_console_live.py)",
+    AuditAction.LIVE_VIDEO_END: "the end of a live tile stores nothing; logged if unwritable",
+    AuditAction.LIVE_VIDEO_STILL: "a still frame served stores nothing; not served if unwritable",
+    AuditAction.WATCHLIST_VIEW: "reading a watchlist's details changes no state",
     AuditAction.LIVE_CLOSE: "closing a live connection stores nothing; the socket closes even "
     "if the entry cannot be written (logged)",
     AuditAction.RECORDING_VIEW: "a view stores nothing; the clip is served only after its entry "
@@ -282,6 +287,11 @@ SCENARIOS: dict[AuditAction, Scenario] = {
         sid := _enrol(c, wl),
         arm(),
         c.watchlists.remove_subject(INVESTIGATOR, wl, sid, "found safe"),
+    ),
+    AuditAction.WATCHLIST_EXPIRE: lambda c, arm: (
+        wl := _watchlist(c),
+        arm(),
+        c.watchlists.expire(INVESTIGATOR, wl, "the person was found"),
     ),
     AuditAction.DEPLOYMENT_REQUEST: lambda c, arm: (
         wl := seed_watchlist(c.w, unit(1)),

@@ -521,14 +521,14 @@ def test_keyboard_only_sign_in_and_navigation(
     # races with it (seen on a loaded machine), so wait for it.
     page.locator("h1:focus").wait_for()
     focused = []
-    for _ in range(20):  # Tab on from the page heading, round the page to the navigation
+    for _ in range(24):  # Tab on from the page heading, round the page to the navigation
         page.keyboard.press("Tab")
         focused.append(page.evaluate("document.activeElement.textContent.trim()"))
         if focused[-1] == "Cameras":
             break
     assert focused[-1] == "Cameras", focused
     # the skip link comes first in the page, before the navigation
-    assert focused[-3:] == ["Skip to content", "Alerts", "Cameras"], focused
+    assert focused[-4:] == ["Skip to content", "Alerts", "Live", "Cameras"], focused
     page.keyboard.press("Enter")
     page.locator("h1:focus", has_text="Cameras").wait_for()  # focus follows the page change
 

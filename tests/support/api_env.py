@@ -80,7 +80,9 @@ class FakeFacePipeline:
         lm = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], np.float32)
         obs = FaceObservation(frame, [10, 10, 90, 110], 0.9, lm, 0.8, emb)
         return SimpleNamespace(
-            observations=[obs], usable=np.ones(1, bool), qualities=[SimpleNamespace(score=0.8)]
+            observations=[obs],
+            usable=np.ones(1, bool),
+            qualities=[SimpleNamespace(score=0.8, pose=0.9, sharpness=0.7)],
         )
 
 

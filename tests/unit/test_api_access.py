@@ -87,6 +87,17 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/audit"): frozenset({U, D}),
     ("GET", "/api/v1/audit/verify"): frozenset({U, D}),
     ("GET", "/api/v1/reports/oversight"): frozenset({U, A}),
+    ("GET", "/api/v1/video/cameras"): frozenset({O, S, I}),
+    ("GET", "/api/v1/video/cameras/{camera_id}/mjpeg"): frozenset({O, S, I}),
+    ("GET", "/api/v1/video/wall"): frozenset({O, S, I}),
+    ("GET", "/api/v1/video/cameras/{camera_id}/still"): frozenset({O, S, I}),
+    ("GET", "/api/v1/cameras/{camera_id}/crowd/series"): ALL,
+    ("GET", "/api/v1/audit/search"): frozenset({U, D}),
+    ("GET", "/api/v1/audit/actors"): frozenset({U, D}),
+    ("GET", "/api/v1/reports/activity"): frozenset({U, D}),
+    ("POST", "/api/v1/watchlists/check-photo"): frozenset({S, I}),
+    ("GET", "/api/v1/watchlists/{watchlist_id}/details"): frozenset({S, I, A}),
+    ("POST", "/api/v1/watchlists/{watchlist_id}/expire"): frozenset({S, I}),
 }
 BIOMETRIC = {k for k in MATRIX if k[1].endswith(("/probe", "/enrolled", "/crop", "/clips"))}
 

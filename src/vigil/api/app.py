@@ -34,6 +34,12 @@ from vigil.api.routes.cameras import cameras
 from vigil.api.routes.case_lifecycle import case_steps
 from vigil.api.routes.cases import cases
 from vigil.api.routes.console import console
+from vigil.api.routes.console_data import (
+    audit_pages,
+    crowd_charts,
+    report_pages,
+    watchlist_tools,
+)
 from vigil.api.routes.deployments import deployments
 from vigil.api.routes.events import events
 from vigil.api.routes.plates import hotlists, plate_searches
@@ -41,6 +47,7 @@ from vigil.api.routes.recordings import recordings
 from vigil.api.routes.searches import searches
 from vigil.api.routes.sightings import sightings
 from vigil.api.routes.system import system as system_routes
+from vigil.api.routes.video import video
 from vigil.api.routes.watchlists import watchlists
 from vigil.config import VigilConfig
 from vigil.core.domain import Role
@@ -55,7 +62,8 @@ if TYPE_CHECKING:
 
 def _is_upload(path: str) -> bool:
     enrolment = path.startswith("/api/v1/watchlists/") and path.endswith("/subjects")
-    return enrolment or path == "/api/v1/searches/faces"
+    check = path == "/api/v1/watchlists/check-photo"
+    return enrolment or check or path == "/api/v1/searches/faces"
 
 
 def create_app(
@@ -158,6 +166,11 @@ def create_app(
         audit,
         reports,
         events,
+        video,
+        crowd_charts,
+        audit_pages,
+        report_pages,
+        watchlist_tools,
         console,
     ):
         # Mounted flat (not include_router, which newer FastAPI keeps as a nested lazy

@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from vigil.config.analytics import LineConfig, PeopleConfig, ZoneConfig
 from vigil.config.base import Strict
 from vigil.config.cluster import ClusterConfig
+from vigil.config.console import ConsoleConfig
 from vigil.config.governance import GovernanceConfig
 from vigil.config.notify import NotifyConfig
 from vigil.config.plates import PlatesConfig
@@ -780,6 +781,11 @@ class VigilConfig(Strict):
         default_factory=ClusterConfig,
         title="Cluster",
         description="Embedded (one process, the default) or cluster mode on Ray.",
+    )
+    console: ConsoleConfig = Field(
+        default_factory=ConsoleConfig,
+        title="Console",
+        description="Live video tiles of the web console: rate, size, quality, viewers.",
     )
     recording: RecordingConfig = Field(
         default_factory=RecordingConfig,

@@ -108,6 +108,11 @@ class AuditAction(StrEnum):
     RECORDING_RETENTION = "recording.retention"  # segments deleted by retention
     LIVE_OPEN = "live.open"  # a live connection (WebSocket events) opened: who, from where, what
     LIVE_CLOSE = "live.close"  # ... and closed: why (client, revoked, scope changed, shutdown)
+    LIVE_VIDEO_START = "live_video.start"  # a person started watching a camera's live tile
+    LIVE_VIDEO_END = "live_video.end"  # ... and stopped: from, to, frames sent
+    LIVE_VIDEO_STILL = "live_video.still"  # one still frame of a camera (under a heatmap)
+    WATCHLIST_VIEW = "watchlist.view"  # a person read a watchlist's subjects (console, API)
+    WATCHLIST_EXPIRE = "watchlist.expire"  # a watchlist ended early by a person, with a reason
 
 
 def _iso(ts: datetime) -> str:
@@ -469,6 +474,8 @@ class AuditLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._anchor_lock, _locked(path.with_name(path.name + ".lock")):
             current = self.anchor() or self._held
+            if current is not None and self._late(current, entry):
+                return  # an older entry's callback ran after a newer one's: nothing to move
             problem = self._continuity_problem(current, entry)
             if problem:
                 self.problem = problem
@@ -481,6 +488,22 @@ class AuditLog:
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
             self._held = Anchor(entry.seq, entry.entry_hash)
+
+    def _late(self, current: Anchor, entry: AuditEntry) -> bool:
+        """Whether ``entry`` is an older entry still in the chain below the anchor: commits on
+        several threads (the console's live streams open together) run their after-commit
+        callbacks in any order, so entry 4's may come after entry 6's. That is no cut tail:
+        both the anchored entry and this one are still stored as they were."""
+        if entry.seq > current.seq:
+            return False
+        anchored = self.store.audit_entry_at(current.seq)
+        this = self.store.audit_entry_at(entry.seq)
+        return (
+            anchored is not None
+            and anchored.entry_hash == current.entry_hash
+            and this is not None
+            and this.entry_hash == entry.entry_hash
+        )
 
     def _continuity_problem(self, current: Anchor | None, entry: AuditEntry) -> str:
         if current is None:

@@ -94,6 +94,30 @@ class Refusal:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class PhotoCheck:
+    """What the enrolment gate thinks of one photo, before anything is stored.
+
+    ``faces``: faces found; the rest describe the largest face (``None`` without one):
+    ``face_px`` its size (eye-to-mouth span the quality bar uses), ``pose``, ``sharpness`` and
+    ``quality`` the quality parts and score in [0, 1]. ``reason`` is the refusal enrolment would
+    give, ``None`` when the photo would be accepted.
+    """
+
+    faces: int
+    face_px: float | None
+    pose: float | None
+    sharpness: float | None
+    quality: float | None
+    min_quality: float
+    min_face_px: int
+    reason: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
 class EnrolmentRefusedError(ValidationError):
     """No photo of the request could be enrolled; ``refusals`` says why for each."""
 
@@ -323,6 +347,70 @@ class WatchlistService:
                 [("subject", subject_id), ("version", version)],
             )
             self.repo.db.after_commit(lambda: self._delete_media(orphans))
+
+    def expire(self, actor: Actor, watchlist_id: str, reason: str) -> str:
+        """End a watchlist now (its expiry moves to now; the version changes, so a deployment
+        pinned to the old version stops using it); returns the new version hash.
+
+        Raises:
+            NotFoundError: no such watchlist.
+            PolicyViolationError: it has already expired.
+        """
+        actor.require(*MANAGER_ROLES, action="expiring a watchlist")
+        if not reason.strip():
+            raise ValidationError("expiring a watchlist needs a reason")
+        from vigil.storage.console import ConsoleStore
+
+        now = self.clock()
+        with self.repo.db.transaction():
+            wl = self.repo.get_watchlist(watchlist_id)
+            if wl.expires_at is not None and wl.expires_at <= now:
+                raise PolicyViolationError(f"watchlist {watchlist_id} has already expired")
+            ConsoleStore(self.repo.db).set_watchlist_expiry(watchlist_id, now)
+            version = self._bump_version(watchlist_id)
+            self.audit.append(
+                actor.id,
+                AuditAction.WATCHLIST_EXPIRE,
+                f"watchlist:{watchlist_id}",
+                reason,
+                [("expired_at", now.isoformat()), ("version", version)],
+            )
+        return version
+
+    def check_photo(self, data: bytes) -> PhotoCheck:
+        """Run one photo through the enrolment gate (same decoder, detector, quality bar and
+        refusal reasons as :meth:`enrol`) and say what it would decide. Stores and audits
+        nothing; the photo and its embedding are dropped on return."""
+        pipe = self.pipeline
+        bars = (pipe.min_quality, pipe.min_face_px)
+        try:
+            image = decode_image(data, name="photo")
+        except (InputError, ValidationError) as exc:
+            return PhotoCheck(
+                0, None, None, None, None, *bars, reason=f"unreadable image: {exc.message}"
+            )
+        h, w = image.shape[:2]
+        found = pipe.analyse(image, FrameRef("enrolment-check", self.clock(), 0, w, h))
+        n = len(found.observations)
+        if n == 0:
+            return PhotoCheck(0, None, None, None, None, *bars, reason="no face found")
+        sizes = [face_size_px(o.landmarks) for o in found.observations]
+        i = int(np.argmax(sizes))
+        q, obs = found.qualities[i], found.observations[i]
+        reason = None
+        if n > 1:
+            reason = f"{n} faces found; a photo must show one person"
+        elif not found.usable[0] or obs.embedding is None:
+            reason = self._why_unusable(q.score, obs)
+        return PhotoCheck(
+            n,
+            round(sizes[i], 1),
+            round(q.pose, 3),
+            round(q.sharpness, 3),
+            round(q.score, 3),
+            *bars,
+            reason=reason,
+        )
 
     def _delete_media(self, keys: Sequence[str]) -> None:
         for key in keys:

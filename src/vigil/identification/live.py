@@ -143,6 +143,9 @@ class FaceIdentifier:
         self.scanned: Counter[str] = Counter()
         self.alerted: Counter[str] = Counter()
         self.tracks_closed = 0
+        #: The latest frame's index and face boxes (boxes only, never crops or embeddings):
+        #: drawn as plain boxes on the console's live tile. Replaced every frame.
+        self.last_boxes: tuple[int, npt.NDArray[np.float32]] = (-1, np.zeros((0, 4), np.float32))
 
     def process(
         self,
@@ -158,6 +161,8 @@ class FaceIdentifier:
         """
         embed = auth.embeds(self.camera_id, self.clock())
         found = self.pipeline.analyse(image, frame, embed=embed)
+        boxes = [np.asarray(o.xyxy, np.float32) for o in found.observations]
+        self.last_boxes = (frame.index, np.array(boxes, np.float32).reshape(-1, 4))
         closed = self.tracker.update(found.observations, found.crops)
         if people is not None and people.frame == frame:
             link_face_tracks(self.tracker.open.values(), people)

@@ -29,6 +29,7 @@ from vigil.perception.faces.pipeline import FaceAnalysis, FacePipeline
 from vigil.sources.frames import DecodedFrame
 from vigil.sources.worker import CameraWorker
 from vigil.system.identification import CameraIdentification
+from vigil.system.live_video import LiveVideo
 from vigil.system.people import PeopleStage
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class AnalysisPool:
     hooks: list[FaceHook] = field(default_factory=list)
     identifiers: dict[str, CameraIdentification] = field(default_factory=dict)
     people: dict[str, PeopleStage] = field(default_factory=dict)
+    #: Receives every analysed frame with its results for the console's live tiles (optional).
+    live: LiveVideo | None = None
     stats: dict[str, CameraStats] = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
     _threads: list[threading.Thread] = field(init=False, default_factory=list)
@@ -139,10 +142,39 @@ class AnalysisPool:
         """Run the stages on one frame; failures are contained, counted and logged. Records
         the frame's latency from decoding to here (queueing included)."""
         try:
-            return self._analyse(camera_id, frame)
+            analysis = self._analyse(camera_id, frame)
+            if self.live is not None:
+                self._show(camera_id, frame, analysis)
+            return analysis
         finally:
             ms = (time.monotonic() - frame.decoded_at) * 1000
             self.stats[camera_id].latencies_ms.append(ms)
+
+    def _show(self, camera_id: str, frame: DecodedFrame, faces: FaceAnalysis | None) -> None:
+        """Hand the frame and this frame's results to the live tiles (a reference, no copy);
+        a failure here is contained like a stage's."""
+        assert self.live is not None
+        try:
+            stage = self.people.get(camera_id)
+            result = None if stage is None else stage.last
+            current = result is not None and result.frame.index == frame.ref.index
+            plates = stage.plates.last_reads if stage is not None and stage.plates else []
+            boxes = None if faces is None else faces.detections.xyxy
+            identifier = self.identifiers.get(camera_id)
+            if boxes is None and identifier is not None:  # a camera inside a deployment
+                index, found = identifier.last_face_boxes
+                boxes = found if index == frame.ref.index else None
+            self.live.observe(
+                camera_id,
+                frame.image,
+                frame.ref,
+                objects=result.tracked.detections if current and result else None,
+                faces=boxes,
+                plates=[(r.xyxy, r.text) for r in plates] if current else [],
+            )
+        except Exception as exc:
+            self.stats[camera_id].failed(exc)
+            log.exception("live tile update failed on camera %s", camera_id)
 
     def _analyse(self, camera_id: str, frame: DecodedFrame) -> FaceAnalysis | None:
         stats = self.stats[camera_id]

@@ -26,6 +26,7 @@ from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
 from vigil.system.analysis import AnalysisPool, FaceHook
 from vigil.system.identification import CameraIdentification
+from vigil.system.live_video import LiveVideo, geometry_of
 from vigil.system.outbox import Outbox
 from vigil.system.people import CrowdSink, PeopleStage, zone_analytics
 from vigil.system.plates import PlateSink, PlateStage, profile_from_config
@@ -109,6 +110,9 @@ class EmbeddedSystem:
             hooks=list(hooks or []),
             identifiers=identifiers,
         )
+        # The console's live tiles: the latest analysed frame per camera, encoded on demand.
+        self.live = LiveVideo({c.id: geometry_of(c) for c in cameras}, config.console)
+        self.analysis.live = self.live
         # `plates` cameras run the people stage too: plates are read on its vehicle tracks.
         tracked = PEOPLE_ANALYTICS | {"plates"}
         people_cams = [c for c in cameras if tracked & set(c.analytics)]

@@ -173,6 +173,11 @@ class CameraIdentification:
             self.flush_stats()
         return alerts
 
+    @property
+    def last_face_boxes(self) -> tuple[int, npt.NDArray[np.float32]]:
+        """The latest frame's index and its face boxes (plain boxes, for the live tile)."""
+        return self.identifier.last_boxes
+
     def finish(self) -> list[FaceAlert]:
         """Close every open track (end of stream) and write the scan counts."""
         auth = self.authority.for_camera(self.camera_id)

@@ -104,6 +104,8 @@ class PlateStage:
         self.frame_reads = 0
         self.fused_reads = 0
         self._epoch = ""  # the stream epoch of the latest frame (see vigil.core.keys)
+        #: This frame's plate reads (box and text) for the live tiles; replaced every frame.
+        self.last_reads: list[FrameRead] = []
 
     def process(
         self, image: npt.NDArray[np.uint8], frame: FrameRef, out: TrackerOutput
@@ -111,6 +113,7 @@ class PlateStage:
         """Read plates of this frame's vehicle tracks (or of the whole frame on a dedicated
         plate camera); returns fused reads of the passes that ended."""
         self._epoch = frame.epoch
+        self.last_reads = []
         if self.passes is not None:
             return self._whole_frame(image, frame.captured_at)
         dets = out.detections
@@ -123,6 +126,7 @@ class PlateStage:
                     continue
                 self.frame_reads += 1
                 read = FrameRead(best.text, best.confidence, frame.captured_at, best.xyxy)
+                self.last_reads.append(read)
                 evicted = self.fuser.observe(int(dets.tracker_id[i]), read)
                 if evicted is not None:
                     self._emit(evicted)
@@ -136,7 +140,9 @@ class PlateStage:
         ]
         for cand in reads[: self.config.max_vehicles_per_frame]:
             self.frame_reads += 1
-            ended += self.passes.observe(FrameRead(cand.text, cand.confidence, at, cand.xyxy))
+            read = FrameRead(cand.text, cand.confidence, at, cand.xyxy)
+            self.last_reads.append(read)
+            ended += self.passes.observe(read)
         return [self._emit(fused) for fused in ended]
 
     def finish(self, events: Sequence[TrackEvent]) -> list[PlateRead]:

@@ -1,7 +1,8 @@
 // The console shell: session, navigation by URL fragment, and the live stream.
 //
 // Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/plates, #/cases,
-// #/cases/<id>, #/audit, #/playback/<camera>[/<time>]. Each
+// #/cases/<id>, #/audit, #/playback/<camera>[/<time>], #/live, #/live/<camera>, #/crowd,
+// #/watchlists, #/watchlists/<id>, #/oversight. Each
 // view is a function `(root, ctx, params)` that fills `root` (a fresh element, so a slow view
 // that finishes after the user moved on writes into a detached node, never over the new page)
 // and may return a clean-up function (unsubscribe, stop timers, release image URLs).
@@ -18,6 +19,10 @@ import { deploymentsView } from "./views/deployments.js";
 import { loginView } from "./views/login.js";
 import { platesView } from "./views/plates.js";
 import { playbackView } from "./views/playback.js";
+import { crowdView } from "./views/crowd.js";
+import { liveCameraView, liveView } from "./views/live.js";
+import { oversightView } from "./views/oversight.js";
+import { watchlistDetailView, watchlistsView } from "./views/watchlists.js";
 
 const VIEWS = {
   alerts: alertsView,
@@ -29,7 +34,18 @@ const VIEWS = {
   playback: playbackView,
   cases: casesView,
   case: caseDetailView,
+  live: liveView,
+  "live-camera": liveCameraView,
+  crowd: crowdView,
+  watchlists: watchlistsView,
+  watchlist: watchlistDetailView,
+  oversight: oversightView,
 };
+
+// Pages with a record in the path (#/live/<camera>, #/watchlists/<id>): the page's name and
+// the nav entry it belongs to.
+const DETAIL_ROUTES = { live: "live-camera", watchlists: "watchlist" };
+const NAV_OF = { "live-camera": "live", watchlist: "watchlists", case: "cases" };
 
 const state = { user: null, live: null, cleanup: null, notice: null };
 const main = document.getElementById("main");
@@ -39,6 +55,7 @@ function parse(hash) {
   if (parts[0] === "alerts" && parts[1]) return { name: "alert", params: { id: parts[1] } };
   if (parts[0] === "playback") return { name: "playback", params: { camera: parts[1], at: parts[2] } };
   if (parts[0] === "cases" && parts[1]) return { name: "case", params: { id: parts[1] } };
+  if (DETAIL_ROUTES[parts[0]] && parts[1]) return { name: DETAIL_ROUTES[parts[0]], params: { id: parts[1] } };
   return { name: parts[0] || "", params: {} };
 }
 
@@ -64,9 +81,7 @@ function setLiveState(text) {
 function renderNav(current) {
   const links = NAV.filter((item) => can(state.user, item.capability)).map((item) => {
     const active =
-      current === item.route ||
-      (current === "alert" && item.route === "alerts") ||
-      (current === "case" && item.route === "cases");
+      current === item.route || (current === "alert" && item.route === "alerts") || NAV_OF[current] === item.route;
     return h(
       "li",
       {},

@@ -24,6 +24,11 @@ export const CAPABILITIES = {
   "recordings:play": [O, S, I],
   "cases:read": [S, I, U],
   "cases:work": [S, I],
+  "video:view": [O, S, I],
+  "crowd:read": EVERYONE,
+  "watchlists:read": [S, I, A],
+  "watchlists:manage": [S, I],
+  "reports:read": [U, A],
 };
 
 export const ROLE_NAMES = {
@@ -44,12 +49,16 @@ export function can(user, capability) {
 /** The main navigation, in order; an entry shows only to roles that may use it. */
 export const NAV = [
   { route: "alerts", label: "Alerts", capability: "alerts:read" },
+  { route: "live", label: "Live", capability: "video:view" },
   { route: "cameras", label: "Cameras", capability: "cameras:read" },
   { route: "playback", label: "Playback", capability: "recordings:play" },
   { route: "deployments", label: "Deployments", capability: "deployments:read" },
   { route: "plates", label: "Plates", capability: "plates:hotlists" },
   { route: "cases", label: "Cases", capability: "cases:read" },
+  { route: "crowd", label: "Crowds", capability: "crowd:read" },
+  { route: "watchlists", label: "Watchlists", capability: "watchlists:read" },
   { route: "audit", label: "Audit", capability: "audit:read" },
+  { route: "oversight", label: "Oversight", capability: "reports:read" },
 ];
 
 /** The first page a user lands on after signing in: the one their role works in most. */

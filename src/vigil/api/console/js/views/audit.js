@@ -1,8 +1,9 @@
 // The audit chain for auditors: the result of verifying every link now, and the latest entries
-// (references and reasons only; the chain holds no biometric data).
+// (references and reasons only; the chain holds no biometric data), filtered by who, what,
+// which record and when, with people's names, a page at a time.
 
 import * as api from "../api.js";
-import { apiError, fill, h, message, shortId, table, time } from "../dom.js";
+import { apiError, fill, h, message, table, time } from "../dom.js";
 
 const RECENT = 50;
 
@@ -27,7 +28,7 @@ export async function auditView(root, ctx) {
       result,
       again,
     ),
-    h("section", { "aria-labelledby": "recent-h" }, h("h2", { id: "recent-h" }, "Latest entries"), recent),
+    h("section", { "aria-labelledby": "recent-h" }, h("h2", { id: "recent-h" }, "Entries"), recent),
   );
 
   async function verify() {
@@ -48,7 +49,7 @@ export async function auditView(root, ctx) {
           chain.description,
         ),
       );
-      await loadRecent(chain.entries);
+      await loadRecent();
     } catch (err) {
       fill(result, apiError(err, "Verification could not run"));
     } finally {
@@ -56,33 +57,82 @@ export async function auditView(root, ctx) {
     }
   }
 
-  async function loadRecent(count) {
+  // The entries, newest first, filtered by actor, action, target and time, a page at a time
+  // (keyset paging: "older than the last one shown"), with each actor's name.
+  const actorSel = h("select", { id: "f-actor" }, h("option", { value: "" }, "Anyone"));
+  const actionIn = h("input", { id: "f-action", placeholder: "e.g. alert. or watchlist.enrol", maxlength: 200 });
+  const targetIn = h("input", { id: "f-target", placeholder: "e.g. camera:cam-1", maxlength: 200 });
+  const sinceIn = h("input", { id: "f-since", type: "datetime-local" });
+  const untilIn = h("input", { id: "f-until", type: "datetime-local" });
+  const filters = h(
+    "form",
+    { class: "row-form filters", id: "audit-filters" },
+    h("label", { for: "f-actor" }, "Who"), actorSel,
+    h("label", { for: "f-action" }, "Action starts with"), actionIn,
+    h("label", { for: "f-target" }, "Target starts with"), targetIn,
+    h("label", { for: "f-since" }, "From"), sinceIn,
+    h("label", { for: "f-until" }, "Before"), untilIn,
+    h("button", { type: "submit" }, "Filter"),
+  );
+  recent.before(filters);
+  try {
+    for (const a of await api.get("/audit/actors")) {
+      actorSel.append(h("option", { value: a.id }, a.display_name ? `${a.username} (${a.display_name})` : a.username));
+    }
+    actorSel.append(h("option", { value: "system" }, "system"));
+  } catch (err) {
+    filters.append(apiError(err, "Names could not be loaded"));
+  }
+  let cursors = [null]; // before_seq of each page shown so far
+  let pageNo = 0;
+
+  async function loadRecent() {
+    const q = new URLSearchParams({ limit: String(RECENT) });
+    if (actorSel.value) q.set("actor", actorSel.value);
+    if (actionIn.value.trim()) q.set("action", actionIn.value.trim());
+    if (targetIn.value.trim()) q.set("target", targetIn.value.trim());
+    if (sinceIn.value) q.set("since", new Date(sinceIn.value).toISOString());
+    if (untilIn.value) q.set("until", new Date(untilIn.value).toISOString());
+    if (cursors[pageNo]) q.set("before_seq", String(cursors[pageNo]));
     try {
-      const entries = await api.get(`/audit?from_seq=${Math.max(0, count - RECENT)}&limit=${RECENT}`);
-      const rows = entries
-        .reverse()
-        .map((e) =>
-          h(
-            "tr",
-            {},
-            h("td", { class: "num" }, e.seq),
-            h("td", {}, time(e.at)),
-            h("td", {}, e.actor === "system" ? "system" : shortId(e.actor, me)),
-            h("td", {}, e.action),
-            h("td", {}, e.target),
-            h("td", {}, e.reason),
-          ),
-        );
+      const page = await api.get(`/audit/search?${q}`);
+      cursors[pageNo + 1] = page.next_before_seq;
+      const rows = page.items.map((e) =>
+        h(
+          "tr",
+          {},
+          h("td", { class: "num" }, e.seq),
+          h("td", {}, time(e.at)),
+          h("td", { class: "actor" }, e.actor === me.id ? `you (${e.actor_name})` : e.actor_name),
+          h("td", { class: "action" }, e.action),
+          h("td", {}, e.target),
+          h("td", {}, e.reason, e.details.length ? h("span", { class: "details" }, e.details.map(([k, v]) => `${k}=${v}`).join("; ")) : null),
+        ),
+      );
       fill(
         recent,
         rows.length
-          ? table("Latest entries, newest first", ["#", "When", "Who", "Action", "Target", "Reason"], rows, { class: "data", id: "audit-entries" })
-          : message("info", "The chain is empty."),
+          ? table("Entries, newest first", ["#", "When", "Who", "Action", "Target", "Reason and details"], rows, { class: "data", id: "audit-entries" })
+          : message("info", "No entry matches."),
+        h(
+          "nav",
+          { class: "pager", "aria-label": "Audit pages" },
+          h("button", { type: "button", disabled: pageNo === 0, onclick: () => { pageNo -= 1; loadRecent(); } }, "Newer entries"),
+          ` Page ${pageNo + 1} `,
+          h("button", { type: "button", id: "audit-older", disabled: !page.next_before_seq, onclick: () => { pageNo += 1; loadRecent(); } }, "Older entries"),
+        ),
       );
     } catch (err) {
       fill(recent, apiError(err, "Entries could not be loaded"));
     }
   }
+
+  filters.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    cursors = [null];
+    pageNo = 0;
+    loadRecent();
+  });
 
   again.addEventListener("click", verify);
   await verify();
