@@ -20,6 +20,7 @@ from vigil.config.base import Strict
 from vigil.config.cluster import ClusterConfig
 from vigil.config.governance import GovernanceConfig
 from vigil.config.notify import NotifyConfig
+from vigil.config.performance import FaceCascadeConfig, RuntimeConfig
 from vigil.config.plates import PlatesConfig
 from vigil.config.tamper import TamperConfig
 
@@ -250,6 +251,11 @@ class FacesConfig(Strict):
         default_factory=IdentificationConfig,
         title="Identification",
         description="Open-set decision threshold and its calibration.",
+    )
+    cascade: FaceCascadeConfig = Field(
+        default_factory=FaceCascadeConfig,
+        title="Cascade",
+        description="Cheap fusion member first, the full fusion only where it could matter.",
     )
 
 
@@ -755,6 +761,11 @@ class VigilConfig(Strict):
         default_factory=ClusterConfig,
         title="Cluster",
         description="Embedded (one process, the default) or cluster mode on Ray.",
+    )
+    runtime: RuntimeConfig = Field(
+        default_factory=RuntimeConfig,
+        title="Runtime",
+        description="Device (CPU or CUDA) and cross-camera batching of model calls.",
     )
 
     @model_validator(mode="after")

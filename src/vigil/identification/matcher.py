@@ -27,6 +27,7 @@ from vigil.errors import PolicyViolationError
 from vigil.identification.authority import ActiveDeployment
 from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.gallery import Candidate, Gallery, GalleryEntry
+from vigil.perception.faces.cascade import CascadeEmbedder
 from vigil.storage import Repository
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class WatchlistMatcher:
         self.gallery = gallery
         self.false_alerts = false_alerts
         self.threshold = threshold
+        self._cheap: npt.NDArray[np.float32] | None = None  # the cascade's gallery side, lazily
 
     @classmethod
     def for_deployment(
@@ -122,3 +124,20 @@ class WatchlistMatcher:
             rank2_margin=result.rank2_margin,
             gallery_size=len(self.gallery),
         )
+
+    def cheap_best(
+        self, probe: npt.ArrayLike, cascade: CascadeEmbedder, camera_id: str, at: datetime
+    ) -> float:
+        """The cascade's first step: the best score of a cheap-member probe against the cheap
+        member's part of this gallery (-1 for an empty gallery).
+
+        Raises:
+            PolicyViolationError: the deployment does not authorise matching here and now.
+        """
+        self.deployment.ensure(camera_id, at)
+        if self._cheap is None:
+            self._cheap = cascade.cheap_part(self.gallery.vectors())
+        if not len(self._cheap):
+            return -1.0
+        q = np.asarray(probe, np.float32).reshape(-1)
+        return float((self._cheap @ q).max())
