@@ -75,6 +75,14 @@ class BatchingConfig(Strict):
         description="Longest the oldest request waits for a batch to fill: the added latency "
         "traded for larger batches (0: serve whatever is queued at once).",
     )
+    analysis_threads: int = Field(
+        4,
+        ge=1,
+        le=64,
+        title="Analysis threads",
+        description="Analysis threads when batching is on: each serves one camera frame at a "
+        "time and waits for its batch, so batches fill only with several threads.",
+    )
     capacity: int = Field(
         256,
         ge=1,
