@@ -68,6 +68,7 @@ from vigil.storage.leases import HOUSEKEEPING_LOCK_KEY, LeaderLock
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
 from vigil.system.decisions import CrowdRecord, DecisionSink, DecisionWriter, PlateRecord
+from vigil.system.device import apply_runtime
 from vigil.system.embedded import CameraModels, EmbeddedSystem, StageSinks
 from vigil.system.governance import (
     archive_for,
@@ -130,6 +131,7 @@ def assemble(
     database): the head keeps the one index, so the purge that removes a lapsed template from
     it leaves no copy in another process's files; face archive searches go to the head.
     """
+    apply_runtime(config.runtime)  # device and decoder, before any model or stream is opened
     # 1. storage
     repo = Repository(open_database_from_config(config))
     sync_cameras(repo, config, utc_now(), keep_enabled=not head)
