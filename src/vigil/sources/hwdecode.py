@@ -3,7 +3,7 @@
 With ``runtime.device: cuda`` and ``runtime.hw_decode`` on, :func:`configure` checks once per
 process that the three things CUDA decoding needs are there: a PyAV with hwaccel support, an
 FFmpeg inside it built with the CUDA device type, and the NVIDIA driver (``libcuda.so.1``). When
-all are, :func:`hwaccel` gives the ``HWAccel`` that :class:`~vigil.sources.av_source.AvSource`
+all are, :func:`hwaccel` gives the ``HWAccel`` that :class:`~vigil.sources.av_source.AVSource`
 opens its streams with (``allow_software_fallback``: a codec the GPU cannot decode still decodes
 on the CPU); when one is missing, decoding stays on the CPU and the reason is logged once.
 
