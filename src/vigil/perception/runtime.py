@@ -35,6 +35,7 @@ CPU = "CPUExecutionProvider"
 class _Choice:
     device: Device = "cpu"
     fp16: bool = False
+    tensorrt: bool = True
 
 
 _CHOICE = _Choice()
@@ -49,9 +50,12 @@ def _once(message: str, *args: object) -> None:
         log.warning("%s", text)
 
 
-def configure(device: Device = "cpu", fp16: bool = False) -> None:
-    """Choose the device (and FP16) for every session opened from now on in this process."""
-    _CHOICE.device, _CHOICE.fp16 = device, fp16
+def configure(device: Device = "cpu", fp16: bool = False, *, tensorrt: bool = True) -> None:
+    """Choose the device (and FP16) for every session opened from now on in this process.
+
+    ``tensorrt=False`` skips TensorRT even where it is installed (its engines are built per input
+    shape on first use, minutes each: a short benchmark may not afford that)."""
+    _CHOICE.device, _CHOICE.fp16, _CHOICE.tensorrt = device, fp16, tensorrt
     log.info("model runtime: device %s%s", device, ", fp16" if fp16 else "")
 
 
@@ -75,6 +79,8 @@ def providers_for(gpu: bool) -> list[str]:
     import onnxruntime as ort
 
     available = set(ort.get_available_providers())
+    if not _CHOICE.tensorrt:
+        available.discard("TensorrtExecutionProvider")
     first = [p for p in GPU_PROVIDERS if gpu and p in available]
     return [*first, CPU]
 
@@ -129,6 +135,19 @@ def fp16_copy(path: Path) -> Path:
     return target
 
 
+def device_providers() -> list[str]:
+    """Providers for a new session on the configured device (CPU fallback logged once)."""
+    import onnxruntime as ort
+
+    if current_device() != "cuda":
+        return [CPU]
+    reason = gpu_fallback_reason(ort.get_available_providers())
+    if reason is not None:
+        _once(reason)
+        return [CPU]
+    return providers_for(True)
+
+
 def onnx_session(name: str, model_dir: Path | None = None, threads: int | None = None) -> Any:
     """Open an ONNX Runtime session for the installed model ``name`` on the configured device."""
     import onnxruntime as ort
@@ -139,16 +158,9 @@ def onnx_session(name: str, model_dir: Path | None = None, threads: int | None =
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    providers = [CPU]
-    if current_device() == "cuda":
-        available = ort.get_available_providers()
-        reason = gpu_fallback_reason(available)
-        if reason is not None:
-            _once(reason)
-        else:
-            providers = providers_for(True)
-            if _CHOICE.fp16:
-                path = fp16_copy(path)
+    providers = device_providers()
+    if providers[0] != CPU and _CHOICE.fp16:
+        path = fp16_copy(path)
     try:
         session = ort.InferenceSession(
             str(path),
