@@ -140,7 +140,7 @@ class FaceIdentifier:
         self.pipeline = pipeline
         self.tracker = tracker or FaceTracker(camera_id)
         self.clock = clock
-        self.band = band if pipeline.cascade is not None else None
+        self.band = band if getattr(pipeline, "cascade", None) is not None else None
         self.scanned: Counter[str] = Counter()
         self.alerted: Counter[str] = Counter()
         self.tracks_closed = 0
@@ -160,7 +160,10 @@ class FaceIdentifier:
         face tracks seen in it are linked to person tracks (one family of track ids).
         """
         embed = auth.embeds(self.camera_id, self.clock())
-        found = self.pipeline.analyse(image, frame, embed=embed, cheap=self.band is not None)
+        if self.band is not None:  # the cascade: the cheap member's templates per frame
+            found = self.pipeline.analyse(image, frame, embed=embed, cheap=True)
+        else:
+            found = self.pipeline.analyse(image, frame, embed=embed)
         closed = self.tracker.update(found.observations, found.crops)
         if people is not None and people.frame == frame:
             link_face_tracks(self.tracker.open.values(), people)
@@ -260,7 +263,7 @@ class _Probe:
         self.counted = False
 
     def fused(self) -> npt.NDArray[np.float32]:
-        cascade = self.owner.pipeline.cascade
+        cascade = getattr(self.owner.pipeline, "cascade", None)
         if self.owner.band is None or cascade is None:
             return self.embedding  # no cascade: the embedding is the fused template already
         if self._fused is None:
@@ -272,7 +275,7 @@ class _Probe:
         self, matcher: WatchlistMatcher, now: datetime
     ) -> npt.NDArray[np.float32] | None:
         """The fused template to match, or ``None`` when the cheap score is below the band."""
-        band, cascade = self.owner.band, self.owner.pipeline.cascade
+        band, cascade = self.owner.band, getattr(self.owner.pipeline, "cascade", None)
         if band is None or cascade is None:
             return self.embedding
         if not self.counted:
