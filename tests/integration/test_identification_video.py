@@ -42,6 +42,7 @@ from vigil.governance.watchlists import (
 from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.gallery import Gallery
 from vigil.identification.live import FaceIdentifier
+from vigil.identification.matcher import WatchlistMatcher
 from vigil.perception.faces.cascade import CascadeBand
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.perception.image import load_image
@@ -303,6 +304,25 @@ def test_the_cascade_archives_fused_templates(
     assert alerts == [] and live.identifier.cascade_fused >= 1
     archived = biometric_scan(w)["sighting_embeddings"]
     assert archived >= 1 and len(w.archive) == archived
+
+
+def test_the_cascade_compares_nothing_outside_the_deployment(
+    w: World, watchlists: WatchlistService, scene: Scene
+) -> None:
+    """The cheap comparison is a comparison: the matcher re-checks its handle first."""
+    wl = enrol_three(w, watchlists, scene.people)
+    dep = request(w, wl, hours=1)
+    w.deployments.approve(OFFICER, dep, "ok")
+    (handle,) = w.deployments.activate("cam-1")
+    matcher = WatchlistMatcher.for_deployment(handle, w.repo, scene.calibration, THRESHOLD)
+    cascade = scene.pipeline.cascade
+    assert cascade is not None
+    probe = cascade.cheap_part(w.repo.templates_for_watchlist(wl)[0].vector)[0]
+    assert matcher.cheap_best(probe, cascade, "cam-1", w.clock()) == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(PolicyViolationError, match="does not cover"):
+        matcher.cheap_best(probe, cascade, "cam-2", w.clock())
+    with pytest.raises(PolicyViolationError, match="not active"):
+        matcher.cheap_best(probe, cascade, "cam-1", w.clock() + timedelta(hours=2))
 
 
 def test_no_deployment_no_comparison(
