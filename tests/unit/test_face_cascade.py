@@ -120,3 +120,39 @@ def test_a_cascade_needs_a_fusion_holding_its_cheap_member() -> None:
     assert make_cascade(fusion, "sface") is not None
     with pytest.raises(ModelError):
         CascadeEmbedder(FusionEmbedder(members[1:]), "sface")
+
+
+def _eval_fails(capsys: pytest.CaptureFixture[str], tmp_path: Path, cal: str, *extra: str) -> str:
+    from vigil.cli.main import main
+
+    (tmp_path / "cal.json").write_text(cal)
+    config = tmp_path / "vigil.yaml"
+    config.write_text(f"faces:\n  identification:\n    calibration_file: {tmp_path / 'cal.json'}\n")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "eval",
+                "identification",
+                "--lfw-dir",
+                str(tmp_path / "no-lfw-needed"),
+                "--config",
+                str(config),
+                "--cascade",
+                *extra,
+            ]
+        )
+    captured = capsys.readouterr()
+    assert exc.value.code == 2, captured
+    return " ".join((captured.err + captured.out).split())  # rich wraps long lines
+
+
+def test_eval_cascade_refuses_a_calibration_without_a_usable_band(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Checked before any face is embedded: bad input costs nothing and says why."""
+    assert "has no cascade band" in _eval_fails(capsys, tmp_path, json.dumps({"threshold": 0.5}))
+    band = CascadeBand(np.array([0.4, 0.5]), np.array([0.2, 0.25]), "sface", 42)
+    good = json.dumps({"threshold": 0.5, "cascade": band.to_json()})
+    assert "is not in" in _eval_fails(capsys, tmp_path, good, "--model", "fr_feature")
+    assert "unusable" in _eval_fails(capsys, tmp_path, "{broken")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,9 @@ from vigil.config import load_config
 from vigil.config.settings import FacesConfig
 from vigil.eval import faces as runner
 from vigil.eval import protocols
+
+if TYPE_CHECKING:
+    from vigil.perception.faces.cascade import CascadeBand
 
 app = typer.Typer(
     help="Measure accuracy on real data (faces now; crowd, tracking and plates as they land).",
@@ -167,10 +170,12 @@ def identification(
 ) -> None:
     """Open-set 1:N (NIST FRTE-like): FNIR at FPIR, rates at the shipped threshold, DET."""
     faces_cfg = _faces_config(config)
+    choice = _choice(config, model, flip)
+    band = _band_or_exit(faces_cfg, choice) if cascade else None  # before minutes of embedding
     templates = _templates(lfw_dir, config, model, flip)
-    if cascade:
+    if band is not None:
         at = faces_cfg.identification.threshold if cascade_threshold is None else cascade_threshold
-        _use_cascade(templates, faces_cfg, _choice(config, model, flip), config, at)
+        _use_cascade(templates, faces_cfg, choice, config, band, at)
     req = runner.IdentificationRequest(
         watchlist_size=watchlist_size,
         watchlist_names=protocols.read_watchlist_names(watchlist_names)
@@ -197,15 +202,8 @@ def identification(
     )
 
 
-def _use_cascade(
-    templates: runner.Templates,
-    faces_cfg: FacesConfig,
-    choice: runner.ModelChoice,
-    config: Path | None,
-    threshold: float,
-) -> None:
-    """Replace the scorer by the cascade's, with the band of the config's calibration file."""
-    from vigil.eval import cascade as cascade_eval
+def _band_or_exit(faces_cfg: FacesConfig, choice: runner.ModelChoice) -> CascadeBand:
+    """The cascade band of the config's calibration file; exit 2 when there is none to use."""
     from vigil.perception.faces.cascade import CascadeBand
 
     path = faces_cfg.identification.calibration_file
@@ -219,6 +217,20 @@ def _use_cascade(
     if band.cheap_member not in choice.members:
         console.print(f"[red]error:[/red] the band's {band.cheap_member} is not in {choice.name}")
         raise typer.Exit(2)
+    return band
+
+
+def _use_cascade(
+    templates: runner.Templates,
+    faces_cfg: FacesConfig,
+    choice: runner.ModelChoice,
+    config: Path | None,
+    band: CascadeBand,
+    threshold: float,
+) -> None:
+    """Replace the scorer by the cascade's (the band from :func:`_band_or_exit`)."""
+    from vigil.eval import cascade as cascade_eval
+
     model_dir = load_config(config).models.dir if config else None
     cheap = cascade_eval.cheap_templates(templates, faces_cfg, choice, band.cheap_member, model_dir)
     templates.override = cascade_eval.CascadeScorer(
