@@ -27,7 +27,7 @@ from tests.support.governance_world import (
     request,
 )
 from tests.support.scenes import scene_frames
-from vigil.config.settings import FacesConfig
+from vigil.config.settings import PACKAGED_CALIBRATION, FacesConfig
 from vigil.core.domain import Decision
 from vigil.core.records import AlertKind, AlertStatus, FrameRef
 from vigil.errors import PolicyViolationError
@@ -42,6 +42,8 @@ from vigil.governance.watchlists import (
 from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.gallery import Gallery
 from vigil.identification.live import FaceIdentifier
+from vigil.identification.matcher import WatchlistMatcher
+from vigil.perception.faces.cascade import CascadeBand
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.perception.image import load_image
 from vigil.storage import Database, DatabaseOptions, Repository
@@ -151,14 +153,19 @@ def enrol_three(w: World, svc: WatchlistService, people: list[list[Path]]) -> st
 
 
 def run_video(
-    w: World, pipeline: FacePipeline, calibration: FalseAlertModel, frames: list[np.ndarray]
+    w: World,
+    pipeline: FacePipeline,
+    calibration: FalseAlertModel,
+    frames: list[np.ndarray],
+    band: CascadeBand | None = None,
 ) -> tuple[list[FaceAlert], CameraIdentification]:
     """The camera's identification as the assembly builds it: the pure identifier between the
-    deployment authority and the recorder (one transaction per decision)."""
+    deployment authority and the recorder (one transaction per decision); ``band``: with the
+    face cascade."""
     authority = DeploymentAuthority(w.deployments, w.repo, calibration, THRESHOLD, clock=w.clock)
     recorder = IdentificationRecorder(w.repo, w.media, w.audit, archive=w.archive, clock=w.clock)
     live = CameraIdentification(
-        FaceIdentifier("cam-1", pipeline, clock=w.clock), authority, recorder
+        FaceIdentifier("cam-1", pipeline, clock=w.clock, band=band), authority, recorder
     )
     alerts: list[FaceAlert] = []
     for i, frame in enumerate(frames):
@@ -254,6 +261,71 @@ def test_one_alert_inside_an_active_deployment_and_no_non_match_biometrics_remai
             reason="r",
             photos=[EnrolmentPhoto(scene.people[5][0].read_bytes(), f"sighting:{a.id}")],
         )
+
+
+def test_the_cascade_raises_the_same_alert_and_skips_what_cannot_match(
+    w: World, watchlists: WatchlistService, scene: Scene, spy: dict[str, int]
+) -> None:
+    """With the packaged band the cascade raises the alert the full fusion raises, with the
+    fused score; with a band no probe reaches, the fusion is never completed and nothing is
+    compared further (no alert)."""
+    band = CascadeBand.from_calibration(PACKAGED_CALIBRATION, FacesConfig().cascade.margin)
+    assert band is not None and band.cheap_member == "sface"
+    wl = enrol_three(w, watchlists, scene.people)
+    dep = request(w, wl, hours=2)
+    w.deployments.approve(OFFICER, dep, "child at risk; necessary and proportionate")
+    spy.update(search=0, embed=0)  # enrolment embedded the three photos with the fusion
+    alerts, live = run_video(w, scene.pipeline, scene.calibration, scene.frames, band)
+    assert len(alerts) == 1
+    a = alerts[0].alert
+    assert a.score >= THRESHOLD
+    assert a.subject_id == {s.label: s.id for s in w.repo.list_subjects(wl)}["person 0"]
+    ident = live.identifier
+    assert 1 <= ident.cascade_fused <= ident.cascade_probes
+    assert spy["embed"] == 0  # per frame only the cheap member ran; the fusion was completed
+    # The same best shot through the full fusion scores the same (the fused template).
+    w.clock.advance(seconds=60)
+    full, _ = run_video(w, scene.pipeline, scene.calibration, scene.frames)
+    assert len(full) == 1 and full[0].alert.score == pytest.approx(a.score, abs=1e-4)
+    never = CascadeBand(np.array([-1.0]), np.array([1.5]), "sface", 1)
+    w.clock.advance(seconds=60)
+    none, live = run_video(w, scene.pipeline, scene.calibration, scene.frames, never)
+    assert none == [] and live.identifier.cascade_fused == 0
+    assert live.identifier.cascade_probes >= 1
+
+
+def test_the_cascade_archives_fused_templates(
+    w: World, watchlists: WatchlistService, scene: Scene
+) -> None:
+    """Under a post-event authorisation the archived template is the fused one (the archive
+    index has the fused dimension and refuses any other)."""
+    band = CascadeBand.from_calibration(PACKAGED_CALIBRATION)
+    enrol_three(w, watchlists, scene.people)
+    post = post_event(w, ("cam-1",), reason="robbery on this street")
+    w.deployments.approve(OFFICER, post, "proportionate")
+    alerts, live = run_video(w, scene.pipeline, scene.calibration, scene.frames, band)
+    assert alerts == [] and live.identifier.cascade_fused >= 1
+    archived = biometric_scan(w)["sighting_embeddings"]
+    assert archived >= 1 and len(w.archive) == archived
+
+
+def test_the_cascade_compares_nothing_outside_the_deployment(
+    w: World, watchlists: WatchlistService, scene: Scene
+) -> None:
+    """The cheap comparison is a comparison: the matcher re-checks its handle first."""
+    wl = enrol_three(w, watchlists, scene.people)
+    dep = request(w, wl, hours=1)
+    w.deployments.approve(OFFICER, dep, "ok")
+    (handle,) = w.deployments.activate("cam-1")
+    matcher = WatchlistMatcher.for_deployment(handle, w.repo, scene.calibration, THRESHOLD)
+    cascade = scene.pipeline.cascade
+    assert cascade is not None
+    probe = cascade.cheap_part(w.repo.templates_for_watchlist(wl)[0].vector)[0]
+    assert matcher.cheap_best(probe, cascade, "cam-1", w.clock()) == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(PolicyViolationError, match="does not cover"):
+        matcher.cheap_best(probe, cascade, "cam-2", w.clock())
+    with pytest.raises(PolicyViolationError, match="not active"):
+        matcher.cheap_best(probe, cascade, "cam-1", w.clock() + timedelta(hours=2))
 
 
 def test_no_deployment_no_comparison(

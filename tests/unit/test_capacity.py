@@ -179,3 +179,48 @@ def test_scenario_rejects_bad_values_directly() -> None:
         Scenario(cameras=0, fps=1)
     with pytest.raises(ValidationError, match="--bitrate-mbps must be a finite number"):
         Scenario(cameras=1, fps=1, bitrate_mbps=math.inf)
+
+
+def _gpu_json(tmp_path: Any, device: str = "cuda", value: object = 40.0) -> str:
+    path = tmp_path / "gpu.json"
+    doc = {"device": device, "gpu_name": "NVIDIA H200", "when": "2026-12-04T20:00:00+00:00"}
+    doc["derived"] = {"cameras_per_gpu": value}
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_a_gpu_benchmark_sizes_the_gpus(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    bench = _gpu_json(tmp_path)
+    out = _json(capsys, "--cameras", "1000", "--fps", "2", "--gpu", "h200", "--gpu-bench", bench)
+    # 1000 cameras / 40 per GPU / 0.7 utilisation = 35.7 -> 36
+    assert out["gpus"] == 36
+    assert any("40 cameras per GPU" in n for n in out["notes"])
+    # Twice the fps costs twice the GPUs (the figure is at 2 fps): 71.4 -> 72.
+    out = _json(capsys, "--cameras", "1000", "--fps", "4", "--gpu", "h200", "--gpu-bench", bench)
+    assert out["gpus"] == 72
+    out = _json(capsys, "--cameras", "1000", "--fps", "2", "--gpu", "h100", "--gpu-bench", bench)
+    assert any("not an h100" in n for n in out["notes"])
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "message"),
+    [
+        (("cpu", 40.0), ("--gpu", "h200"), "not a GPU"),
+        (("cuda", None), ("--gpu", "h200"), "cameras_per_gpu is None"),
+        (("cuda", -3.0), ("--gpu", "h200"), "cameras_per_gpu is -3.0"),
+        (("cuda", 40.0), (), "--gpu-bench needs --gpu h100 or h200"),
+    ],
+)
+def test_bad_gpu_benchmarks_exit_2(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+    case: tuple[str, object],
+    extra: tuple[str, ...],
+    message: str,
+) -> None:
+    bench = _gpu_json(tmp_path, *case)
+    err = _fails(capsys, "--cameras", "10", "--fps", "2", *extra, "--gpu-bench", bench)
+    assert message in err
+    missing = str(tmp_path / "absent.json")
+    err = _fails(capsys, "--cameras", "10", "--fps", "2", "--gpu", "h200", "--gpu-bench", missing)
+    assert "not a bench/gpu.py result" in err

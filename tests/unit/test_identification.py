@@ -94,6 +94,8 @@ def test_gallery_best_subject_and_rank2_margin(exact_limit: int) -> None:
     assert res.best.score == pytest.approx(float(exact[6:9].max()), abs=1e-5)
     second = max(float(exact[i * 3 : i * 3 + 3].max()) for i in range(100) if i != 2)
     assert res.rank2_margin == pytest.approx(res.best.score - second, abs=1e-5)
+    # The stored templates come back whole (the cascade reads its cheap part from them).
+    np.testing.assert_allclose(g.vectors(), vecs, atol=1e-6)
 
 
 def test_compressed_gallery_finds_every_mate_and_reports_exact_scores() -> None:
@@ -106,6 +108,7 @@ def test_compressed_gallery_finds_every_mate_and_reports_exact_scores() -> None:
     mates = rng.choice(4000, 50, replace=False)
     probes = 0.7 * vecs[mates] + np.sqrt(0.51) * unit(50, dim=100, seed=6)
     probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    np.testing.assert_allclose(g.vectors(), vecs, atol=1e-6)  # unpadded, exact
     for mate, probe in zip(mates, probes, strict=True):
         res = g.search(probe)
         assert res.best is not None and res.best.entry.subject_id == f"s{mate}"

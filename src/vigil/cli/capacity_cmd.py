@@ -8,12 +8,13 @@ the same content as one JSON object with ``--json``. Bad input exits 2 with the 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from vigil.system.capacity import Scenario, size
+from vigil.system.capacity import GpuBench, Scenario, size
 
 
 def _print_table(result: dict[str, object]) -> None:
@@ -69,7 +70,13 @@ def register(app: typer.Typer) -> None:
             60.0, help="Plate reads stored per camera-hour with --plates (an input)."
         ),
         gpu: str = typer.Option(
-            "none", help="GPU per node: none, h100 or h200 (GPU figures: not measured yet)."
+            "none", help="GPU per node: none, h100 or h200 (GPUs need --gpu-bench)."
+        ),
+        gpu_bench: Path | None = typer.Option(
+            None,
+            "--gpu-bench",
+            help="JSON written by bench/gpu.py on a CUDA machine: its cameras-per-GPU figure "
+            "sizes the GPUs.",
         ),
         retention_days: float = typer.Option(31.0, help="Days records are kept."),
         cores_per_node: int = typer.Option(16, help="CPU cores per node."),
@@ -91,7 +98,7 @@ def register(app: typer.Typer) -> None:
             utilisation=utilisation,
             bitrate_mbps=bitrate_mbps,
         )
-        result = size(scenario)
+        result = size(scenario, GpuBench.from_file(gpu_bench) if gpu_bench else None)
         if as_json:
             typer.echo(json.dumps(result, indent=1))
         else:

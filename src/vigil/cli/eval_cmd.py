@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +21,9 @@ from vigil.config import load_config
 from vigil.config.settings import FacesConfig
 from vigil.eval import faces as runner
 from vigil.eval import protocols
+
+if TYPE_CHECKING:
+    from vigil.perception.faces.cascade import CascadeBand
 
 app = typer.Typer(
     help="Measure accuracy on real data (faces now; crowd, tracking and plates as they land).",
@@ -65,15 +69,20 @@ def _aliases(value: str | None) -> protocols.Aliases | None:
     return protocols.read_aliases(value)
 
 
-def _templates(
-    lfw_dir: Path, config: Path | None, model: str | None, flip: bool | None
-) -> runner.Templates:
-    faces_cfg = _faces_config(config)
-    choice = runner.ModelChoice.from_config(faces_cfg)
+def _choice(config: Path | None, model: str | None, flip: bool | None) -> runner.ModelChoice:
+    choice = runner.ModelChoice.from_config(_faces_config(config))
     if model:
         choice = runner.ModelChoice.parse(model, choice.flip)
     if flip is not None:
         choice = runner.ModelChoice(choice.members, choice.weights, flip)
+    return choice
+
+
+def _templates(
+    lfw_dir: Path, config: Path | None, model: str | None, flip: bool | None
+) -> runner.Templates:
+    faces_cfg = _faces_config(config)
+    choice = _choice(config, model, flip)
     cfg = load_config(config) if config else None
     model_dir = cfg.models.dir if cfg else None
     with Progress(
@@ -145,10 +154,28 @@ def identification(
     config: Path | None = ConfigOpt,
     model: str | None = ModelOpt,
     flip: bool | None = FlipOpt,
+    cascade: bool = typer.Option(
+        False,
+        "--cascade/--no-cascade",
+        help="Score as the live face cascade decides (cheap member first, the fusion only "
+        "inside the calibrated band) and report the fraction of probes that needed the fusion.",
+    ),
+    cascade_threshold: float | None = typer.Option(
+        None,
+        "--cascade-threshold",
+        min=-1.0,
+        max=1.0,
+        help="Fused threshold whose band edge the cascade uses (default: the config's).",
+    ),
 ) -> None:
     """Open-set 1:N (NIST FRTE-like): FNIR at FPIR, rates at the shipped threshold, DET."""
     faces_cfg = _faces_config(config)
+    choice = _choice(config, model, flip)
+    band = _band_or_exit(faces_cfg, choice) if cascade else None  # before minutes of embedding
     templates = _templates(lfw_dir, config, model, flip)
+    if band is not None:
+        at = faces_cfg.identification.threshold if cascade_threshold is None else cascade_threshold
+        _use_cascade(templates, faces_cfg, choice, config, band, at)
     req = runner.IdentificationRequest(
         watchlist_size=watchlist_size,
         watchlist_names=protocols.read_watchlist_names(watchlist_names)
@@ -287,6 +314,69 @@ def _held_out_check(
     return outcome, f"forced past a failed held-out check: {reason}" if forced else reason
 
 
+def _band_or_exit(faces_cfg: FacesConfig, choice: runner.ModelChoice) -> CascadeBand:
+    """The cascade band of the config's calibration file; exit 2 when there is none to use."""
+    from vigil.perception.faces.cascade import CascadeBand
+
+    path = faces_cfg.identification.calibration_file
+    band = None if path is None else CascadeBand.from_calibration(path, faces_cfg.cascade.margin)
+    if band is None:
+        console.print(
+            f"[red]error:[/red] the calibration file {path} has no cascade band; "
+            "run `vigil calibrate` with a fusion embedder to measure one"
+        )
+        raise typer.Exit(2)
+    if band.cheap_member not in choice.members:
+        console.print(f"[red]error:[/red] the band's {band.cheap_member} is not in {choice.name}")
+        raise typer.Exit(2)
+    return band
+
+
+def _use_cascade(
+    templates: runner.Templates,
+    faces_cfg: FacesConfig,
+    choice: runner.ModelChoice,
+    config: Path | None,
+    band: CascadeBand,
+    threshold: float,
+) -> None:
+    """Replace the scorer by the cascade's (the band from :func:`_band_or_exit`)."""
+    from vigil.eval import cascade as cascade_eval
+
+    model_dir = load_config(config).models.dir if config else None
+    cheap = cascade_eval.cheap_templates(templates, faces_cfg, choice, band.cheap_member, model_dir)
+    templates.override = cascade_eval.CascadeScorer(
+        templates.embeddings, cheap, templates.faces.found, band, threshold
+    )
+    templates.model += "+cascade"
+
+
+def _cascade_band(
+    templates: runner.Templates, config: Path | None, threshold: float, seed: int
+) -> dict[str, Any] | None:
+    """The cascade band of a fusion pipeline with ``faces.cascade`` on (else ``None``)."""
+    from vigil.eval import cascade as cascade_eval
+
+    faces_cfg = _faces_config(config)
+    choice = _choice(config, None, None)
+    if not faces_cfg.cascade.enabled or faces_cfg.cascade.cheap_member not in choice.members:
+        return None
+    if len(choice.members) < 2:
+        return None
+    model_dir = load_config(config).models.dir if config else None
+    band = cascade_eval.measure(
+        templates, faces_cfg, choice, threshold=threshold, seed=seed, model_dir=model_dir
+    )
+    check = band["held_out"]
+    console.print(
+        f"cascade band ({band['cheap_member']}): {check['pairs_cut_by_cascade_other_half']} of "
+        f"{check['pairs_passing_fusion_other_half']} pairs passing the fusion at "
+        f"{threshold:.4f} would be cut on held-out people (edge fitted on the other half "
+        f"{check['edge_fitted_on_half']})"
+    )
+    return band
+
+
 def register_calibrate(root: typer.Typer) -> None:
     @root.command("calibrate")
     def calibrate(
@@ -313,12 +403,17 @@ def register_calibrate(root: typer.Typer) -> None:
             "--force",
             help="Write even though the held-out check failed (needs --reason; audited).",
         ),
+        write: Path | None = typer.Option(
+            None, "--write", help="Also write the calibration JSON (with any cascade band) here."
+        ),
     ) -> None:
         """Derive the threshold for a target FPIR and watchlist size; write it into config.
 
         Before writing, the curve is checked on people it was not fitted on (one identity-
         disjoint split, one search per person): a calibration whose held-out realised FPIR
-        exceeds the bound it would display is refused unless ``--force --reason``.
+        exceeds the bound it would display is refused unless ``--force --reason``. With a fusion
+        embedder and ``faces.cascade`` on, the cascade band is measured on the same faces and
+        stored in the calibration JSON (with a held-out check).
         """
         from vigil.cli.audit_cmd import settings_auditor
         from vigil.config.writer import write_calibration_to_config
@@ -330,6 +425,7 @@ def register_calibrate(root: typer.Typer) -> None:
         outcome = runner.run_calibration(
             templates, target_fpir, watchlist_size, seed=seed, aliases=_aliases(aliases)
         )
+        band = _cascade_band(templates, config, outcome.threshold, seed)
         console.print(
             f"threshold {outcome.threshold:.4f} for FPIR {target_fpir:g} at "
             f"N={watchlist_size}: expected TPIR {outcome.expected_tpir:.3f}"
@@ -340,13 +436,17 @@ def register_calibrate(root: typer.Typer) -> None:
                 f"  held-out check: fitted on half the people, realised FPIR "
                 f"{test:.2e} on the other half ({h.realised_over_target:.2f}x target)"
             )
+        writing = config is not None or write is not None
         outcome, reason = _held_out_check(
-            templates, outcome, seed=seed, aliases=_aliases(aliases), writing=config is not None,
+            templates, outcome, seed=seed, aliases=_aliases(aliases), writing=writing,
             force=force, reason=reason,
         )  # fmt: skip
+        if write is not None:
+            runner.write_calibration(outcome, write, templates.model, band)
+            console.print(f"wrote the calibration to {write}")
         if config:
             cal_path = config.parent / "calibration" / f"faces-N{watchlist_size}.json"
-            runner.write_calibration(outcome, cal_path, templates.model)
+            runner.write_calibration(outcome, cal_path, templates.model, band)
             write_calibration_to_config(
                 config,
                 threshold=outcome.threshold,

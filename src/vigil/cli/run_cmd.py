@@ -83,7 +83,21 @@ def _table(system: CameraView, url: str, started: float) -> Group:
         table.add_row(*[_cell(row.get(key)) for _, key, _ in _COLUMNS])
         if note := _notes(row):  # free text goes under the table, where it has the full width
             notes.append(Text(f"{row['camera_id']}: {note}", style="yellow"))
-    return Group(table, *notes)
+    return Group(table, *notes, *_batching_lines(system))
+
+
+def _batching_lines(system: CameraView) -> list[Text]:
+    """One line per shared model when cross-camera batching is on (runtime.batching)."""
+    report = getattr(system, "inference_status", None)
+    stats: dict[str, dict[str, Any]] = report() if callable(report) else {}
+    return [
+        Text(
+            f"batching {name}: {s['batches']} batches, mean {s['mean_batch']} requests, "
+            f"wait p50/p90 {s['wait_ms']['p50']}/{s['wait_ms']['p90']} ms, "
+            f"dropped {s['dropped']}"
+        )
+        for name, s in stats.items()
+    ]
 
 
 class CameraView(Protocol):

@@ -21,6 +21,7 @@ from vigil.config.cluster import ClusterConfig
 from vigil.config.console import ConsoleConfig
 from vigil.config.governance import GovernanceConfig
 from vigil.config.notify import NotifyConfig
+from vigil.config.performance import FaceCascadeConfig, RuntimeConfig
 from vigil.config.plates import PlatesConfig
 from vigil.config.recording import (
     PrivacyMask,
@@ -257,6 +258,11 @@ class FacesConfig(Strict):
         default_factory=IdentificationConfig,
         title="Identification",
         description="Open-set decision threshold and its calibration.",
+    )
+    cascade: FaceCascadeConfig = Field(
+        default_factory=FaceCascadeConfig,
+        title="Cascade",
+        description="Cheap fusion member first, the full fusion only where it could matter.",
     )
 
 
@@ -797,6 +803,12 @@ class VigilConfig(Strict):
     def _recording_key_outside(self) -> VigilConfig:
         key_outside_data_dir(self.recording.encryption_key_file, self.system.data_dir)
         return self
+
+    runtime: RuntimeConfig = Field(
+        default_factory=RuntimeConfig,
+        title="Runtime",
+        description="Device (CPU or CUDA) and cross-camera batching of model calls.",
+    )
 
     @model_validator(mode="after")
     def _cluster_needs_postgresql(self) -> VigilConfig:

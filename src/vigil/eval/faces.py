@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -110,9 +111,13 @@ class Templates:
     model: str
     detector: str
     extra: dict[str, report.JsonValue] = field(default_factory=dict)
+    #: Scores searches instead of plain cosine (the cascade, :mod:`vigil.eval.cascade`).
+    override: protocols.Scorer | None = None
 
     @property
-    def scorer(self) -> AcquisitionAwareScorer:
+    def scorer(self) -> protocols.Scorer:
+        if self.override is not None:
+            return self.override
         return AcquisitionAwareScorer(self.embeddings, self.faces.found)
 
 
@@ -204,6 +209,9 @@ def run_identification(
         aliases=req.aliases,
     )
     results = protocols.search(proto, scorer)
+    # The cascade's counts of the main search, before the held-out calibration reuses it.
+    cascade_report = getattr(scorer, "report", None)
+    cascade = cascade_report() if callable(cascade_report) else None
     cohort = protocols.search_cohorts(results, ids, req.cohorts) if req.cohorts else None
     result = metrics.evaluate_identification(
         results, default_threshold=req.threshold, cohort=cohort
@@ -231,6 +239,8 @@ def run_identification(
         "images_per_identity": req.images_per_identity,
         "watchlist": "named" if req.watchlist_names else "random",
     }
+    if cascade is not None:
+        extra["cascade"] = cascade
     paths = [str(templates.images.root / p) for p in templates.images.paths]
     return report.write_identification_report(
         out,
@@ -348,9 +358,15 @@ def person_curves(
     return out
 
 
-def write_calibration(outcome: CalibrationOutcome, path: Path, model: str) -> None:
-    """Write the calibration file the alert code reads (threshold, curve, provenance)."""
-    doc = {
+def write_calibration(
+    outcome: CalibrationOutcome,
+    path: Path,
+    model: str,
+    cascade: dict[str, Any] | None = None,
+) -> None:
+    """Write the calibration file the alert code reads (threshold, curve, provenance, and the
+    cascade band when one was measured)."""
+    doc: dict[str, object] = {
         "model": model,
         "threshold": outcome.threshold,
         "target_fpir": outcome.target_fpir,
@@ -363,5 +379,7 @@ def write_calibration(outcome: CalibrationOutcome, path: Path, model: str) -> No
         "validation": outcome.validation,
         "forced_reason": outcome.forced_reason,
     }
+    if cascade is not None:
+        doc["cascade"] = cascade
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2))

@@ -143,6 +143,17 @@ class Gallery:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def vectors(self) -> Float32:
+        """The stored templates, ``(N, D)`` (exact ones, also behind a compressed index)."""
+        import faiss
+
+        if not self.entries:
+            return np.zeros((0, self.dim), np.float32)
+        refined: Any = self.index
+        flat = refined if self.exact else faiss.downcast_index(refined.refine_index)
+        out: Float32 = np.asarray(flat.reconstruct_n(0, len(self.entries)), np.float32)
+        return out[:, : self.dim]
+
     def search(self, probe: npt.ArrayLike, k: int = 2, fetch: int = 32) -> SearchResult:
         """The best ``k`` subjects for one L2-normalised probe (``fetch`` templates examined)."""
         q = np.ascontiguousarray(probe, dtype=np.float32).reshape(1, -1)

@@ -43,6 +43,7 @@ from vigil.identification.calibration import RateEstimate
 from vigil.identification.matcher import MatchDecision, WatchlistMatcher
 from vigil.identification.person_links import link_face_tracks
 from vigil.identification.tracks import FaceTrack, FaceTracker
+from vigil.perception.faces.cascade import CascadeBand
 from vigil.perception.faces.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,10 @@ class FaceIdentifier:
         pipeline: detection, quality gate and embedding.
         tracker: the face tracker (a fresh one by default).
         clock: the time source (tracks close on sampled frames' times; matching uses ``clock``).
+        band: the calibrated cascade band; with it (and a pipeline with a cascade) faces are
+            embedded with the cheap member and the fusion is completed only for best shots
+            whose cheap score reaches the band at a matcher's threshold, and for archived
+            ones: every hit and archived template is the fused one.
     """
 
     def __init__(
@@ -135,17 +140,21 @@ class FaceIdentifier:
         *,
         tracker: FaceTracker | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        band: CascadeBand | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.pipeline = pipeline
         self.tracker = tracker or FaceTracker(camera_id)
         self.clock = clock
+        self.band = band if getattr(pipeline, "cascade", None) is not None else None
         self.scanned: Counter[str] = Counter()
         self.alerted: Counter[str] = Counter()
         self.tracks_closed = 0
         #: The latest frame's index and face boxes (boxes only, never crops or embeddings):
         #: drawn as plain boxes on the console's live tile. Replaced every frame.
         self.last_boxes: tuple[int, npt.NDArray[np.float32]] = (-1, np.zeros((0, 4), np.float32))
+        self.cascade_probes = 0  # best shots searched through the cascade
+        self.cascade_fused = 0  # of them, those whose fusion was completed
 
     def process(
         self,
@@ -160,7 +169,10 @@ class FaceIdentifier:
         face tracks seen in it are linked to person tracks (one family of track ids).
         """
         embed = auth.embeds(self.camera_id, self.clock())
-        found = self.pipeline.analyse(image, frame, embed=embed)
+        if self.band is not None:  # the cascade: the cheap member's templates per frame
+            found = self.pipeline.analyse(image, frame, embed=embed, cheap=True)
+        else:
+            found = self.pipeline.analyse(image, frame, embed=embed)
         boxes = [np.asarray(o.xyxy, np.float32) for o in found.observations]
         self.last_boxes = (frame.index, np.array(boxes, np.float32).reshape(-1, 4))
         closed = self.tracker.update(found.observations, found.crops)
@@ -186,19 +198,23 @@ class FaceIdentifier:
             if best is None or best.embedding is None or track.best_crop is None:
                 return None
             now = self.clock()
+            probe = _Probe(self, best.embedding, track.best_crop)
             hits: list[FaceHit] = []
             for matcher in auth.live(self.camera_id, now):
                 if track.last_seen < matcher.deployment.row.starts_at:
                     continue
-                decision = matcher.match(best.embedding, self.camera_id, now)
                 self.scanned[matcher.deployment.id] += 1
+                fused = probe.for_matcher(matcher, now)
+                if fused is None:
+                    continue  # the cascade: no comparison here could have passed the fusion
+                decision = matcher.match(fused, self.camera_id, now)
                 if decision.is_match:
                     hits.append(_hit(decision, matcher))
                     self.alerted[matcher.deployment.id] += 1
             if hits:
                 return self._decision(track, tuple(hits), None)
             if auth.archives(track.first_seen, track.last_seen):
-                return self._decision(track, (), np.asarray(best.embedding, np.float32).copy())
+                return self._decision(track, (), probe.fused().copy())
             return None
         finally:
             track.forget_biometrics()  # non-match biometrics never outlive the track
@@ -239,3 +255,44 @@ def _hit(d: MatchDecision, matcher: WatchlistMatcher) -> FaceHit:
         rank2_margin=d.rank2_margin,
         gallery_size=d.gallery_size,
     )
+
+
+class _Probe:
+    """A closed track's best shot as the cascade sees it: the template it was embedded with and,
+    completed at most once and only when needed, the fused template."""
+
+    def __init__(
+        self,
+        owner: FaceIdentifier,
+        embedding: npt.NDArray[np.float32],
+        crop: npt.NDArray[np.uint8],
+    ) -> None:
+        self.owner = owner
+        self.embedding = np.asarray(embedding, np.float32)
+        self.crop = crop
+        self._fused: npt.NDArray[np.float32] | None = None
+        self.counted = False
+
+    def fused(self) -> npt.NDArray[np.float32]:
+        cascade = getattr(self.owner.pipeline, "cascade", None)
+        if self.owner.band is None or cascade is None:
+            return self.embedding  # no cascade: the embedding is the fused template already
+        if self._fused is None:
+            self._fused = cascade.complete(self.crop[None], self.embedding[None])[0]
+            self.owner.cascade_fused += 1
+        return self._fused
+
+    def for_matcher(
+        self, matcher: WatchlistMatcher, now: datetime
+    ) -> npt.NDArray[np.float32] | None:
+        """The fused template to match, or ``None`` when the cheap score is below the band."""
+        band, cascade = self.owner.band, getattr(self.owner.pipeline, "cascade", None)
+        if band is None or cascade is None:
+            return self.embedding
+        if not self.counted:
+            self.owner.cascade_probes += 1
+            self.counted = True
+        cheap = matcher.cheap_best(self.embedding, cascade, self.owner.camera_id, now)
+        if cheap < band.lower_for(matcher.threshold):
+            return None
+        return self.fused()

@@ -28,6 +28,7 @@ from vigil.errors import PolicyViolationError
 from vigil.identification.authority import ActiveDeployment
 from vigil.identification.calibration import FalseAlertModel, RateEstimate
 from vigil.identification.gallery import Candidate, Gallery, GalleryEntry
+from vigil.perception.faces.cascade import CascadeEmbedder
 from vigil.storage import Repository
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class WatchlistMatcher:
         per_person = Counter(e.subject_id for e in gallery.entries)
         self.persons = max(len(per_person), 1)
         self.templates_per_person = max(per_person.values(), default=1)
+        self._cheap: npt.NDArray[np.float32] | None = None  # the cascade's gallery side, lazily
 
     @classmethod
     def for_deployment(
@@ -130,3 +132,20 @@ class WatchlistMatcher:
             rank2_margin=result.rank2_margin,
             gallery_size=len(self.gallery),
         )
+
+    def cheap_best(
+        self, probe: npt.ArrayLike, cascade: CascadeEmbedder, camera_id: str, at: datetime
+    ) -> float:
+        """The cascade's first step: the best score of a cheap-member probe against the cheap
+        member's part of this gallery (-1 for an empty gallery).
+
+        Raises:
+            PolicyViolationError: the deployment does not authorise matching here and now.
+        """
+        self.deployment.ensure(camera_id, at)
+        if self._cheap is None:
+            self._cheap = cascade.cheap_part(self.gallery.vectors())
+        if not len(self._cheap):
+            return -1.0
+        q = np.asarray(probe, np.float32).reshape(-1)
+        return float((self._cheap @ q).max())

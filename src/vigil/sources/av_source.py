@@ -42,6 +42,7 @@ import av.error
 from vigil.core.keys import file_epoch, live_epoch
 from vigil.errors import InputError, SourceError
 from vigil.logs import redact
+from vigil.sources import hwdecode
 from vigil.sources.base import DecodeCounters, PacketTee, SourceSpec
 from vigil.sources.frames import RawFrame, Sampler
 
@@ -112,12 +113,14 @@ class AVSource:
             fmt = "mpjpeg"
             options = {"timeout": stall_us, "reconnect": "0"}
         target = spec.url.removeprefix("file://") if spec.kind == "file" else spec.url
+        accel = hwdecode.hwaccel()  # None unless runtime.device cuda found CUDA decoding
         try:
             container = av.open(
                 target,
                 format=fmt,
                 options=options,
                 timeout=(spec.connect_timeout_s, spec.stall_timeout_s),
+                **({"hwaccel": accel} if accel is not None else {}),
             )
         except _AV_ERRORS as exc:
             what = f"camera {spec.camera_id}: cannot open {spec.safe_url}: {redact(str(exc))}"

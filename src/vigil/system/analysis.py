@@ -25,9 +25,11 @@ import numpy as np
 from vigil.analytics.people import PeopleFrame
 from vigil.errors import InferenceSaturatedError
 from vigil.logs import redact
+from vigil.perception.batching import Priority
 from vigil.perception.faces.pipeline import FaceAnalysis, FacePipeline
 from vigil.sources.frames import DecodedFrame
 from vigil.sources.worker import CameraWorker
+from vigil.system.batching import camera_context
 from vigil.system.identification import CameraIdentification
 from vigil.system.live_video import LiveVideo
 from vigil.system.people import PeopleStage
@@ -141,8 +143,12 @@ class AnalysisPool:
     def analyse(self, camera_id: str, frame: DecodedFrame) -> FaceAnalysis | None:
         """Run the stages on one frame; failures are contained, counted and logged. Records
         the frame's latency from decoding to here (queueing included)."""
+        # Identification embeds only inside a deployment or an authorised window: such a
+        # camera's requests to a shared (batched) model are the ones kept under saturation.
+        priority = Priority.HIGH if camera_id in self.identifiers else Priority.NORMAL
         try:
-            analysis = self._analyse(camera_id, frame)
+            with camera_context(camera_id, priority):
+                analysis = self._analyse(camera_id, frame)
             if self.live is not None:
                 self._show(camera_id, frame, analysis)
             return analysis

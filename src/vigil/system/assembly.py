@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from vigil.config.settings import VigilConfig
+from vigil.config.settings import FacesConfig, VigilConfig
 from vigil.core.domain import CameraRow
 from vigil.core.records import Alert, AlertKind, CrowdSample, PlateRead
 from vigil.errors import ConfigError
@@ -58,6 +58,7 @@ from vigil.governance.watchlists import WatchlistService
 from vigil.identification.calibration import FalseAlertModel
 from vigil.identification.live import FaceIdentifier
 from vigil.notify.events import AlertEvent
+from vigil.perception.faces.cascade import CascadeBand
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.storage import Repository
 from vigil.storage.archive import ArchiveIndex
@@ -67,6 +68,7 @@ from vigil.storage.leases import HOUSEKEEPING_LOCK_KEY, LeaderLock
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
 from vigil.system.decisions import CrowdRecord, DecisionSink, DecisionWriter, PlateRecord
+from vigil.system.device import apply_runtime
 from vigil.system.embedded import CameraModels, EmbeddedSystem, StageSinks
 from vigil.system.governance import (
     archive_for,
@@ -132,6 +134,7 @@ def assemble(
     database): the head keeps the one index, so the purge that removes a lapsed template from
     it leaves no copy in another process's files; face archive searches go to the head.
     """
+    apply_runtime(config.runtime)  # device and decoder, before any model or stream is opened
     # 1. storage
     repo = Repository(open_database_from_config(config))
     sync_cameras(repo, config, utc_now(), keep_enabled=not head)
@@ -327,11 +330,34 @@ def identification_factory(
         services.deployments, services.repo, false_alerts, ident.threshold
     )
 
+    band = cascade_band(config.faces)
+
     def make(camera_id: str, pipeline: FacePipeline) -> CameraIdentification:
-        identifier = FaceIdentifier(camera_id, pipeline)
+        identifier = FaceIdentifier(camera_id, pipeline, band=band)
         return CameraIdentification(identifier, authority, recorder, sink=sink)
 
     return make
+
+
+def cascade_band(faces: FacesConfig) -> CascadeBand | None:
+    """The calibrated cascade band when ``faces.cascade`` is on and the calibration has one for
+    the configured cheap member; otherwise ``None`` (the full fusion runs), with the reason
+    logged."""
+    cfg, path = faces.cascade, faces.identification.calibration_file
+    if not cfg.enabled or path is None or faces.embedder.backend != "fusion":
+        return None
+    band = CascadeBand.from_calibration(path, cfg.margin)
+    if band is None:
+        log.warning("face cascade off: %s has no cascade band (vigil calibrate writes one)", path)
+        return None
+    if band.cheap_member != cfg.cheap_member:
+        log.warning(
+            "face cascade off: the calibrated band is for %s, faces.cascade.cheap_member is %s",
+            band.cheap_member,
+            cfg.cheap_member,
+        )
+        return None
+    return band
 
 
 def notification_senders(config: VigilConfig, deliveries: DeliveryLog | None) -> list[SinkPart]:

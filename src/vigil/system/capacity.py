@@ -8,9 +8,10 @@ is a guess dressed as a measurement:
 * figures measured on the 2-core development machine are used as they are, with a utilisation
   target (default 70 %) as headroom, so a node is never planned at 100 %;
 * where nothing was measured the assumption says ``"not measured"`` and its value is ``None``.
-  That is the case for **GPU throughput**: no GPU benchmark has been recorded, so
-  ``--gpu h100|h200`` yields ``gpus: null`` and a note instead of a number (the CPU figures stay
-  the CPU-only sizing, which is what was measured). A refusal would hide the rest of the sizing;
+  That is the case for **GPU throughput** unless a ``bench/gpu.py`` result from a CUDA machine is
+  given (``--gpu-bench FILE``, its cameras-per-GPU figure): without one ``--gpu h100|h200`` yields
+  ``gpus: null`` and a note instead of a number (the CPU figures stay the CPU-only sizing, which
+  is what was measured). A refusal would hide the rest of the sizing;
   a null keeps it and cannot be mistaken for a figure;
 * scenario inputs (faces per frame, archived faces per hour, plate reads per hour, stream
   bitrate) are the operator's, not measurements, and are listed as inputs with that label.
@@ -37,8 +38,10 @@ is the only allowance for bursts.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Literal
 
 from vigil.errors import ValidationError
@@ -277,7 +280,64 @@ def storage_bytes_per_day(s: Scenario) -> float:
     return sum(bytes_per_camera_day(s).values()) * s.cameras
 
 
-def size(s: Scenario) -> dict[str, object]:
+@dataclass(frozen=True, slots=True)
+class GpuBench:
+    """The cameras-per-GPU figure of a ``bench/gpu.py`` run on a CUDA machine.
+
+    The figure is for 1080p cameras analysed at 2 fps with 2 faces and 5 persons per frame
+    (bench/gpu.py's ``derived`` section); :func:`size` scales it linearly with the fps asked.
+    """
+
+    cameras_per_gpu: float
+    gpu_name: str
+    measured_at: str
+    path: str
+
+    @classmethod
+    def from_file(cls, path: Path) -> GpuBench:
+        """Read a bench/gpu.py JSON; a CPU smoke run or a file without the figure is refused."""
+        try:
+            doc = json.loads(Path(path).read_text())
+            derived = doc["derived"]
+            device = doc["device"]
+            value = derived["cameras_per_gpu"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValidationError(
+                f"--gpu-bench {path}: not a bench/gpu.py result ({exc})"
+            ) from None
+        if device != "cuda":
+            raise ValidationError(
+                f"--gpu-bench {path}: measured on {device!r}, not a GPU (a --smoke run?)"
+            )
+        if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise ValidationError(f"--gpu-bench {path}: cameras_per_gpu is {value!r}")
+        return cls(float(value), str(doc.get("gpu_name") or "?"), str(doc.get("when")), str(path))
+
+
+def _gpu_part(s: Scenario, bench: GpuBench | None, notes: list[str]) -> int | None:
+    """GPUs for the scenario from a GPU benchmark, or ``None`` (with a note) without one."""
+    if s.gpu == "none":
+        if bench is not None:
+            raise ValidationError("--gpu-bench needs --gpu h100 or h200")
+        return 0
+    if bench is None:
+        notes.append(
+            f"--gpu {s.gpu}: no GPU benchmark recorded; run the GPU benchmark first. "
+            "gpus is null and the CPU figures are the CPU-only sizing."
+        )
+        return None
+    per_gpu = bench.cameras_per_gpu * 2.0 / s.fps  # the bench's figure is at 2 fps
+    notes.append(
+        f"gpus from {bench.path} ({bench.gpu_name}, {bench.measured_at}): "
+        f"{bench.cameras_per_gpu:g} cameras per GPU at 2 fps with 2 faces and 5 persons per "
+        "1080p frame, scaled to the fps asked; the CPU figures still assume CPU inference."
+    )
+    if s.gpu not in bench.gpu_name.lower():
+        notes.append(f"the benchmark ran on {bench.gpu_name}, not an {s.gpu}")
+    return math.ceil(round(s.cameras / per_gpu / s.utilisation, 6))
+
+
+def size(s: Scenario, gpu_bench: GpuBench | None = None) -> dict[str, object]:
     """The sizing of ``s`` as a JSON-ready mapping (see the module docstring for the model)."""
     # Rounded before the ceiling so float noise (x.0000000001) does not add a core.
     cores = math.ceil(round(cpu_seconds_per_second(s) / s.utilisation, 6))
@@ -287,16 +347,12 @@ def size(s: Scenario) -> dict[str, object]:
         "CPU figures are from a 2-core machine at 768x576; 1080p costs more.",
         "Recording video is off by default and not counted; probe crops are not counted.",
     ]
-    if s.gpu != "none":
-        notes.append(
-            f"--gpu {s.gpu}: no GPU benchmark recorded; run the GPU benchmark first. "
-            "gpus is null and the CPU figures are the CPU-only sizing."
-        )
+    gpus = _gpu_part(s, gpu_bench, notes)
     return {
         "inputs": asdict(s),
         "cpu_ms_per_frame": round(cpu_ms_per_frame(s), 1),
         "cpu_cores": cores,
-        "gpus": 0 if s.gpu == "none" else None,
+        "gpus": gpus,
         "nodes": math.ceil(cores / s.cores_per_node),
         "network_gbps": round(s.cameras * s.bitrate_mbps / 1000.0, 3),
         "storage_tb_per_day": round(per_day / 1e12, 6),

@@ -25,6 +25,7 @@ from vigil.recording.writer import SegmentRecorder
 from vigil.sources.status import CameraStatus
 from vigil.sources.supervisor import Supervisor
 from vigil.system.analysis import AnalysisPool, FaceHook
+from vigil.system.batching import SharedModels, share_models
 from vigil.system.identification import CameraIdentification
 from vigil.system.live_video import LiveVideo, geometry_of
 from vigil.system.outbox import Outbox
@@ -99,6 +100,11 @@ class EmbeddedSystem:
         )
         face_cams = frozenset(c.id for c in cameras if "faces" in c.analytics)
         faces = self._face_pipeline([c for c in cameras if c.id in face_cams])
+        batching = config.runtime.batching
+        self.shared: SharedModels | None = None
+        if faces is not None and batching.enabled and self.models.faces is None:
+            self.shared = share_models(faces, batching)
+            analysis_threads = max(analysis_threads, batching.analysis_threads)
         identifiers = {}
         if faces is not None and sinks.identification is not None:
             identifiers = {cam: sinks.identification(cam, faces) for cam in sorted(face_cams)}
@@ -201,6 +207,8 @@ class EmbeddedSystem:
 
     def stop(self) -> None:
         self.analysis.stop()
+        if self.shared is not None:
+            self.shared.close()
         self.supervisor.stop()
         for recorder in self.recorders.values():  # after the cameras: the last segment ends
             recorder.stop()
@@ -213,6 +221,11 @@ class EmbeddedSystem:
     def recorder_status(self) -> dict[str, Any] | None:
         """The outbox's counters and recorder lag (``None`` without an outbox)."""
         return None if self.outbox is None else self.outbox.snapshot()
+
+    def inference_status(self) -> dict[str, dict[str, Any]]:
+        """Per shared model (cross-camera batching): batch sizes, waits, drops; ``{}`` when
+        batching is off."""
+        return {} if self.shared is None else self.shared.snapshot()
 
     def camera_statuses(self) -> list[CameraStatus]:
         return [w.snapshot() for w in self.supervisor.workers.values()]

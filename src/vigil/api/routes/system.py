@@ -5,7 +5,9 @@ keeps failing, biometric data of people who match nothing would stay, silently. 
 each background task's own status (passes, failures, last success, last error) so an auditor can
 see that the purge runs, not only that it exists. It also shows the audit chain's writer state:
 a problem found while moving the anchor (entries deleted after it, a rewritten chain, a deleted
-anchor file) is reported here until ``vigil audit verify`` is run by a person. No personal data.
+anchor file) is reported here until ``vigil audit verify`` is run by a person. With cross-camera
+batching on (``runtime.batching``), ``inference`` gives each shared model's batch sizes, queue
+waits and drops. No personal data.
 """
 
 from __future__ import annotations
@@ -36,8 +38,12 @@ def status(request: Request, _: Principal = access(Role.ADMIN, Role.AUDITOR)) ->
     tasks.append(request.app.state.live.status())
     audit = services(request).audit
     anchor = audit.anchor()
+    system = getattr(request.app.state, "system", None)
+    report = getattr(system, "inference_status", None)
     return {
         "background": tasks,
+        # Cross-camera batching (runtime.batching): per model, batch sizes, waits and drops.
+        "inference": report() if callable(report) else {},
         "audit": {
             "anchor": None if anchor is None else f"{anchor.seq}:{anchor.entry_hash}",
             "problem": audit.problem,

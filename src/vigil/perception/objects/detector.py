@@ -42,7 +42,7 @@ from vigil.models.builtin_objects import (
 )
 from vigil.models.installer import model_path
 from vigil.models.tfjs import convert
-from vigil.perception.runtime import default_threads
+from vigil.perception.runtime import default_threads, device_providers
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def _session(data: bytes, threads: int | None, providers: Sequence[str] | None =
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     return ort.InferenceSession(
-        data, sess_options=opts, providers=list(providers or ["CPUExecutionProvider"])
+        data, sess_options=opts, providers=list(providers or device_providers())
     )
 
 
@@ -202,7 +202,7 @@ class NanoDetDetector:
             whole by one tile.
         threads: ONNX Runtime intra-op threads.
         providers: ONNX Runtime execution providers (default: the CPU); see
-            :func:`vigil.perception.runtime.providers_for`.
+            :func:`vigil.perception.runtime.providers_for`; ``None`` follows ``runtime.device``.
     """
 
     name = "nanodet"
