@@ -46,12 +46,8 @@ def cli(db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli
     return Cli(cfg, repo, capsys, tmp_path)
 
 
-def test_key_export_and_verify_through_the_cli(cli: Cli) -> None:
-    out = cli.ok("evidence", "key")
-    assert out.startswith("-----BEGIN PUBLIC KEY-----") and "# sha256 " in out
-    assert (cli.tmp / "keys" / "ev.key").stat().st_mode & 0o777 == 0o600
-    pub = cli.tmp / "pub.pem"
-    pub.write_text(out)
+def _purger(cli: Cli) -> tuple[AuditLog, Purger]:
+    """The audit log and purger over the CLI's database and data folder (opens cases)."""
     audit = AuditLog(cli.repo, anchor_path=cli.tmp / "data" / "audit-anchor.json")
     purger = Purger(
         cli.repo,
@@ -60,6 +56,16 @@ def test_key_export_and_verify_through_the_cli(cli: Cli) -> None:
         post_event_covers=lambda *_: False,
         archive=None,
     )
+    return audit, purger
+
+
+def test_key_export_and_verify_through_the_cli(cli: Cli) -> None:
+    out = cli.ok("evidence", "key")
+    assert out.startswith("-----BEGIN PUBLIC KEY-----") and "# sha256 " in out
+    assert (cli.tmp / "keys" / "ev.key").stat().st_mode & 0o777 == 0o600
+    pub = cli.tmp / "pub.pem"
+    pub.write_text(out)
+    audit, purger = _purger(cli)
     ivan = Actor.from_user(cli.repo.get_user(username="ivan"))
     case = purger.open_case(ivan, "fraud", "report 3").id
     bundle = cli.tmp / "case.zip"
@@ -85,14 +91,7 @@ def test_a_key_inside_the_data_directory_is_refused(cli: Cli) -> None:
 
 
 def test_the_case_lifecycle_from_the_shell(cli: Cli) -> None:
-    audit = AuditLog(cli.repo, anchor_path=cli.tmp / "data" / "audit-anchor.json")
-    purger = Purger(
-        cli.repo,
-        LocalMediaStore(cli.tmp / "data" / "media"),
-        audit,
-        post_event_covers=lambda *_: False,
-        archive=None,
-    )
+    audit, purger = _purger(cli)
     cli.repo.add_user(UserRow(uuid.uuid4().hex, "sam", "x", NOW, (Role.SUPERVISOR,)))
     ivan = Actor.from_user(cli.repo.get_user(username="ivan"))
     case = purger.open_case(ivan, "fraud", "report 3").id
@@ -151,14 +150,7 @@ def test_an_export_carries_the_recorded_footage_of_a_clip_window(cli: Cli) -> No
     rows = index.store.window("cam-1", datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC))
     assert rows
     start, end = rows[0].started_at, rows[-1].ended_at
-    audit = AuditLog(cli.repo, anchor_path=cli.tmp / "data" / "audit-anchor.json")
-    purger = Purger(
-        cli.repo,
-        LocalMediaStore(cli.tmp / "data" / "media"),
-        audit,
-        post_event_covers=lambda *_: False,
-        archive=None,
-    )
+    audit, purger = _purger(cli)
     ivan = Actor.from_user(cli.repo.get_user(username="ivan"))
     case = purger.open_case(ivan, "robbery", "report 9").id
     when = ["--from", start.isoformat(), "--to", end.isoformat()]
@@ -178,3 +170,4 @@ def test_an_export_carries_the_recorded_footage_of_a_clip_window(cli: Cli) -> No
     cli.capsys.readouterr()
     main(["evidence", "verify", str(bundle), "--key", str(pub)])
     assert "bundle verified" in cli.capsys.readouterr().out
+    assert audit.verify().ok
