@@ -12,4 +12,9 @@ import pytest
 
 pytest.register_assert_rewrite("tests.support")
 
-pytest_plugins = ["tests.support.data", "tests.support.storage", "tests.support.api_env"]
+pytest_plugins = [
+    "tests.support.data",
+    "tests.support.storage",
+    "tests.support.api_env",
+    "tests.support.browser",
+]

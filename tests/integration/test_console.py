@@ -55,15 +55,6 @@ from vigil.storage.repository import plate_key
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')"
 )
-CHROMIUM = Path(os.environ.get("VIGIL_CHROMIUM", "/usr/bin/chromium"))  # Debian's package
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WAIT_MS = 10_000
 USERNAMES = {role: role.value.replace("_", "-") for role in Role}
 
@@ -213,19 +204,6 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     with served(app) as port:
         yield Console(env, f"http://127.0.0.1:{port}", cameras, wl, template, dep, shots)
     env.repo.db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"needs Chromium at {CHROMIUM} (Debian: apt-get install -y --no-install-recommends "
-            "chromium; .ci/run installs it; or set VIGIL_CHROMIUM)"
-        )
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ each step checked against what the API stored. Skips with the fix when Playwrigh
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,18 +16,7 @@ from vigil.core.domain import Role
 from vigil.core.records import AlertKind
 from vigil.governance.actors import Actor
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')"
-)
-CHROMIUM = Path(os.environ.get("VIGIL_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +25,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str]]:
     with served(env.app) as port:
         yield env, f"http://127.0.0.1:{port}"
     env.repo.db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium; or VIGIL_CHROMIUM)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield b
-        b.close()
 
 
 def _page(browser: Any, url: str, role: Role, errors: list[str]) -> Any:

@@ -41,20 +41,9 @@ from vigil.core.domain import Role
 from vigil.system.assembly import Assembly, assemble
 from vigil.system.live_video import PERSON_BGR, CameraGeometry, LiveVideo
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')"
-)
+pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
 pytestmark = pytest.mark.models
 
-CHROMIUM = Path(os.environ.get("VIGIL_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "correct horse battery staple"
 WAIT_MS = 20_000
 USERS = {
@@ -129,16 +118,6 @@ def wall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wall]:
     finally:
         built.system.stop()
         svc.repo.db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium; or VIGIL_CHROMIUM)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

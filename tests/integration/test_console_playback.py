@@ -8,15 +8,14 @@ a view needs a reason and is audited; the clip plays in the browser's <video>.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.api_env import PASSWORD, Env, build_env
+from tests.support.browser import require_chromium
 from tests.support.polling import wait_for
 from tests.support.recording import index_over, intel_clip, record_file
 from tests.support.served import served
@@ -26,24 +25,12 @@ from vigil.core.records import Alert, AlertKind
 from vigil.governance.audit import AuditAction, iter_entries
 from vigil.governance.recordings import CameraRecording, RecordingService
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')"
-)
-CHROMIUM = Path(os.environ.get("VIGIL_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str, Alert]]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium; or VIGIL_CHROMIUM)")
+    require_chromium()
     env = build_env(tmp_path_factory.mktemp("playback"))
     index = index_over(env.repo.db, env.tmp / "rec")
     record_file(intel_clip(), index, frames=9, segment_s=2.0)
@@ -64,14 +51,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str, A
     with served(env.app) as port:
         yield env, f"http://127.0.0.1:{port}", alert
     env.repo.db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield b
-        b.close()
 
 
 def _page(browser: Any, url: str, role: Role, errors: list[str]) -> Any:
