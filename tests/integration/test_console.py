@@ -33,7 +33,7 @@ import pytest
 from tests.support.api_env import PASSWORD, Env, build_env, jpeg
 from tests.support.served import served
 from vigil.api.app import create_app
-from vigil.core.domain import Decision, Role
+from vigil.core.domain import CameraRow, Decision, Role
 from vigil.core.records import (
     Alert,
     AlertKind,
@@ -764,9 +764,11 @@ def test_oversight_shows_the_bound_the_interval_the_drift_watch_and_case_outcome
     ]
     wrong, right = (commit_face_alert(console, details=raised) for _ in range(2))
     env.svc.audit.append(
-        "system", "deployment.scan_summary", f"deployment:{dep}", "faces compared", [
-            ("faces_scanned", "5000")
-        ]
+        "system",
+        "deployment.scan_summary",
+        f"deployment:{dep}",
+        "faces compared",
+        [("faces_scanned", "5000")],
     )
     op, sup = _actor(env, Role.OPERATOR), _actor(env, Role.SUPERVISOR)
     env.svc.verification.decide(op, wrong.id, Decision.REJECT, "a different person")
@@ -809,3 +811,79 @@ def test_oversight_shows_the_bound_the_interval_the_drift_watch_and_case_outcome
     page.screenshot(path=str(console.shots / "oversight-bounds-cases.png"), full_page=True)
     page.emulate_media(media="print")
     page.screenshot(path=str(console.shots / "oversight-bounds-cases-print.png"), full_page=True)
+
+
+def _turn_pages_by_keyboard(
+    page: Any, table_id: str, nav: str, first_id: tuple[str, str], last_id: tuple[str, str]
+) -> None:
+    """Tab to "Next page", Enter: the last rows show and focus moves to "Previous page" (the
+    disabled "Next page" cannot hold it); Enter again: back to the first page."""
+    rows = page.locator(f"#{table_id} tbody tr")
+    pager = page.get_by_role("navigation", name=nav)
+    assert rows.count() == 20
+    assert page.locator(f"#{table_id} tr[data-{first_id[0]}='{first_id[1]}']").count() == 1
+    assert page.locator(f"#{table_id} tr[data-{last_id[0]}='{last_id[1]}']").count() == 0
+    page.get_by_role("heading", level=1).focus()
+    for _ in range(200):  # Tab until the pager's "Next page" has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Next page":
+            break
+    else:
+        pytest.fail("Tab never reached the pager")
+    page.keyboard.press("Enter")
+    sync_api.expect(pager).to_contain_text("Page 2 of 2")
+    assert page.locator(f"#{table_id} tr[data-{last_id[0]}='{last_id[1]}']").count() == 1
+    assert page.locator(f"#{table_id} tr[data-{first_id[0]}='{first_id[1]}']").count() == 0
+    assert pager.get_by_role("button", name="Next page").is_disabled()
+    assert page.evaluate("document.activeElement.textContent") == "Previous page"
+    page.keyboard.press("Enter")
+    sync_api.expect(pager).to_contain_text("Page 1 of 2")
+    assert rows.count() == 20
+
+
+def test_cameras_and_deployments_page_by_twenty_with_the_keyboard(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    env, now = console.env, datetime.now(UTC)
+    for k in range(23):
+        env.repo.upsert_camera(CameraRow(f"pg-{k:02d}", f"Platform {k}", "file:///x.mp4", now))
+    page = signed_in(new_page(), console, Role.OPERATOR)
+    page.get_by_role("link", name="Cameras").click()
+    page.locator("#cameras tbody tr").first.wait_for()
+    assert "(rows 1–20 of 25)" in page.get_by_role("navigation", name="Camera pages").inner_text()
+    _turn_pages_by_keyboard(
+        page, "cameras", "Camera pages", ("camera-id", "cam-1"), ("camera-id", "pg-22")
+    )
+    page.screenshot(path=str(console.shots / "cameras-paged.png"), full_page=True)
+
+    inv = _actor(env, Role.INVESTIGATOR)
+    made = [
+        env.svc.deployments.request(
+            inv,
+            DeploymentRequest(
+                purpose=Purpose.VICTIM_SEARCH,
+                legal_reference=f"Order 2025/{200 + k}",
+                starts_at=now + timedelta(hours=1 + k),
+                ends_at=now + timedelta(hours=2 + k),
+                watchlist_ids=(console.watchlist_id,),
+                camera_ids=("cam-1",),
+                reason="paging test",
+            ),
+        )
+        for k in range(21)
+    ]
+    officer = signed_in(new_page(), console, Role.AUTHORISING_OFFICER)
+    officer.get_by_role("link", name="Deployments").click()
+    officer.locator("#deployments tbody tr").first.wait_for()
+    total = len(env.repo.list_deployments())
+    assert total > 20
+    nav = officer.get_by_role("navigation", name="Deployment pages")
+    assert f"of {total})" in nav.inner_text() and "Page 1 of 2" in nav.inner_text()
+    _turn_pages_by_keyboard(
+        officer,
+        "deployments",
+        "Deployment pages",
+        ("deployment-id", console.deployment_id),
+        ("deployment-id", made[-1]),
+    )
+    officer.screenshot(path=str(console.shots / "deployments-paged.png"), full_page=True)
