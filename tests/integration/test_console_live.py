@@ -255,6 +255,8 @@ def test_operator_sees_live_tiles_with_overlays_and_only_their_camera(
     assert {e.target for e in started} == {"camera:street"}
     ended = [e for e in _entries(wall, "live_video.end") if e.actor == op]
     assert all({"from", "to", "frames"} <= dict(e.details).keys() for e in ended)
+    # the cookie session stayed valid through the re-checks: the viewer ended it, not the server
+    assert {dict(e.details)["ended"] for e in ended} == {"the viewer left"}
     assert sum(int(dict(e.details)["frames"]) for e in ended) >= 2
 
 
