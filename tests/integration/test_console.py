@@ -20,6 +20,7 @@ Skips with the fix when Playwright or ``/usr/bin/chromium`` (``$VIGIL_CHROMIUM``
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ import pytest
 from tests.support.api_env import PASSWORD, Env, build_env, jpeg
 from tests.support.served import served
 from vigil.api.app import create_app
-from vigil.core.domain import Role
+from vigil.core.domain import CameraRow, Decision, Role
 from vigil.core.records import (
     Alert,
     AlertKind,
@@ -46,6 +47,7 @@ from vigil.governance.accounts import token_hash
 from vigil.governance.actors import Actor
 from vigil.governance.audit import iter_entries
 from vigil.governance.deployments import DeploymentRequest, Purpose
+from vigil.governance.report import build_oversight
 from vigil.governance.watchlists import Category, EnrolmentPhoto
 from vigil.identification.calibration import RateEstimate
 from vigil.notify.watcher import EventWatcher
@@ -152,8 +154,11 @@ def _seed(env: Env) -> tuple[str, str, str]:
     return wl, template, dep
 
 
-def commit_face_alert(console: Console, score: float = 0.71) -> Alert:
-    """Commit a face alert as the live identifier does (crop, sighting, alert, audit entry)."""
+def commit_face_alert(
+    console: Console, score: float = 0.71, details: list[tuple[str, str]] | None = None
+) -> Alert:
+    """Commit a face alert as the live identifier does (crop, sighting, alert, audit entry;
+    ``details``: the raise entry's details, which the oversight report reads)."""
     env = console.env
     now = datetime.now(UTC)
     crop = env.svc.media.put(jpeg((150, 120, 100), 112))
@@ -180,7 +185,11 @@ def commit_face_alert(console: Console, score: float = 0.71) -> Alert:
     )
     env.repo.add_alert(alert, sighting_id=sighting, probe_key=crop)
     env.svc.audit.append(
-        "system", "alert.raise", f"alert:{alert.id}", "best shot at or above the threshold", []
+        "system",
+        "alert.raise",
+        f"alert:{alert.id}",
+        "best shot at or above the threshold",
+        details or [],
     )
     return alert
 
@@ -713,3 +722,146 @@ def test_a_session_revoked_elsewhere_signs_the_page_out(
     assert page.get_by_role("button", name="Sign in").is_visible()
     assert page.locator("#nav").is_hidden()
     page.screenshot(path=str(console.shots / "signed-out-live.png"), full_page=True)
+
+
+def _sci(p: float) -> str:
+    """A rate as the console writes it (JavaScript's ``toExponential(1)``: ``4.2e-3``)."""
+    return "0" if p == 0 else re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{p:.1e}")
+
+
+def test_oversight_shows_the_bound_the_interval_the_drift_watch_and_case_outcomes(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    env, dep = console.env, console.deployment_id
+    raised = [
+        ("kind", "face_match"),
+        ("deployment", dep),
+        ("watchlist", console.watchlist_id),
+        ("false_alert_rate", str(FAR.upper)),
+        ("false_alert_point", str(FAR.point)),
+    ]
+    wrong, right = (commit_face_alert(console, details=raised) for _ in range(2))
+    env.svc.audit.append(
+        "system",
+        "deployment.scan_summary",
+        f"deployment:{dep}",
+        "faces compared",
+        [("faces_scanned", "5000")],
+    )
+    op, sup = _actor(env, Role.OPERATOR), _actor(env, Role.SUPERVISOR)
+    env.svc.verification.decide(op, wrong.id, Decision.REJECT, "a different person")
+    env.svc.verification.decide(op, right.id, Decision.CONFIRM, "same person")
+    env.svc.verification.decide(sup, right.id, Decision.CONFIRM, "agreed")
+    inv = env.client(Role.INVESTIGATOR)
+    case = inv.post("/api/v1/cases", json={"title": "MP-17 found", "reason": "report MP-17"})
+    assert case.status_code == 201, case.text
+    cases = f"/api/v1/cases/{case.json()['id']}"
+    link = {"kind": "alert", "target_id": right.id, "reason": "the sighting that found her"}
+    assert inv.post(f"{cases}/links", json=link).status_code == 201
+    outcome = {"outcome": "other", "reason": "found safe and well", "alert_id": right.id}
+    assert inv.post(f"{cases}/outcomes", json=outcome).status_code == 201
+    now = datetime.now(UTC)
+    DriftStore(env.repo.db).put(DriftRow(dep, FAR.upper, 12.5, 5000, 30, now, now, 4800, 29))
+    doc = build_oversight(env.repo, now - timedelta(days=1), now + timedelta(days=1))
+    mine = next(d for d in doc["deployments"] if d["id"] == dep)
+    lo, hi = mine["rejected_per_search_ci95"]
+    assert mine["rejected"] >= 1 and lo < mine["rejected_per_search"] < hi
+
+    page = signed_in(new_page(), console, Role.AUDITOR)
+    page.goto(f"{console.url}/console/#/oversight")
+    row = page.locator(f"#oversight-fpr tr[data-deployment-id='{dep}']")
+    row.wait_for()
+    assert row.locator(".fpr-interval").inner_text() == f"{_sci(lo)} – {_sci(hi)}"
+    assert row.locator(".fpr-bound").inner_text() == _sci(FAR.upper) == "4.2e-3"
+    assert row.locator(".fpr-observed").inner_text() == _sci(mine["rejected_per_search"])
+    drift = row.locator("[data-drift='flagged']")
+    assert "FLAGGED since" in drift.inner_text() and "after 4,800 searches" in drift.inner_text()
+    page.locator("#chart-fpr svg").wait_for()
+    outcomes = page.locator("#chart-alert-outcomes tr", has_text="other")
+    assert outcomes.locator("td").inner_text() == str(doc["cases"]["alert_outcomes"]["other"])
+    cases_table = page.locator("#oversight-cases").inner_text()
+    assert f"Cases opened\t{doc['cases']['cases_opened']}" in cases_table
+    reviewers = doc["cases"]["reviewer_false_match_rate"]
+    shown = page.locator("#reviewer-rate").inner_text()
+    assert shown == f"{float(f'{reviewers * 100:.2g}'):g}% of decided alerts"
+    assert page.locator("#calibrated-rate").inner_text().startswith("0.42%")
+    assert page.locator("main img").count() == 0
+    page.screenshot(path=str(console.shots / "oversight-bounds-cases.png"), full_page=True)
+    page.emulate_media(media="print")
+    page.screenshot(path=str(console.shots / "oversight-bounds-cases-print.png"), full_page=True)
+
+
+def _turn_pages_by_keyboard(
+    page: Any, table_id: str, nav: str, first_id: tuple[str, str], last_id: tuple[str, str]
+) -> None:
+    """Tab to "Next page", Enter: the last rows show and focus moves to "Previous page" (the
+    disabled "Next page" cannot hold it); Enter again: back to the first page."""
+    rows = page.locator(f"#{table_id} tbody tr")
+    pager = page.get_by_role("navigation", name=nav)
+    assert rows.count() == 20
+    assert page.locator(f"#{table_id} tr[data-{first_id[0]}='{first_id[1]}']").count() == 1
+    assert page.locator(f"#{table_id} tr[data-{last_id[0]}='{last_id[1]}']").count() == 0
+    page.get_by_role("heading", level=1).focus()
+    for _ in range(200):  # Tab until the pager's "Next page" has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Next page":
+            break
+    else:
+        pytest.fail("Tab never reached the pager")
+    page.keyboard.press("Enter")
+    sync_api.expect(pager).to_contain_text("Page 2 of 2")
+    assert page.locator(f"#{table_id} tr[data-{last_id[0]}='{last_id[1]}']").count() == 1
+    assert page.locator(f"#{table_id} tr[data-{first_id[0]}='{first_id[1]}']").count() == 0
+    assert pager.get_by_role("button", name="Next page").is_disabled()
+    assert page.evaluate("document.activeElement.textContent") == "Previous page"
+    page.keyboard.press("Enter")
+    sync_api.expect(pager).to_contain_text("Page 1 of 2")
+    assert rows.count() == 20
+
+
+def test_cameras_and_deployments_page_by_twenty_with_the_keyboard(
+    new_page: Callable[[], Any], console: Console
+) -> None:
+    env, now = console.env, datetime.now(UTC)
+    for k in range(23):
+        env.repo.upsert_camera(CameraRow(f"pg-{k:02d}", f"Platform {k}", "file:///x.mp4", now))
+    page = signed_in(new_page(), console, Role.OPERATOR)
+    page.get_by_role("link", name="Cameras").click()
+    page.locator("#cameras tbody tr").first.wait_for()
+    assert "(rows 1–20 of 25)" in page.get_by_role("navigation", name="Camera pages").inner_text()
+    _turn_pages_by_keyboard(
+        page, "cameras", "Camera pages", ("camera-id", "cam-1"), ("camera-id", "pg-22")
+    )
+    page.screenshot(path=str(console.shots / "cameras-paged.png"), full_page=True)
+
+    inv = _actor(env, Role.INVESTIGATOR)
+    made = [
+        env.svc.deployments.request(
+            inv,
+            DeploymentRequest(
+                purpose=Purpose.VICTIM_SEARCH,
+                legal_reference=f"Order 2025/{200 + k}",
+                starts_at=now + timedelta(hours=1 + k),
+                ends_at=now + timedelta(hours=2 + k),
+                watchlist_ids=(console.watchlist_id,),
+                camera_ids=("cam-1",),
+                reason="paging test",
+            ),
+        )
+        for k in range(21)
+    ]
+    officer = signed_in(new_page(), console, Role.AUTHORISING_OFFICER)
+    officer.get_by_role("link", name="Deployments").click()
+    officer.locator("#deployments tbody tr").first.wait_for()
+    total = len(env.repo.list_deployments())
+    assert total > 20
+    nav = officer.get_by_role("navigation", name="Deployment pages")
+    assert f"of {total})" in nav.inner_text() and "Page 1 of 2" in nav.inner_text()
+    _turn_pages_by_keyboard(
+        officer,
+        "deployments",
+        "Deployment pages",
+        ("deployment-id", console.deployment_id),
+        ("deployment-id", made[-1]),
+    )
+    officer.screenshot(path=str(console.shots / "deployments-paged.png"), full_page=True)

@@ -234,6 +234,8 @@ def test_operator_sees_live_tiles_with_overlays_and_only_their_camera(
     assert {e.target for e in started} == {"camera:street"}
     ended = [e for e in _entries(wall, "live_video.end") if e.actor == op]
     assert all({"from", "to", "frames"} <= dict(e.details).keys() for e in ended)
+    # the cookie session stayed valid through the re-checks: the viewer ended it, not the server
+    assert {dict(e.details)["ended"] for e in ended} == {"the viewer left"}
     assert sum(int(dict(e.details)["frames"]) for e in ended) >= 2
 
 
@@ -479,3 +481,84 @@ def test_the_contrast_check_catches_low_contrast(new_page: Callable[..., Any]) -
     )
     found = contrast_failures(page)
     assert len(found) == 2 and "faint" in found[0] and "dark on dark" in found[1], found
+
+
+def _token(wall: Wall, username: str) -> str:
+    login = {"username": username, "password": PASSWORD, "mode": "token"}
+    answer = httpx.post(wall.url + "/api/v1/auth/login", json=login)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["token"])
+
+
+def _watch_until_cut(wall: Wall, token: str, cut: Callable[[], None]) -> tuple[int, float]:
+    """Open the street camera's MJPEG stream, ``cut`` access once it has sent frames, and read
+    until the server ends it: (frames read after the cut's first re-check window, seconds from
+    the cut to the end of the stream)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    url = wall.url + "/api/v1/video/cameras/street/mjpeg"
+    cut_at: float | None = None
+    parts = 0
+    with httpx.stream("GET", url, headers=headers, timeout=httpx.Timeout(30.0)) as answer:
+        assert answer.status_code == 200
+        for chunk in answer.iter_bytes():
+            parts += chunk.count(b"Content-Type: image/jpeg")
+            if cut_at is None and parts >= 2:
+                cut()
+                cut_at = time.monotonic()
+            if cut_at is not None and time.monotonic() - cut_at > 20:
+                pytest.fail("the stream outlived the loss of access by 20 s")
+    assert cut_at is not None, "the stream ended before it sent two frames"
+    return parts, time.monotonic() - cut_at
+
+
+def test_a_revoked_session_ends_an_open_live_stream(wall: Wall) -> None:
+    token = _token(wall, "op-street")
+    op = wall.ids["op-street"]
+    ends_before = len([e for e in _entries(wall, "live_video.end") if e.actor == op])
+
+    def log_out() -> None:  # another tab signs out: the session is revoked in the database
+        answer = httpx.post(
+            wall.url + "/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert answer.status_code == 200, answer.text
+
+    _parts, after = _watch_until_cut(wall, token, log_out)
+    recheck = wall.built.config.api.live_recheck_s
+    assert after < recheck + 5, f"the stream ended {after:.1f} s after the logout"
+    _wait_for(
+        lambda: len([e for e in _entries(wall, "live_video.end") if e.actor == op]) > ends_before,
+        "the end of the revoked viewing in the audit chain",
+    )
+    last = [e for e in _entries(wall, "live_video.end") if e.actor == op][-1]
+    assert dict(last.details)["ended"] == "credential revoked or expired"
+    # and the revoked token opens nothing new
+    again = httpx.get(
+        wall.url + "/api/v1/video/cameras/street/mjpeg",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert again.status_code == 401
+
+
+def test_removing_the_camera_assignment_ends_an_open_live_stream(wall: Wall) -> None:
+    svc = wall.built.services
+    user = svc.accounts.create_user("op-moved", PASSWORD, [Role.OPERATOR])
+    svc.accounts.assign_cameras(user.id, ["street"], by="system", reason="district A")
+    token = _token(wall, "op-moved")
+
+    def move() -> None:  # reassigned to the yard only, while the street is on screen
+        svc.accounts.assign_cameras(user.id, ["yard"], by="system", reason="moved to district B")
+
+    _parts, after = _watch_until_cut(wall, token, move)
+    assert after < wall.built.config.api.live_recheck_s + 5
+    _wait_for(
+        lambda: any(e.actor == user.id for e in _entries(wall, "live_video.end")),
+        "the end of the viewing in the audit chain",
+    )
+    ended = next(e for e in _entries(wall, "live_video.end") if e.actor == user.id)
+    assert dict(ended.details)["ended"] == "camera no longer assigned: street"
+    # the session itself is still valid: the street is now refused, as an unknown camera
+    again = httpx.get(
+        wall.url + "/api/v1/video/cameras/street/still",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert again.status_code == 404

@@ -10,9 +10,19 @@ Who sees what: operators, supervisors and investigators, on the cameras in their
 outside it is not listed and its stream answers 404, as an absent one; :mod:`vigil.api.scope`).
 Auditors and admins get no pictures. Each stream is audited as one viewing: a
 ``live_video.start`` entry when it opens (a stream whose entry cannot be written is not served)
-and ``live_video.end`` with from, to and frames sent when it ends. A stream lasts at most
-``console.live_session_s``; the console then opens a new one, re-checked and audited afresh, so a
-revoked session stops seeing a camera within that time.
+and ``live_video.end`` with from, to, frames sent and why it ended when it ends.
+
+Revocation reaches an open stream like it reaches the event WebSocket (:mod:`vigil.api.live`):
+every ``api.live_recheck_s`` the stream re-reads its credential from the system of record
+(:meth:`~vigil.governance.accounts.AccountService.resolve_many`) and re-applies the route's rules
+(a viewer role; every camera still in the caller's assignment). A logged-out, expired or revoked
+session, a disabled account, a lost role or a removed camera ends the stream within that interval
+plus one read, with the reason in the ``live_video.end`` entry. One read per stream per interval,
+rather than joining the WebSocket registry's shared read: a stream lives in its own response task,
+and a wall is one stream for all its cameras, so the count stays at one per open page. A re-check
+that fails :data:`~vigil.api.live.MAX_CHECK_FAILURES` times in a row ends the stream (access that
+cannot be checked is not kept). A stream also lasts at most ``console.live_session_s``; the
+console then opens a new one, authorised and audited afresh.
 """
 
 from __future__ import annotations
@@ -29,12 +39,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import access, services
+from vigil.api.deps import access, check, services
+from vigil.api.live import MAX_CHECK_FAILURES
 from vigil.api.routes.common import router
 from vigil.api.schemas import IdPath
 from vigil.api.scope import camera_allowed, require
 from vigil.core.domain import Role
-from vigil.errors import NotFoundError, RateLimitedError
+from vigil.errors import NotFoundError, PermissionDeniedError, RateLimitedError
 from vigil.governance.accounts import Principal
 from vigil.governance.audit import AuditAction
 from vigil.system.live_video import LiveVideo
@@ -177,12 +188,20 @@ def _stream(
             live.release(camera_id)
         raise
 
+    recheck_s = request.app.state.config.api.live_recheck_s
+
     async def frames() -> AsyncIterator[bytes]:
         sent = dict.fromkeys(ids, 0)
         last = dict.fromkeys(ids, -1)
         deadline = time.monotonic() + config.live_session_s
+        recheck = _Recheck(request, p, ids, recheck_s)
+        why = "the viewer left"  # unless the server ends it (below)
         try:
-            while time.monotonic() < deadline:
+            while True:
+                refused = await recheck.due()
+                if refused is not None or time.monotonic() >= deadline:
+                    why = refused or "session limit reached"
+                    break
                 for camera_id in ids:
                     tile = await run_in_threadpool(live.tile, camera_id)
                     if tile is None or tile.seq == last[camera_id]:
@@ -202,7 +221,7 @@ def _stream(
             # loop (which serves every other request), and not awaited (the task may be
             # cancelled here, when the viewer went away).
             asyncio.get_running_loop().run_in_executor(
-                None, _ended_all, request, p, ids, started, dict(sent)
+                None, _ended_all, request, p, ids, started, dict(sent), why
             )
 
     kind = "multipart/mixed" if wall else "multipart/x-mixed-replace"
@@ -213,14 +232,58 @@ def _stream(
     )
 
 
-def _ended_all(
-    request: Request, p: Principal, ids: list[str], started: datetime, sent: dict[str, int]
+class _Recheck:
+    """The periodic re-check of one open stream (see the module docs): :meth:`due` answers
+    why the stream must end, or ``None``; it reads the database only once per ``every_s``."""
+
+    def __init__(self, request: Request, p: Principal, ids: list[str], every_s: float) -> None:
+        self.request, self.p, self.ids, self.every_s = request, p, ids, every_s
+        self.next_at = time.monotonic() + every_s
+        self.failed = 0
+
+    async def due(self) -> str | None:
+        if time.monotonic() < self.next_at:
+            return None
+        self.next_at = time.monotonic() + self.every_s
+        try:
+            refused = await run_in_threadpool(still_allowed, self.request, self.p, self.ids)
+        except Exception:
+            self.failed += 1
+            log.exception("re-checking a live video stream failed (%d in a row)", self.failed)
+            return "access cannot be re-checked" if self.failed >= MAX_CHECK_FAILURES else None
+        self.failed = 0
+        return refused
+
+
+def still_allowed(request: Request, p: Principal, ids: list[str]) -> str | None:
+    """Why the caller of an open stream may no longer see it (``None``: still allowed): the
+    credential re-read from the system of record, and the route's own rules applied again."""
+    now = services(request).accounts.resolve_many({p.token_hash}).get(p.token_hash)
+    if now is None:
+        return "credential revoked or expired"
+    try:
+        check(now, VIEWERS, None)
+    except PermissionDeniedError:
+        return "roles changed: live video is no longer allowed"
+    lost = [c for c in ids if not camera_allowed(now, c)]
+    return f"camera no longer assigned: {', '.join(lost)}" if lost else None
+
+
+def _ended_all(  # noqa: PLR0917 - the viewing's whole record
+    request: Request,
+    p: Principal,
+    ids: list[str],
+    started: datetime,
+    sent: dict[str, int],
+    why: str,
 ) -> None:
     for camera_id in ids:
-        _ended(request, p, camera_id, started, sent[camera_id])
+        _ended(request, p, camera_id, started, sent[camera_id], why)
 
 
-def _ended(request: Request, p: Principal, camera_id: str, started: datetime, sent: int) -> None:
+def _ended(  # noqa: PLR0917 - the viewing's whole record
+    request: Request, p: Principal, camera_id: str, started: datetime, sent: int, why: str
+) -> None:
     """The viewing's closing entry; logged, not raised, if it cannot be written (the stream
     has ended either way, and its start entry is in the chain)."""
     try:
@@ -228,11 +291,12 @@ def _ended(request: Request, p: Principal, camera_id: str, started: datetime, se
             p.actor.id,
             AuditAction.LIVE_VIDEO_END,
             f"camera:{camera_id}",
-            "live view ended",
+            f"live view ended: {why}",
             [
                 ("from", started.isoformat()),
                 ("to", datetime.now(UTC).isoformat()),
                 ("frames", str(sent)),
+                ("ended", why),
                 *p.attribution(),
             ],
         )

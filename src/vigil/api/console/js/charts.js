@@ -114,3 +114,57 @@ export function timeChart(title, { points, since, until, threshold, marks = [] }
   }
   return h("figure", { class: "chart-figure" }, h("figcaption", {}, title), svg);
 }
+
+/** A rate per search in one notation everywhere on a page: "4.2e-3" (two digits). */
+export function sci(p) {
+  if (p === null || p === undefined) return "—";
+  return p === 0 ? "0" : p.toExponential(1);
+}
+
+/**
+ * Observed rates with their interval beside a promised bound, on a log scale (rates per search
+ * span decades): `items` = [{label, point, lo, hi, bound}]. Each row draws the interval as a
+ * line with a dot at the point and the bound as a dashed tick; the numbers follow in a table, so
+ * the chart reads without colour. Rows with no interval draw nothing but their label.
+ */
+export function intervalChart(title, items, { id } = {}) {
+  const W = 640;
+  const row = 30;
+  const left = 210;
+  const right = 20;
+  const H = Math.max(row, items.length * row) + 34;
+  const vals = items.flatMap((i) => [i.lo, i.hi, i.bound, i.point]).filter((v) => v > 0);
+  const lo = Math.floor(Math.log10(Math.min(1e-6, ...vals)));
+  const hi = Math.min(0, Math.ceil(Math.log10(Math.max(1e-3, ...vals))));
+  const x = (v) => left + ((Math.log10(Math.max(v, 10 ** lo)) - lo) / Math.max(1, hi - lo)) * (W - left - right);
+  const svg = s("svg", {
+    viewBox: `0 0 ${W} ${H}`,
+    class: "chart",
+    role: "img",
+    "aria-label": `${title}: ${items.map((i) => `${i.label} observed ${sci(i.point)} (95% interval ${sci(i.lo)} to ${sci(i.hi)}), bound ${sci(i.bound)}`).join("; ")}`,
+  });
+  for (let e = lo; e <= hi; e += 1) {
+    svg.append(
+      s("line", { x1: x(10 ** e), x2: x(10 ** e), y1: 4, y2: H - 24, class: "grid" }),
+      s("text", { x: x(10 ** e), y: H - 8, "text-anchor": "middle", class: "chart-value" }, `1e${e}`),
+    );
+  }
+  items.forEach((item, k) => {
+    const y = 8 + k * row + row / 2;
+    svg.append(s("text", { x: left - 8, y: y + 4, "text-anchor": "end", class: "chart-label" }, item.label));
+    if (item.lo !== null && item.lo !== undefined) {
+      svg.append(
+        s("line", { x1: x(item.lo), x2: x(item.hi), y1: y, y2: y, class: "interval" }),
+        s("circle", { cx: x(item.point), cy: y, r: 4, class: "series-dot" }),
+      );
+    }
+    if (item.bound) svg.append(s("line", { x1: x(item.bound), x2: x(item.bound), y1: y - 10, y2: y + 10, class: "threshold" }));
+  });
+  return h(
+    "figure",
+    { class: "chart-figure", id },
+    h("figcaption", {}, title),
+    svg,
+    h("p", { class: "hint" }, "Line: the exact 95% interval of rejected alerts per face scanned, dot at the observed rate; dashed tick: the calibrated bound the alerts displayed. Log scale."),
+  );
+}

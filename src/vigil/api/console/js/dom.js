@@ -135,3 +135,38 @@ export function table(caption, headers, rows, attrs = {}) {
     h("tbody", {}, rows),
   );
 }
+
+/**
+ * A table shown `size` rows at a time, with "Previous page" / "Next page" buttons (native
+ * buttons: Tab and Enter or Space work; the page number is announced politely). The rows are
+ * built once and kept, so a live update of a row on another page is not lost. Client-side,
+ * for lists the API answers whole (cameras, deployments: tens to hundreds). `page`: the page to
+ * show first; `onPage(k)` is told of every change (to keep the page over a reload).
+ */
+export function pagedTable(caption, headers, rows, attrs = {}, { size = 20, label = "Pages", page = 0, onPage = null } = {}) {
+  const body = h("tbody", {});
+  const pages = Math.max(1, Math.ceil(rows.length / size));
+  const status = h("span", { class: "pager-status", "aria-live": "polite" });
+  const prev = h("button", { type: "button" }, "Previous page");
+  const next = h("button", { type: "button" }, "Next page");
+  let current = 0;
+  function show(k, moved = null) {
+    current = Math.min(Math.max(0, k), pages - 1);
+    body.replaceChildren(...rows.slice(current * size, current * size + size));
+    prev.disabled = current === 0;
+    next.disabled = current >= pages - 1;
+    const first = current * size + 1;
+    status.textContent = ` Page ${current + 1} of ${pages} (rows ${first}–${Math.min(rows.length, first + size - 1)} of ${rows.length}) `;
+    if (moved?.disabled) (moved === prev ? next : prev).focus(); // a disabled button loses focus
+    if (onPage) onPage(current);
+  }
+  prev.addEventListener("click", () => show(current - 1, prev));
+  next.addEventListener("click", () => show(current + 1, next));
+  show(page);
+  return h(
+    "div",
+    { class: "paged" },
+    h("table", attrs, h("caption", {}, caption), h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))), body),
+    pages > 1 ? h("nav", { class: "pager", "aria-label": label }, prev, status, next) : null,
+  );
+}

@@ -1,8 +1,9 @@
 // Cameras with their live health: state changes arrive over the WebSocket; the analysis totals
-// are re-read every few seconds while the page is open.
+// are re-read every few seconds while the page is open. Pages of 20 rows (client-side: the API
+// answers the whole list); rows on other pages keep receiving their updates.
 
 import * as api from "../api.js";
-import { apiError, badge, fill, h, table, time } from "../dom.js";
+import { apiError, badge, fill, h, pagedTable, time } from "../dom.js";
 
 const REFRESH_MS = 5000;
 const HEADERS = [
@@ -104,7 +105,7 @@ export async function camerasView(root, ctx) {
     fill(
       area,
       cams.length
-        ? table("Cameras and their health (updates live)", HEADERS, cams.map(row), { class: "data", id: "cameras" })
+        ? pagedTable("Cameras and their health (updates live)", HEADERS, cams.map(row), { class: "data", id: "cameras" }, { label: "Camera pages" })
         : h("p", {}, "No cameras are configured."),
     );
   } catch (err) {

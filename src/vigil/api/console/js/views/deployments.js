@@ -2,7 +2,7 @@
 // time box and state.
 
 import * as api from "../api.js";
-import { apiError, badge, fill, h, shortId, table, time, words } from "../dom.js";
+import { apiError, badge, fill, h, pagedTable, shortId, time, words } from "../dom.js";
 import { can } from "../roles.js";
 
 export const PURPOSES = {
@@ -130,6 +130,7 @@ export async function deploymentsView(root, ctx) {
   );
   const officer = can(ctx.user, "deployments:decide");
   const headers = officer ? [...HEADERS, "Decision"] : HEADERS;
+  let page = 0; // kept over a reload after a decision, so the officer stays where they were
   async function load(announcement) {
     try {
       const list = await api.get("/deployments");
@@ -139,9 +140,12 @@ export async function deploymentsView(root, ctx) {
         area,
         announcement ? h("p", { class: "notice", role: "status" }, announcement) : null,
         list.length
-          ? table("Deployments", headers, list.map((d) => row(d, now, ctx.user, refresh)), {
-              class: "data",
-              id: "deployments",
+          ? pagedTable("Deployments", headers, list.map((d) => row(d, now, ctx.user, refresh)), { class: "data", id: "deployments" }, {
+              label: "Deployment pages",
+              page,
+              onPage: (k) => {
+                page = k;
+              },
             })
           : h("p", {}, "No deployments."),
       );

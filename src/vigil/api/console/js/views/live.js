@@ -38,7 +38,8 @@ function indexOf(buf, pattern, from = 0) {
  * Read the wall stream (`/video/wall?cameras=a,b`): one connection for every tile of the page
  * (a browser opens at most six HTTP/1.1 connections to a server, so one <img> stream per tile
  * would stall a wall of nine). Each part is a JPEG with an X-Camera-Id header; `onFrame(id,
- * blob)` gets it. Ends when `signal` aborts or the server closes the stream (`onEnd`).
+ * blob)` gets it. Ends when `signal` aborts or the server closes the stream (`onEnd(why, status)`;
+ * `status` is the HTTP status when the stream was refused).
  */
 async function readWall(ids, signal, onFrame, onEnd) {
   let res;
@@ -55,7 +56,7 @@ async function readWall(ids, signal, onFrame, onEnd) {
     } catch {
       // not the API's envelope
     }
-    onEnd(text);
+    onEnd(text, res.status);
     return;
   }
   const reader = res.body.getReader();
@@ -138,8 +139,11 @@ export async function liveView(root, ctx) {
       const old = urls.get(id);
       urls.set(id, url);
       if (old) URL.revokeObjectURL(old);
-    }, (why) => {
-      if (why && controller === mine) {
+    }, (why, status) => {
+      if (why && controller === mine && [401, 403, 404].includes(status)) {
+        // access is gone (signed out, role or camera taken away): say so, do not retry
+        fill(wallStatus, message("error", `Live video ended: ${why}`));
+      } else if (why && controller === mine) {
         fill(wallStatus, message("error", `Live video stopped: ${why}. Reopening in a few seconds…`));
         setTimeout(() => controller === mine && open(), 3000);
       }

@@ -1,14 +1,95 @@
 // The oversight report for auditors and authorising officers: deployments, faces scanned,
 // alerts and their decisions, outcomes and purges over a period, as charts and tables, with a
 // printable layout (the browser's "Save as PDF" makes the PDF). Built by the API from the
-// deployments and the audit chain only: no face, template or image is in it.
+// deployments and the audit chain only: no face, template or image is in it. Everything the
+// report JSON has is shown: per deployment the rejected alerts per face scanned with their exact
+// 95% interval beside the calibrated bound the alerts displayed, the drift watch, and the cases
+// section (what the alerts led to; the reviewers' false-match rate beside the calibrated rate).
 
 import * as api from "../api.js";
-import { barChart } from "../charts.js";
+import { barChart, intervalChart, sci } from "../charts.js";
 import { apiError, fill, h, message, rate, shortId, table, time, words } from "../dom.js";
 
 function isoDay(d) {
   return d.toISOString().slice(0, 10);
+}
+
+/** The drift watch of one deployment, in words (flagged since when, or its counts so far). */
+function driftText(dr) {
+  if (!dr) return "not watched (no alert decided yet)";
+  const seen = `${dr.false_alerts} rejected in ${dr.searches.toLocaleString("en")} searches`;
+  return dr.flagged
+    ? ["FLAGGED since ", time(dr.flagged_at), ` (after ${dr.flagged_after_searches.toLocaleString("en")} searches; now ${seen})`]
+    : `no flag (${seen})`;
+}
+
+/** Rejected alerts per face scanned with the exact interval, beside the displayed bound. */
+function falseAlertSection(deployments) {
+  const label = (d) => `${words(d.purpose)} ${d.id.slice(0, 6)}`;
+  const rows = deployments.map((d) => {
+    const ci = d.rejected_per_search_ci95;
+    const flagged = d.drift?.flagged ?? false;
+    return h(
+      "tr",
+      { dataset: { deploymentId: d.id } },
+      h("th", { scope: "row" }, label(d)),
+      h("td", { class: "num" }, d.faces_scanned.toLocaleString("en")),
+      h("td", { class: "num" }, d.rejected),
+      h("td", { class: "num fpr-observed" }, sci(d.rejected_per_search)),
+      h("td", { class: "num fpr-interval" }, ci ? `${sci(ci[0])} – ${sci(ci[1])}` : "no face scanned"),
+      h("td", { class: "num fpr-bound" }, sci(d.mean_calibrated_false_alert_rate)),
+      h("td", { class: "num" }, sci(d.mean_calibrated_false_alert_point)),
+      h("td", { class: flagged ? "drift-flag error-text" : "", dataset: { drift: d.drift ? (flagged ? "flagged" : "ok") : "none" } }, driftText(d.drift)),
+    );
+  });
+  const items = deployments.map((d) => ({
+    label: label(d),
+    point: d.rejected_per_search,
+    lo: d.rejected_per_search_ci95?.[0] ?? null,
+    hi: d.rejected_per_search_ci95?.[1] ?? null,
+    bound: d.mean_calibrated_false_alert_rate,
+  }));
+  return [
+    h("h2", {}, "False alerts per search and the drift watch"),
+    h("p", {}, "Rejected alerts per face scanned, with the exact (Clopper–Pearson) 95% interval, beside the calibrated false-alert rate the alerts displayed (mean one-sided 95% upper bound, and its point estimate). A drift flag means rejections ran significantly above the calibrated rate (a sequential test per deployment)."),
+    deployments.length ? intervalChart("Observed false alerts per search against the displayed bound", items, { id: "chart-fpr" }) : null,
+    rows.length
+      ? table("False alerts per search, per deployment", ["Deployment", "Faces scanned", "Rejected", "Rejected per search", "95% interval", "Bound displayed", "Point displayed", "Drift watch"], rows, { class: "data", id: "oversight-fpr" })
+      : message("info", "No deployment in this period."),
+  ];
+}
+
+/** The cases section: lifecycle counts, what alerts led to, reviewers' rate beside calibration. */
+function casesSection(c) {
+  if (!c) return [];
+  const count = (k, v) => h("tr", {}, h("th", { scope: "row" }, k), h("td", { class: "num" }, v));
+  const alertOut = Object.entries(c.alert_outcomes).map(([k, v]) => ({ label: words(k), value: v }));
+  const caseOut = Object.entries(c.case_outcomes).map(([k, v]) => ({ label: words(k), value: v }));
+  const pct = (p) => (p === null ? "no decided alert" : `${Number((p * 100).toPrecision(2))}% of decided alerts`);
+  return [
+    h("h2", {}, "Cases and outcomes"),
+    h(
+      "div",
+      { class: "two-col" },
+      table("Cases in the period", ["Step", "Count"], [
+        count("Cases opened", c.cases_opened),
+        count("Cases closed", c.cases_closed),
+        count("Cases reopened", c.cases_reopened),
+        count("Legal holds released", c.holds_released),
+        count("Evidence exports", c.exports),
+        count("Face alerts raised", c.alerts_raised),
+        count("confirmed by two people", c.alerts_confirmed),
+        count("rejected", c.alerts_rejected),
+        count("leading to a recorded outcome", c.alerts_with_outcome),
+      ], { class: "data", id: "oversight-cases" }),
+      alertOut.length ? barChart("Face alerts by the outcome they led to", alertOut, { id: "chart-alert-outcomes" }) : message("info", "No face alert led to a recorded outcome in this period."),
+      caseOut.length ? barChart("Outcomes recorded on cases (with or without an alert)", caseOut, { id: "chart-case-outcomes" }) : null,
+    ),
+    table("False matches seen by reviewers beside the calibrated rate", ["Rate", "Value", "What it answers"], [
+      h("tr", {}, h("th", { scope: "row" }, "Reviewers' false-match rate"), h("td", { class: "num", id: "reviewer-rate" }, pct(c.reviewer_false_match_rate)), h("td", {}, "per alert: how often a lead was wrong (rejected, or confirmed and later a false match)")),
+      h("tr", {}, h("th", { scope: "row" }, "Calibrated false-alert rate shown on the alerts"), h("td", { class: "num", id: "calibrated-rate" }, c.mean_calibrated_false_alert_rate === null ? "—" : rate(c.mean_calibrated_false_alert_rate)), h("td", {}, "per face compared: how often a passer-by raises an alert (mean 95% upper bound)")),
+    ], { class: "data", id: "oversight-review" }),
+  ];
 }
 
 export async function oversightView(root, ctx) {
@@ -102,6 +183,8 @@ export async function oversightView(root, ctx) {
       deps.length
         ? table("Deployments overlapping the period", ["Purpose", "Legal reference", "State", "Period", "Requested by", "Authorised by", "Faces scanned", "Alerts", "Confirmed", "Rejected", "Observed false-alert rate"], deps, { class: "data", id: "oversight-deployments" })
         : message("info", "No deployment in this period."),
+      ...falseAlertSection(doc.deployments),
+      ...casesSection(doc.cases),
     );
   }
 
