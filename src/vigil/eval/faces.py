@@ -26,6 +26,7 @@ import numpy.typing as npt
 from vigil.config.settings import FacesConfig
 from vigil.errors import ValidationError
 from vigil.eval import metrics, protocols, report
+from vigil.eval.clustered import clustered_curve
 from vigil.eval.embed import FaceSet, embed_faces, extract_faces
 from vigil.identification.calibration import FalseAlertModel, curve_from_scores
 from vigil.perception.faces.detectors import make_detector
@@ -307,7 +308,7 @@ def run_calibration(
     cal = metrics.calibrate(results, target_fpir)
     # The threshold must keep the *bound* within the target, not only what the fit searches
     # showed: the higher of the empirical threshold and the curve's bounded one.
-    curve = curve_from_scores(results.impostor_scores)
+    curve = clustered_curve(proto, ids, templates.scorer, results.impostor_scores)
     bounded = FalseAlertModel((curve,)).threshold_for(target_fpir, watchlist_size)
     threshold = max(float(cal.threshold), bounded)
     point = metrics.open_set_point(results, threshold)
@@ -354,7 +355,11 @@ def person_curves(
             aliases=aliases, images_per_identity=k, min_images=k,
         )  # fmt: skip
         res = protocols.search(proto, templates.scorer)
-        out.append(fmr_curve(res.impostor_scores, templates_per_person=k))
+        ids = templates.images.identities
+        curve = clustered_curve(
+            proto, ids, templates.scorer, res.impostor_scores, templates_per_person=k
+        )
+        out.append(curve.to_json())
     return out
 
 

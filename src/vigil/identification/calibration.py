@@ -144,6 +144,8 @@ class FmrCurve:
     counts: npt.NDArray[np.int64]
     comparisons: int
     templates_per_person: int = 1
+    cluster_upper: npt.NDArray[np.float64] | None = None
+    design_effect: float | None = None
 
     def __post_init__(self) -> None:
         s = np.asarray(self.scores, np.float64)
@@ -163,6 +165,22 @@ class FmrCurve:
         counts = np.minimum.accumulate(c[first]).astype(np.int64)
         object.__setattr__(self, "scores", s)
         object.__setattr__(self, "counts", counts)
+        if self.cluster_upper is not None:
+            v = np.asarray(self.cluster_upper, np.float64)
+            if v.shape != c.shape:
+                raise ValidationError(f"cluster_upper95 has {v.shape} values for {c.shape} scores")
+            object.__setattr__(self, "cluster_upper", _cluster_column(v[first]))
+
+    def upper_at(self, score: float) -> float:
+        """Per-comparison 95% upper bound at ``score``: the larger of the exact binomial bound
+        and, where the file has one, the identity-cluster bound (see the module docstring)."""
+        i = int(np.searchsorted(self.scores, score, side="right")) - 1
+        if i < 0:
+            return 1.0
+        bound = upper_bound(int(self.counts[i]), self.comparisons)
+        if self.cluster_upper is not None and math.isfinite(self.cluster_upper[i]):
+            bound = max(bound, float(self.cluster_upper[i]))
+        return bound
 
     def count_at(self, score: float) -> int:
         """Comparisons at or above ``score`` (read at the next grid score at or below it)."""
@@ -170,12 +188,20 @@ class FmrCurve:
         return self.comparisons if i < 0 else int(self.counts[i])
 
     def to_json(self) -> dict[str, object]:
-        return {
+        doc: dict[str, object] = {
             "templates_per_person": self.templates_per_person,
             "comparisons": self.comparisons,
             "score": self.scores.round(6).tolist(),
             "count": self.counts.tolist(),
         }
+        if self.cluster_upper is not None:
+            # null where the bootstrap was not run (below the tail): the binomial bound applies
+            doc["cluster_upper95"] = [
+                float(f"{x:.6g}") if math.isfinite(x) else None for x in self.cluster_upper
+            ]
+        if self.design_effect is not None:
+            doc["design_effect"] = round(self.design_effect, 3)
+        return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, object]) -> FmrCurve:
@@ -190,7 +216,30 @@ class FmrCurve:
         else:
             raise KeyError("the curve has neither 'count' nor 'fmr' with 'impostor_comparisons'")
         k = int(doc.get("templates_per_person", 1))  # type: ignore[call-overload]
-        return cls(scores, counts.astype(np.int64), n, k)
+        raw = doc.get("cluster_upper95")
+        cluster = None
+        if raw is not None:
+            cluster = np.array([math.nan if x is None else x for x in raw], np.float64)  # type: ignore[attr-defined]
+        deff = doc.get("design_effect")
+        return cls(
+            scores, counts.astype(np.int64), n, k, cluster,
+            None if deff is None else float(deff),  # type: ignore[arg-type]
+        )  # fmt: skip
+
+
+def _cluster_column(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The cluster bounds aligned with the de-duplicated grid, made non-increasing in score.
+
+    ``nan`` marks grid scores without a bootstrap (the binomial bound applies there). Where it
+    exists, the bound at a score is raised to the largest bound at any higher score: a rate of
+    alerts at or above a lower score can never be smaller, so neither can its bound.
+    """
+    if np.any(v[np.isfinite(v)] < 0) or np.any(v[np.isfinite(v)] > 1):
+        raise ValidationError("cluster_upper95 must be a list of rates in [0, 1] (or null)")
+    finite = np.isfinite(v)
+    filled = np.where(finite, v, 0.0)
+    running = np.maximum.accumulate(filled[::-1])[::-1]
+    return np.where(finite, running, math.nan)
 
 
 @dataclass(frozen=True)
@@ -256,8 +305,7 @@ class FalseAlertModel:
 
     def fmr_at(self, score: float) -> float:
         """Per-comparison FMR at ``score``: the 95% upper bound (one template per person)."""
-        c = self.curves[0]
-        return upper_bound(c.count_at(score), c.comparisons)
+        return self.curves[0].upper_at(score)
 
     def max_watchlist_size(
         self, threshold: float, target_fpir: float, templates_per_person: int = 1
@@ -268,8 +316,7 @@ class FalseAlertModel:
         curve = self.curve_for(templates_per_person)
         per = 1 if curve is not None else templates_per_person
         curve = curve or self.curves[0]
-        bound = upper_bound(curve.count_at(threshold), curve.comparisons)
-        return max(0, math.floor(target_fpir / bound / per))
+        return max(0, math.floor(target_fpir / curve.upper_at(threshold) / per))
 
     def threshold_for(
         self, target_fpir: float, persons: int, templates_per_person: int = 1
@@ -292,7 +339,7 @@ class FalseAlertModel:
 def curve_fpir(curve: FmrCurve, score: float, persons: int) -> RateEstimate:
     """Point and bound of one search's false-alert rate against ``persons`` (see the module)."""
     k, n = curve.count_at(score), curve.comparisons
-    fmr, bound = k / n, upper_bound(k, n)
+    fmr, bound = k / n, curve.upper_at(score)
     point = 1.0 if fmr >= 1 else float(-math.expm1(persons * math.log1p(-fmr)))
     return RateEstimate(point, max(point, min(1.0, persons * bound)), k, n)
 
