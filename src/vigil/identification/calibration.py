@@ -169,7 +169,21 @@ class FmrCurve:
             v = np.asarray(self.cluster_upper, np.float64)
             if v.shape != c.shape:
                 raise ValidationError(f"cluster_upper95 has {v.shape} values for {c.shape} scores")
-            object.__setattr__(self, "cluster_upper", _cluster_column(v[first]))
+            object.__setattr__(self, "cluster_upper", self._bound_column(v[first]))
+
+    def _bound_column(self, v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The displayed per-comparison bound at each grid score: the larger of the binomial
+        and the cluster bound (``nan``: none measured, the binomial alone), then raised to the
+        largest bound at any higher score. A rate at or above a lower score can never be
+        smaller, so neither can its bound; the step where the bootstrap starts would otherwise
+        break that."""
+        finite = v[np.isfinite(v)]
+        if np.any(finite < 0) or np.any(finite > 1):
+            raise ValidationError("cluster_upper95 must be a list of rates in [0, 1] (or null)")
+        k, n = self.counts, self.comparisons
+        binomial = np.where(k >= n, 1.0, beta.ppf(CONFIDENCE, k + 1, np.maximum(n - k, 1)))
+        both = np.maximum(binomial, np.where(np.isfinite(v), v, 0.0))
+        return np.asarray(np.maximum.accumulate(both[::-1])[::-1], np.float64)
 
     def upper_at(self, score: float) -> float:
         """Per-comparison 95% upper bound at ``score``: the larger of the exact binomial bound
@@ -225,21 +239,6 @@ class FmrCurve:
             scores, counts.astype(np.int64), n, k, cluster,
             None if deff is None else float(deff),  # type: ignore[arg-type]
         )  # fmt: skip
-
-
-def _cluster_column(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """The cluster bounds aligned with the de-duplicated grid, made non-increasing in score.
-
-    ``nan`` marks grid scores without a bootstrap (the binomial bound applies there). Where it
-    exists, the bound at a score is raised to the largest bound at any higher score: a rate of
-    alerts at or above a lower score can never be smaller, so neither can its bound.
-    """
-    if np.any(v[np.isfinite(v)] < 0) or np.any(v[np.isfinite(v)] > 1):
-        raise ValidationError("cluster_upper95 must be a list of rates in [0, 1] (or null)")
-    finite = np.isfinite(v)
-    filled = np.where(finite, v, 0.0)
-    running = np.maximum.accumulate(filled[::-1])[::-1]
-    return np.where(finite, running, math.nan)
 
 
 @dataclass(frozen=True)
