@@ -11,6 +11,13 @@ grid score ``s``, how many of the ``comparisons`` impostor scores were at or abo
 
 Every displayed or policy-relevant rate uses the upper bound, with the point beside it.
 
+**Clustered comparisons.** The exact bound assumes independent comparisons; they are clustered
+by person (one probe person's hundreds of photos against one look-alike). A curve may carry an
+identity-cluster bound per grid score (``cluster_upper95``, measured by
+:mod:`vigil.eval.clustered`: a two-way identity bootstrap and a design-effect-corrected exact
+bound); the per-comparison bound used everywhere is then the larger of the two
+(:meth:`FmrCurve.upper_at`). Files without it get the binomial bound alone.
+
 **Per person, not per template.** A person enrolled with several photos scores the *max* over
 their templates, and those comparisons are correlated (the same face, similar photos), so
 ``1 - (1 - FMR)^templates`` is the wrong formula. A curve measured with ``k`` templates per
