@@ -23,13 +23,13 @@ percentile of a bootstrap over them says little, and a look-alike pair the calib
 happen to lack cannot show at all. So the bound also carries the clustering measured where
 there is data down to where there is not: the **design effect** ``D`` (bootstrap variance of the
 rate over the binomial variance; Kish) is measured at every tail score with at least
-:data:`MIN_DEFF_COUNT` comparisons above it, the largest in the upper tail is kept, and the exact bound is taken
-with the effective sample size, ``k / D`` of ``n / D`` (Korn & Graubard, 1998, *Confidence
-intervals for proportions with small expected number of positive counts estimated from survey
-data*, Survey Methodology 24). For the packaged calibration ``D`` is 5.7 (one photo), 9.6
-(two photos per person) and 335 (three, on 500 people, one cluster dominating): the bound widens
-by up to ``D`` in the far tail and by about ``sqrt(D)`` where counts are large. The cluster
-bound at a score is the larger of the bootstrap percentile and this corrected exact bound.
+:data:`MIN_DEFF_COUNT` comparisons above it, the largest in the upper tail is kept, and the
+exact bound is taken with the effective sample size, ``k / D`` of ``n / D`` (Korn & Graubard,
+1998, Survey Methodology 24: exact intervals for rare proportions from clustered surveys). For
+the packaged calibration ``D`` is 5.7 (one photo), 9.6 (two photos per person) and 335 (three,
+on 500 people, one cluster dominating): the bound widens by up to ``D`` in the far tail and by
+about ``sqrt(D)`` where counts are large. The cluster bound at a score is the larger of the
+bootstrap percentile and this corrected exact bound.
 
 **What is stored.** ``vigil calibrate`` writes the cluster bound per grid score beside the counts
 (``cluster_upper95``); the alert code displays ``max(binomial bound, cluster bound)``. Where a

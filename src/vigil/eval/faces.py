@@ -307,8 +307,19 @@ def run_calibration(
     results = protocols.search(proto, templates.scorer)
     cal = metrics.calibrate(results, target_fpir)
     # The threshold must keep the *bound* within the target, not only what the fit searches
-    # showed: the higher of the empirical threshold and the curve's bounded one.
-    curve = clustered_curve(proto, ids, templates.scorer, results.impostor_scores)
+    # showed: the higher of the empirical threshold and the curve's bounded one. The curve is a
+    # per-comparison rate, which does not depend on N: measure it on at least CURVE_WATCHLIST
+    # people where the data has them, since the clustered bound needs every comparison.
+    curve_proto, curve_scores = proto, results.impostor_scores
+    if watchlist_size < CURVE_WATCHLIST:
+        try:
+            curve_proto = protocols.build_open_set(
+                ids, watchlist_size=CURVE_WATCHLIST, seed=seed, aliases=aliases, min_images=2
+            )
+            curve_scores = protocols.search(curve_proto, templates.scorer).impostor_scores
+        except ValidationError:  # too few people: the fit searches' own comparisons
+            curve_proto = proto
+    curve = clustered_curve(curve_proto, ids, templates.scorer, curve_scores)
     bounded = FalseAlertModel((curve,)).threshold_for(target_fpir, watchlist_size)
     threshold = max(float(cal.threshold), bounded)
     point = metrics.open_set_point(results, threshold)
@@ -334,6 +345,7 @@ def run_calibration(
 
 
 PERSON_CURVE_PHOTOS = (2, 3)
+CURVE_WATCHLIST = 1000
 
 
 def person_curves(
