@@ -1,8 +1,10 @@
 """Issue 22's closing measurement: the displayed bound on people never seen (slow).
 
 `vigil eval far` on five identity-disjoint splits of the shared LFW, N = 1,000, one photo each,
-one search per person (the protocol docs/evaluation.md explains; the every-image protocol's
-failures are documented there, not gated). Gates in face_targets.json.
+both protocols: one search per person, and every image searched (clustered by person: the
+identity-cluster bound is what makes it hold, docs/false-alert-rates.md). Gates in
+face_targets.json; the point-over-realised gate is for one search per person only (with every
+image searched the point under-predicts 0.23x to 0.9x, documented, not gated).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.models]
 TARGETS = json.loads((Path(__file__).with_name("face_targets.json")).read_text())
 
 
+@pytest.mark.parametrize("probes", [["--probes-per-person", "1"], []], ids=["one", "every"])
 def test_displayed_bound_holds_on_held_out_people_in_every_split(
-    lfw_dir: Path, tmp_path: Path
+    lfw_dir: Path, tmp_path: Path, probes: list[str]
 ) -> None:
     out = tmp_path / "far.json"
-    args = ["eval", "far", "--lfw-dir", str(lfw_dir), "--splits", "5", "--probes-per-person", "1"]
+    args = ["eval", "far", "--lfw-dir", str(lfw_dir), "--splits", "5", *probes]
     proc = subprocess.run(
         [sys.executable, "-m", "vigil", *args, "--out", str(out)],
         capture_output=True,
@@ -36,5 +39,6 @@ def test_displayed_bound_holds_on_held_out_people_in_every_split(
     doc = json.loads(out.read_text())
     assert len(doc["checks"]) == 5
     assert doc["bound_holds_at_shipped_threshold"] is TARGETS["far_bound_holds_at_shipped"]
-    ratios = doc["point_over_realised_at_shipped_threshold"]
-    assert min(ratios) >= TARGETS["far_point_over_realised_min"]
+    if probes:
+        ratios = doc["point_over_realised_at_shipped_threshold"]
+        assert min(ratios) >= TARGETS["far_point_over_realised_min"]

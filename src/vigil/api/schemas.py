@@ -347,7 +347,10 @@ class SubjectOut(BaseModel):
 class FalseAlertOut(BaseModel):
     """The calibrated false-alert rate of a face alert as a bound with what it rests on."""
 
-    upper_bound: float = Field(description="One-sided 95% upper bound (exact binomial).")
+    upper_bound: float = Field(
+        description="One-sided 95% upper bound: the larger of the exact binomial bound and the "
+        "identity-cluster bound (docs/false-alert-rates.md)."
+    )
     point: float = Field(description="Point estimate: what the calibration data showed.")
     calibration_count: int = Field(description="Impostor comparisons at or above the score.")
     calibration_comparisons: int = Field(description="All impostor comparisons measured.")

@@ -31,13 +31,13 @@ import numpy.typing as npt
 
 from vigil.errors import ValidationError
 from vigil.eval import metrics, protocols
+from vigil.eval.clustered import clustered_curve
 from vigil.eval.report import JsonValue
 from vigil.identification.calibration import (
     FalseAlertModel,
     FmrCurve,
     RateEstimate,
     curve_fpir,
-    curve_from_scores,
     two_sided_interval,
 )
 
@@ -165,7 +165,7 @@ def _fit_curve(
     )  # fmt: skip
     proto = cap_probes(proto, identities, cap, seed)
     res = protocols.search(proto, scorer, collect_impostors=True)
-    return curve_from_scores(res.impostor_scores, templates_per_person=k)
+    return clustered_curve(proto, identities, scorer, res.impostor_scores, templates_per_person=k)
 
 
 def _rows(

@@ -11,6 +11,13 @@ grid score ``s``, how many of the ``comparisons`` impostor scores were at or abo
 
 Every displayed or policy-relevant rate uses the upper bound, with the point beside it.
 
+**Clustered comparisons.** The exact bound assumes independent comparisons; they are clustered
+by person (one probe person's hundreds of photos against one look-alike). A curve may carry an
+identity-cluster bound per grid score (``cluster_upper95``, measured by
+:mod:`vigil.eval.clustered`: a two-way identity bootstrap and a design-effect-corrected exact
+bound); the per-comparison bound used everywhere is then the larger of the two
+(:meth:`FmrCurve.upper_at`). Files without it get the binomial bound alone.
+
 **Per person, not per template.** A person enrolled with several photos scores the *max* over
 their templates, and those comparisons are correlated (the same face, similar photos), so
 ``1 - (1 - FMR)^templates`` is the wrong formula. A curve measured with ``k`` templates per
@@ -144,6 +151,8 @@ class FmrCurve:
     counts: npt.NDArray[np.int64]
     comparisons: int
     templates_per_person: int = 1
+    cluster_upper: npt.NDArray[np.float64] | None = None
+    design_effect: float | None = None
 
     def __post_init__(self) -> None:
         s = np.asarray(self.scores, np.float64)
@@ -163,6 +172,36 @@ class FmrCurve:
         counts = np.minimum.accumulate(c[first]).astype(np.int64)
         object.__setattr__(self, "scores", s)
         object.__setattr__(self, "counts", counts)
+        if self.cluster_upper is not None:
+            v = np.asarray(self.cluster_upper, np.float64)
+            if v.shape != c.shape:
+                raise ValidationError(f"cluster_upper95 has {v.shape} values for {c.shape} scores")
+            object.__setattr__(self, "cluster_upper", self._bound_column(v[first]))
+
+    def _bound_column(self, v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The displayed per-comparison bound at each grid score: the larger of the binomial
+        and the cluster bound (``nan``: none measured, the binomial alone), then raised to the
+        largest bound at any higher score. A rate at or above a lower score can never be
+        smaller, so neither can its bound; the step where the bootstrap starts would otherwise
+        break that."""
+        finite = v[np.isfinite(v)]
+        if np.any(finite < 0) or np.any(finite > 1):
+            raise ValidationError("cluster_upper95 must be a list of rates in [0, 1] (or null)")
+        k, n = self.counts, self.comparisons
+        binomial = np.where(k >= n, 1.0, beta.ppf(CONFIDENCE, k + 1, np.maximum(n - k, 1)))
+        both = np.maximum(binomial, np.where(np.isfinite(v), v, 0.0))
+        return np.asarray(np.maximum.accumulate(both[::-1])[::-1], np.float64)
+
+    def upper_at(self, score: float) -> float:
+        """Per-comparison 95% upper bound at ``score``: the larger of the exact binomial bound
+        and, where the file has one, the identity-cluster bound (see the module docstring)."""
+        i = int(np.searchsorted(self.scores, score, side="right")) - 1
+        if i < 0:
+            return 1.0
+        bound = upper_bound(int(self.counts[i]), self.comparisons)
+        if self.cluster_upper is not None and math.isfinite(self.cluster_upper[i]):
+            bound = max(bound, float(self.cluster_upper[i]))
+        return bound
 
     def count_at(self, score: float) -> int:
         """Comparisons at or above ``score`` (read at the next grid score at or below it)."""
@@ -170,12 +209,20 @@ class FmrCurve:
         return self.comparisons if i < 0 else int(self.counts[i])
 
     def to_json(self) -> dict[str, object]:
-        return {
+        doc: dict[str, object] = {
             "templates_per_person": self.templates_per_person,
             "comparisons": self.comparisons,
             "score": self.scores.round(6).tolist(),
             "count": self.counts.tolist(),
         }
+        if self.cluster_upper is not None:
+            # null where the bootstrap was not run (below the tail): the binomial bound applies
+            doc["cluster_upper95"] = [
+                float(f"{x:.6g}") if math.isfinite(x) else None for x in self.cluster_upper
+            ]
+        if self.design_effect is not None:
+            doc["design_effect"] = round(self.design_effect, 3)
+        return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, object]) -> FmrCurve:
@@ -190,7 +237,15 @@ class FmrCurve:
         else:
             raise KeyError("the curve has neither 'count' nor 'fmr' with 'impostor_comparisons'")
         k = int(doc.get("templates_per_person", 1))  # type: ignore[call-overload]
-        return cls(scores, counts.astype(np.int64), n, k)
+        raw = doc.get("cluster_upper95")
+        cluster = None
+        if raw is not None:
+            cluster = np.array([math.nan if x is None else x for x in raw], np.float64)  # type: ignore[attr-defined]
+        deff = doc.get("design_effect")
+        return cls(
+            scores, counts.astype(np.int64), n, k, cluster,
+            None if deff is None else float(deff),  # type: ignore[arg-type]
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -256,8 +311,7 @@ class FalseAlertModel:
 
     def fmr_at(self, score: float) -> float:
         """Per-comparison FMR at ``score``: the 95% upper bound (one template per person)."""
-        c = self.curves[0]
-        return upper_bound(c.count_at(score), c.comparisons)
+        return self.curves[0].upper_at(score)
 
     def max_watchlist_size(
         self, threshold: float, target_fpir: float, templates_per_person: int = 1
@@ -268,8 +322,7 @@ class FalseAlertModel:
         curve = self.curve_for(templates_per_person)
         per = 1 if curve is not None else templates_per_person
         curve = curve or self.curves[0]
-        bound = upper_bound(curve.count_at(threshold), curve.comparisons)
-        return max(0, math.floor(target_fpir / bound / per))
+        return max(0, math.floor(target_fpir / curve.upper_at(threshold) / per))
 
     def threshold_for(
         self, target_fpir: float, persons: int, templates_per_person: int = 1
@@ -292,7 +345,7 @@ class FalseAlertModel:
 def curve_fpir(curve: FmrCurve, score: float, persons: int) -> RateEstimate:
     """Point and bound of one search's false-alert rate against ``persons`` (see the module)."""
     k, n = curve.count_at(score), curve.comparisons
-    fmr, bound = k / n, upper_bound(k, n)
+    fmr, bound = k / n, curve.upper_at(score)
     point = 1.0 if fmr >= 1 else float(-math.expm1(persons * math.log1p(-fmr)))
     return RateEstimate(point, max(point, min(1.0, persons * bound)), k, n)
 
