@@ -20,6 +20,7 @@ from vigil.config.base import Strict
 from vigil.config.cluster import ClusterConfig
 from vigil.config.console import ConsoleConfig
 from vigil.config.governance import GovernanceConfig
+from vigil.config.investigation import InvestigationConfig
 from vigil.config.notify import NotifyConfig
 from vigil.config.performance import FaceCascadeConfig, RuntimeConfig
 from vigil.config.plates import PlatesConfig
@@ -274,6 +275,20 @@ class CameraLocation(Strict):
     zone: str | None = Field(
         None, max_length=100, title="Zone", description="Named area used by deployments."
     )
+    x: float | None = Field(
+        None, ge=-1e6, le=1e6, title="Site-plan x", description="Metres east on a site plan."
+    )
+    y: float | None = Field(
+        None, ge=-1e6, le=1e6, title="Site-plan y", description="Metres south on a site plan."
+    )
+
+    @model_validator(mode="after")
+    def _pairs(self) -> CameraLocation:
+        # A half position (lat without lon) would silently make every hop "unknown".
+        for a, b in (("lat", "lon"), ("x", "y")):
+            if (getattr(self, a) is None) != (getattr(self, b) is None):
+                raise ValueError(f"location.{a} and location.{b} go together: give both or none")
+        return self
 
 
 Analytic = Literal["faces", "persons", "vehicles", "plates", "crowd"]
@@ -804,6 +819,11 @@ class VigilConfig(Strict):
         key_outside_data_dir(self.recording.encryption_key_file, self.system.data_dir)
         return self
 
+    investigation: InvestigationConfig = Field(
+        default_factory=InvestigationConfig,
+        title="Investigation",
+        description="Cross-camera trajectories: travel-speed limits and bounds.",
+    )
     runtime: RuntimeConfig = Field(
         default_factory=RuntimeConfig,
         title="Runtime",
