@@ -215,6 +215,10 @@ def _search_calls(w: World) -> dict[tuple[str, str], Any]:
         ("post", "/api/v1/searches/faces"): lambda c: c.post(
             "/api/v1/searches/faces", files=face, data=form
         ),
+        ("post", "/api/v1/trajectories/plates"): lambda c: c.post(
+            "/api/v1/trajectories/plates",
+            json={"read_id": w.plate_read, "reason": "scope test", "window_s": 60},
+        ),
     }
 
 
