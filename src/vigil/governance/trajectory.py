@@ -20,9 +20,12 @@ The check is pure (:func:`visits_and_hops`), so it is property-tested without a 
 service around it reads the store, bounds the request and writes one ``search.run`` entry
 (kind ``trajectory``) per request, before the answer is returned.
 
-Face trajectories (from a sighting's or alert's template) are not built here: the stored
-templates of sightings are searched through :class:`vigil.governance.search.ArchiveSearch` under
-a post-event authorisation, and its hits can be fed to :func:`visits_and_hops` the same way.
+Face trajectories (:meth:`TrajectoryService.for_face`) start from a sighting whose face
+template is lawfully stored (a sighting that matched nothing has none: its template was deleted
+at once). They go through :class:`vigil.governance.search.ArchiveSearch`, so they need an
+approved post-event authorisation and stay inside its cameras and window, and that search writes
+its own ``search.run`` entry (kind ``archive_face``); hits at or above ``min_score`` become the
+observations, checked against the walking speed.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from vigil.core.plates import fold_confusables
 from vigil.errors import NotFoundError, ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
+from vigil.governance.search import ArchiveSearch
+from vigil.storage import Repository
 from vigil.storage.plates import PlateStore, ReadMatch, ReadPosition
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG); the straight-line error is far below a street
@@ -197,9 +202,13 @@ class TrajectoryService:
         driving_speed_mps: float,
         max_window_s: float,
         max_points: int,
+        walking_speed_mps: float = 3.0,
+        faces: tuple[Repository, ArchiveSearch] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.store = store
+        self.walking_speed_mps = walking_speed_mps
+        self.faces = faces
         self.audit = audit
         self.cameras = cameras
         self.driving_speed_mps = driving_speed_mps
@@ -258,6 +267,53 @@ class TrajectoryService:
             ],
         )
         return result
+
+    def for_face(
+        self,
+        actor: Actor,
+        sighting_id: str,
+        *,
+        authorisation_id: str,
+        reason: str,
+        min_score: float,
+        k: int = 100,
+        allowed: Collection[str] | None = None,
+    ) -> Trajectory:
+        """The visits of the person of stored sighting ``sighting_id``: archive hits at or above
+        ``min_score`` under the post-event authorisation, plus the sighting itself.
+
+        :class:`NotFoundError` when the sighting is absent, outside ``allowed`` or has no stored
+        template (it matched nothing and its template was deleted, or it was purged).
+        """
+        if self.faces is None:
+            raise ValidationError("face trajectories need the sighting archive")
+        repo, archive = self.faces
+        if not 0.0 < min_score <= 1.0:
+            raise ValidationError("min_score must be in (0, 1]")
+        try:
+            anchor = repo.get_sighting(sighting_id)
+        except NotFoundError:
+            anchor = None
+        stored = repo.embeddings_of(sighting_id) if anchor is not None else []
+        if anchor is None or (allowed is not None and anchor.camera_id not in allowed):
+            raise NotFoundError(f"no sighting {sighting_id!r}")
+        if not stored:
+            raise NotFoundError(f"sighting {sighting_id} has no stored face template to follow")
+        hits = archive.search(
+            actor, authorisation_id, stored[0].vector, reason=reason, k=k, allowed=allowed
+        )
+        seen = {
+            h.sighting_id: Sighted(h.camera_id, h.started_at, h.sighting_id)
+            for h in hits
+            if h.score >= min_score
+        }
+        seen[anchor.id] = Sighted(anchor.camera_id, anchor.started_at, anchor.id)
+        positions = {c.id: position_of(c) for c in self.cameras()}
+        used = {s.camera_id: positions.get(s.camera_id) for s in seen.values()}
+        visits, hops = visits_and_hops(list(seen.values()), used, self.walking_speed_mps)
+        first = min(s.at for s in seen.values())
+        last = max(s.at for s in seen.values())
+        return Trajectory(sighting_id, "", first, last, visits, hops, used, len(hits) >= k)
 
     def _gather(
         self,

@@ -270,6 +270,8 @@ def governance_services(
             driving_speed_mps=config.investigation.driving_speed_mps,
             max_window_s=config.investigation.trajectory_max_window_s,
             max_points=config.investigation.trajectory_max_points,
+            walking_speed_mps=config.investigation.walking_speed_mps,
+            faces=None if search is None else (repo, search),
             clock=clock,
         ),
         plate_hits=PlateHitChecker(

@@ -36,6 +36,23 @@ class PlateTrajectoryIn(BaseModel):
     )
 
 
+class FaceTrajectoryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sighting_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The anchor sighting.")
+    authorisation_id: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$", description="An approved post-event authorisation."
+    )
+    reason: str = Field(min_length=3, max_length=2000)
+    min_score: float = Field(
+        gt=0,
+        le=1,
+        description="Cosine score a sighting needs to count as the same person (use the "
+        "calibrated threshold of the deployment's model; lower gives more false hops).",
+    )
+    k: int = Field(100, ge=1, le=1000, description="Archive hits examined.")
+
+
 class PositionOut(BaseModel):
     frame: Literal["geo", "plan"] = Field(description="geo: lat/lon degrees; plan: x/y metres.")
     a: float = Field(description="lat or x")
@@ -83,6 +100,31 @@ def plate_trajectory(
     scope.require(svc, p, "plate_read", body.read_id, write=False)
     t = svc.trajectories.for_plate(
         p.actor, body.read_id, reason=body.reason, window_s=body.window_s, allowed=p.cameras
+    )
+    return _out(t)
+
+
+@trajectories.post("/faces", response_model=TrajectoryOut)
+def face_trajectory(
+    body: FaceTrajectoryIn, request: Request, p: Principal = access(Role.INVESTIGATOR)
+) -> TrajectoryOut:
+    """The visits of one person across the authorisation's (and the caller's) cameras, from a
+    sighting whose face template is stored; needs an approved post-event authorisation (the
+    archive search behind it is audited, refusals too). ``read_ids`` are sighting ids here."""
+    svc = services(request)
+    if svc.trajectories is None:
+        raise ModelError("trajectories are not configured on this server")
+    scope.require(svc, p, "sighting", body.sighting_id, write=False)
+    if svc.archive_search is not None:
+        svc.archive_search.admit(p.actor)  # the per-user face search rate
+    t = svc.trajectories.for_face(
+        p.actor,
+        body.sighting_id,
+        authorisation_id=body.authorisation_id,
+        reason=body.reason,
+        min_score=body.min_score,
+        k=body.k,
+        allowed=p.cameras,
     )
     return _out(t)
 
