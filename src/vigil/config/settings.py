@@ -21,6 +21,7 @@ from vigil.config.cluster import ClusterConfig
 from vigil.config.console import ConsoleConfig
 from vigil.config.governance import GovernanceConfig
 from vigil.config.investigation import InvestigationConfig
+from vigil.config.location import CameraLocation
 from vigil.config.notify import NotifyConfig
 from vigil.config.performance import FaceCascadeConfig, RuntimeConfig
 from vigil.config.plates import PlatesConfig
@@ -265,30 +266,6 @@ class FacesConfig(Strict):
         title="Cascade",
         description="Cheap fusion member first, the full fusion only where it could matter.",
     )
-
-
-class CameraLocation(Strict):
-    lat: float | None = Field(None, ge=-90, le=90, title="Latitude", description="WGS84 degrees.")
-    lon: float | None = Field(
-        None, ge=-180, le=180, title="Longitude", description="WGS84 degrees."
-    )
-    zone: str | None = Field(
-        None, max_length=100, title="Zone", description="Named area used by deployments."
-    )
-    x: float | None = Field(
-        None, ge=-1e6, le=1e6, title="Site-plan x", description="Metres east on a site plan."
-    )
-    y: float | None = Field(
-        None, ge=-1e6, le=1e6, title="Site-plan y", description="Metres south on a site plan."
-    )
-
-    @model_validator(mode="after")
-    def _pairs(self) -> CameraLocation:
-        # A half position (lat without lon) would silently make every hop "unknown".
-        for a, b in (("lat", "lon"), ("x", "y")):
-            if (getattr(self, a) is None) != (getattr(self, b) is None):
-                raise ValueError(f"location.{a} and location.{b} go together: give both or none")
-        return self
 
 
 Analytic = Literal["faces", "persons", "vehicles", "plates", "crowd"]
