@@ -11,12 +11,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from tests.support.api_env import PASSWORD, Env, add_alert, build_env
+from tests.support.api_env import PASSWORD, Env, add_alert, build_env, jpeg
 from tests.support.served import served
 from vigil.core.domain import CameraRow, Role
-from vigil.core.records import PlateRead
+from vigil.core.records import ObjectClass, PlateRead, Sighting
+from vigil.governance.actors import Actor
+from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
 from vigil.storage.repository import plate_key
 
 sync_api = pytest.importorskip(
@@ -42,9 +45,41 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str, s
         PlateRead("cam-2", NOW, "ZZ99ZZZ", 0.9, "us", (0, 0, 9, 4), 4),
     ]
     env.repo.add_plate_reads(reads)
+    _faces(env)
     with served(env.app) as port:
         yield env, f"http://127.0.0.1:{port}", plate_key(reads[1])
     env.repo.db.dispose()
+
+
+def _faces(env: Env) -> None:
+    """One person's face seen on cam-1 then cam-2 (600 m in 20 s: too fast on foot), stored as
+    templates of the API env's fake face pipeline, and an approved post-event authorisation."""
+    assert env.svc.archive_search is not None
+    for sid, cam, dt in (("face-a", "cam-1", -40), ("face-b", "cam-2", -20)):
+        at = NOW + timedelta(seconds=dt)
+        env.repo.add_sightings([Sighting(sid, cam, ObjectClass.FACE, at, at, 0.8)])
+        vec = env.svc.watchlists.probe_template(jpeg((200, 40, 120)))
+        (vid,) = env.repo.add_embeddings("fake", [(sid, vec)], at=at)
+        env.svc.archive_search.archive.add(np.array([vid]), vec[None, :])
+    inv = Actor.from_user(env.repo.get_user(env.users[Role.INVESTIGATOR]))
+    officer = Actor.from_user(env.repo.get_user(env.users[Role.AUTHORISING_OFFICER]))
+    dep = env.svc.deployments.request(
+        inv,
+        DeploymentRequest(
+            Purpose.SERIOUS_CRIME_SUSPECT,
+            "warrant 19/2026",
+            NOW - timedelta(hours=1),
+            NOW + timedelta(hours=1),
+            camera_ids=("cam-1", "cam-2"),
+            reason="assault at the north gate",
+            kind=DeploymentKind.POST_EVENT,
+        ),
+    )
+    env.svc.deployments.approve(officer, dep, "proportionate")
+    AUTH.append(dep)
+
+
+AUTH: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +133,7 @@ def test_an_investigator_follows_a_plate_on_the_map(
 
     page.get_by_label("Plate read id").fill(anchor)
     page.get_by_label("Reason").fill("stolen vehicle, case 19-3")
-    page.get_by_role("button", name="Follow").click()
+    page.get_by_role("button", name="Follow vehicle").click()
     page.locator("#trajectory-table").wait_for()
     answer = env.client(Role.INVESTIGATOR).post(
         "/api/v1/trajectories/plates",
@@ -117,9 +152,33 @@ def test_an_investigator_follows_a_plate_on_the_map(
         f"{len(body['visits'])} visits, 1 implausible" in page.locator("#map-timeline").inner_text()
     )
     page.get_by_label("Plate read id").fill("no-such-read")
-    page.get_by_role("button", name="Follow").click()
+    page.get_by_role("button", name="Follow vehicle").click()
     page.get_by_text("No trajectory").wait_for()
     assert [e for e in errors if "404" not in e] == []
+
+
+def test_an_investigator_follows_a_person_under_an_authorisation(
+    browser: Any, site: tuple[Env, str, str]
+) -> None:
+    _, url, _ = site
+    errors: list[str] = []
+    page = _page(browser, url, Role.INVESTIGATOR, errors)
+    page.goto(url + "/#/map")
+    page.locator("#map-cameras circle.map-camera").first.wait_for()
+    page.get_by_label("Sighting id").fill("face-a")
+    page.get_by_label("Post-event authorisation").fill(AUTH[0])
+    page.get_by_label("Minimum score").fill("0.9")
+    page.get_by_label("Why").fill("assault at the north gate")
+    page.get_by_role("button", name="Follow person").click()
+    page.locator("#trajectory-table").wait_for()
+    assert "Person: 2 visits, 1 implausible" in page.locator("#map-timeline").inner_text()
+    assert "hop-implausible" in (
+        page.locator("#map-path line.map-hop").get_attribute("class") or ""
+    )
+    page.get_by_label("Post-event authorisation").fill("not-approved")
+    page.get_by_role("button", name="Follow person").click()
+    page.locator("#face-trajectory-status").get_by_text("No trajectory").wait_for()
+    assert [e for e in errors if "403" not in e] == []
 
 
 def test_an_operator_sees_the_map_without_the_trajectory_form(
@@ -131,4 +190,5 @@ def test_an_operator_sees_the_map_without_the_trajectory_form(
     page.get_by_role("link", name="Map").click()
     page.locator("#map-cameras circle.map-camera").first.wait_for()
     assert page.locator("#trajectory-form").count() == 0
+    assert page.locator("#face-trajectory-form").count() == 0
     assert errors == []

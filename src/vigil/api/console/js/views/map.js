@@ -125,13 +125,25 @@ export async function mapView(root, ctx) {
     });
     fill(
       side,
-      h("p", {}, `Plate ${t.plate}: ${t.visits.length} visits, ${t.flagged} implausible hop(s) flagged${t.truncated ? " (truncated)" : ""}.`),
+      h("p", {}, `${t.plate ? `Plate ${t.plate}` : "Person"}: ${t.visits.length} visits, ${t.flagged} implausible hop(s) flagged${t.truncated ? " (truncated)" : ""}.`),
       table("Timeline", ["#", "Camera / gap", "First seen / travel", "Reads"], rows, { class: "data", id: "trajectory-table" }),
     );
   }
 
+  async function follow(path, payload, out) {
+    fill(out, "");
+    try {
+      const t = await api.post(path, payload);
+      draw(t);
+      ctx.announce(`Trajectory: ${t.visits.length} visits, ${t.flagged} flagged.`);
+    } catch (err) {
+      fill(out, apiError(err, "No trajectory"));
+    }
+  }
+
   if (ctx.can("plates:search")) {
-    const read = h("input", { id: "trajectory-read", required: true, pattern: "[A-Za-z0-9_\\-]{1,64}", size: 20 });
+    const ID = "[A-Za-z0-9_\\-]{1,64}";
+    const read = h("input", { id: "trajectory-read", required: true, pattern: ID, size: 20 });
     const windowS = h("input", { id: "trajectory-window", type: "number", min: "1", value: "3600" });
     const reason = h("input", { id: "trajectory-reason", required: true, minlength: "3", size: 30 });
     const out = h("div", { id: "trajectory-status", role: "status" });
@@ -140,23 +152,38 @@ export async function mapView(root, ctx) {
       h("label", { for: "trajectory-read" }, "Plate read id"), read,
       h("label", { for: "trajectory-window" }, "Window ± s"), windowS,
       h("label", { for: "trajectory-reason" }, "Reason"), reason,
-      h("button", { type: "submit" }, "Follow"),
+      h("button", { type: "submit" }, "Follow vehicle"),
       out,
     );
-    form.addEventListener("submit", async (e) => {
+    form.addEventListener("submit", (e) => {
       e.preventDefault();
-      fill(out, "");
-      try {
-        const t = await api.post("/trajectories/plates", {
-          read_id: read.value.trim(),
-          window_s: Number(windowS.value),
-          reason: reason.value,
-        });
-        draw(t);
-        ctx.announce(`Trajectory: ${t.visits.length} visits, ${t.flagged} flagged.`);
-      } catch (err) {
-        fill(out, apiError(err, "No trajectory"));
-      }
+      follow("/trajectories/plates", { read_id: read.value.trim(), window_s: Number(windowS.value), reason: reason.value }, out);
+    });
+    // A person, from a sighting whose face template is stored, under a post-event authorisation.
+    const sighting = h("input", { id: "face-sighting", required: true, pattern: ID, size: 16 });
+    const auth = h("input", { id: "face-authorisation", required: true, pattern: ID, size: 16 });
+    const minScore = h("input", { id: "face-min-score", type: "number", min: "0.01", max: "1", step: "0.01", required: true });
+    const faceReason = h("input", { id: "face-reason", required: true, minlength: "3", size: 24 });
+    const faceOut = h("div", { id: "face-trajectory-status", role: "status" });
+    const faceForm = h(
+      "form",
+      { class: "row-form", id: "face-trajectory-form" },
+      h("label", { for: "face-sighting" }, "Sighting id"), sighting,
+      h("label", { for: "face-authorisation" }, "Post-event authorisation"), auth,
+      h("label", { for: "face-min-score" }, "Minimum score"), minScore,
+      h("label", { for: "face-reason" }, "Why"), faceReason,
+      h("button", { type: "submit" }, "Follow person"),
+      faceOut,
+    );
+    form.after(faceForm);
+    faceForm.addEventListener("submit", (e) => {
+      e.preventDefault();
+      follow("/trajectories/faces", {
+        sighting_id: sighting.value.trim(),
+        authorisation_id: auth.value.trim(),
+        min_score: Number(minScore.value),
+        reason: faceReason.value,
+      }, faceOut);
     });
   }
   await refresh();
