@@ -172,6 +172,7 @@ def test_an_investigator_follows_a_person_under_an_authorisation(
     page.get_by_role("button", name="Follow person").click()
     page.locator("#trajectory-table").wait_for()
     assert "Person: 2 visits, 1 implausible" in page.locator("#map-timeline").inner_text()
+    assert page.locator("#trajectory-table").inner_text().count("score 1.000") == 2
     assert "hop-implausible" in (
         page.locator("#map-path line.map-hop").get_attribute("class") or ""
     )

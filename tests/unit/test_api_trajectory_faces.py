@@ -85,6 +85,7 @@ def test_the_person_is_followed_and_the_too_fast_hop_is_flagged(env: Env) -> Non
     assert [v["read_ids"] for v in out["visits"]] == [["s0"], ["s1"], ["s2"]]  # not s3
     assert [h["check"] for h in out["hops"]] == ["plausible", "implausible"]
     assert out["hops"][0]["distance_m"] == pytest.approx(100.0) and out["flagged"] == 1
+    assert set(out["scores"]) == {"s0", "s1", "s2"} and min(out["scores"].values()) >= 0.9
     runs = [e for e in iter_entries(env.repo) if e.action == "search.run"]
     assert dict(runs[-1].details)["kind"] == "archive_face"
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -176,6 +176,8 @@ class Trajectory:
     hops: list[Hop]
     positions: dict[str, Position | None]
     truncated: bool
+    #: Face trajectories: each sighting's similarity to the anchor's template (anchor: 1.0).
+    scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def flagged(self) -> int:
@@ -313,7 +315,10 @@ class TrajectoryService:
         visits, hops = visits_and_hops(list(seen.values()), used, self.walking_speed_mps)
         first = min(s.at for s in seen.values())
         last = max(s.at for s in seen.values())
-        return Trajectory(sighting_id, "", first, last, visits, hops, used, len(hits) >= k)
+        scores = {h.sighting_id: h.score for h in hits if h.sighting_id in seen}
+        scores[anchor.id] = 1.0
+        truncated = len(hits) >= k
+        return Trajectory(sighting_id, "", first, last, visits, hops, used, truncated, scores)
 
     def _gather(
         self,

@@ -86,6 +86,10 @@ class TrajectoryOut(BaseModel):
     positions: dict[str, PositionOut | None]
     flagged: int = Field(description="Implausible hops (shown, not dropped).")
     truncated: bool = Field(description="The read bound stopped before the window's end.")
+    scores: dict[str, float] = Field(
+        default_factory=dict,
+        description="Face trajectories: each sighting's score against the anchor's template.",
+    )
 
 
 @trajectories.post("/plates", response_model=TrajectoryOut)
@@ -157,4 +161,5 @@ def _out(t: Trajectory) -> TrajectoryOut:
         },
         flagged=t.flagged,
         truncated=t.truncated,
+        scores=t.scores,
     )

@@ -116,7 +116,9 @@ export async function mapView(root, ctx) {
     });
     const rows = [];
     t.visits.forEach((v, i) => {
-      rows.push([String(i + 1), v.camera_id, time(v.first), String(v.read_ids.length)]);
+      const scored = v.read_ids.filter((id) => id in (t.scores ?? {}));
+      const reads = scored.length ? `score ${Math.max(...scored.map((id) => t.scores[id])).toFixed(3)}` : String(v.read_ids.length);
+      rows.push([String(i + 1), v.camera_id, time(v.first), reads]);
       const hop = t.hops[i];
       if (hop) {
         const need = hop.min_seconds === null ? "no positions" : `needs ≥ ${Math.round(hop.min_seconds)} s`;
@@ -126,7 +128,7 @@ export async function mapView(root, ctx) {
     fill(
       side,
       h("p", {}, `${t.plate ? `Plate ${t.plate}` : "Person"}: ${t.visits.length} visits, ${t.flagged} implausible hop(s) flagged${t.truncated ? " (truncated)" : ""}.`),
-      table("Timeline", ["#", "Camera / gap", "First seen / travel", "Reads"], rows, { class: "data", id: "trajectory-table" }),
+      table("Timeline", ["#", "Camera / gap", "First seen / travel", "Reads or best score"], rows, { class: "data", id: "trajectory-table" }),
     );
   }
 
