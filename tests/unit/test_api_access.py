@@ -66,6 +66,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/sightings/{sighting_id}/crop"): frozenset({S, I}),
     ("POST", "/api/v1/searches/faces"): frozenset({I}),
     ("POST", "/api/v1/searches/plates"): frozenset({I}),
+    ("POST", "/api/v1/trajectories/plates"): frozenset({I}),
+    ("POST", "/api/v1/trajectories/faces"): frozenset({I}),
     ("POST", "/api/v1/cases"): frozenset({S, I}),
     ("GET", "/api/v1/cases"): frozenset({S, I, U}),
     ("GET", "/api/v1/cases/{case_id}"): frozenset({S, I, U}),

@@ -215,6 +215,19 @@ def _search_calls(w: World) -> dict[tuple[str, str], Any]:
         ("post", "/api/v1/searches/faces"): lambda c: c.post(
             "/api/v1/searches/faces", files=face, data=form
         ),
+        ("post", "/api/v1/trajectories/faces"): lambda c: c.post(
+            "/api/v1/trajectories/faces",
+            json={
+                "sighting_id": w.ids["sighting_id"],
+                "authorisation_id": post_event,
+                "reason": "scope test",
+                "min_score": 0.5,
+            },
+        ),
+        ("post", "/api/v1/trajectories/plates"): lambda c: c.post(
+            "/api/v1/trajectories/plates",
+            json={"read_id": w.plate_read, "reason": "scope test", "window_s": 60},
+        ),
     }
 
 

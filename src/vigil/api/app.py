@@ -47,6 +47,7 @@ from vigil.api.routes.recordings import recordings
 from vigil.api.routes.searches import searches
 from vigil.api.routes.sightings import sightings
 from vigil.api.routes.system import system as system_routes
+from vigil.api.routes.trajectories import trajectories
 from vigil.api.routes.video import video
 from vigil.api.routes.watchlists import watchlists
 from vigil.config import VigilConfig
@@ -159,6 +160,7 @@ def create_app(
         sightings,
         searches,
         plate_searches,
+        trajectories,
         hotlists,
         cases,
         case_steps,

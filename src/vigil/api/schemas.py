@@ -148,6 +148,8 @@ class CameraOut(BaseModel):
     zone: str | None
     lat: float | None
     lon: float | None
+    x: float | None = Field(None, description="Site-plan metres (where no lat/lon is surveyed).")
+    y: float | None = Field(None, description="Site-plan metres.")
     analytics: list[str]
     fps: float
     enabled: bool

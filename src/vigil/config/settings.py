@@ -20,6 +20,8 @@ from vigil.config.base import Strict
 from vigil.config.cluster import ClusterConfig
 from vigil.config.console import ConsoleConfig
 from vigil.config.governance import GovernanceConfig
+from vigil.config.investigation import InvestigationConfig
+from vigil.config.location import CameraLocation
 from vigil.config.notify import NotifyConfig
 from vigil.config.performance import FaceCascadeConfig, RuntimeConfig
 from vigil.config.plates import PlatesConfig
@@ -263,16 +265,6 @@ class FacesConfig(Strict):
         default_factory=FaceCascadeConfig,
         title="Cascade",
         description="Cheap fusion member first, the full fusion only where it could matter.",
-    )
-
-
-class CameraLocation(Strict):
-    lat: float | None = Field(None, ge=-90, le=90, title="Latitude", description="WGS84 degrees.")
-    lon: float | None = Field(
-        None, ge=-180, le=180, title="Longitude", description="WGS84 degrees."
-    )
-    zone: str | None = Field(
-        None, max_length=100, title="Zone", description="Named area used by deployments."
     )
 
 
@@ -804,6 +796,11 @@ class VigilConfig(Strict):
         key_outside_data_dir(self.recording.encryption_key_file, self.system.data_dir)
         return self
 
+    investigation: InvestigationConfig = Field(
+        default_factory=InvestigationConfig,
+        title="Investigation",
+        description="Cross-camera trajectories: travel-speed limits and bounds.",
+    )
     runtime: RuntimeConfig = Field(
         default_factory=RuntimeConfig,
         title="Runtime",

@@ -45,6 +45,8 @@ class CameraRow:
     fps: float = 2.0
     enabled: bool = True
     status: str = "unknown"
+    plan_x: float | None = None  # site-plan metres, where no lat/lon is surveyed
+    plan_y: float | None = None
 
     def __post_init__(self) -> None:
         _aware(self.updated_at, "updated_at")

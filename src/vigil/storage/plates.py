@@ -237,6 +237,13 @@ class PlateStore:
         with self.db.read() as c:
             return c.execute(q).first() is not None
 
+    def get_read(self, key: str) -> StoredPlateRead | None:
+        """The stored plate read with this key, or ``None`` when none is stored."""
+        q = select(t.plate_reads).where(t.plate_reads.c.key == key)
+        with self.db.read() as c:
+            r = c.execute(q).first()
+        return None if r is None else StoredPlateRead(r.key, _read(r), r.hotlist_id)
+
     def read_camera(self, key: str) -> str | None:
         """The camera of the stored plate read with this key, or ``None`` when none is stored
         (camera scope checks a read named by its key before anything touches it)."""

@@ -277,6 +277,13 @@ class PipelineRepository:
             ).all()
         return [self._embedding(r) for r in rows]
 
+    def embeddings_of(self, sighting_id: str) -> list[StoredEmbedding]:
+        """The stored embeddings of one sighting (none once purged or never kept)."""
+        col = t.sighting_embeddings.c
+        q = select(t.sighting_embeddings).where(col.sighting_id == sighting_id)
+        with self.db.read() as c:
+            return [self._embedding(r) for r in c.execute(q.order_by(col.vector_id))]
+
     def embeddings_after(self, vector_id: int, limit: int = 1000) -> list[StoredEmbedding]:
         """Embeddings with ``vector_id`` above the given one, in id order (index catch-up)."""
         col = t.sighting_embeddings.c

@@ -61,6 +61,9 @@ cameras = Table(
     Column("source_url", Text, nullable=False),
     Column("lat", Float),
     Column("lon", Float),
+    # Site-plan position in metres (migration 0015): for sites without a GPS survey.
+    Column("plan_x", Float),
+    Column("plan_y", Float),
     Column("zone", String(100), index=True),
     Column("analytics", String(200), nullable=False, default=""),
     Column("fps", Float, nullable=False, default=2.0),

@@ -53,6 +53,7 @@ from vigil.governance.plate_search import PlateSearch
 from vigil.governance.rates import FACE, PLATE, SearchRate
 from vigil.governance.recorder import IdentificationRecorder
 from vigil.governance.search import ArchiveSearch
+from vigil.governance.trajectory import TrajectoryService
 from vigil.governance.verification import VerificationService
 from vigil.governance.watchlists import WatchlistService
 from vigil.identification.calibration import FalseAlertModel
@@ -262,6 +263,17 @@ def governance_services(
             rate=rate,
             clock=clock,
         ),
+        trajectories=TrajectoryService(
+            plates,
+            audit,
+            repo.list_cameras,
+            driving_speed_mps=config.investigation.driving_speed_mps,
+            max_window_s=config.investigation.trajectory_max_window_s,
+            max_points=config.investigation.trajectory_max_points,
+            walking_speed_mps=config.investigation.walking_speed_mps,
+            faces=None if search is None else (repo, search),
+            clock=clock,
+        ),
         plate_hits=PlateHitChecker(
             repo, plates, audit, profile, min_literals=entry_min, clock=clock
         ),
@@ -465,6 +477,8 @@ def sync_cameras(
                 lat=cam.location.lat,
                 lon=cam.location.lon,
                 zone=cam.location.zone,
+                plan_x=cam.location.x,
+                plan_y=cam.location.y,
                 analytics=tuple(cam.analytics),
                 fps=cam.fps,
                 enabled=known.get(cam.id, cam.enabled),

@@ -32,6 +32,7 @@ from vigil.governance.plate_search import PlateSearch
 from vigil.governance.purge import Purger
 from vigil.governance.recordings import RecordingService
 from vigil.governance.search import ArchiveSearch
+from vigil.governance.trajectory import TrajectoryService
 from vigil.governance.verification import VerificationService
 from vigil.governance.watchlists import WatchlistService
 from vigil.notify.hub import Hub
@@ -68,6 +69,8 @@ class Services:
     hotlists: HotlistService | None = None
     plate_search: PlateSearch | None = None
     plate_hits: PlateHitChecker | None = None
+    #: Cross-camera plate trajectories with the travel-time check (issue 19).
+    trajectories: TrajectoryService | None = None
     drift: DriftWatch | None = None
     #: Audited playback of recorded footage and recording retention (issue 18).
     recordings: RecordingService | None = None

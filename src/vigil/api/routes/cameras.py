@@ -34,6 +34,8 @@ def camera_out(c: CameraRow) -> CameraOut:
         zone=c.zone,
         lat=c.lat,
         lon=c.lon,
+        x=c.plan_x,
+        y=c.plan_y,
         analytics=list(c.analytics),
         fps=c.fps,
         enabled=c.enabled,

@@ -2,7 +2,7 @@
 //
 // Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/plates, #/cases,
 // #/cases/<id>, #/audit, #/playback/<camera>[/<time>], #/live, #/live/<camera>, #/crowd,
-// #/watchlists, #/watchlists/<id>, #/oversight. Each
+// #/watchlists, #/watchlists/<id>, #/oversight, #/map. Each
 // view is a function `(root, ctx, params)` that fills `root` (a fresh element, so a slow view
 // that finishes after the user moved on writes into a detached node, never over the new page)
 // and may return a clean-up function (unsubscribe, stop timers, release image URLs).
@@ -17,6 +17,7 @@ import { camerasView } from "./views/cameras.js";
 import { caseDetailView, casesView } from "./views/cases.js";
 import { deploymentsView } from "./views/deployments.js";
 import { loginView } from "./views/login.js";
+import { mapView } from "./views/map.js";
 import { platesView } from "./views/plates.js";
 import { playbackView } from "./views/playback.js";
 import { crowdView } from "./views/crowd.js";
@@ -28,6 +29,7 @@ const VIEWS = {
   alerts: alertsView,
   alert: alertDetailView,
   cameras: camerasView,
+  map: mapView,
   deployments: deploymentsView,
   plates: platesView,
   audit: auditView,

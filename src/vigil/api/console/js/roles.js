@@ -51,6 +51,7 @@ export const NAV = [
   { route: "alerts", label: "Alerts", capability: "alerts:read" },
   { route: "live", label: "Live", capability: "video:view" },
   { route: "cameras", label: "Cameras", capability: "cameras:read" },
+  { route: "map", label: "Map", capability: "cameras:read" },
   { route: "playback", label: "Playback", capability: "recordings:play" },
   { route: "deployments", label: "Deployments", capability: "deployments:read" },
   { route: "plates", label: "Plates", capability: "plates:hotlists" },
