@@ -5,10 +5,8 @@ Skips with the fix when Playwright or ``/usr/bin/chromium`` (``$VIGIL_CHROMIUM``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,11 +20,7 @@ from vigil.governance.actors import Actor
 from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
 from vigil.storage.repository import plate_key
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')"
-)
-CHROMIUM = Path(os.environ.get("VIGIL_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -80,16 +74,6 @@ def _faces(env: Env) -> None:
 
 
 AUTH: list[str] = []
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium; or VIGIL_CHROMIUM)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield b
-        b.close()
 
 
 def _page(browser: Any, url: str, role: Role, errors: list[str]) -> Any:
