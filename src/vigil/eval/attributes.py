@@ -17,6 +17,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +25,8 @@ import numpy.typing as npt
 from vigil.analytics.attributes import PALETTE, person_votes
 from vigil.core.attributes import Colour
 from vigil.eval.attribute_crops import CropRef, load_crops
-from vigil.eval.report import Json
+
+Json = dict[str, Any]
 
 LABELS = Path(__file__).with_name("attribute_labels.csv")
 NAMES = [c.value for c in PALETTE]

@@ -7,7 +7,7 @@ the band the named colour covered), then by time, newest first; the sort runs ov
 rows only, so a query that matches most of a million rows (``class=person`` with no colour and
 no window) sorts them all - narrow queries stay fast, see docs/attribute-search.md.
 
-``plain=True`` runs the same query with the indexes disabled (SQLite ``NOT INDEXED``, PostgreSQL
+``plain=True`` runs the same query with the indexes disabled (SQLite ``+column`` terms, PostgreSQL
 ``enable_indexscan``/``enable_bitmapscan`` off inside the read), which is the benchmark's
 same-run baseline; it is never used by the API.
 """
@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import ColumnElement, Select, literal_column, select, text
 
 from vigil.core.attributes import AttributeQuery
 from vigil.core.records import Sighting
@@ -32,24 +33,32 @@ def search_query(
     since: datetime | None,
     until: datetime | None,
     cameras: Collection[str] | None,
+    unindexed: bool = False,
 ) -> Select[tuple[object, ...]]:
-    """The filtered, ranked select of a search (without limit and offset)."""
+    """The filtered, ranked select of a search (without limit and offset). ``unindexed``
+    writes each filtered column as ``+sightings.<col>``, SQLite's documented way to stop a term
+    from using an index (the plain-scan baseline)."""
     s = t.sightings.c
-    q = select(t.sightings).where(s.object_class.in_(query.classes))
+
+    def col(name: str) -> ColumnElement[Any]:
+        c = s[name]
+        return literal_column(f"+sightings.{name}", c.type) if unindexed else c
+
+    q = select(t.sightings).where(col("object_class").in_(query.classes))
     if query.upper is not None:
-        q = q.where(s.upper_colour == query.upper.value)
+        q = q.where(col("upper_colour") == query.upper.value)
     if query.lower is not None:
-        q = q.where(s.lower_colour == query.lower.value)
+        q = q.where(col("lower_colour") == query.lower.value)
     if query.colour is not None:
-        q = q.where(s.body_colour == query.colour.value)
+        q = q.where(col("body_colour") == query.colour.value)
     if query.direction is not None:
-        q = q.where(s.direction == query.direction.value)
+        q = q.where(col("direction") == query.direction.value)
     if cameras is not None:
-        q = q.where(s.camera_id.in_(sorted(cameras)))
+        q = q.where(col("camera_id").in_(sorted(cameras)))
     if since is not None:
-        q = q.where(s.started_at >= since)
+        q = q.where(col("started_at") >= since)
     if until is not None:
-        q = q.where(s.started_at < until)
+        q = q.where(col("started_at") < until)
     return q.order_by(s.colour_score.desc(), s.started_at.desc(), s.id)
 
 
@@ -66,12 +75,11 @@ def search_sightings(
 ) -> list[Sighting]:
     """Ranked sightings matching ``query`` (see the module docstring); ``cameras`` limits them to
     the caller's cameras inside the query, so pages stay full."""
-    q = search_query(query, since=since, until=until, cameras=cameras)
+    sqlite_scan = plain and db.dialect == "sqlite"
+    q = search_query(query, since=since, until=until, cameras=cameras, unindexed=sqlite_scan)
     q = q.limit(_limit(limit)).offset(max(0, offset))
     with db.read() as c:
-        if plain and db.dialect == "sqlite":
-            q = q.with_hint(t.sightings, "NOT INDEXED", dialect_name="sqlite")
-        elif plain:
+        if plain and not sqlite_scan:
             c.execute(text("SET LOCAL enable_indexscan = off"))
             c.execute(text("SET LOCAL enable_bitmapscan = off"))
         return [_sighting(r) for r in c.execute(q)]
