@@ -109,7 +109,7 @@ def test_a_colour_search_lists_ranked_sightings_and_a_protected_query_is_refused
     errors: list[str] = []
     page = _page(browser, url, Role.INVESTIGATOR, errors)
     page.get_by_role("link", name="Appearance").click()
-    page.get_by_role("heading", name="Appearance search").wait_for()
+    page.locator("h1:focus", has_text="Appearance search").wait_for()  # focus follows the page
     page.locator("#as-upper").select_option("red")
     page.locator("#as-lower").select_option("blue")
     page.locator("#as-reason").fill("case 41 robbery")

@@ -95,7 +95,7 @@ export async function appearanceView(root) {
   });
   fill(
     root,
-    h("h2", {}, "Appearance search"),
+    h("h1", { tabindex: "-1" }, "Appearance search"),
     h(
       "p",
       { class: "hint" },
