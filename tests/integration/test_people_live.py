@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from vigil.api.app import create_app
 from vigil.config import VigilConfig
+from vigil.core.attributes import AttributeQuery, Colour
 from vigil.core.domain import Role
 from vigil.system.assembly import assemble
 from vigil.system.embedded import EmbeddedSystem
@@ -77,6 +78,12 @@ def test_people_are_counted_tracked_and_the_crowd_series_is_served(
         # and tracks rarely survive a crossing: crossing counts are checked on scripted tracks
         # in tests/unit/test_people_stage.py; here only that the line is in the view.
         assert isinstance(row["line_crossings"], dict)
+        # Each closed person track was stored as a sighting with its clothing colours.
+        people = svc.repo.search_sightings(AttributeQuery(), limit=500)
+        assert people, "no person sighting stored at track close"
+        palette = {c.value for c in Colour}
+        assert all({p.upper_colour, p.lower_colour} <= palette for p in people)
+        assert all(p.direction and 0 < (p.height_frac or 0) <= 1 for p in people)
 
         user = svc.accounts.create_user("op", "a long enough password 1", [Role.OPERATOR])
         token, _ = svc.accounts.start_session(user)

@@ -62,6 +62,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/alerts/{alert_id}/enrolled"): frozenset({O, S, I}),
     ("GET", "/api/v1/cameras/{camera_id}/clips"): frozenset({O, S, I}),
     ("GET", "/api/v1/sightings"): frozenset({S, I}),
+    ("GET", "/api/v1/sightings/search"): frozenset({S, I}),
     ("GET", "/api/v1/sightings/{sighting_id}"): frozenset({S, I}),
     ("GET", "/api/v1/sightings/{sighting_id}/crop"): frozenset({S, I}),
     ("POST", "/api/v1/searches/faces"): frozenset({I}),

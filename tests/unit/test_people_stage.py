@@ -213,3 +213,29 @@ def test_the_live_stage_is_the_pure_step_plus_detection_and_the_sink() -> None:
     back = pickle.loads(pickle.dumps(results[-1]))
     assert back.people_now == 12 and back.frame == results[-1].frame
     assert np.array_equal(back.persons.xyxy, results[-1].persons.xyxy)
+
+
+def test_closed_tracks_become_sightings_with_colours_keyed_for_replay() -> None:
+    from vigil.core.records import Sighting
+    from vigil.system.decisions import SightingRecord, decode, encode
+
+    det = ScriptedDetector()
+    got: list[tuple[Sighting, str]] = []
+    stage = PeopleStage("cam", det, PeopleConfig(), sightings=lambda s, k: got.append((s, k)))
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[:, :, 2] = 220  # a red world: every band is red
+    for i in range(12):
+        det.people = 2
+        stage.process(image, FrameRef("cam", T0 + timedelta(seconds=i / 2), i, 640, 480))
+    assert not got  # tracks still open
+    stage.finish()
+    persons = [s for s, _ in got if s.object_class is ObjectClass.PERSON]
+    cars = [s for s, _ in got if s.object_class is ObjectClass.CAR]
+    assert len(persons) == 2 and len(cars) == 1
+    assert {(s.upper_colour, s.lower_colour, s.direction) for s in persons} == {
+        ("red", "red", "still")
+    }  # 11 px < 5 % of 480
+    assert cars[0].body_colour == "red" and cars[0].upper_colour is None
+    assert len({k for _, k in got}) == 3  # one key per track
+    record = SightingRecord(got[0][1], got[0][0])
+    assert decode(encode(record)) == record  # survives the outbox's spool

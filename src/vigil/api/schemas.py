@@ -418,6 +418,19 @@ class SightingOut(BaseModel):
     plate_text: str | None
 
 
+class AttributeHitOut(SightingOut):
+    """One attribute-search hit: the sighting, its descriptors and where to watch it."""
+
+    upper_colour: str | None
+    lower_colour: str | None
+    body_colour: str | None
+    colour_score: float | None
+    height_frac: float | None
+    direction: str | None
+    clip_url: str
+    console_url: str
+
+
 # -- audit ------------------------------------------------------------------------------------
 
 

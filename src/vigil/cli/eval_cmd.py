@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vigil.cli import eval_objects_cmd, eval_plates_cmd
+from vigil.cli import eval_attributes_cmd, eval_objects_cmd, eval_plates_cmd
 from vigil.config import load_config
 from vigil.config.settings import FacesConfig
 from vigil.eval import faces as runner
@@ -32,6 +32,7 @@ app = typer.Typer(
 console = Console(stderr=True)
 eval_objects_cmd.register(app)  # crowd and tracking (people and vehicles)
 eval_plates_cmd.register(app)  # licence plates
+eval_attributes_cmd.register(app)  # clothing colours (hand labels)
 
 ConfigOpt = typer.Option(
     None,

@@ -26,6 +26,7 @@ from vigil.cli import (
     models_cmd,
     report_cmd,
     run_cmd,
+    sightings_cmd,
     users_cmd,
     watchlists_cmd,
 )
@@ -50,6 +51,7 @@ app.add_typer(report_cmd.app, name="report")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(watchlists_cmd.app, name="watchlists")
 app.add_typer(hotlists_cmd.app, name="hotlists")
+app.add_typer(sightings_cmd.app, name="sightings")
 app.add_typer(cluster_cmd.app, name="cluster")
 app.add_typer(evidence_cmd.app, name="evidence")
 app.add_typer(cases_cmd.app, name="cases")

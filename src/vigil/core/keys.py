@@ -29,7 +29,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-KEY_KINDS = frozenset({"face", "scans", "crowd", "plate", "tamper"})
+KEY_KINDS = frozenset({"face", "scans", "crowd", "plate", "tamper", "sighting"})
 
 
 def record_key(camera_id: str, epoch: str, position: str, kind: str) -> str:

@@ -254,9 +254,21 @@ class Sighting:
     best_quality: float
     crop_key: str | None = None
     plate_text: str | None = None
+    # Non-biometric appearance (vigil.analytics.attributes): palette colour names, the
+    # dominant colours' mean share, the median box height / frame height, image direction.
+    upper_colour: str | None = None
+    lower_colour: str | None = None
+    body_colour: str | None = None
+    colour_score: float | None = None
+    height_frac: float | None = None
+    direction: str | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "sighting id must be non-empty")
+        for name in ("colour_score", "height_frac"):
+            value = getattr(self, name)
+            if value is not None:
+                _unit(value, name)
         _aware(self.started_at, "started_at")
         _aware(self.ended_at, "ended_at")
         _require(self.ended_at >= self.started_at, "ended_at must not be before started_at")

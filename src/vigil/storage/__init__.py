@@ -9,13 +9,14 @@ embeddings). Heavy modules (FAISS) are imported lazily by their own module, not 
 
 from __future__ import annotations
 
+from vigil.storage.attributes import AttributeRepository
 from vigil.storage.database import Database, DatabaseOptions, open_database
 from vigil.storage.errors import QueryTimeoutError, StorageError, StorageUnavailableError
 from vigil.storage.repo_admin import AdminRepository
 from vigil.storage.repository import PipelineRepository
 
 
-class Repository(PipelineRepository, AdminRepository):
+class Repository(PipelineRepository, AdminRepository, AttributeRepository):
     """The whole repository interface over one :class:`Database` (either engine)."""
 
 

@@ -79,6 +79,12 @@ def _sighting(r: Row[Any]) -> Sighting:
         best_quality=r.best_quality,
         crop_key=r.crop_key,
         plate_text=r.plate_text,
+        upper_colour=r.upper_colour,
+        lower_colour=r.lower_colour,
+        body_colour=r.body_colour,
+        colour_score=r.colour_score,
+        height_frac=r.height_frac,
+        direction=r.direction,
     )
 
 
@@ -152,6 +158,12 @@ class PipelineRepository:
                 "crop_key": s.crop_key,
                 "plate_text": s.plate_text,
                 "legal_hold": False,
+                "upper_colour": s.upper_colour,
+                "lower_colour": s.lower_colour,
+                "body_colour": s.body_colour,
+                "colour_score": s.colour_score,
+                "height_frac": s.height_frac,
+                "direction": s.direction,
             }
             for s in sightings
         ]

@@ -223,8 +223,23 @@ sightings = Table(
     Column("crop_key", String(ID)),
     Column("plate_text", String(16)),
     Column("legal_hold", Boolean, nullable=False, default=False),
+    # Appearance descriptors (non-biometric; expire with the row): migration 0016.
+    Column("upper_colour", String(16)),
+    Column("lower_colour", String(16)),
+    Column("body_colour", String(16)),
+    Column("colour_score", Float),
+    Column("height_frac", Float),
+    Column("direction", String(8)),
     Index("ix_sightings_camera_started", "camera_id", "started_at"),
     Index("ix_sightings_started", "started_at"),
+    Index(
+        "ix_sightings_class_upper_lower_started",
+        "object_class",
+        "upper_colour",
+        "lower_colour",
+        "started_at",
+    ),
+    Index("ix_sightings_class_body_started", "object_class", "body_colour", "started_at"),
 )
 
 sighting_embeddings = Table(

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from vigil.config.settings import FacesConfig, VigilConfig
 from vigil.core.domain import CameraRow
-from vigil.core.records import Alert, AlertKind, CrowdSample, PlateRead
+from vigil.core.records import Alert, AlertKind, CrowdSample, PlateRead, Sighting
 from vigil.errors import ConfigError
 from vigil.governance.accounts import AccountService, LoginPolicy
 from vigil.governance.audit import AuditLog, utc_now
@@ -68,7 +68,13 @@ from vigil.storage.factory import media_store_from_config, open_database_from_co
 from vigil.storage.leases import HOUSEKEEPING_LOCK_KEY, LeaderLock
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
-from vigil.system.decisions import CrowdRecord, DecisionSink, DecisionWriter, PlateRecord
+from vigil.system.decisions import (
+    CrowdRecord,
+    DecisionSink,
+    DecisionWriter,
+    PlateRecord,
+    SightingRecord,
+)
 from vigil.system.device import apply_runtime
 from vigil.system.embedded import CameraModels, EmbeddedSystem, StageSinks
 from vigil.system.governance import (
@@ -311,12 +317,16 @@ def stage_sinks(config: VigilConfig, services: Services, *, spool: str = OUTBOX_
     def store_plate(read: PlateRead, key: str) -> None:
         outbox.submit(PlateRecord(key, read))
 
+    def store_sighting(sighting: Sighting, key: str) -> None:
+        outbox.submit(SightingRecord(key, sighting))
+
     index = services.recordings.index if services.recordings else segment_index(config, repo)
     return StageSinks(
         recorder=recorder_factory(config, index),
         tamper=TamperAlerter(repo),
         crowd=store_crowd,
         plates=store_plate,
+        sightings=store_sighting,
         identification=identification_factory(config, services, recorder, outbox),
         outbox=outbox,
     )

@@ -7,7 +7,8 @@ Outbox` instead of writing to the database itself:
   or was archived inside a post-event authorisation (crop, sighting, template);
 * :class:`ScanRecord`: the per-deployment scan counts of one camera (audit entries only);
 * :class:`CrowdRecord`: one crowd sample and the crowd alerts it raised;
-* :class:`PlateRecord`: one fused plate read (and, through the hotlist checker, its hit).
+* :class:`PlateRecord`: one fused plate read (and, through the hotlist checker, its hit);
+* :class:`SightingRecord`: one closed person or vehicle track with its appearance descriptors.
 
 Each carries its idempotency key (:mod:`vigil.core.keys`). They are plain frozen dataclasses
 over the existing records, with a ``kind`` tag that makes them one discriminated union, so the
@@ -34,7 +35,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import ConfigDict, Field, TypeAdapter
 
-from vigil.core.records import Alert, CrowdSample, PlateRead
+from vigil.core.records import Alert, CrowdSample, PlateRead, Sighting
 from vigil.governance.audit import utc_now
 from vigil.governance.recorder import IdentificationRecorder
 from vigil.identification.live import FaceHit, TrackDecision
@@ -126,8 +127,22 @@ class PlateRecord:
         return self.read.camera_id
 
 
+@dataclass(frozen=True)
+class SightingRecord:
+    """One closed person or vehicle track: a sighting with its non-biometric descriptors."""
+
+    key: str
+    sighting: Sighting
+    kind: Literal["sighting"] = "sighting"
+
+    @property
+    def camera_id(self) -> str:
+        return self.sighting.camera_id
+
+
 Decision = Annotated[
-    FaceRecord | ScanRecord | CrowdRecord | PlateRecord, Field(discriminator="kind")
+    FaceRecord | ScanRecord | CrowdRecord | PlateRecord | SightingRecord,
+    Field(discriminator="kind"),
 ]
 """Anything the outbox carries (a discriminated union on ``kind``)."""
 
@@ -195,6 +210,9 @@ class DecisionWriter:
             for alert in decision.alerts:
                 self.repo.add_alert(alert)
             return list(decision.alerts)
+        if isinstance(decision, SightingRecord):
+            self.repo.add_sightings([decision.sighting])
+            return []
         if isinstance(decision, PlateRecord):
             if self.plates is None:
                 self.repo.add_plate_reads([decision.read])

@@ -29,7 +29,7 @@ from vigil.system.batching import SharedModels, share_models
 from vigil.system.identification import CameraIdentification
 from vigil.system.live_video import LiveVideo, geometry_of
 from vigil.system.outbox import Outbox
-from vigil.system.people import CrowdSink, PeopleStage, zone_analytics
+from vigil.system.people import CrowdSink, PeopleStage, SightingSink, zone_analytics
 from vigil.system.plates import PlateSink, PlateStage, profile_from_config
 from vigil.system.tamper_alerts import TamperAlerter
 
@@ -55,6 +55,7 @@ class StageSinks:
         tamper: stores tamper signals as tamper alerts (started and stopped with the system).
         crowd: stores a camera's crowd sample and the crowd alerts it raised.
         plates: stores fused plate reads and raises plate hits (the hotlist checker).
+        sightings: stores closed person and vehicle tracks with their appearance descriptors.
         identification: makes a face camera's identification (``None``: no comparison at all).
         outbox: the outbox the sinks write through (started before the cameras and stopped
             after them, so the last decisions are written or spooled).
@@ -67,6 +68,7 @@ class StageSinks:
     tamper: TamperAlerter | None = None
     crowd: CrowdSink | None = None
     plates: PlateSink | None = None
+    sightings: SightingSink | None = None
     identification: Callable[[str, FacePipeline], CameraIdentification] | None = None
     outbox: Outbox | None = None
 
@@ -177,6 +179,7 @@ class EmbeddedSystem:
                 sink=sinks.crowd,
                 plates=plates,
                 zones=zone_analytics(cam),
+                sightings=sinks.sightings,
             )
 
     @property

@@ -17,6 +17,7 @@ no biometric data to the system.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,13 +26,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from vigil.analytics.attributes import AttributeCollector, TrackAttributes
 from vigil.analytics.crowd import CrowdAlert, CrowdMonitor
 from vigil.analytics.people import PeopleAnalysis, PeopleFrame
 from vigil.analytics.zones import CountLine, Zone, ZoneAnalytics
 from vigil.config.analytics import PeopleConfig
 from vigil.core import FrameRef
 from vigil.core.keys import record_key
-from vigil.core.records import Alert, CrowdSample
+from vigil.core.records import Alert, CrowdSample, Sighting
 from vigil.perception.objects.detector import ObjectDetector
 
 if TYPE_CHECKING:
@@ -43,6 +45,27 @@ log = logging.getLogger(__name__)
 #: Receives each crowd sample, the crowd alerts it raised and its idempotency key (the
 #: storage/notify side).
 CrowdSink = Callable[[CrowdSample, list[Alert], str], None]
+#: Receives each closed person or vehicle track as a sighting with its descriptors, and its key.
+SightingSink = Callable[[Sighting, str], None]
+
+
+def attribute_sighting(camera_id: str, attrs: TrackAttributes, key: str) -> Sighting:
+    """The stored form of a closed track's descriptors; the id derives from the idempotency key,
+    so a replayed frame writes the same row."""
+    return Sighting(
+        id="att-" + hashlib.sha256(key.encode()).hexdigest()[:28],
+        camera_id=camera_id,
+        object_class=attrs.object_class,
+        started_at=attrs.first_seen,
+        ended_at=max(attrs.last_seen, attrs.first_seen),
+        best_quality=attrs.score,
+        upper_colour=attrs.upper.value if attrs.upper else None,
+        lower_colour=attrs.lower.value if attrs.lower else None,
+        body_colour=attrs.body.value if attrs.body else None,
+        colour_score=attrs.score,
+        height_frac=min(1.0, attrs.height_frac),
+        direction=attrs.direction.value,
+    )
 
 
 def zone_analytics(camera: CameraConfig) -> ZoneAnalytics | None:
@@ -94,6 +117,9 @@ class PeopleStage:
     ``sink`` receives each crowd sample with its alerts in stored form; ``plates`` (cameras with
     the ``plates`` analytic) reads plates on the vehicle tracks made here; ``monitor`` and
     ``zones`` are passed to the :class:`~vigil.analytics.people.PeopleAnalysis` step.
+    ``sightings`` receives each closed person or vehicle track as a sighting with its clothing
+    or body colour, size and direction (:class:`~vigil.analytics.attributes.AttributeCollector`,
+    which samples the frame image, so it runs here and not in the image-free step).
     """
 
     def __init__(
@@ -106,8 +132,12 @@ class PeopleStage:
         sink: CrowdSink | None = None,
         plates: PlateStage | None = None,
         zones: ZoneAnalytics | None = None,
+        sightings: SightingSink | None = None,
+        attributes: AttributeCollector | None = None,
     ) -> None:
         self.camera_id = camera_id
+        self.sightings = sightings
+        self.attributes = attributes or (AttributeCollector() if sightings is not None else None)
         self.detector = detector
         self.config = config
         self.analysis = PeopleAnalysis(camera_id, config, monitor=monitor, zones=zones)
@@ -126,6 +156,9 @@ class PeopleStage:
         self.last = result
         if self.plates is not None:
             self.plates.process(image, frame, result.tracked)
+        if self.attributes is not None:
+            self.attributes.observe(image, frame, result.tracked.detections)
+            self._store(self.attributes.close(result.tracked.events, frame.height), frame)
         self.view.apply(result)
         for event in result.loitering:
             log.info(
@@ -149,3 +182,16 @@ class PeopleStage:
         events = self.analysis.finish()
         if self.plates is not None:
             self.plates.finish(events)
+        if self.attributes is not None and self.last is not None:
+            self._store(
+                self.attributes.close(events, self.last.frame.height), self.last.frame, "end"
+            )
+
+    def _store(self, closed: list[TrackAttributes], frame: FrameRef, tag: str = "") -> None:
+        if self.sightings is None:
+            return
+        for attrs in closed:
+            key = record_key(
+                self.camera_id, frame.epoch, f"{frame.index}{tag}.t{attrs.track_id}", "sighting"
+            )
+            self.sightings(attribute_sighting(self.camera_id, attrs, key), key)

@@ -8,18 +8,22 @@ existing client keeps working and the auditor still sees the search).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
+from urllib.parse import quote, urlencode
 
-from fastapi import Header, Request, Response
+from fastapi import Header, Query, Request, Response
 
 from vigil.api.deps import access, services
 from vigil.api.routes.alerts import ReasonHeader
 from vigil.api.routes.common import Limit, Offset, Since, Until, aware, page, router
-from vigil.api.schemas import IdPath, IdQuery, Page, SightingOut
+from vigil.api.schemas import AttributeHitOut, IdPath, IdQuery, Page, SightingOut
+from vigil.api.scope import require_cameras
 from vigil.core.domain import Role
 from vigil.core.records import Sighting
 from vigil.errors import NotFoundError
 from vigil.governance.accounts import Principal
+from vigil.governance.attribute_search import AttributeSearch, SearchRequest, build_query
 from vigil.governance.audit import AuditAction
 
 sightings = router("/sightings", "sightings")
@@ -88,6 +92,99 @@ def list_sightings(
         ],
     )
     return result
+
+
+def hit_out(s: Sighting) -> AttributeHitOut:
+    """A search hit with links to its footage: the recorded clip (``GET /cameras/{id}/clips``,
+    from its start to its end plus two seconds either side) and the console's playback page."""
+    start = (s.started_at - timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
+    end = (s.ended_at + timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
+    cam = quote(s.camera_id, safe="")
+    return AttributeHitOut(
+        **sighting_out(s).model_dump(),
+        upper_colour=s.upper_colour,
+        lower_colour=s.lower_colour,
+        body_colour=s.body_colour,
+        colour_score=s.colour_score,
+        height_frac=s.height_frac,
+        direction=s.direction,
+        clip_url=f"/api/v1/cameras/{cam}/clips?{urlencode({'start': start, 'end': end})}",
+        console_url=f"#/playback/{cam}/{quote(start, safe='')}",
+    )
+
+
+@sightings.get("/search", response_model=Page[AttributeHitOut])
+def search_sightings(
+    request: Request,
+    *,
+    cls: Annotated[
+        str | None,
+        Query(
+            alias="class",
+            max_length=32,
+            description="person, car, bus, truck, motorcycle, bicycle, van or vehicle.",
+        ),
+    ] = None,
+    upper: Annotated[str | None, Query(max_length=32, description="Top colour (persons).")] = None,
+    lower: Annotated[
+        str | None, Query(max_length=32, description="Trousers/skirt colour (persons).")
+    ] = None,
+    colour: Annotated[
+        str | None, Query(max_length=32, description="Body colour (vehicles).")
+    ] = None,
+    direction: Annotated[
+        str | None, Query(max_length=16, description="left, right, up, down or still.")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Strict free text, e.g. 'person red top blue trousers' or 'white van'.",
+        ),
+    ] = None,
+    cameras: Annotated[
+        str | None,
+        Query(max_length=2000, description="Comma-separated camera ids (default: all of yours)."),
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    reason: OptionalReason = None,
+    p: Principal = access(*READERS, scope="sightings:read"),
+) -> Page[AttributeHitOut]:
+    """Sightings by clothing colour, vehicle type and colour, direction, cameras and time, ranked
+    by how strongly the colours matched (audited as ``search.run``). A query naming a protected
+    characteristic (race, ethnicity, skin colour, religion, politics, sexual orientation, health,
+    disability, emotion, age, gender) in any field, known or not, is refused with 422 and
+    audited as ``search.refused``; unknown fields are refused with 422."""
+    svc = services(request)
+    search = AttributeSearch(svc.repo.db, svc.audit)
+    params = dict(request.query_params)
+    why = reason or "(no reason given)"
+    search.refuse_protected(p.user.id, request.query_params.multi_items(), why, p.attribution())
+    wanted = [c.strip() for c in (cameras or "").split(",") if c.strip()]
+    if wanted:
+        require_cameras(svc, p, wanted)
+    scope = frozenset(wanted) if wanted else p.cameras
+    fields = {
+        "class": cls or "",
+        "upper": upper or "",
+        "lower": lower or "",
+        "colour": colour or "",
+    }
+    fields |= {"direction": direction or "", "q": q or ""}
+    req = SearchRequest(build_query(fields), scope, aware(since, "since"), aware(until, "until"))
+    rows = search.run(
+        p.user.id,
+        params,
+        req,
+        reason=why,
+        limit=limit,
+        offset=offset,
+        attribution=p.attribution(),
+    )
+    return page(rows, hit_out, limit, offset)
 
 
 def _sighting(request: Request, sighting_id: str) -> Sighting:

@@ -2,7 +2,7 @@
 //
 // Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/plates, #/cases,
 // #/cases/<id>, #/audit, #/playback/<camera>[/<time>], #/live, #/live/<camera>, #/crowd,
-// #/watchlists, #/watchlists/<id>, #/oversight, #/map. Each
+// #/watchlists, #/watchlists/<id>, #/oversight, #/map, #/appearance. Each
 // view is a function `(root, ctx, params)` that fills `root` (a fresh element, so a slow view
 // that finishes after the user moved on writes into a detached node, never over the new page)
 // and may return a clean-up function (unsubscribe, stop timers, release image URLs).
@@ -12,6 +12,7 @@ import { fill, h, message } from "./dom.js";
 import { Live } from "./live.js";
 import { NAV, ROLE_NAMES, can, home } from "./roles.js";
 import { alertDetailView, alertsView } from "./views/alerts.js";
+import { appearanceView } from "./views/appearance.js";
 import { auditView } from "./views/audit.js";
 import { camerasView } from "./views/cameras.js";
 import { caseDetailView, casesView } from "./views/cases.js";
@@ -32,6 +33,7 @@ const VIEWS = {
   map: mapView,
   deployments: deploymentsView,
   plates: platesView,
+  appearance: appearanceView,
   audit: auditView,
   playback: playbackView,
   cases: casesView,
