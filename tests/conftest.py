@@ -8,6 +8,8 @@ which is why this file imports nothing from it itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 pytest.register_assert_rewrite("tests.support")
@@ -18,3 +20,14 @@ pytest_plugins = [
     "tests.support.api_env",
     "tests.support.browser",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _secrets_stay_in_their_test() -> Iterator[None]:
+    """A secret a test registers with the log redactor (a camera password read from a config) is
+    forgotten after it: the registry is process-wide, and a word such as ``admin`` registered by
+    one test would otherwise be redacted in another test's expected messages."""
+    from vigil.logs import scoped_secrets
+
+    with scoped_secrets():
+        yield

@@ -12,11 +12,13 @@ and replaced wherever they appear.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,19 @@ def register_secret(value: str | None) -> None:
     if value and len(value) >= 4:
         with _secrets_lock:
             _secrets.add(value)
+
+
+@contextlib.contextmanager
+def scoped_secrets() -> Iterator[None]:
+    """Forget, on exit, the secrets registered inside the block (the registry is process-wide:
+    one test's camera password must not redact another test's ordinary words)."""
+    with _secrets_lock:
+        before = set(_secrets)
+    try:
+        yield
+    finally:
+        with _secrets_lock:
+            _secrets.intersection_update(before)
 
 
 def redact(text: str) -> str:

@@ -165,3 +165,11 @@ def test_redact_property_secret_query_value_never_survives(
     out = logs.redact(text)
     assert value not in out
     assert f"http://{host}{tail}" in out
+
+
+def test_secrets_registered_in_a_scope_are_forgotten_after_it() -> None:
+    logs.register_secret("kept-outside")
+    with logs.scoped_secrets():
+        logs.register_secret("inside-only")
+        assert logs.redact("inside-only kept-outside") == "*** ***"
+    assert logs.redact("inside-only kept-outside") == "inside-only ***"
