@@ -196,8 +196,10 @@ def crossings_series(
     start = end - timedelta(seconds=span)
     store = ConsoleStore(svc.repo.db)
     rows, more = store.crossing_window(camera_id, line, start, end)
-    configured = next((c.lines for c in request.app.state.config.cameras if c.id == camera_id), [])
-    names = {ln.name for ln in configured} | set(store.crossing_lines(camera_id))
+    configured: set[str] = {
+        ln.name for c in request.app.state.config.cameras if c.id == camera_id for ln in c.lines
+    }
+    names = configured | set(store.crossing_lines(camera_id))
     return CrossingSeriesOut(
         camera_id=camera_id,
         line=line,
