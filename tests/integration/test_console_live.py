@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +33,14 @@ from tests.support.api_env import build_env
 from tests.support.contrast import contrast_failures
 from tests.support.data import shared_data
 from tests.support.served import served
+from vigil.analytics.crossings import bucket_start
 from vigil.api.app import create_app
 from vigil.config import VigilConfig
 from vigil.config.console import ConsoleConfig
 from vigil.core import FrameRef
 from vigil.core.domain import Role
+from vigil.core.records import CrossingCount
+from vigil.storage.console import ConsoleStore
 from vigil.system.assembly import Assembly, assemble
 from vigil.system.live_video import PERSON_BGR, CameraGeometry, LiveVideo
 
@@ -258,6 +261,15 @@ def test_crowd_chart_shows_the_stored_series_and_the_heatmap(
         lambda: len([s for s in repo.list_crowd_samples("street") if s.zone is None]) >= 3,
         "three stored crowd samples",
     )
+    # Crossings stored half an hour ago (as a past run would have left them), beside whatever
+    # the live pipeline adds while the test runs: the chart draws both directions.
+    past = bucket_start(datetime.now(UTC) - timedelta(minutes=30))
+    repo.add_crossing_counts(
+        [
+            CrossingCount("street", "mid", "in", past, 7),
+            CrossingCount("street", "mid", "out", past, 3),
+        ]
+    )
     page = sign_in(new_page(), wall, "sup-1")
     page.goto(wall.url + "/console/#/crowd")
     page.get_by_label("Camera").select_option("street")
@@ -271,6 +283,19 @@ def test_crowd_chart_shows_the_stored_series_and_the_heatmap(
     dots = chart.locator("circle.series-dot").count()
     assert dots >= 1 and chart.locator("polyline.series").count() == 1
     assert chart.locator("line.threshold").count() == 1  # overcrowding at 4 people
+    crossings = page.locator("#crossings-chart")
+    assert crossings.locator("svg polyline.series-in").count() >= 1
+    assert crossings.locator("svg polyline.series-out").count() >= 1
+    totals = {
+        r.locator("th").inner_text(): int(r.locator("td").inner_text())
+        for r in crossings.locator("tbody tr").all()
+    }
+    rows, _ = ConsoleStore(repo.db).crossing_window(
+        "street", None, past, datetime.now(UTC) + timedelta(minutes=1)
+    )
+    for direction, seeded in (("in", 7), ("out", 3)):
+        now_stored = sum(n for line, d, _, n in rows if (line, d) == ("mid", direction))
+        assert seeded <= totals[f"mid {direction}"] <= now_stored, (totals, rows)
     page.wait_for_function(
         "() => ['heat-img', 'heat-still'].every(id => { const i = document.getElementById(id);"
         " return i && i.complete && i.naturalWidth > 0; })"

@@ -95,6 +95,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/video/wall"): frozenset({O, S, I}),
     ("GET", "/api/v1/video/cameras/{camera_id}/still"): frozenset({O, S, I}),
     ("GET", "/api/v1/cameras/{camera_id}/crowd/series"): ALL,
+    ("GET", "/api/v1/cameras/{camera_id}/crossings/series"): ALL,
     ("GET", "/api/v1/audit/search"): frozenset({U, D}),
     ("GET", "/api/v1/audit/actors"): frozenset({U, D}),
     ("GET", "/api/v1/reports/activity"): frozenset({U, D}),

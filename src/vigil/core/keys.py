@@ -15,7 +15,8 @@ A key is built from what identifies the decision in the stream, never from the w
   time the connection was opened, so a reconnect starts a new epoch (the camera's media clock
   restarts, and what it shows is new);
 * a **position** in that stream: a track id, or a frame index and an ordinal;
-* the **kind** of record (``face``, ``scans``, ``crowd``, ``plate``, ``tamper``).
+* the **kind** of record (``face``, ``scans``, ``crowd``, ``plate``, ``tamper``,
+  ``sighting``, ``crossings``).
 
 The trade-off: a live stream's positions are not reproducible across reconnects, so a decision
 made twice on two connections is two records. That is the truth (two observations), and it is
@@ -29,7 +30,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-KEY_KINDS = frozenset({"face", "scans", "crowd", "plate", "tamper", "sighting"})
+KEY_KINDS = frozenset({"face", "scans", "crowd", "plate", "tamper", "sighting", "crossings"})
 
 
 def record_key(camera_id: str, epoch: str, position: str, kind: str) -> str:

@@ -317,6 +317,27 @@ class CrowdSample:
         )
 
 
+@dataclass(frozen=True)
+class CrossingCount:
+    """How many tracked people crossed one counting line in one direction during one time
+    bucket of one camera (``bucket_start`` is the bucket's start, UTC, a whole multiple of
+    the bucket length)."""
+
+    camera_id: str
+    line: str
+    direction: str
+    bucket_start: datetime
+    count: int
+
+    def __post_init__(self) -> None:
+        _aware(self.bucket_start, "bucket_start")
+        _require(bool(self.camera_id) and bool(self.line), "a crossing count needs camera and line")
+        _require(
+            self.direction in {"in", "out"}, f"direction must be in|out, got {self.direction!r}"
+        )
+        _require(self.count >= 1, f"count must be >= 1, got {self.count}")
+
+
 class AlertKind(StrEnum):
     FACE_MATCH = "face_match"
     PLATE_HIT = "plate_hit"

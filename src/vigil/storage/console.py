@@ -24,6 +24,9 @@ from vigil.storage import schema as t
 from vigil.storage.database import Database
 
 MAX_CROWD_ROWS = 20_000  # crowd samples read for one chart (a week at one sample per 30 s)
+#: Crossing buckets read for one chart: a week of one-minute buckets is 10,080 per line and
+#: direction, so this holds a busy week of about two lines in both directions.
+MAX_CROSSING_ROWS = 40_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,31 @@ class ConsoleStore:
             rows = [(r[0], float(r[1])) for r in c.execute(q)]
         more = len(rows) > MAX_CROWD_ROWS
         return rows[:MAX_CROWD_ROWS][::-1], more
+
+    def crossing_window(
+        self, camera_id: str, line: str | None, since: datetime, until: datetime
+    ) -> tuple[list[tuple[str, str, datetime, int]], bool]:
+        """The camera's stored crossing buckets (``line``, ``direction``, ``bucket_start``,
+        ``count``) of one line (``None``: every line) in ``[since, until)``, oldest first, and
+        whether older ones were left out (at most :data:`MAX_CROSSING_ROWS`, the newest)."""
+        col = t.line_crossings.c
+        q = select(col.line, col.direction, col.bucket_start, col["count"]).where(
+            col.camera_id == camera_id, col.bucket_start >= since, col.bucket_start < until
+        )
+        if line is not None:
+            q = q.where(col.line == line)
+        q = q.order_by(col.bucket_start.desc()).limit(MAX_CROSSING_ROWS + 1)
+        with self.db.read() as c:
+            rows = [(str(r[0]), str(r[1]), r[2], int(r[3])) for r in c.execute(q)]
+        more = len(rows) > MAX_CROSSING_ROWS
+        return rows[:MAX_CROSSING_ROWS][::-1], more
+
+    def crossing_lines(self, camera_id: str) -> list[str]:
+        """Lines with stored crossings on the camera."""
+        col = t.line_crossings.c
+        q = select(col.line).where(col.camera_id == camera_id).distinct().order_by(col.line)
+        with self.db.read() as c:
+            return [str(r[0]) for r in c.execute(q)]
 
     def crowd_zones(self, camera_id: str) -> list[str]:
         """Zones with stored samples on the camera ('' is the whole view)."""

@@ -33,6 +33,7 @@ from vigil.core.records import (
     AlertKind,
     AlertStatus,
     AuditEntry,
+    CrossingCount,
     CrowdSample,
     ObjectClass,
     PlateRead,
@@ -400,6 +401,36 @@ class PipelineRepository:
             for s in samples
         ]
         return len(self.db.write(lambda c: insert_ignore(c, t.crowd_samples, rows)))
+
+    def add_crossing_counts(self, counts: Iterable[CrossingCount]) -> int:
+        """Add crossing counts to their stored buckets (a new bucket row, or its count raised);
+        returns how many rows were touched. Not idempotent by itself: the outbox's record key,
+        claimed in the same unit of work, is what keeps a replayed record from adding twice."""
+        rows = [
+            {
+                "camera_id": c.camera_id,
+                "line": c.line,
+                "direction": c.direction,
+                "bucket_start": c.bucket_start,
+                "count": c.count,
+            }
+            for c in counts
+        ]
+        if not rows:
+            return 0
+
+        def upsert(conn: Connection) -> int:
+            make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            ins = make(t.line_crossings)
+            stmt = ins.on_conflict_do_update(
+                index_elements=[c.name for c in t.line_crossings.primary_key.columns],
+                set_={"count": t.line_crossings.c["count"] + ins.excluded["count"]},
+            )
+            for row in rows:  # one statement per row: a batch may name the same bucket twice
+                conn.execute(stmt, row)
+            return len(rows)
+
+        return self.db.write(upsert)
 
     def list_crowd_samples(
         self,

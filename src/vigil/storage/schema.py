@@ -327,6 +327,16 @@ crowd_samples = Table(
     Column("method", String(16), nullable=False),
 )
 
+line_crossings = Table(
+    "line_crossings",
+    metadata,
+    _id("camera_id", primary_key=True),
+    Column("line", String(100), primary_key=True),
+    Column("direction", String(8), primary_key=True),
+    Column("bucket_start", UtcDateTime, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
 alerts = Table(
     "alerts",
     metadata,

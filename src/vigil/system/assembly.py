@@ -43,7 +43,14 @@ from pathlib import Path
 
 from vigil.config.settings import FacesConfig, VigilConfig
 from vigil.core.domain import CameraRow
-from vigil.core.records import Alert, AlertKind, CrowdSample, PlateRead, Sighting
+from vigil.core.records import (
+    Alert,
+    AlertKind,
+    CrossingCount,
+    CrowdSample,
+    PlateRead,
+    Sighting,
+)
 from vigil.errors import ConfigError
 from vigil.governance.accounts import AccountService, LoginPolicy
 from vigil.governance.audit import AuditLog, utc_now
@@ -69,6 +76,7 @@ from vigil.storage.leases import HOUSEKEEPING_LOCK_KEY, LeaderLock
 from vigil.storage.media import MediaStore
 from vigil.storage.plates import PlateStore
 from vigil.system.decisions import (
+    CrossingRecord,
     CrowdRecord,
     DecisionSink,
     DecisionWriter,
@@ -314,6 +322,9 @@ def stage_sinks(config: VigilConfig, services: Services, *, spool: str = OUTBOX_
     def store_crowd(sample: CrowdSample, alerts: list[Alert], key: str) -> None:
         outbox.submit(CrowdRecord(key, sample, tuple(alerts)))
 
+    def store_crossings(counts: tuple[CrossingCount, ...], key: str) -> None:
+        outbox.submit(CrossingRecord(key, counts))
+
     def store_plate(read: PlateRead, key: str) -> None:
         outbox.submit(PlateRecord(key, read))
 
@@ -327,6 +338,7 @@ def stage_sinks(config: VigilConfig, services: Services, *, spool: str = OUTBOX_
         crowd=store_crowd,
         plates=store_plate,
         sightings=store_sighting,
+        crossings=store_crossings,
         identification=identification_factory(config, services, recorder, outbox),
         outbox=outbox,
     )

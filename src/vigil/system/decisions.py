@@ -7,6 +7,7 @@ Outbox` instead of writing to the database itself:
   or was archived inside a post-event authorisation (crop, sighting, template);
 * :class:`ScanRecord`: the per-deployment scan counts of one camera (audit entries only);
 * :class:`CrowdRecord`: one crowd sample and the crowd alerts it raised;
+* :class:`CrossingRecord`: the line crossings of one analysed frame, as bucket counts;
 * :class:`PlateRecord`: one fused plate read (and, through the hotlist checker, its hit);
 * :class:`SightingRecord`: one closed person or vehicle track with its appearance descriptors.
 
@@ -35,7 +36,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import ConfigDict, Field, TypeAdapter
 
-from vigil.core.records import Alert, CrowdSample, PlateRead, Sighting
+from vigil.core.records import Alert, CrossingCount, CrowdSample, PlateRead, Sighting
 from vigil.governance.audit import utc_now
 from vigil.governance.recorder import IdentificationRecorder
 from vigil.identification.live import FaceHit, TrackDecision
@@ -115,6 +116,25 @@ class CrowdRecord:
 
 
 @dataclass(frozen=True)
+class CrossingRecord:
+    """The line crossings one frame completed, per line, direction and time bucket; the writer
+    adds them to the stored buckets, so the key is what keeps a replay from counting twice."""
+
+    key: str
+    counts: tuple[CrossingCount, ...]
+    kind: Literal["crossings"] = "crossings"
+
+    def __post_init__(self) -> None:
+        cameras = {c.camera_id for c in self.counts}
+        if len(cameras) != 1:
+            raise ValueError(f"a crossing record holds one camera's counts, got {sorted(cameras)}")
+
+    @property
+    def camera_id(self) -> str:
+        return self.counts[0].camera_id
+
+
+@dataclass(frozen=True)
 class PlateRecord:
     """One fused plate read of a vehicle pass."""
 
@@ -141,7 +161,7 @@ class SightingRecord:
 
 
 Decision = Annotated[
-    FaceRecord | ScanRecord | CrowdRecord | PlateRecord | SightingRecord,
+    FaceRecord | ScanRecord | CrowdRecord | CrossingRecord | PlateRecord | SightingRecord,
     Field(discriminator="kind"),
 ]
 """Anything the outbox carries (a discriminated union on ``kind``)."""
@@ -210,6 +230,9 @@ class DecisionWriter:
             for alert in decision.alerts:
                 self.repo.add_alert(alert)
             return list(decision.alerts)
+        if isinstance(decision, CrossingRecord):
+            self.repo.add_crossing_counts(decision.counts)
+            return []
         if isinstance(decision, SightingRecord):
             self.repo.add_sightings([decision.sighting])
             return []

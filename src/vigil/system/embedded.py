@@ -29,7 +29,13 @@ from vigil.system.batching import SharedModels, share_models
 from vigil.system.identification import CameraIdentification
 from vigil.system.live_video import LiveVideo, geometry_of
 from vigil.system.outbox import Outbox
-from vigil.system.people import CrowdSink, PeopleStage, SightingSink, zone_analytics
+from vigil.system.people import (
+    CrossingSink,
+    CrowdSink,
+    PeopleStage,
+    SightingSink,
+    zone_analytics,
+)
 from vigil.system.plates import PlateSink, PlateStage, profile_from_config
 from vigil.system.tamper_alerts import TamperAlerter
 
@@ -56,6 +62,7 @@ class StageSinks:
         crowd: stores a camera's crowd sample and the crowd alerts it raised.
         plates: stores fused plate reads and raises plate hits (the hotlist checker).
         sightings: stores closed person and vehicle tracks with their appearance descriptors.
+        crossings: adds a frame's line crossings to the stored per-minute buckets.
         identification: makes a face camera's identification (``None``: no comparison at all).
         outbox: the outbox the sinks write through (started before the cameras and stopped
             after them, so the last decisions are written or spooled).
@@ -69,6 +76,7 @@ class StageSinks:
     crowd: CrowdSink | None = None
     plates: PlateSink | None = None
     sightings: SightingSink | None = None
+    crossings: CrossingSink | None = None
     identification: Callable[[str, FacePipeline], CameraIdentification] | None = None
     outbox: Outbox | None = None
 
@@ -180,6 +188,7 @@ class EmbeddedSystem:
                 plates=plates,
                 zones=zone_analytics(cam),
                 sightings=sinks.sightings,
+                crossings=sinks.crossings,
             )
 
     @property

@@ -27,13 +27,14 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.analytics.attributes import AttributeCollector, TrackAttributes
+from vigil.analytics.crossings import bucket_crossings
 from vigil.analytics.crowd import CrowdAlert, CrowdMonitor
 from vigil.analytics.people import PeopleAnalysis, PeopleFrame
 from vigil.analytics.zones import CountLine, Zone, ZoneAnalytics
 from vigil.config.analytics import PeopleConfig
 from vigil.core import FrameRef
 from vigil.core.keys import record_key
-from vigil.core.records import Alert, CrowdSample, Sighting
+from vigil.core.records import Alert, CrossingCount, CrowdSample, Sighting
 from vigil.perception.objects.detector import ObjectDetector
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 CrowdSink = Callable[[CrowdSample, list[Alert], str], None]
 #: Receives each closed person or vehicle track as a sighting with its descriptors, and its key.
 SightingSink = Callable[[Sighting, str], None]
+#: Receives one frame's line crossings as bucket counts, and the frame's idempotency key.
+CrossingSink = Callable[[tuple[CrossingCount, ...], str], None]
 
 
 def attribute_sighting(camera_id: str, attrs: TrackAttributes, key: str) -> Sighting:
@@ -120,6 +123,8 @@ class PeopleStage:
     ``sightings`` receives each closed person or vehicle track as a sighting with its clothing
     or body colour, size and direction (:class:`~vigil.analytics.attributes.AttributeCollector`,
     which samples the frame image, so it runs here and not in the image-free step).
+    ``crossings`` receives each frame's line crossings as per-minute bucket counts (stored and
+    charted over time; the view keeps only the totals since start).
     """
 
     def __init__(
@@ -134,8 +139,10 @@ class PeopleStage:
         zones: ZoneAnalytics | None = None,
         sightings: SightingSink | None = None,
         attributes: AttributeCollector | None = None,
+        crossings: CrossingSink | None = None,
     ) -> None:
         self.camera_id = camera_id
+        self.crossings = crossings
         self.sightings = sightings
         self.attributes = attributes or (AttributeCollector() if sightings is not None else None)
         self.detector = detector
@@ -167,6 +174,9 @@ class PeopleStage:
                 event.dwell_s,
                 event.zone,
             )
+        if self.crossings is not None and result.crossings:
+            key = record_key(self.camera_id, frame.epoch, str(frame.index), "crossings")
+            self.crossings(bucket_crossings(self.camera_id, result.crossings), key)
         if self.sink is not None:
             for i, reading in enumerate(result.crowd):  # position: the frame, then the zone
                 key = record_key(self.camera_id, frame.epoch, f"{frame.index}.{i}", "crowd")

@@ -115,6 +115,64 @@ export function timeChart(title, { points, since, until, threshold, marks = [] }
   return h("figure", { class: "chart-figure" }, h("figcaption", {}, title), svg);
 }
 
+/**
+ * Counts over time, one line per series: `series` = [{label, kind, points: [{at, count}]}]
+ * between `since` and `until`; `kind` ("in" or "out") picks the stroke, and "out" is dashed so
+ * the chart reads without colour. Buckets with no count are drawn as zero (the API leaves them
+ * out); the numbers follow in a table.
+ */
+export function countChart(title, { series, since, until, bucketS }) {
+  const W = 760;
+  const H = 260;
+  const L = 48;
+  const R = 16;
+  const T = 16;
+  const B = 34;
+  const t0 = Date.parse(since);
+  const t1 = Date.parse(until);
+  const span = Math.max(1, (t1 - t0) / 1000);
+  const n = Math.max(1, Math.ceil(span / bucketS));
+  const top = niceMax(Math.max(1, ...series.flatMap((sr) => sr.points.map((p) => p.count))));
+  const x = (ms) => L + ((ms - t0) / (t1 - t0)) * (W - L - R);
+  const y = (v) => T + (1 - v / top) * (H - T - B);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `${title}: ${series.map((sr) => `${sr.label} ${sr.points.reduce((a, p) => a + p.count, 0)}`).join(", ")}` });
+  for (let k = 0; k <= 4; k++) {
+    const v = (top * k) / 4;
+    svg.append(
+      s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }),
+      s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", class: "chart-label" }, Number(v.toPrecision(3))),
+    );
+  }
+  for (let k = 0; k <= 4; k++) {
+    const at = new Date(t0 + ((t1 - t0) * k) / 4);
+    svg.append(s("text", { x: L + ((W - L - R) * k) / 4, y: H - 10, "text-anchor": k === 0 ? "start" : k === 4 ? "end" : "middle", class: "chart-label" }, clock(at, span)));
+  }
+  series.forEach((sr, k) => {
+    const byBucket = new Map(sr.points.map((p) => [Math.floor((Date.parse(p.at) - t0) / 1000 / bucketS), p.count]));
+    const pts = [];
+    for (let b = 0; b < n; b++) pts.push(`${x(t0 + b * bucketS * 1000).toFixed(1)},${y(byBucket.get(b) ?? 0).toFixed(1)}`);
+    svg.append(s("polyline", { points: pts.join(" "), class: `series-${sr.kind}` }, s("title", {}, sr.label)));
+    for (const [b, c] of byBucket) svg.append(s("circle", { cx: x(t0 + b * bucketS * 1000), cy: y(c), r: 2.5, class: `dot-${sr.kind}` }));
+    const lx = L + 8 + k * 170;
+    svg.append(
+      s("line", { x1: lx, x2: lx + 24, y1: T + 6, y2: T + 6, class: `series-${sr.kind}` }),
+      s("text", { x: lx + 30, y: T + 10, class: "chart-label" }, sr.label),
+    );
+  });
+  return h(
+    "figure",
+    { class: "chart-figure" },
+    h("figcaption", {}, title),
+    svg,
+    h(
+      "table",
+      { class: "data compact" },
+      h("caption", { class: "visually-hidden" }, `${title} (numbers)`),
+      h("tbody", {}, series.map((sr) => h("tr", {}, h("th", { scope: "row" }, sr.label), h("td", { class: "num" }, sr.points.reduce((a, p) => a + p.count, 0))))),
+    ),
+  );
+}
+
 /** A rate per search in one notation everywhere on a page: "4.2e-3" (two digits). */
 export function sci(p) {
   if (p === null || p === undefined) return "—";

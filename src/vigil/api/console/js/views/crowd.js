@@ -1,10 +1,10 @@
 // The crowd dashboard: people over time on one camera (whole view or a zone) from the stored
 // crowd series, over the last hour, day or week; the overcrowding threshold and the crowd
-// alerts on the chart; line crossings per direction; the heatmap of where people stood, over a
+// alerts on the chart; line crossings per direction over time (stored per minute) and live; the heatmap of where people stood, over a
 // still of the scene for the roles that may see the camera's picture.
 
 import * as api from "../api.js";
-import { timeChart } from "../charts.js";
+import { countChart, timeChart } from "../charts.js";
 import { apiError, badge, fill, h, message, table, time } from "../dom.js";
 
 const WINDOWS = [
@@ -79,6 +79,26 @@ export async function crowdView(root, ctx) {
     });
     chart.id = "crowd-chart";
     const crossings = Object.entries(series.line_crossings).sort();
+    let stored = null;
+    try {
+      stored = await api.get(`/cameras/${encodeURIComponent(cam)}/crossings/series?${new URLSearchParams({ window: windowValue })}`);
+    } catch (err) {
+      stored = err;
+    }
+    let crossChart;
+    if (stored instanceof Error) {
+      crossChart = apiError(stored, "The stored line crossings could not be loaded");
+    } else if (!stored.series.length) {
+      crossChart = message("info", stored.lines.length ? "No line crossing stored in this period." : "No counting line on this camera.");
+    } else {
+      crossChart = countChart(`Line crossings on ${camName}, ${label} (per ${stored.bucket_s / 60} min)`, {
+        series: stored.series.map((sr) => ({ label: `${sr.line} ${sr.direction}`, kind: sr.direction, points: sr.points })),
+        since: stored.since,
+        until: stored.until,
+        bucketS: stored.bucket_s,
+      });
+      crossChart.id = "crossings-chart";
+    }
     const heat = h("figure", { class: "heat", id: "crowd-heat" }, h("figcaption", {}, "Where people stood recently (warmer is more often)"));
     fill(
       area,
@@ -87,7 +107,9 @@ export async function crowdView(root, ctx) {
       h("p", { class: "hint", id: "crowd-summary" }, `${series.points.reduce((n, p) => n + p.samples, 0).toLocaleString()} stored samples in ${series.points.length} intervals; overcrowding threshold ${series.overcrowd}.`),
       h("div", { class: "two-col" },
         h("section", {},
-          h("h2", {}, "Line crossings (since the camera started)"),
+          h("h2", {}, "Line crossings over time (stored)"),
+          crossChart,
+          h("h2", {}, "Line crossings (live, since the camera started)"),
           crossings.length
             ? table("Crossings per line and direction", ["Line", "Direction", "People"], crossings.map(([k, n]) => {
                 const [line, dir] = k.split(":");
