@@ -158,6 +158,13 @@ def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
     )
 
 
+def missing_fonts() -> list[str]:
+    """Fonts the generator draws with that this machine lacks (reproduction needs none)."""
+    return [
+        n for n in (*PLATE_FONTS, *DECOR_FONTS) if not any((d / n).is_file() for d in FONT_DIRS)
+    ]
+
+
 def available_fonts() -> list[str]:
     """The plate fonts present on this machine (the generator needs at least one)."""
     return [n for n in PLATE_FONTS if any((d / n).is_file() for d in FONT_DIRS)]
@@ -345,12 +352,40 @@ def render_plate(
     return np.asarray(plate, np.uint8), (left, cap_top, left + rw * 1.0, cap_bot)
 
 
+def _in_scene(
+    rng: np.random.Generator,
+    plate: npt.NDArray[np.uint8],
+    row: tuple[float, float, float, float],
+) -> tuple[npt.NDArray[np.uint8], tuple[float, float, float, float]]:
+    """The plate on a car: a textured surround and the plate's edge, so crops wider than the
+    plate see what real ones do (the reader's 120 % re-crops and row extensions)."""
+    ph, pw = plate.shape
+    m = int(ph * rng.uniform(0.4, 1.2))
+    h, w = ph + 2 * m, pw + 2 * m
+    base = float(rng.integers(0, 256))
+    ramp = np.linspace(0, rng.uniform(-80, 80), w, dtype=np.float32)[None, :]
+    scene = base + ramp + rng.normal(0, rng.uniform(2, 25), (h, w)).astype(np.float32)
+    scene = cv2.GaussianBlur(scene, (0, 0), float(rng.uniform(0.5, 3.0)))
+    canvas = np.clip(scene, 0, 255).astype(np.uint8)
+    canvas[m : m + ph, m : m + pw] = plate
+    t = int(rng.integers(1, max(2, ph // 14)))
+    edge = int(rng.integers(0, 140))
+    cv2.rectangle(canvas, (m - t, m - t), (m + pw + t - 1, m + ph + t - 1), edge, t)
+    x1, y1, x2, y2 = row
+    return canvas, (x1 + m, y1 + m, x2 + m, y2 + m)
+
+
 def _crop_row(
     rng: np.random.Generator,
     plate: npt.NDArray[np.uint8],
     row: tuple[float, float, float, float],
+    wide: bool = False,
 ) -> npt.NDArray[np.uint8]:
-    """The detector-like box around the row: uneven margins, perspective, a small rotation."""
+    """The detector-like box around the row: uneven margins, perspective, a small rotation.
+
+    ``wide`` (with :func:`_in_scene`) also draws margins up to 1.3 row heights a side and
+    boxes up to 2.6 heights tall, past the plate's edge.
+    """
     x1, y1, x2, y2 = row
     h = y2 - y1
     # Vertical extent: from cutting into the characters to including decor (reader variants).
@@ -358,10 +393,13 @@ def _crop_row(
         [rng.uniform(0.6, 0.95), rng.uniform(0.95, 1.35), rng.uniform(1.35, 1.9)],
         p=[0.15, 0.6, 0.25],
     )
+    if wide and rng.random() < 0.2:
+        grow = rng.uniform(1.9, 2.6)
     cy = (y1 + y2) / 2 + h * rng.uniform(-0.12, 0.12)
     ty1, ty2 = cy - h * grow / 2, cy + h * grow / 2
-    lx = x1 - h * rng.uniform(-0.03, 0.45)
-    rx = x2 + h * rng.uniform(-0.03, 0.45)
+    reach = 1.3 if wide and rng.random() < 0.5 else 0.45
+    lx = x1 - h * rng.uniform(-0.03, reach)
+    rx = x2 + h * rng.uniform(-0.03, reach)
     src = np.array([[lx, ty1], [rx, ty1], [rx, ty2], [lx, ty2]], np.float32)
     j = h * 0.08
     src += rng.uniform(-j, j, src.shape).astype(np.float32)
@@ -432,18 +470,25 @@ def to_input(grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 REGIONS = ("us", "us", "us", "us", "eu", "hk", "any")
 
 
-def sample(rng: np.random.Generator) -> Sample:
-    """One random training sample (region mix: mostly US, some EU, HK and random strings)."""
+def sample(rng: np.random.Generator, scene: bool = False) -> Sample:
+    """One random training sample (region mix: mostly US, some EU, HK and random strings).
+
+    ``scene``: the plate sits on a car-like surround and crops may reach past its edge
+    (:func:`_in_scene`); the training script switches it on after the first steps (a
+    curriculum: rows on the plate first, then the clutter around it).
+    """
     region = REGIONS[int(rng.integers(len(REGIONS)))]
     text = random_text(rng, region)
     plate, row = render_plate(rng, text, region)
-    crop = _crop_row(rng, plate, row)
+    if scene:
+        plate, row = _in_scene(rng, plate, row)
+    crop = _crop_row(rng, plate, row, wide=scene)
     return Sample(to_input(degrade(rng, crop)), text)
 
 
-def batch(rng: np.random.Generator, n: int) -> list[Sample]:
-    """``n`` samples drawn in order from ``rng``."""
-    return [sample(rng) for _ in range(n)]
+def batch(rng: np.random.Generator, n: int, scene: bool = False) -> list[Sample]:
+    """``n`` samples drawn in order from ``rng`` (``scene``: see :func:`sample`)."""
+    return [sample(rng, scene) for _ in range(n)]
 
 
 def clean_crop(text: str, seed: int = 0, region: str = "us") -> npt.NDArray[np.uint8]:

@@ -78,10 +78,12 @@ class Softmaxed(nn.Module):
         return torch.softmax(self.net(x), dim=-1)
 
 
-def make_batch(seed: int, step: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def make_batch(
+    seed: int, step: int, n: int, scene: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Images, concatenated targets and target lengths of batch ``step`` (reproducible)."""
     rng = np.random.default_rng([seed, step])
-    samples = synth.batch(rng, n)
+    samples = synth.batch(rng, n, scene)
     x = np.stack([s.image for s in samples]).astype(np.float32)[:, None] / 127.5 - 1.0
     targets = [CHARSET.index(c) for s in samples for c in s.label]
     lengths = [len(s.label) for s in samples]
@@ -109,7 +111,7 @@ def train(args: argparse.Namespace) -> None:
     net = CRNN(channels=tuple(int(c) for c in args.channels.split(",")))
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05
+        opt, max_lr=args.lr, total_steps=args.schedule_steps or args.steps, pct_start=0.05
     )
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     step = 0
@@ -123,10 +125,12 @@ def train(args: argparse.Namespace) -> None:
         print(f"resumed at step {step}", flush=True)
     val = make_batch(args.seed + 1_000_000, 0, 512)
     log = (out / "log.jsonl").open("a")
-    t0, running = time.time(), 0.0
+    t0 = time.time()
+    running: float | None = None
     net.train()
     while step < args.steps:
-        x, y, lens = make_batch(args.seed, step, args.batch)
+        scene = args.scene_from is not None and step >= args.scene_from
+        x, y, lens = make_batch(args.seed, step, args.batch, scene)
         logits = net(x)
         logp = logits.log_softmax(-1).permute(1, 0, 2)  # T, N, C
         inp = torch.full((x.shape[0],), logp.shape[0], dtype=torch.long)
@@ -135,9 +139,15 @@ def train(args: argparse.Namespace) -> None:
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         opt.step()
-        sched.step()
         step += 1
-        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        if args.decay_from is not None and step > args.decay_from:
+            # Linear decay to zero over the last steps (a cut-short one-cycle schedule).
+            left = (args.steps - step) / max(1, args.steps - args.decay_from)
+            for group in opt.param_groups:
+                group["lr"] = sched.get_last_lr()[0] * left
+        else:
+            sched.step()
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % args.save_every == 0 or step == args.steps:
             _checkpoint(
                 net,
@@ -178,7 +188,7 @@ def _checkpoint(
         "step": step,
         "loss": round(loss, 4),
         "synth_val_exact": acc,
-        "lr": sched.get_last_lr()[0],
+        "lr": opt.param_groups[0]["lr"],
         "s": round(seconds, 1),
     }
     print(json.dumps(rec), flush=True)
@@ -227,7 +237,24 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=21)
-    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--steps", type=int, default=1600, help="train up to this step")
+    p.add_argument(
+        "--schedule-steps",
+        type=int,
+        default=2400,
+        help="length of the one-cycle learning-rate schedule",
+    )
+    p.add_argument(
+        "--scene-from",
+        type=int,
+        default=600,
+        help="from this step, plates sit in a car-like surround (synth.sample(scene=True))",
+    )
+    p.add_argument(
+        "--decay-from",
+        type=int,
+        help="from this step, decay the learning rate linearly to zero at --steps",
+    )
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--channels", default=",".join(map(str, CHANNELS)))
