@@ -38,8 +38,8 @@ endif
 	$(BIN)/vigil demo
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench training
+	$(BIN)/ruff format --check src tests bench training
 
 typecheck: install
 	$(BIN)/mypy

@@ -162,6 +162,14 @@ ROWS: tuple[Row, ...] = (
         for engine in ("sqlite", "postgresql")
         for case, what in (("exact", f"exact, {engine}"), ("wildcard_inner", f"AB?12*, {engine}"))
     ),
+    Row(
+        "read one plate row (Vigil's plate recogniser)",
+        "bench_plate_rec",
+        "vigil_plate_rec_ms_per_crop",
+        "baseline_ppocr_v4_rec_ms_per_crop",
+        "PP-OCRv4 recogniser (stretch 1.3)",
+        unit="ms",
+    ),
     Row("plate reads searched", "bench_plates", "reads", unit="reads"),
     Row("archive recall@10 vs exact", "bench_storage", "archive_recall_at_10"),
     Row("archive size searched", "bench_storage", "archive_vectors", unit="vectors"),

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.support.data import shared_data
+from vigil.config.plates import PlatesConfig
 from vigil.perception.image import load_image
 from vigil.perception.plates import PlateReader
 from vigil.perception.plates.benchmark import load_benchmark
@@ -136,3 +137,22 @@ def test_eval_plates_in_vehicle_boxes_as_the_camera_stage_reads(tmp_path: Path) 
     # the report is the same shape as a whole-image run, and its rates are consistent
     assert doc["exact_accuracy"] <= doc["confusable_accuracy"] <= 1.0
     assert sum(doc["outcomes"].values()) == 3
+
+
+def test_eval_plates_with_vigils_recogniser_fused_and_a_bad_choice(tmp_path: Path) -> None:
+    data = shared_data(*US_DIR)
+    out = tmp_path / "fused.json"
+    done = _run_eval(data, out, "--limit", "2", "--recogniser", "fused")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(out.read_text())
+    assert (doc["recogniser"], doc["fusion_weight"], doc["images"]) == (
+        "fused",
+        PlatesConfig().fusion_weight,
+        2,
+    )
+    assert sum(doc["outcomes"].values()) == 2
+    bad = _run_eval(data, tmp_path / "bad.json", "--recogniser", "tesseract")
+    assert bad.returncode == 2 and "--recogniser must be one of" in bad.stderr
+    assert not (tmp_path / "bad.json").exists()
+    bad = _run_eval(data, tmp_path / "bad.json", "--fusion-weight", "1.5")
+    assert bad.returncode == 2 and not (tmp_path / "bad.json").exists()

@@ -1,7 +1,8 @@
 """``vigil eval plates``: licence-plate detection and reading accuracy on the OpenALPR layout.
 
-Runs the product's plate reader (:class:`vigil.perception.plates.PlateReader`, PP-OCRv4 text
-models) on every ``<img>.jpg`` + ``<img>.txt`` (``file x y w h plate``) of a folder and writes a
+Runs the product's plate reader (:class:`vigil.perception.plates.PlateReader`: PP-OCRv4 text
+detection; PP-OCRv4, Vigil's plate recogniser or both fused for reading, ``--recogniser``) on
+every ``<img>.jpg`` + ``<img>.txt`` (``file x y w h plate``) of a folder and writes a
 JSON report with stable keys: ``detection_recall`` (best read's plate box at IoU >= 0.5 with the
 truth), ``exact_accuracy``, ``char_accuracy`` (1 - edit distance / length), ``ms_per_image``,
 ``images``; also ``exact_accuracy_at_plate``, ``confusable_accuracy`` and ``outcomes`` (what went
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+
+from vigil.config.plates import PlatesConfig
 
 if TYPE_CHECKING:
     from vigil.perception.image import BGRImage
@@ -59,6 +62,19 @@ def register(app: typer.Typer) -> None:
         threads: int | None = typer.Option(
             None, "--threads", min=1, max=64, help="Inference threads (default: all, max 8)."
         ),
+        recogniser: str = typer.Option(
+            "ppocr",
+            "--recogniser",
+            help="Text recogniser: ppocr (PP-OCRv4), vigil (Vigil's plate-trained model) or "
+            "fused (both, per character; plates.recogniser).",
+        ),
+        fusion_weight: float = typer.Option(
+            PlatesConfig.model_fields["fusion_weight"].default,
+            "--fusion-weight",
+            min=0.0,
+            max=1.0,
+            help="Weight of Vigil's recogniser in fused reads (plates.fusion_weight).",
+        ),
         vehicles: bool = typer.Option(
             False,
             "--vehicles",
@@ -76,11 +92,16 @@ def register(app: typer.Typer) -> None:
         from vigil.perception.image import load_image
         from vigil.perception.plates import PlateReader, get_profile
         from vigil.perception.plates.benchmark import load_benchmark
+        from vigil.perception.plates.reader import RECOGNISERS
 
         try:
             profile = get_profile(region)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
+        if recogniser not in RECOGNISERS:
+            raise typer.BadParameter(
+                f"--recogniser must be one of {', '.join(RECOGNISERS)}, got {recogniser!r}"
+            )
         if not data_dir.is_dir():
             raise typer.BadParameter(f"{data_dir} is not a folder")
         try:
@@ -89,7 +110,9 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc)) from None
         if not items:
             raise typer.BadParameter(f"no <img>.txt ground truth in {data_dir}")
-        reader = PlateReader.from_models(profile, threads=threads)
+        reader = PlateReader.from_models(
+            profile, threads=threads, recogniser=recogniser, fusion_weight=fusion_weight
+        )
         read = _vehicle_reader(reader, threads) if vehicles else reader.read
         scores: list[ImageScore] = []
         unreadable: list[Json] = []
@@ -110,6 +133,8 @@ def register(app: typer.Typer) -> None:
             "dataset": str(data_dir),
             "region": profile.name,
             "regions": "vehicles" if vehicles else "whole image",
+            "recogniser": recogniser,
+            "fusion_weight": fusion_weight if recogniser == "fused" else None,
             "skipped": skip,
             "ms_per_image": 1000.0 * elapsed / max(1, len(scores)),
             **summary(scores, unreadable),

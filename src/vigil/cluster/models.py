@@ -133,7 +133,12 @@ class PlatesModel(Served):
 
         self.providers = ["CPUExecutionProvider"]  # PP-OCR sessions run on the CPU
         del providers
-        self.reader = PlateReader.from_models(profile_from_config(config.plates), config.models.dir)
+        self.reader = PlateReader.from_models(
+            profile_from_config(config.plates),
+            config.models.dir,
+            recogniser=config.plates.recogniser,
+            fusion_weight=config.plates.fusion_weight,
+        )
         self.ops = {"read": self._read}
 
     def _read(self, region: tuple[BGRImage, int, int, int, int]) -> list[PlateCandidate]:

@@ -8,6 +8,8 @@ Region profiles are configuration: ``region`` picks a built-in (``us``, ``hk``, 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from vigil.config.base import Strict
@@ -69,6 +71,23 @@ class PlatesConfig(Strict):
         max_length=32,
         title="Extra profiles",
         description="Region profiles defined here, beside the built-in ones.",
+    )
+    recogniser: Literal["ppocr", "vigil", "fused"] = Field(
+        "ppocr",
+        title="Text recogniser",
+        description="What reads each plate row the text detector finds: `ppocr` (PP-OCRv4, a "
+        "general text recogniser), `vigil` (Vigil's own plate recogniser, trained on synthetic "
+        "plates, models `vigil-plate-rec`) or `fused` (both, combined per character). The "
+        "default is the one that measured best on the OpenALPR US set (docs/plates.md).",
+    )
+    fusion_weight: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        title="Fusion weight",
+        description="With `recogniser: fused`, the weight of Vigil's recogniser against "
+        "PP-OCRv4's (1 - weight) where their characters disagree (0.3 measured best of 0.3-0.5 "
+        "on the OpenALPR US tuning images; docs/plates.md).",
     )
     hit_confirmations: int = Field(
         1,

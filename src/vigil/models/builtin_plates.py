@@ -68,3 +68,35 @@ register(
         accuracy=_ACCURACY,
     )
 )
+
+VIGIL_PLATE_REC: Final = "vigil-plate-rec"
+#: Vigil's own plate recogniser, committed inside the package (its model card is
+#: src/vigil/models/weights/vigil-plate-rec.model-card.md).
+VIGIL_PLATE_REC_FILE = "models/weights/vigil-plate-rec.onnx"
+VIGIL_PLATE_REC_SHA256 = "da46bec1fb01a8e7a38e74e590e8f88662cb882058ca307e419796efd7ce2494"
+
+register(
+    ModelSpec(
+        name=VIGIL_PLATE_REC,
+        task="plate-recognition",
+        version="vigil-plate-rec-1",
+        source=PackageSource(
+            "vigil",
+            "vigil",
+            "1",
+            VIGIL_PLATE_REC_SHA256,
+            member=VIGIL_PLATE_REC_FILE,
+            member_sha256=VIGIL_PLATE_REC_SHA256,
+        ),
+        filename="vigil-plate-rec.onnx",
+        sha256=VIGIL_PLATE_REC_SHA256,
+        licence="Apache-2.0 (trained by Vigil on synthetic plates; fonts: DejaVu, Liberation, "
+        "GNU FreeFont)",
+        description="Vigil's plate recogniser: CRNN/CTC trained from scratch on synthetic "
+        "plates (training/plates/), input [N,1,32,128] grey x/127.5-1, output [N,32,37] "
+        "probabilities over blank + 0-9A-Z.",
+        default=True,
+        accuracy="OpenALPR US end-to-end benchmark with PP-OCRv4 detection: see "
+        "docs/plates.md (vigil eval plates --recogniser vigil|fused)",
+    )
+)

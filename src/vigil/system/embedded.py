@@ -165,7 +165,13 @@ class EmbeddedSystem:
             from vigil.perception.plates import PlateReader
 
             profile = profile_from_config(self.config.plates)
-            reader = PlateReader.from_models(profile, self.config.models.dir)
+            pc = self.config.plates
+            reader = PlateReader.from_models(
+                profile,
+                self.config.models.dir,
+                recogniser=pc.recogniser,
+                fusion_weight=pc.fusion_weight,
+            )
         for cam in cameras:
             plates = None
             if "plates" in cam.analytics:

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from vigil.perception.plates.profiles import US, RegionProfile
 from vigil.perception.plates.text import (
     BGRImage,
+    Recognizer,
     TextDetector,
     TextRecognizer,
     check_image,
@@ -29,6 +30,8 @@ from vigil.perception.plates.text import (
 )
 
 XYXY = tuple[float, float, float, float]
+#: Recognisers ``PlateReader.from_models`` can build (``plates.recogniser``).
+RECOGNISERS = ("ppocr", "vigil", "fused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +213,7 @@ class PlateReader(PlateReading):
     def __init__(
         self,
         detector: TextDetector,
-        recognizer: TextRecognizer,
+        recognizer: Recognizer,
         profile: RegionProfile = US,
         rules: PlateRules | None = None,
     ) -> None:
@@ -225,13 +228,31 @@ class PlateReader(PlateReading):
         profile: RegionProfile = US,
         model_dir: Path | None = None,
         threads: int | None = None,
+        recogniser: str = "ppocr",
+        fusion_weight: float = 0.5,
     ) -> PlateReader:
-        """Open the installed PP-OCR models (``vigil models install`` brings them)."""
-        from vigil.models.builtin_plates import PPOCR_DET, PPOCR_REC
+        """Open the installed models (``vigil models install`` brings them).
+
+        ``recogniser``: ``ppocr`` (PP-OCRv4 alone), ``vigil`` (Vigil's plate recogniser alone)
+        or ``fused`` (both, combined per character with ``fusion_weight`` for Vigil's; see
+        :class:`vigil.perception.plates.plate_rec.FusedRecognizer`). Text lines are always
+        found by PP-OCRv4's detector.
+        """
+        from vigil.models.builtin_plates import PPOCR_DET, PPOCR_REC, VIGIL_PLATE_REC
+        from vigil.perception.plates.plate_rec import FusedRecognizer, PlateRecognizer
         from vigil.perception.runtime import onnx_session
 
+        if recogniser not in RECOGNISERS:
+            raise ValueError(f"recogniser must be one of {RECOGNISERS}, got {recogniser!r}")
         det = TextDetector(onnx_session(PPOCR_DET, model_dir, threads))
-        rec = TextRecognizer(onnx_session(PPOCR_REC, model_dir, threads))
+        rec: Recognizer
+        if recogniser == "vigil":
+            rec = PlateRecognizer(onnx_session(VIGIL_PLATE_REC, model_dir, threads))
+        else:
+            rec = TextRecognizer(onnx_session(PPOCR_REC, model_dir, threads))
+        if recogniser == "fused":
+            own = PlateRecognizer(onnx_session(VIGIL_PLATE_REC, model_dir, threads))
+            rec = FusedRecognizer(rec, own, fusion_weight)
         return cls(det, rec, profile)
 
     def read_region(self, crop: BGRImage, ox: int, oy: int, w: int, h: int) -> list[PlateCandidate]:

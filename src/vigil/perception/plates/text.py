@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -20,6 +20,13 @@ from vigil.perception.plates.ctc import ctc_greedy
 BGRImage = npt.NDArray[np.uint8]
 REC_HEIGHT = 48
 MIN_SIDE = 8  # below this no text is readable: a clean "no read", not an error
+Read = tuple[str, npt.NDArray[np.float32]]
+
+
+class Recognizer(Protocol):
+    """Reads text crops: text and per-character probability of each (``""`` when unreadable)."""
+
+    def read(self, crops: Sequence[BGRImage], stretch: float = 1.0) -> list[Read]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,148 @@
+"""Vigil's plate recogniser: the committed model, its registry entry, reading, fusion."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from vigil.config.plates import PlatesConfig
+from vigil.models import installer
+from vigil.models.builtin_plates import VIGIL_PLATE_REC, VIGIL_PLATE_REC_FILE
+from vigil.models.catalog import CATALOG
+from vigil.perception.plates.plate_rec import FusedRecognizer, PlateRecognizer, fuse_reads
+from vigil.perception.plates.reader import PlateReader
+
+SPEC = CATALOG[VIGIL_PLATE_REC]
+PACKAGED = Path(installer.__file__).parent.parent / VIGIL_PLATE_REC_FILE
+
+
+def _recogniser() -> PlateRecognizer:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    return PlateRecognizer(ort.InferenceSession(str(PACKAGED), opts))
+
+
+def test_the_committed_model_matches_its_pinned_checksum_and_size() -> None:
+    data = PACKAGED.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == SPEC.sha256 == SPEC.source.member_sha256
+    assert len(data) <= 20 * 1024 * 1024
+    assert SPEC.source.registry == "vigil" and SPEC.default
+
+
+def test_installing_copies_it_from_the_package_and_repairs_a_corrupt_copy(
+    tmp_path: Path,
+) -> None:
+    assert installer.install(SPEC, tmp_path) == "installed"
+    assert installer.model_path(VIGIL_PLATE_REC, tmp_path).read_bytes() == PACKAGED.read_bytes()
+    assert installer.install(SPEC, tmp_path) == "present"
+    (tmp_path / SPEC.filename).write_bytes(b"not the model")
+    assert installer.status(SPEC, tmp_path).state == "corrupt"
+    assert installer.install(SPEC, tmp_path) == "repaired"
+    assert not (tmp_path / installer.ARCHIVES).exists()  # nothing was downloaded
+
+
+def test_it_reads_synthetic_plates() -> None:
+    synth = pytest.importorskip("training.plates.synth")
+    if synth.missing_fonts():
+        pytest.skip(
+            f"fonts {synth.missing_fonts()} are missing (apt-get install fonts-dejavu-core "
+            "fonts-liberation fonts-freefont-ttf)"
+        )
+    rec = _recogniser()
+    texts = ["7ABC123", "4KZT882", "XR52L6", "8MNW471", "2GHK590"]
+    crops = [
+        cv2.cvtColor(synth.clean_crop(t, seed=i), cv2.COLOR_GRAY2BGR) for i, t in enumerate(texts)
+    ]
+    reads = rec.read(crops)
+    right = [r[0] == t for r, t in zip(reads, texts, strict=True)]
+    assert sum(right) >= 4, reads
+    for text, probs in reads:
+        assert len(probs) == len(text) and ((probs > 0) & (probs <= 1)).all()
+        assert set(text) <= set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def test_degenerate_crops_read_as_empty_and_bad_stretch_is_an_error() -> None:
+    rec = _recogniser()
+    reads = rec.read([np.zeros((1, 40, 3), np.uint8), np.zeros((20, 80, 3), np.uint8)])
+    assert reads[0][0] == "" and reads[0][1].size == 0
+    assert len(reads) == 2
+    assert rec.read([]) == []
+    with pytest.raises(ValueError, match="stretch"):
+        rec.read([np.zeros((20, 80, 3), np.uint8)], stretch=0)
+
+
+def _r(text: str, *probs: float) -> tuple[str, np.ndarray]:
+    return text, np.asarray(probs or [0.9] * len(text), np.float32)
+
+
+def test_fusion_per_character_where_the_lengths_agree() -> None:
+    general, plate = _r("R8Z0503", 0.99, 0.9, 0.6, 0.99, 0.99, 0.99, 0.99), _r("R8205O3")
+    # Weighted equally the more confident character wins at each position: 2 (0.9 > 0.6)
+    # from the plate model, 0 (0.99 > 0.9) from PP-OCR.
+    assert fuse_reads(general, plate, 0.5)[0] == "R820503"
+    assert fuse_reads(general, plate, 0.0)[0] == "R8Z0503"
+    assert fuse_reads(general, plate, 1.0)[0] == "R8205O3"
+
+
+def test_fusion_takes_a_whole_read_where_the_lengths_differ() -> None:
+    short, full = _r("5TA600", *[0.7] * 6), _r("5LTA600", *[0.9] * 7)
+    assert fuse_reads(short, full, 0.5)[0] == "5LTA600"
+    assert fuse_reads(short, full, 0.1)[0] == "5TA600"
+    assert fuse_reads(_r("AB-12 3", *[0.9] * 7), _r(""), 0.5)[0] == "AB-12 3"
+    assert fuse_reads(_r(""), full, 0.5)[0] == "5LTA600"
+
+
+alnum = st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=8)
+prob = st.floats(0.01, 1.0)
+
+
+@given(alnum, alnum, st.floats(0, 1), st.data())
+def test_fusion_invariants(a: str, b: str, w: float, data: st.DataObject) -> None:
+    pa = data.draw(st.lists(prob, min_size=len(a), max_size=len(a)))
+    pb = data.draw(st.lists(prob, min_size=len(b), max_size=len(b)))
+    text, probs = fuse_reads(_r(a, *pa), _r(b, *pb), w)
+    assert len(text) == len(probs) and len(text) in (len(a), len(b))
+    assert all(c in (x, y) for c, x, y in zip(text, a, b, strict=False)) or text in (a, b)
+    if a == b:
+        assert text == a
+    assert fuse_reads(_r(a, *pa), _r(a, *pa[::-1]), w)[0] == a
+
+
+def test_fusion_weight_is_bounded() -> None:
+    with pytest.raises(ValueError, match="weight"):
+        fuse_reads(_r("AB1"), _r("AB1"), 1.5)
+    with pytest.raises(ValueError, match="weight"):
+        FusedRecognizer(_recogniser(), _recogniser(), -0.1)
+
+
+def test_fused_recogniser_passes_overlays_through() -> None:
+    class Fixed:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def read(self, crops: object, stretch: float = 1.0) -> list[tuple[str, np.ndarray]]:
+            return [_r(self.text)]
+
+    crop = [np.zeros((20, 80, 3), np.uint8)]
+    assert FusedRecognizer(Fixed("2014-05-13"), Fixed("2014O513"), 1.0).read(crop)[0][0] == (
+        "2014-05-13"
+    )
+    assert FusedRecognizer(Fixed("AB12C"), Fixed("AB12G"), 1.0).read(crop)[0][0] == "AB12G"
+
+
+def test_unknown_recogniser_is_refused() -> None:
+    with pytest.raises(ValueError, match="recogniser"):
+        PlateReader.from_models(recogniser="tesseract")
+    with pytest.raises(ValidationError):
+        PlatesConfig.model_validate({"recogniser": "tesseract"})
+    with pytest.raises(ValidationError):
+        PlatesConfig.model_validate({"fusion_weight": 2})
