@@ -43,7 +43,12 @@ class SegmentIndex:
         try:
             blob = self.path_of(row).read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"the file of segment {row.id} is missing") from None
+            # In cluster mode the usual cause: the segment was written to a node's own disk and
+            # recording.dir is not storage this process shares (docs/cluster.md).
+            raise NotFoundError(
+                f"the file of segment {row.id} is missing from this recording.dir "
+                "(in cluster mode it must be storage shared by every node)"
+            ) from None
         if hashlib.sha256(blob).hexdigest() != row.sha256:
             raise ValidationError(f"segment {row.id} does not match its recorded SHA-256")
         if not row.encrypted:
