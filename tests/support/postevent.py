@@ -47,11 +47,12 @@ def _paste(frame: npt.NDArray[np.uint8], patch: npt.NDArray[np.uint8], cx: int, 
     frame[y0:y1, x0:x1] = small[: y1 - y0, : x1 - x0]
 
 
-def scheduled_clip(folder: Path) -> Path:
-    """Build (once per folder) the 8 s clip of :data:`SCHEDULE`."""
+def scheduled_clip(folder: Path, repeat: int = 1) -> Path:
+    """Build (once per folder) the 8 s clip of :data:`SCHEDULE`, ``repeat`` times in a row
+    over continuing footage (the benchmark's longer video)."""
     import av
 
-    out = folder / "postevent-footage.mp4"
+    out = folder / f"postevent-footage-{repeat}.mp4"
     if out.exists():
         return out
     det = face_pipeline().detector
@@ -65,10 +66,10 @@ def scheduled_clip(folder: Path) -> Path:
         stream.bit_rate = 2_000_000
         stream.codec_context.gop_size = 10
         for i, frame in enumerate(src.decode(vin)):
-            if i >= SECONDS * 10:
+            if i >= SECONDS * 10 * repeat:
                 break
             img = np.asarray(frame.to_ndarray(format="bgr24"), np.uint8)
-            sec = i / 10
+            sec = (i / 10) % SECONDS
             for name, a, b, x in SCHEDULE:
                 if a <= sec < b:
                     _paste(img, patches[name], int(img.shape[1] * x), int(img.shape[1] * 0.16))

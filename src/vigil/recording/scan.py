@@ -75,7 +75,9 @@ def _frames(
     return out
 
 
-def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def merge_spans(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping or touching ``(start, end)`` spans joined; sorted, disjoint (so no frame of
+    the dense pass is decoded twice)."""
     merged: list[tuple[float, float]] = []
     for a, b in sorted(spans):
         if merged and a <= merged[-1][1]:
@@ -115,7 +117,7 @@ def scan_segment(
         if s >= candidate:
             spans.append((t - near_s, t + near_s))
     if dense and spans:
-        stats.windows = _merge(spans)
+        stats.windows = merge_spans(spans)
         done = set(hits) | {t for t, _ in keys}
         for t, img in _frames(blob, key_only=False, spans=stats.windows):
             stats.video_s = max(stats.video_s, t)
