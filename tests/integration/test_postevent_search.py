@@ -34,6 +34,7 @@ from tests.support.recording import index_over, record_file
 from vigil.config.settings import FacesConfig
 from vigil.core.domain import CaseRow
 from vigil.errors import (
+    ConflictError,
     NotFoundError,
     PermissionDeniedError,
     PolicyViolationError,
@@ -126,6 +127,11 @@ def test_recall_of_probe_person_and_no_bystander(setup: Setup) -> None:
     assert url.startswith("/api/v1/cameras/cam-1/clips?start=") and "%2B00:00" in url
     kinds = [dict(e.details).get("kind") for e in iter_entries(setup.world.repo)]
     assert "postevent_face" in kinds and "postevent_view" in kinds
+    started = next(
+        e for e in iter_entries(setup.world.repo) if e.target == f"postevent_job:{job_id}"
+    )
+    links = setup.world.repo.case_links(setup.case)
+    assert ("search", str(started.seq)) in {(lk.kind, lk.target_id) for lk in links}
     entries = [e for e in iter_entries(setup.world.repo) if e.target == f"postevent_job:{job_id}"]
     assert all("probe" not in str(e.details).lower() for e in entries)
 
@@ -234,3 +240,13 @@ def test_bad_probes(setup: Setup, tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="no face"):
         probe_template(face_pipeline(), blank)
     assert setup.search.store.get_job(job_id).segments_done == 0
+
+
+def test_closed_case_takes_no_search(setup: Setup) -> None:
+    closed = uuid.uuid4().hex
+    setup.world.repo.add_case(
+        CaseRow(closed, "old", INVESTIGATOR.id, setup.world.clock(), status="closed")
+    )
+    with pytest.raises(ConflictError, match="closed"):
+        _start(setup, case_id=closed)
+    assert setup.world.repo.case_links(closed) == []

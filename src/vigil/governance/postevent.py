@@ -35,8 +35,8 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.core import FrameRef
-from vigil.core.domain import DeploymentRow, DeploymentState, Role
-from vigil.errors import NotFoundError, PolicyViolationError, ValidationError
+from vigil.core.domain import CaseLink, DeploymentRow, DeploymentState, Role
+from vigil.errors import ConflictError, NotFoundError, PolicyViolationError, ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.governance.deployments import DeploymentKind, DeploymentService
@@ -152,19 +152,23 @@ class PostEventSearch:
         reason: str,
         allowed: Collection[str] | None = None,
     ) -> JobRow:
-        """Record a new ``running`` job (audited ``search.run``, kind ``postevent_face``).
+        """Record a new ``running`` job (audited ``search.run``, kind ``postevent_face``) and link
+        that audit entry to the case, all in one transaction.
 
         Raises:
             PermissionDeniedError: not an investigator.
             ValidationError: no reason, no cameras, a bad window.
             NotFoundError: no such case.
+            ConflictError: the case is closed.
             PolicyViolationError: no approved post-event authorisation covering the cameras and
                 window (audited ``search.refused``).
         """
         actor.require(Role.INVESTIGATOR, action="searching recorded footage")
         cams = tuple(sorted(set(cameras)))
         _check_request(cams, start, end, reason)
-        self.repo.get_case(case_id)  # NotFoundError for an unknown case
+        case = self.repo.get_case(case_id)  # NotFoundError for an unknown case
+        if case.status != "open":
+            raise ConflictError(f"case {case_id} is {case.status}; reopen it first")
         dep = self._authorisation(
             actor, authorisation_id, reason, cams=cams, start=start, end=end, allowed=allowed
         )
@@ -189,7 +193,7 @@ class PostEventSearch:
         )
         with self.repo.db.transaction():
             self.store.add_job(job)
-            self.audit.append(
+            entry = self.audit.append(
                 actor.id,
                 AuditAction.SEARCH,
                 f"postevent_job:{job.id}",
@@ -204,6 +208,8 @@ class PostEventSearch:
                     ("segments", str(total)),
                 ],
             )
+            # the case lists the search like any other (a "search" link names its audit entry)
+            self.repo.link_case(CaseLink(case_id, "search", str(entry.seq), actor.id, now))
         return job
 
     def _authorisation(
