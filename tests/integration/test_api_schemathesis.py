@@ -46,6 +46,7 @@ from tests.support.storage import ENGINES, FAST, truncate_all
 from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.governance.actors import Actor
 from vigil.storage import Database
+from vigil.storage.postevent import JobRow, PostEventStore
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 MAX_EXAMPLES = 20
@@ -125,6 +126,24 @@ def known_ids(fuzz_env: Env) -> dict[str, str]:
     r = owner.post("/api/v1/cases", json={"title": "fuzz case", "reason": "report 9"})
     assert r.status_code == 201, r.text
     case_id = str(r.json()["id"])
+    job = JobRow(
+        "job-fuzz",
+        case_id,
+        "dep-fuzz",
+        "face",
+        "probe photo",
+        ("cam-1",),
+        now,
+        now,
+        0.5,
+        "paused",
+        1,
+        0,
+        env.users[Role.INVESTIGATOR],
+        now,
+        now,
+    )
+    PostEventStore(env.repo.db).add_job(job)
     # A user of its own, so disabling it (or revoking its key) leaves the callers signed in.
     victim = env.svc.accounts.create_user("fuzz-victim", PASSWORD, [Role.OPERATOR])
     return {
@@ -139,6 +158,7 @@ def known_ids(fuzz_env: Env) -> dict[str, str]:
         "case_id": case_id,
         "user_id": victim.id,
         "key_id": _api_key(env, victim.id),
+        "job_id": job.id,
     }
 
 

@@ -28,6 +28,7 @@ from vigil.api.scope import CASE_PARAM, NOT_CAMERA_BOUND, PATH_RECORDS, may_chan
 from vigil.core.domain import DeploymentRow, DeploymentState, Role
 from vigil.core.records import AlertKind, AlertStatus, PlateRead
 from vigil.governance.audit import AuditAction, iter_entries
+from vigil.storage.postevent import JobRow, PostEventStore
 
 AWAY, HOME = "cam-1", "cam-2"  # the records' camera; the outsider's camera
 WORKERS = (Role.OPERATOR, Role.SUPERVISOR, Role.INVESTIGATOR, Role.AUTHORISING_OFFICER)
@@ -35,7 +36,7 @@ UNSAFE = {"post", "put", "delete", "patch"}
 REASON = {"X-Vigil-Reason": "scope test"}
 BOUND = {*PATH_RECORDS, CASE_PARAM}
 NOUN = {"alert_id": "alert", "sighting_id": "sighting", "deployment_id": "deployment"}
-NOUN |= {"camera_id": "camera", "case_id": "case"}
+NOUN |= {"camera_id": "camera", "case_id": "case", "job_id": "post-event search job"}
 
 
 def person(
@@ -103,8 +104,33 @@ def world(env: Env) -> Iterator[World]:
         "deployment_id": alert.deployment_id,
         "camera_id": AWAY,
         "case_id": r.json()["id"],
+        "job_id": _postevent_job(env, r.json()["id"]),
     }
     yield World(env, ids, insider, outsider, outsider_id, plate_read_id(env, AWAY, "AWAY11"))
+
+
+def _postevent_job(env: Env, case_id: str) -> str:
+    """A post-event search job over the away camera (stored directly; jobs are tested apart)."""
+    now = datetime.now(UTC)
+    job = JobRow(
+        "job-away",
+        case_id,
+        "auth",
+        "face",
+        "probe photo",
+        (AWAY,),
+        now,
+        now,
+        0.5,
+        "paused",
+        1,
+        0,
+        "someone",
+        now,
+        now,
+    )
+    PostEventStore(env.repo.db).add_job(job)
+    return job.id
 
 
 def _spec_ops(env: Env) -> Iterator[tuple[str, str, dict[str, Any]]]:

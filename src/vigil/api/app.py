@@ -42,6 +42,7 @@ from vigil.api.routes.console_data import (
 )
 from vigil.api.routes.deployments import deployments
 from vigil.api.routes.events import events
+from vigil.api.routes.investigations import investigations
 from vigil.api.routes.plates import hotlists, plate_searches
 from vigil.api.routes.recordings import recordings
 from vigil.api.routes.searches import searches
@@ -161,6 +162,7 @@ def create_app(
         searches,
         plate_searches,
         trajectories,
+        investigations,
         hotlists,
         cases,
         case_steps,

@@ -39,6 +39,7 @@ from vigil.errors import NotFoundError, PermissionDeniedError, ValidationError
 from vigil.governance.accounts import Principal
 from vigil.governance.audit import AuditAction
 from vigil.storage.plates import PlateStore
+from vigil.storage.postevent import PostEventStore
 from vigil.storage.recordings import RecordingStore
 from vigil.system.services import Services
 
@@ -101,6 +102,13 @@ def _camera(svc: Services, camera_id: str) -> frozenset[str] | None:
     return frozenset({camera_id})
 
 
+def _postevent_job(svc: Services, job_id: str) -> frozenset[str] | None:
+    try:
+        return frozenset(PostEventStore(svc.repo.db).get_job(job_id).camera_ids)
+    except NotFoundError:
+        return None
+
+
 RECORDS: dict[str, Bound] = {
     "alert": Bound("alert", _alert),
     "sighting": Bound("sighting", _sighting),
@@ -108,6 +116,7 @@ RECORDS: dict[str, Bound] = {
     "segment": Bound("recorded segment", _segment),
     "deployment": Bound("deployment", _deployment),
     "camera": Bound("camera", _camera),
+    "postevent_job": Bound("post-event search job", _postevent_job),
 }
 # Path parameters that name a camera-bound record, and which kind.
 PATH_RECORDS: dict[str, str] = {
@@ -115,6 +124,7 @@ PATH_RECORDS: dict[str, str] = {
     "sighting_id": "sighting",
     "deployment_id": "deployment",
     "camera_id": "camera",
+    "job_id": "postevent_job",
 }
 CASE_PARAM = "case_id"
 # Path parameters that name no camera-bound record, and why (checked by the tests against the

@@ -508,4 +508,47 @@ recording_segments = Table(
     Index("ix_recording_segments_ended", "ended_at"),
 )
 
+postevent_jobs = Table(
+    "postevent_jobs",
+    metadata,
+    _id(primary_key=True),
+    _id("case_id", ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True),
+    _id("authorisation_id", nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("query", String(64), nullable=False),
+    Column("camera_ids", Text, nullable=False),
+    Column("start_at", UtcDateTime, nullable=False),
+    Column("end_at", UtcDateTime, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("segments_total", Integer, nullable=False),
+    Column("segments_done", Integer, nullable=False),
+    _id("created_by", nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+postevent_segments = Table(
+    "postevent_segments",
+    metadata,
+    _id("job_id", ForeignKey("postevent_jobs.id", ondelete="CASCADE"), primary_key=True),
+    _id("segment_id", primary_key=True),
+    Column("done_at", UtcDateTime, nullable=False),
+)
+
+postevent_results = Table(
+    "postevent_results",
+    metadata,
+    _id(primary_key=True),
+    _id("job_id", ForeignKey("postevent_jobs.id", ondelete="CASCADE"), nullable=False),
+    _id("case_id", nullable=False),
+    _id("camera_id", nullable=False),
+    _id("segment_id", nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("rate_point", Float, nullable=True),
+    Column("rate_upper", Float, nullable=True),
+    Index("ix_postevent_results_job_at", "job_id", "at"),
+)
+
 ALL_TABLES = tuple(metadata.sorted_tables)

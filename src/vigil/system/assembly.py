@@ -98,6 +98,7 @@ from vigil.system.identification import CameraIdentification, DeploymentAuthorit
 from vigil.system.leader import LeaderOnly, SinkPart
 from vigil.system.outbox import Outbox
 from vigil.system.plates import profile_from_config
+from vigil.system.postevent import postevent_runner
 from vigil.system.recording import recorder_factory, recording_service, segment_index
 from vigil.system.services import Services, Startable
 from vigil.system.tamper_alerts import TamperAlerter
@@ -194,6 +195,8 @@ def assemble(
             kept = archive
             catch_up = lambda: catch_up_archive(repo, kept)  # noqa: E731
         services.background.extend(notifiers(services, config, system))
+        if services.postevent is not None:
+            services.background.append(services.postevent)
         if index:  # see housekeeping()
             keeper = housekeeper(
                 config,
@@ -296,6 +299,7 @@ def governance_services(
         archive_search=search,
         watchlist_factory=watchlist_factory,
         recordings=recording_service(config, repo, audit, clock=clock),
+        postevent=postevent_runner(config, repo, audit, deployments, clock=clock),
         evidence_factory=lambda: evidence_exporter(config, repo, media, audit, clock=clock),
         clock=clock,
     )

@@ -43,6 +43,7 @@ from vigil.storage.media import MediaStore
 
 if TYPE_CHECKING:
     from vigil.governance.evidence import EvidenceExporter
+    from vigil.system.postevent import PostEventRunner
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class Services:
     drift: DriftWatch | None = None
     #: Audited playback of recorded footage and recording retention (issue 18).
     recordings: RecordingService | None = None
+    #: Post-event face search of recorded footage, as background jobs (issue 19).
+    postevent: PostEventRunner | None = None
     hub: Hub = field(default_factory=Hub)
     watchlist_factory: Callable[[], WatchlistService] | None = None
     #: Makes the evidence exporter on first use (it loads the signing key and, on the first

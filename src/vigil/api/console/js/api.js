@@ -55,7 +55,9 @@ async function failure(response) {
  */
 export async function call(method, path, { body, headers = {}, raw = false } = {}) {
   const init = { method, credentials: "same-origin", headers: { ...headers } };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // multipart: the browser writes the Content-Type with its boundary
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }

@@ -2,7 +2,7 @@
 //
 // Routes: #/login, #/alerts, #/alerts/<id>, #/cameras, #/deployments, #/plates, #/cases,
 // #/cases/<id>, #/audit, #/playback/<camera>[/<time>], #/live, #/live/<camera>, #/crowd,
-// #/watchlists, #/watchlists/<id>, #/oversight, #/map, #/appearance. Each
+// #/watchlists, #/watchlists/<id>, #/oversight, #/map, #/appearance, #/footage. Each
 // view is a function `(root, ctx, params)` that fills `root` (a fresh element, so a slow view
 // that finishes after the user moved on writes into a detached node, never over the new page)
 // and may return a clean-up function (unsubscribe, stop timers, release image URLs).
@@ -17,6 +17,7 @@ import { auditView } from "./views/audit.js";
 import { camerasView } from "./views/cameras.js";
 import { caseDetailView, casesView } from "./views/cases.js";
 import { deploymentsView } from "./views/deployments.js";
+import { footageView } from "./views/footage.js";
 import { loginView } from "./views/login.js";
 import { mapView } from "./views/map.js";
 import { platesView } from "./views/plates.js";
@@ -34,6 +35,7 @@ const VIEWS = {
   deployments: deploymentsView,
   plates: platesView,
   appearance: appearanceView,
+  footage: footageView,
   audit: auditView,
   playback: playbackView,
   cases: casesView,

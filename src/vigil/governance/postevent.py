@@ -1,0 +1,392 @@
+"""Post-event face search over recorded footage: an authorised, audited background job.
+
+An investigator with an **approved post-event authorisation** (the same checks as the archive
+face search, :class:`~vigil.governance.search.ArchiveSearch`: kind ``post_event``, approved, not
+expired; cameras and window inside it) starts a job for a case with a probe template. The job
+walks the recorded segments of the chosen cameras in the window, scanning each key frames first
+and densely around candidates (:func:`vigil.recording.scan.scan_segment`), and writes each
+segment's hits together with "segment done" in one write, so progress is ``segments done /
+total`` and a restarted job resumes at the first unfinished segment.
+
+What is kept, and what never is:
+
+* the **probe template lives only in memory** (the worker's argument); it is never written to the
+  database, the audit chain or a file. A job interrupted by a restart is ``paused`` and needs the
+  probe again (:meth:`PostEventSearch.resume`);
+* faces of the footage are scored and dropped: no crop, no template, only the score of a frame
+  that reached the threshold, with camera and time;
+* every start, cancel, resume and results view appends an audit entry in the same transaction
+  as the state change (a refusal appends ``search.refused``).
+
+Each hit carries its calibrated false-match rate (point and 95% upper bound of one comparison,
+:class:`~vigil.identification.calibration.FalseAlertModel`) like an alert, and a clip URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.core import FrameRef
+from vigil.core.domain import CaseLink, DeploymentRow, DeploymentState, Role
+from vigil.errors import ConflictError, NotFoundError, PolicyViolationError, ValidationError
+from vigil.governance.actors import Actor
+from vigil.governance.audit import AuditAction, AuditLog, utc_now
+from vigil.governance.deployments import DeploymentKind, DeploymentService
+from vigil.identification.calibration import FalseAlertModel
+from vigil.perception.faces.pipeline import FacePipeline
+from vigil.recording.index import SegmentIndex
+from vigil.recording.scan import Scorer, scan_segment
+from vigil.storage import Repository
+from vigil.storage.postevent import JobRow, PostEventStore, ResultRow
+from vigil.storage.recordings import SegmentRow
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW = timedelta(days=7)
+MAX_CAMERAS = 64
+CLIP_PAD = timedelta(seconds=3)
+
+
+class JobState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"  # stopped by a restart or a stop event: resumable with the probe
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+def clip_url(camera_id: str, at: datetime) -> str:
+    """The clip around a hit, as the recordings API serves it."""
+    start, end = (at - CLIP_PAD).isoformat(), (at + CLIP_PAD).isoformat()
+    return f"/api/v1/cameras/{camera_id}/clips?start={start}&end={end}".replace("+", "%2B")
+
+
+def probe_template(pipeline: FacePipeline, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """The template of the largest usable face of a probe photo.
+
+    Raises:
+        ValidationError: no face, or none of usable quality (the message says which).
+    """
+    ref = FrameRef("probe", utc_now(), 0, image.shape[1], image.shape[0])
+    found = pipeline.analyse(image, ref)
+    if not found.observations:
+        raise ValidationError("no face found in the probe photo")
+    usable = [o for o in found.observations if o.embedding is not None]
+    if not usable:
+        raise ValidationError("the probe face's quality is too low to search with")
+    best = max(usable, key=lambda o: float((o.xyxy[2] - o.xyxy[0]) * (o.xyxy[3] - o.xyxy[1])))
+    assert best.embedding is not None
+    return np.asarray(best.embedding, np.float32)
+
+
+def face_scorer(pipeline: FacePipeline, probe: npt.NDArray[np.float32]) -> Scorer:
+    """Frame -> best cosine score of its usable faces against the probe (0 when none).
+
+    Only the float leaves this function: the frame's faces, crops and templates are dropped.
+    """
+    unit = probe / max(float(np.linalg.norm(probe)), 1e-12)
+
+    def score(img: npt.NDArray[np.uint8], at: datetime) -> float:
+        ref = FrameRef("footage", at, 0, img.shape[1], img.shape[0])
+        best = 0.0
+        for o in pipeline.analyse(img, ref).observations:
+            if o.embedding is not None:
+                e = o.embedding / max(float(np.linalg.norm(o.embedding)), 1e-12)
+                best = max(best, float(e @ unit))
+        return best
+
+    return score
+
+
+class PostEventSearch:
+    """Starts, runs, cancels and reports post-event face searches (module doc).
+
+    Args:
+        threshold: the calibrated face threshold (``faces.identification.threshold``).
+        candidate: key-frame score that triggers dense sampling around it (below ``threshold``).
+        rates: the measured false-match model; ``None`` leaves the rate columns empty.
+    """
+
+    def __init__(  # noqa: PLR0917 - the collaborators, injected by the composition root
+        self,
+        repo: Repository,
+        store: PostEventStore,
+        segments: SegmentIndex,
+        audit: AuditLog,
+        deployments: DeploymentService,
+        pipeline: FacePipeline,
+        *,
+        threshold: float,
+        candidate: float | None = None,
+        rates: FalseAlertModel | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.repo = repo
+        self.store = store
+        self.segments = segments
+        self.audit = audit
+        self.deployments = deployments
+        self.pipeline = pipeline
+        self.threshold = threshold
+        self.candidate = threshold * 0.7 if candidate is None else candidate
+        self.rates = rates
+        self.clock = clock
+
+    # -- starting -------------------------------------------------------------------------
+    def start(
+        self,
+        actor: Actor,
+        *,
+        case_id: str,
+        authorisation_id: str,
+        cameras: Sequence[str],
+        start: datetime,
+        end: datetime,
+        reason: str,
+        allowed: Collection[str] | None = None,
+    ) -> JobRow:
+        """Record a new ``running`` job (audited ``search.run``, kind ``postevent_face``) and link
+        that audit entry to the case, all in one transaction.
+
+        Raises:
+            PermissionDeniedError: not an investigator.
+            ValidationError: no reason, no cameras, a bad window.
+            NotFoundError: no such case.
+            ConflictError: the case is closed.
+            PolicyViolationError: no approved post-event authorisation covering the cameras and
+                window (audited ``search.refused``).
+        """
+        actor.require(Role.INVESTIGATOR, action="searching recorded footage")
+        cams = tuple(sorted(set(cameras)))
+        _check_request(cams, start, end, reason)
+        case = self.repo.get_case(case_id)  # NotFoundError for an unknown case
+        if case.status != "open":
+            raise ConflictError(f"case {case_id} is {case.status}; reopen it first")
+        dep = self._authorisation(
+            actor, authorisation_id, reason, cams=cams, start=start, end=end, allowed=allowed
+        )
+        total = sum(len(self.segments.window(c, start, end)) for c in cams)
+        now = self.clock()
+        job = JobRow(
+            uuid.uuid4().hex,
+            case_id,
+            dep.id,
+            "face",
+            "probe photo",
+            cams,
+            start,
+            end,
+            self.threshold,
+            JobState.RUNNING.value,
+            total,
+            0,
+            actor.id,
+            now,
+            now,
+        )
+        with self.repo.db.transaction():
+            self.store.add_job(job)
+            entry = self.audit.append(
+                actor.id,
+                AuditAction.SEARCH,
+                f"postevent_job:{job.id}",
+                reason,
+                [
+                    ("kind", "postevent_face"),
+                    ("case", case_id),
+                    ("authorisation", dep.id),
+                    ("cameras", ",".join(cams)[:200]),
+                    ("from", start.isoformat()),
+                    ("to", end.isoformat()),
+                    ("segments", str(total)),
+                ],
+            )
+            # the case lists the search like any other (a "search" link names its audit entry)
+            self.repo.link_case(CaseLink(case_id, "search", str(entry.seq), actor.id, now))
+        return job
+
+    def _authorisation(
+        self,
+        actor: Actor,
+        authorisation_id: str,
+        reason: str,
+        *,
+        cams: tuple[str, ...],
+        start: datetime,
+        end: datetime,
+        allowed: Collection[str] | None,
+    ) -> DeploymentRow:
+        self.deployments.tick()
+        try:
+            dep: DeploymentRow | None = self.repo.get_deployment(authorisation_id)
+        except NotFoundError:
+            dep = None
+        covered = frozenset() if dep is None else self.deployments.cameras_of(dep)
+        if dep is not None and allowed is not None and covered.isdisjoint(allowed):
+            dep = None  # another district's authorisation: answered as unknown
+        why = ""
+        if dep is None:
+            why = f"no authorisation {authorisation_id!r}"
+        elif dep.kind != DeploymentKind.POST_EVENT.value:
+            why = f"deployment {authorisation_id} is not a post-event search authorisation"
+        elif dep.state is not DeploymentState.APPROVED:
+            why = f"authorisation {authorisation_id} is {dep.state}, not approved"
+        elif not set(cams) <= covered:
+            why = f"cameras {sorted(set(cams) - covered)} are outside the authorisation"
+        elif allowed is not None and not set(cams) <= set(allowed):
+            why = f"cameras {sorted(set(cams) - set(allowed))} are outside your camera scope"
+        elif start < dep.starts_at or end > dep.ends_at:
+            why = "the window is outside the authorisation's time bounds"
+        if why:
+            self.audit.append(
+                actor.id,
+                AuditAction.SEARCH_REFUSED,
+                f"deployment:{authorisation_id}"[:200],
+                reason,
+                [("kind", "postevent_face"), ("why", why[:200])],
+            )
+            raise PolicyViolationError(f"post-event search refused: {why}")
+        assert dep is not None
+        return dep
+
+    # -- running --------------------------------------------------------------------------
+    def run(self, job_id: str, probe: npt.ArrayLike, stop: threading.Event | None = None) -> JobRow:
+        """Scan the job's unfinished segments with ``probe`` (held only here) until done,
+        cancelled or ``stop`` is set (then ``paused``). Returns the job as it ended."""
+        template = np.asarray(probe, np.float32).reshape(-1)
+        if template.size == 0 or not np.isfinite(template).all():
+            raise ValidationError("the probe must be a finite vector")
+        job = self.store.get_job(job_id)
+        score = face_scorer(self.pipeline, template)
+        done = self.store.done_segments(job_id)
+        for seg in self._segments(job):
+            if seg.id in done:
+                continue
+            if stop is not None and stop.is_set():
+                self.store.set_state(job_id, JobState.PAUSED.value, self.clock())
+                return self.store.get_job(job_id)
+            if self.store.get_job(job_id).state != JobState.RUNNING.value:
+                return self.store.get_job(job_id)  # cancelled meanwhile
+            self._scan(job, seg, score)
+        if self.store.get_job(job_id).state == JobState.RUNNING.value:
+            self.store.set_state(job_id, JobState.DONE.value, self.clock())
+        return self.store.get_job(job_id)
+
+    def _segments(self, job: JobRow) -> list[SegmentRow]:
+        rows = [
+            s for c in job.camera_ids for s in self.segments.window(c, job.start_at, job.end_at)
+        ]
+        return sorted(rows, key=lambda s: (s.started_at, s.camera_id))
+
+    def _scan(self, job: JobRow, seg: SegmentRow, score: Scorer) -> None:
+        hits, _ = scan_segment(
+            self.segments.read(seg),
+            seg.started_at,
+            score,
+            threshold=job.threshold,
+            candidate=min(self.candidate, job.threshold),
+        )
+        results = []
+        for h in hits:
+            if not job.start_at <= h.at <= job.end_at:
+                continue
+            point = upper = None
+            if self.rates is not None:
+                est = self.rates.fpir(h.score, 1)
+                point, upper = est.point, est.upper
+            results.append(
+                ResultRow(
+                    uuid.uuid4().hex,
+                    job.id,
+                    job.case_id,
+                    seg.camera_id,
+                    seg.id,
+                    h.at,
+                    h.score,
+                    point,
+                    upper,
+                )
+            )
+        self.store.finish_segment(job.id, seg.id, results, self.clock())
+
+    # -- control and views ----------------------------------------------------------------
+    def cancel(self, actor: Actor, job_id: str, reason: str) -> JobRow:
+        """Stop a job for good (audited); its results so far stay with the case."""
+        job = self._own(actor, job_id, "cancelling a post-event search")
+        if job.state in {JobState.DONE.value, JobState.CANCELLED.value}:
+            raise ValidationError(f"job {job_id} is already {job.state}")
+        with self.repo.db.transaction():
+            self.store.set_state(job_id, JobState.CANCELLED.value, self.clock())
+            self.audit.append(
+                actor.id,
+                AuditAction.SEARCH,
+                f"postevent_job:{job_id}",
+                reason,
+                [("kind", "postevent_cancel")],
+            )
+        return self.store.get_job(job_id)
+
+    def resume(self, actor: Actor, job_id: str, reason: str) -> JobRow:
+        """Mark a paused job running again (audited); the caller then :meth:`run`\\ s it with
+        the probe, which was not kept."""
+        job = self._own(actor, job_id, "resuming a post-event search")
+        if job.state != JobState.PAUSED.value:
+            raise ValidationError(f"job {job_id} is {job.state}, not paused")
+        with self.repo.db.transaction():
+            self.store.set_state(job_id, JobState.RUNNING.value, self.clock())
+            self.audit.append(
+                actor.id,
+                AuditAction.SEARCH,
+                f"postevent_job:{job_id}",
+                reason,
+                [("kind", "postevent_resume")],
+            )
+        return self.store.get_job(job_id)
+
+    def pause_running(self) -> int:
+        """At start-up: jobs left ``running`` by a stopped process become ``paused`` (their
+        probes died with it)."""
+        jobs = self.store.jobs_in_state(JobState.RUNNING.value, limit=10_000)
+        for j in jobs:
+            self.store.set_state(j.id, JobState.PAUSED.value, self.clock())
+        return len(jobs)
+
+    def view_results(
+        self, actor: Actor, job_id: str, reason: str, *, offset: int = 0, limit: int = 500
+    ) -> list[ResultRow]:
+        """The job's hits so far, oldest first (audited ``search.run`` kind ``postevent_view``)."""
+        self._own(actor, job_id, "viewing post-event results")
+        with self.repo.db.transaction():
+            rows = self.store.results(job_id, offset=offset, limit=limit)
+            self.audit.append(
+                actor.id,
+                AuditAction.SEARCH,
+                f"postevent_job:{job_id}",
+                reason,
+                [("kind", "postevent_view"), ("results", str(len(rows)))],
+            )
+        return rows
+
+    def _own(self, actor: Actor, job_id: str, action: str) -> JobRow:
+        actor.require(Role.INVESTIGATOR, action=action)
+        return self.store.get_job(job_id)
+
+
+def _check_request(cams: tuple[str, ...], start: datetime, end: datetime, reason: str) -> None:
+    if not reason.strip():
+        raise ValidationError("a post-event search needs a reason")
+    if not cams:
+        raise ValidationError("choose at least one camera")
+    if len(cams) > MAX_CAMERAS:
+        raise ValidationError(f"at most {MAX_CAMERAS} cameras per job, got {len(cams)}")
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValidationError("the window's start and end need a time zone")
+    if not start < end <= start + MAX_WINDOW:
+        raise ValidationError(f"the window must end after it starts and last at most {MAX_WINDOW}")

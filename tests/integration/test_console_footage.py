@@ -1,0 +1,135 @@
+"""The console's footage-search page in Chromium: an investigator uploads a real probe photo,
+the job runs in the real worker thread over footage recorded through the real recorder, the page
+follows its progress and lists the same hits the API holds; a search without an approved
+authorisation shows the API's refusal; operators get no such page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.support.api_env import PASSWORD, Env, build_env
+from tests.support.browser import require_chromium
+from tests.support.evidence import face_pipeline
+from tests.support.governance_world import INVESTIGATOR as INV_ACTOR
+from tests.support.governance_world import OFFICER
+from tests.support.postevent import scheduled_clip
+from tests.support.recording import index_over, record_file
+from tests.support.served import served
+from vigil.config.settings import FacesConfig
+from vigil.core.domain import Role
+from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
+from vigil.governance.postevent import PostEventSearch
+from vigil.models.installer import model_path
+from vigil.storage.postevent import PostEventStore
+from vigil.system.postevent import PostEventRunner
+
+pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str, str, datetime]]:
+    require_chromium()
+    tmp = tmp_path_factory.mktemp("footage")
+    env = build_env(tmp)
+    index = index_over(env.repo.db, tmp / "rec")
+    now = datetime.now(UTC).replace(microsecond=0)
+    record_file(scheduled_clip(tmp), index, frames=7, segment_s=2.0)
+    svc = env.svc
+    req = DeploymentRequest(
+        Purpose.SERIOUS_CRIME_SUSPECT,
+        "warrant 8",
+        now - timedelta(minutes=5),
+        now + timedelta(hours=1),
+        camera_ids=("cam-1",),
+        reason="robbery",
+        kind=DeploymentKind.POST_EVENT,
+    )
+    auth = svc.deployments.request(INV_ACTOR, req)
+    svc.deployments.approve(OFFICER, auth, "warrant checked")
+    store = PostEventStore(env.repo.db)
+    search = PostEventSearch(
+        env.repo,
+        store,
+        index,
+        svc.audit,
+        svc.deployments,
+        face_pipeline(),
+        threshold=FacesConfig().identification.threshold,
+    )
+    runner = PostEventRunner(lambda: search, store)
+    svc.postevent = runner
+    runner.start()
+    with served(env.app) as port:
+        yield env, f"http://127.0.0.1:{port}", auth, now
+    runner.stop()
+    env.repo.db.dispose()
+
+
+def _page(browser: Any, url: str, role: Role, errors: list[str]) -> Any:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
+    page = ctx.new_page()
+    page.set_default_timeout(60_000)
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    page.goto(url + "/")
+    page.get_by_label("Username").fill(role.value.replace("_", "-"))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Signed in as").wait_for()
+    return page
+
+
+def _fill(page: Any, case: str, auth: str, now: datetime) -> None:
+    page.locator("#fs-probe").set_input_files(str(model_path("demo-obama")))
+    page.locator("#fs-case").fill(case)
+    page.locator("#fs-auth").fill(auth)
+    page.locator("#fs-cameras").fill("cam-1")
+    page.locator("#fs-start").fill((now - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S"))
+    page.locator("#fs-end").fill((now + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%S"))
+    page.locator("#fs-reason").fill("robbery suspect")
+
+
+def test_a_search_runs_and_lists_the_apis_hits_and_a_refusal_shows(
+    browser: Any, site: tuple[Env, str, str, datetime]
+) -> None:
+    env, url, auth, now = site
+    case = env.client(Role.INVESTIGATOR).post(
+        "/api/v1/cases", json={"title": "robbery", "reason": "opened"}
+    )
+    assert case.status_code == 201, case.text
+    errors: list[str] = []
+    page = _page(browser, url, Role.INVESTIGATOR, errors)
+    page.get_by_role("link", name="Footage search").click()
+    page.locator("h1:focus", has_text="Footage search").wait_for()
+    _fill(page, case.json()["id"], auth, now)
+    with page.expect_response(lambda r: r.url.endswith("/investigations/jobs")) as got:
+        page.get_by_role("button", name="Start search").click()
+    assert got.value.status == 202, got.value.text()
+    job_id = got.value.json()["id"]
+    page.locator("#fs-status[data-state=done]").wait_for()
+    rows = page.locator("#fs-table tbody tr")
+    rows.first.wait_for()
+    shown = {rows.nth(i).get_attribute("data-result-id") for i in range(rows.count())}
+    held = {r.id for r in PostEventStore(env.repo.db).results(job_id)}
+    assert shown == held and held
+    # No approved authorisation: the API's 403 is shown, nothing listed.
+    page.locator("#fs-auth").fill("nosuch")
+    page.locator("#fs-probe").set_input_files(str(model_path("demo-obama")))
+    with page.expect_response(lambda r: r.url.endswith("/investigations/jobs")) as got:
+        page.get_by_role("button", name="Start search").click()
+    assert got.value.status == 403
+    page.locator("#fs-errors").get_by_text("refused").first.wait_for()
+    assert not errors, errors
+
+
+def test_operators_have_no_footage_search(
+    browser: Any, site: tuple[Env, str, str, datetime]
+) -> None:
+    _, url, _, _ = site
+    errors: list[str] = []
+    page = _page(browser, url, Role.OPERATOR, errors)
+    assert page.get_by_role("link", name="Footage search").count() == 0
+    assert not errors, errors

@@ -1,0 +1,80 @@
+"""Footage for the post-event search tests: real pedestrians, real faces at known times.
+
+Like the demo video (:func:`vigil.system.demo.build_demo_video`) this composites the real face
+photos packaged as models into OpenCV's real ``vtest.avi``, but each face is on screen only in
+known seconds, so a search's recall and its false reports can be counted. The probe person
+appears as ``demo-obama2`` and ``demo-obama3``; the bystander is ``demo-biden``; the probe
+template is made from a third photo of the probe person (``demo-obama``, as an enrolment).
+The video is H.264-free MPEG-4 at 10 fps with a 1 s GOP, so the key-frame pass sees one frame
+a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from tests.support.data import shared_data
+from tests.support.evidence import face_pipeline
+from vigil.models.installer import model_path
+from vigil.perception.image import load_image
+from vigil.system.demo import face_patch
+
+SECONDS = 8
+# (photo, first second, last second exclusive, x share of the frame)
+SCHEDULE = (
+    ("demo-obama2", 1, 3, 0.25),
+    ("demo-biden", 3, 5, 0.6),
+    ("demo-obama3", 5, 7, 0.4),
+    ("demo-biden", 6, 8, 0.8),
+)
+PROBE_PERSON = {"demo-obama2", "demo-obama3"}
+
+
+def subject_seconds() -> set[int]:
+    """Whole seconds of the video in which the probe person is on screen."""
+    return {s for name, a, b, _ in SCHEDULE if name in PROBE_PERSON for s in range(a, b)}
+
+
+def _paste(frame: npt.NDArray[np.uint8], patch: npt.NDArray[np.uint8], cx: int, width: int) -> None:
+    small = cv2.resize(patch, None, fx=width / patch.shape[1], fy=width / patch.shape[1])
+    h, w = small.shape[:2]
+    x0, y0 = max(0, cx - w // 2), max(0, int(frame.shape[0] * 0.35) - h // 2)
+    x1, y1 = min(frame.shape[1], x0 + w), min(frame.shape[0], y0 + h)
+    frame[y0:y1, x0:x1] = small[: y1 - y0, : x1 - x0]
+
+
+def scheduled_clip(folder: Path, repeat: int = 1) -> Path:
+    """Build (once per folder) the 8 s clip of :data:`SCHEDULE`, ``repeat`` times in a row
+    over continuing footage (the benchmark's longer video)."""
+    import av
+
+    out = folder / f"postevent-footage-{repeat}.mp4"
+    if out.exists():
+        return out
+    det = face_pipeline().detector
+    patches = {n: face_patch(load_image(model_path(n)), det) for n, *_ in SCHEDULE}
+    vtest = shared_data("opencv_vtest", "vtest.avi")
+    with av.open(str(vtest)) as src, av.open(str(out), "w") as dst:
+        vin = src.streams.video[0]
+        stream = dst.add_stream("mpeg4", rate=10)
+        stream.width, stream.height = vin.codec_context.width, vin.codec_context.height
+        stream.pix_fmt = "yuv420p"
+        stream.bit_rate = 2_000_000
+        stream.codec_context.gop_size = 10
+        for i, frame in enumerate(src.decode(vin)):
+            if i >= SECONDS * 10 * repeat:
+                break
+            img = np.asarray(frame.to_ndarray(format="bgr24"), np.uint8)
+            sec = (i / 10) % SECONDS
+            for name, a, b, x in SCHEDULE:
+                if a <= sec < b:
+                    _paste(img, patches[name], int(img.shape[1] * x), int(img.shape[1] * 0.16))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                dst.mux(packet)
+        for packet in stream.encode(None):
+            dst.mux(packet)
+    return out
