@@ -13,19 +13,12 @@ import pytest
 
 from tests.support.api_env import PASSWORD, Env, build_env
 from tests.support.browser import require_chromium
-from tests.support.evidence import face_pipeline
-from tests.support.governance_world import INVESTIGATOR as INV_ACTOR
-from tests.support.governance_world import OFFICER
-from tests.support.postevent import scheduled_clip
+from tests.support.postevent import authorised_runner, scheduled_clip
 from tests.support.recording import index_over, record_file
 from tests.support.served import served
-from vigil.config.settings import FacesConfig
 from vigil.core.domain import Role
-from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
-from vigil.governance.postevent import PostEventSearch
 from vigil.models.installer import model_path
 from vigil.storage.postevent import PostEventStore
-from vigil.system.postevent import PostEventRunner
 
 pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
 
@@ -38,30 +31,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str, s
     index = index_over(env.repo.db, tmp / "rec")
     now = datetime.now(UTC).replace(microsecond=0)
     record_file(scheduled_clip(tmp), index, frames=7, segment_s=2.0)
-    svc = env.svc
-    req = DeploymentRequest(
-        Purpose.SERIOUS_CRIME_SUSPECT,
-        "warrant 8",
-        now - timedelta(minutes=5),
-        now + timedelta(hours=1),
-        camera_ids=("cam-1",),
-        reason="robbery",
-        kind=DeploymentKind.POST_EVENT,
-    )
-    auth = svc.deployments.request(INV_ACTOR, req)
-    svc.deployments.approve(OFFICER, auth, "warrant checked")
-    store = PostEventStore(env.repo.db)
-    search = PostEventSearch(
-        env.repo,
-        store,
-        index,
-        svc.audit,
-        svc.deployments,
-        face_pipeline(),
-        threshold=FacesConfig().identification.threshold,
-    )
-    runner = PostEventRunner(lambda: search, store)
-    svc.postevent = runner
+    auth, runner = authorised_runner(env, index, "warrant 8")
     runner.start()
     with served(env.app) as port:
         yield env, f"http://127.0.0.1:{port}", auth, now

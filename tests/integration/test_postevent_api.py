@@ -10,19 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.api_env import Env, build_env, jpeg
-from tests.support.evidence import face_pipeline
-from tests.support.governance_world import INVESTIGATOR as INV_ACTOR
-from tests.support.governance_world import OFFICER
-from tests.support.postevent import scheduled_clip
+from tests.support.postevent import authorised_runner, scheduled_clip
 from tests.support.recording import index_over, record_file
 from vigil.config.settings import FacesConfig
 from vigil.core.domain import Role
 from vigil.governance.audit import iter_entries
-from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
-from vigil.governance.postevent import PostEventSearch
 from vigil.models.installer import model_path
 from vigil.storage.postevent import PostEventStore
-from vigil.system.postevent import PostEventRunner
 
 JOBS = "/api/v1/investigations/jobs"
 
@@ -35,29 +29,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str, da
     clip = scheduled_clip(tmp)
     now = datetime.now(UTC)
     record_file(clip, index, frames=7, segment_s=2.0)
-    svc = e.svc
-    req = DeploymentRequest(
-        Purpose.SERIOUS_CRIME_SUSPECT,
-        "warrant 7",
-        now - timedelta(minutes=5),
-        now + timedelta(hours=1),
-        camera_ids=("cam-1",),
-        reason="robbery",
-        kind=DeploymentKind.POST_EVENT,
-    )
-    auth = svc.deployments.request(INV_ACTOR, req)
-    svc.deployments.approve(OFFICER, auth, "warrant checked")
-    store = PostEventStore(e.repo.db)
-    search = PostEventSearch(
-        e.repo,
-        store,
-        index,
-        svc.audit,
-        svc.deployments,
-        face_pipeline(),
-        threshold=FacesConfig().identification.threshold,
-    )
-    svc.postevent = PostEventRunner(lambda: search, store)
+    auth, _runner = authorised_runner(e, index, "warrant 7")
     yield e, auth, now
     e.repo.db.dispose()
 

@@ -11,17 +11,26 @@ a second.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from tests.support.api_env import Env
 from tests.support.data import shared_data
 from tests.support.evidence import face_pipeline
+from tests.support.governance_world import INVESTIGATOR, OFFICER
+from vigil.config.settings import FacesConfig
+from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
+from vigil.governance.postevent import PostEventSearch
 from vigil.models.installer import model_path
 from vigil.perception.image import load_image
+from vigil.recording.index import SegmentIndex
+from vigil.storage.postevent import PostEventStore
 from vigil.system.demo import face_patch
+from vigil.system.postevent import PostEventRunner
 
 SECONDS = 8
 # (photo, first second, last second exclusive, x share of the frame)
@@ -78,3 +87,36 @@ def scheduled_clip(folder: Path, repeat: int = 1) -> Path:
         for packet in stream.encode(None):
             dst.mux(packet)
     return out
+
+
+def authorised_runner(env: Env, index: SegmentIndex, warrant: str) -> tuple[str, PostEventRunner]:
+    """A post-event search authorisation for ``cam-1`` (requested by the investigator, approved
+    by the authorising officer, from five minutes ago for an hour) and a job runner over
+    ``index`` with the real face pipeline at the shipped threshold, set as the API's
+    ``postevent`` service. Returns the authorisation id and the (not yet started) runner."""
+    now = datetime.now(UTC)
+    svc = env.svc
+    req = DeploymentRequest(
+        Purpose.SERIOUS_CRIME_SUSPECT,
+        warrant,
+        now - timedelta(minutes=5),
+        now + timedelta(hours=1),
+        camera_ids=("cam-1",),
+        reason="robbery",
+        kind=DeploymentKind.POST_EVENT,
+    )
+    auth = svc.deployments.request(INVESTIGATOR, req)
+    svc.deployments.approve(OFFICER, auth, "warrant checked")
+    store = PostEventStore(env.repo.db)
+    search = PostEventSearch(
+        env.repo,
+        store,
+        index,
+        svc.audit,
+        svc.deployments,
+        face_pipeline(),
+        threshold=FacesConfig().identification.threshold,
+    )
+    runner = PostEventRunner(lambda: search, store)
+    svc.postevent = runner
+    return auth, runner

@@ -35,11 +35,12 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.core import FrameRef
-from vigil.core.domain import CaseLink, DeploymentRow, DeploymentState, Role
-from vigil.errors import ConflictError, NotFoundError, PolicyViolationError, ValidationError
+from vigil.core.domain import CaseLink, DeploymentRow, Role
+from vigil.errors import ConflictError, ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
-from vigil.governance.deployments import DeploymentKind, DeploymentService
+from vigil.governance.deployments import DeploymentService
+from vigil.governance.search import post_event_authorisation
 from vigil.identification.calibration import FalseAlertModel
 from vigil.perception.faces.pipeline import FacePipeline
 from vigil.recording.index import SegmentIndex
@@ -223,38 +224,18 @@ class PostEventSearch:
         end: datetime,
         allowed: Collection[str] | None,
     ) -> DeploymentRow:
-        self.deployments.tick()
-        try:
-            dep: DeploymentRow | None = self.repo.get_deployment(authorisation_id)
-        except NotFoundError:
-            dep = None
-        covered = frozenset() if dep is None else self.deployments.cameras_of(dep)
-        if dep is not None and allowed is not None and covered.isdisjoint(allowed):
-            dep = None  # another district's authorisation: answered as unknown
-        why = ""
-        if dep is None:
-            why = f"no authorisation {authorisation_id!r}"
-        elif dep.kind != DeploymentKind.POST_EVENT.value:
-            why = f"deployment {authorisation_id} is not a post-event search authorisation"
-        elif dep.state is not DeploymentState.APPROVED:
-            why = f"authorisation {authorisation_id} is {dep.state}, not approved"
-        elif not set(cams) <= covered:
-            why = f"cameras {sorted(set(cams) - covered)} are outside the authorisation"
-        elif allowed is not None and not set(cams) <= set(allowed):
-            why = f"cameras {sorted(set(cams) - set(allowed))} are outside your camera scope"
-        elif start < dep.starts_at or end > dep.ends_at:
-            why = "the window is outside the authorisation's time bounds"
-        if why:
-            self.audit.append(
-                actor.id,
-                AuditAction.SEARCH_REFUSED,
-                f"deployment:{authorisation_id}"[:200],
-                reason,
-                [("kind", "postevent_face"), ("why", why[:200])],
-            )
-            raise PolicyViolationError(f"post-event search refused: {why}")
-        assert dep is not None
-        return dep
+        return post_event_authorisation(
+            self.repo,
+            self.deployments,
+            self.audit,
+            actor=actor,
+            authorisation_id=authorisation_id,
+            reason=reason,
+            allowed=allowed,
+            search="postevent_face",
+            cameras=cams,
+            window=(start, end),
+        )
 
     # -- running --------------------------------------------------------------------------
     def run(self, job_id: str, probe: npt.ArrayLike, stop: threading.Event | None = None) -> JobRow:

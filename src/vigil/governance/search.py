@@ -140,35 +140,16 @@ class ArchiveSearch:
         self, actor: Actor, authorisation_id: str, reason: str, allowed: Collection[str] | None
     ) -> DeploymentRow:
         """The approved, unexpired post-event deployment, or an audited refusal."""
-        self.deployments.tick()  # apply expiry first
-        try:
-            dep: DeploymentRow | None = self.repo.get_deployment(authorisation_id)
-        except NotFoundError:
-            dep = None
-        if (
-            dep is not None
-            and allowed is not None
-            and self.deployments.cameras_of(dep).isdisjoint(allowed)
-        ):
-            dep = None  # another district's authorisation: answered as unknown
-        why = ""
-        if dep is None:
-            why = f"no authorisation {authorisation_id!r}"
-        elif dep.kind != DeploymentKind.POST_EVENT.value:
-            why = f"deployment {authorisation_id} is not a post-event search authorisation"
-        elif dep.state is not DeploymentState.APPROVED:
-            why = f"authorisation {authorisation_id} is {dep.state}, not approved"
-        if why:
-            self.audit.append(
-                actor.id,
-                AuditAction.SEARCH_REFUSED,
-                f"deployment:{authorisation_id}"[:200],
-                reason,
-                [("kind", "archive_face"), ("why", why[:200])],
-            )
-            raise PolicyViolationError(f"archive search refused: {why}")
-        assert dep is not None
-        return dep
+        return post_event_authorisation(
+            self.repo,
+            self.deployments,
+            self.audit,
+            actor=actor,
+            authorisation_id=authorisation_id,
+            reason=reason,
+            allowed=allowed,
+            search="archive_face",
+        )
 
     def _hits(
         self,
@@ -189,3 +170,62 @@ class ArchiveSearch:
             if s.camera_id in cams and dep.starts_at <= s.started_at and s.ended_at <= dep.ends_at:
                 hits.append(ArchiveHit(s.id, s.camera_id, s.started_at, s.ended_at, score_of[vid]))
         return hits
+
+
+def post_event_authorisation(
+    repo: Repository,
+    deployments: DeploymentService,
+    audit: AuditLog,
+    *,
+    actor: Actor,
+    authorisation_id: str,
+    reason: str,
+    allowed: Collection[str] | None,
+    search: str,
+    cameras: Collection[str] = (),
+    window: tuple[datetime, datetime] | None = None,
+) -> DeploymentRow:
+    """The approved, unexpired post-event authorisation a search runs under, or a refusal.
+
+    The one check every search of the past goes through (the archive face search, the
+    post-event search of recorded footage): the deployment must exist, be a post-event
+    authorisation, be approved (expiry applied first), cover every camera in ``cameras`` and
+    the whole ``window`` when given, and lie inside the caller's camera scope (``allowed``;
+    an authorisation of another district is answered as unknown). A refusal is written to the
+    audit chain (``search.refused``, with ``search`` naming which search) before
+    :class:`PolicyViolationError` is raised.
+    """
+    deployments.tick()  # apply expiry first
+    try:
+        dep: DeploymentRow | None = repo.get_deployment(authorisation_id)
+    except NotFoundError:
+        dep = None
+    covered = frozenset() if dep is None else deployments.cameras_of(dep)
+    if dep is not None and allowed is not None and covered.isdisjoint(allowed):
+        dep = None  # another district's authorisation: answered as unknown
+    asked = set(cameras)
+    why = ""
+    if dep is None:
+        why = f"no authorisation {authorisation_id!r}"
+    elif dep.kind != DeploymentKind.POST_EVENT.value:
+        why = f"deployment {authorisation_id} is not a post-event search authorisation"
+    elif dep.state is not DeploymentState.APPROVED:
+        why = f"authorisation {authorisation_id} is {dep.state}, not approved"
+    elif not asked <= covered:
+        why = f"cameras {sorted(asked - covered)} are outside the authorisation"
+    elif allowed is not None and not asked <= set(allowed):
+        why = f"cameras {sorted(asked - set(allowed))} are outside your camera scope"
+    elif window is not None and (window[0] < dep.starts_at or window[1] > dep.ends_at):
+        why = "the window is outside the authorisation's time bounds"
+    if why:
+        audit.append(
+            actor.id,
+            AuditAction.SEARCH_REFUSED,
+            f"deployment:{authorisation_id}"[:200],
+            reason,
+            [("kind", search), ("why", why[:200])],
+        )
+        label = "archive search" if search == "archive_face" else "post-event search"
+        raise PolicyViolationError(f"{label} refused: {why}")
+    assert dep is not None
+    return dep
