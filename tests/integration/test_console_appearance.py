@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.api_env import PASSWORD, Env, build_env
-from tests.support.browser import require_chromium
+from tests.support.browser import require_chromium, signed_in
 from tests.support.served import served
 from vigil.core.domain import Role
 from vigil.core.records import ObjectClass, Sighting
@@ -70,15 +70,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str]]:
 
 
 def _page(browser: Any, url: str, role: Role, errors: list[str]) -> Any:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.set_default_timeout(15_000)
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    page.goto(url + "/")
-    page.get_by_label("Username").fill(role.value.replace("_", "-"))
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Signed in as").wait_for()
-    return page
+    username = role.value.replace("_", "-")
+    return signed_in(browser, url, username, PASSWORD, errors, timeout_ms=15_000)
 
 
 def test_a_colour_search_lists_ranked_sightings_and_a_protected_query_is_refused(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.api_env import PASSWORD, Env, add_alert, build_env
+from tests.support.browser import signed_in
 from tests.support.served import served
 from vigil.core.domain import Role
 from vigil.core.records import AlertKind
@@ -28,16 +29,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str]]:
 
 
 def _page(browser: Any, url: str, role: Role, errors: list[str]) -> Any:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.set_default_timeout(10_000)
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(url + "/")
-    page.get_by_label("Username").fill(role.value.replace("_", "-"))
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Signed in as").wait_for()
-    return page
+    username = role.value.replace("_", "-")
+    return signed_in(
+        browser, url, username, PASSWORD, errors, timeout_ms=10_000, console_errors=True
+    )
 
 
 def test_an_investigator_works_a_case_from_its_page(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.api_env import PASSWORD, Env, build_env
-from tests.support.browser import require_chromium
+from tests.support.browser import require_chromium, signed_in
 from tests.support.postevent import authorised_runner, scheduled_clip
 from tests.support.recording import index_over, record_file
 from tests.support.served import served
@@ -40,16 +40,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str, s
 
 
 def _page(browser: Any, url: str, role: Role, errors: list[str]) -> Any:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
-    page = ctx.new_page()
-    page.set_default_timeout(60_000)
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    page.goto(url + "/")
-    page.get_by_label("Username").fill(role.value.replace("_", "-"))
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Signed in as").wait_for()
-    return page
+    username = role.value.replace("_", "-")
+    return signed_in(browser, url, username, PASSWORD, errors, timeout_ms=60_000, timezone_id="UTC")
 
 
 def _fill(page: Any, case: str, auth: str, now: datetime) -> None:

@@ -48,3 +48,34 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+def signed_in(
+    browser: Any,
+    url: str,
+    username: str,
+    password: str,
+    errors: list[str],
+    *,
+    timeout_ms: int = 15_000,
+    console_errors: bool = False,
+    timezone_id: str | None = None,
+) -> Any:
+    """A page in a fresh 1280 x 900 context, signed in to the console at ``url`` as ``username``.
+
+    Page errors (and, with ``console_errors``, the console's error messages) are appended to
+    ``errors`` for the test to assert on."""
+    options: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}}
+    if timezone_id is not None:
+        options["timezone_id"] = timezone_id
+    page = browser.new_context(**options).new_page()
+    page.set_default_timeout(timeout_ms)
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    if console_errors:
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(url + "/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Signed in as").wait_for()
+    return page
