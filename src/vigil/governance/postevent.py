@@ -46,6 +46,7 @@ from vigil.core import FrameRef
 from vigil.core.domain import CaseLink, DeploymentRow, Role
 from vigil.errors import ConflictError, ValidationError
 from vigil.governance.actors import Actor
+from vigil.governance.appearances import Appearance, group_appearances
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
 from vigil.governance.postevent_plates import CANDIDATE as PLATE_CANDIDATE
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 MAX_WINDOW = timedelta(days=7)
 MAX_CAMERAS = 64
 CLIP_PAD = timedelta(seconds=3)
+MAX_GROUPED = 20_000  # hits one view groups (a job past it says so: narrow its window)
 
 
 class JobKind(StrEnum):
@@ -136,6 +138,8 @@ class PostEventSearch:
         plate_min_confidence: a frame read below this confidence is no hit (``plates.
             min_confidence``); a match to a specific query is itself strong evidence, so this
             is a floor against noise, not the main filter.
+        appearance_gap, appearance_pad: how hits group into appearances and how much footage
+            their clips add either side (``investigation.appearance_gap_s`` / ``_pad_s``).
     """
 
     def __init__(  # noqa: PLR0917 - the collaborators, injected by the composition root
@@ -153,6 +157,8 @@ class PostEventSearch:
         plates: Callable[[RegionProfile], FrameReader] | None = None,
         plate_profile: Callable[[str | None], RegionProfile] | None = None,
         plate_min_confidence: float = 0.2,
+        appearance_gap: timedelta = timedelta(seconds=3),
+        appearance_pad: timedelta = CLIP_PAD,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.repo = repo
@@ -168,6 +174,8 @@ class PostEventSearch:
         self.plate_profile = plate_profile or (lambda name: get_profile(name or "us"))
         self.plate_min_confidence = plate_min_confidence
         self._readers: dict[str, FrameReader] = {}  # one per region profile used (a handful)
+        self.appearance_gap = appearance_gap
+        self.appearance_pad = appearance_pad
         self.clock = clock
 
     # -- starting -------------------------------------------------------------------------
@@ -486,6 +494,30 @@ class PostEventSearch:
                 [("kind", "postevent_view"), ("results", str(len(rows)))],
             )
         return rows
+
+    def view_appearances(
+        self, actor: Actor, job_id: str, reason: str, *, via: str = "results"
+    ) -> tuple[list[Appearance], list[ResultRow], bool]:
+        """The job's hits so far grouped into appearances (:mod:`vigil.governance.appearances`),
+        with the hits themselves and whether they were cut at :data:`MAX_GROUPED` (audited
+        ``search.run`` kind ``postevent_view``; ``via`` says which page asked)."""
+        self._own(actor, job_id, action="viewing post-event results")
+        with self.repo.db.transaction():
+            rows = self.store.results(job_id, limit=MAX_GROUPED + 1)
+            found = group_appearances(rows[:MAX_GROUPED], self.appearance_gap)
+            self.audit.append(
+                actor.id,
+                AuditAction.SEARCH,
+                f"postevent_job:{job_id}",
+                reason,
+                [
+                    ("kind", "postevent_view"),
+                    ("via", via),
+                    ("results", str(min(len(rows), MAX_GROUPED))),
+                    ("appearances", str(len(found))),
+                ],
+            )
+        return found, rows[:MAX_GROUPED], len(rows) > MAX_GROUPED
 
     def _own(self, actor: Actor, job_id: str, action: str) -> JobRow:
         actor.require(Role.INVESTIGATOR, action=action)

@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -191,6 +191,8 @@ def postevent_runner(
             plates=lambda profile: plate_frame_reader(config, profile),
             plate_profile=lambda name: profile_from_config(config.plates, name),
             plate_min_confidence=config.plates.min_confidence,
+            appearance_gap=timedelta(seconds=config.investigation.appearance_gap_s),
+            appearance_pad=timedelta(seconds=config.investigation.appearance_pad_s),
             clock=clock,
         )
 
