@@ -110,6 +110,7 @@ def finished(setup: Setup) -> str:
     return job_id
 
 
+@pytest.mark.slow  # the whole 21 s of footage: 50-90 s of plate reading on 2 shared cores
 def test_finds_both_appearances_of_the_car_and_not_the_other(setup: Setup, finished: str) -> None:
     rows = setup.search.view_results(INVESTIGATOR, finished, "review")
     wanted, other = plate_of(SOUGHT), plate_of(BYSTANDER)
@@ -124,7 +125,7 @@ def test_finds_both_appearances_of_the_car_and_not_the_other(setup: Setup, finis
     assert len(found) == len(spans(SOUGHT)) == 2, [(a.first_at, a.last_at) for a in found]
     for a, (first, last) in zip(found, spans(SOUGHT), strict=True):
         assert first - 0.3 <= _second(setup, a.first_at) <= _second(setup, a.last_at) < last + 0.3
-        assert a.best.text == wanted or a.hits >= 1
+        assert a.hits >= 2, f"one frame only: the dense pass did not look around {a.best}"
     kinds = [dict(e.details).get("kind") for e in iter_entries(setup.world.repo)]
     assert "postevent_plate" in kinds and "postevent_view" in kinds
     started = next(
@@ -147,7 +148,7 @@ class _StopAfter(threading.Event):
         return self.left < 0
 
 
-def test_folded_query_pause_and_resume_without_input(setup: Setup, finished: str) -> None:
+def test_folded_query_pause_and_resume_without_input(setup: Setup) -> None:
     # I for 1 is a confusable fold (as the stored-read plate search folds): still the same car
     # a window over the first pass only (two segments): a pause after one, then the other
     end = setup.anchor + timedelta(seconds=spans(SOUGHT)[0][1] + 2)
@@ -158,10 +159,12 @@ def test_folded_query_pause_and_resume_without_input(setup: Setup, finished: str
     setup.search.resume(INVESTIGATOR, job_id, "restart after maintenance")
     done = setup.search.run(job_id)  # the query is stored: nothing to give again
     assert done.state == "done" and done.segments_done == done.segments_total
-    full = [r for r in setup.search.store.results(finished) if r.at <= end]
-    assert full
-    again = setup.search.store.results(job_id)
-    assert [(r.at, r.text) for r in again] == [(r.at, r.text) for r in full]
+    rows = setup.search.store.results(job_id)
+    (first, last), wanted = spans(SOUGHT)[0], plate_of(SOUGHT)
+    assert rows and all(first - 0.3 <= _second(setup, r.at) < last + 0.3 for r in rows)
+    assert len({r.at for r in rows}) == len(rows)  # the resumed segment added no duplicate
+    found = group_appearances(rows, timedelta(seconds=3))
+    assert len(found) == 1 and found[0].best.text == wanted, [(a.hits, a.best) for a in found]
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,26 @@ send, so the key-frame pass of the scan sees one frame a second.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 
+from tests.support.api_env import Env
 from tests.support.data import shared_data
+from tests.support.evidence import face_pipeline
+from tests.support.governance_world import INVESTIGATOR, OFFICER
 from tests.support.plate_clips import SIZE, Image, camera_pass
+from vigil.config import VigilConfig
+from vigil.config.settings import FacesConfig
+from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
+from vigil.governance.postevent import PostEventSearch
+from vigil.recording.index import SegmentIndex
+from vigil.storage.postevent import PostEventStore
+from vigil.system.plates import profile_from_config
+from vigil.system.postevent import PostEventRunner, plate_frame_reader
 
 US_DIR = ("openalpr_benchmarks_endtoend", "endtoend", "us")
 SOUGHT, BYSTANDER = "wts-lg-000196", "wts-lg-000041"  # DH7X317, 5LTA600
@@ -73,3 +85,39 @@ def plate_footage(folder: Path) -> Path:
             box_.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
         box_.mux(stream.encode())
     return out
+
+
+def plate_runner(env: Env, index: SegmentIndex, warrant: str) -> tuple[str, PostEventRunner]:
+    """An approved post-event authorisation for ``cam-1`` (the next hour, from five minutes
+    ago) and a job runner over ``index`` with the real face pipeline and the live plate reading
+    (NanoDet vehicle boxes, PP-OCR), set as the API's ``postevent`` service."""
+    now = datetime.now(UTC)
+    svc = env.svc
+    req = DeploymentRequest(
+        Purpose.SERIOUS_CRIME_SUSPECT,
+        warrant,
+        now - timedelta(minutes=5),
+        now + timedelta(hours=1),
+        camera_ids=("cam-1",),
+        reason="hit and run",
+        kind=DeploymentKind.POST_EVENT,
+    )
+    auth = svc.deployments.request(INVESTIGATOR, req)
+    svc.deployments.approve(OFFICER, auth, "warrant checked")
+    cfg = VigilConfig()
+    store = PostEventStore(env.repo.db)
+    search = PostEventSearch(
+        env.repo,
+        store,
+        index,
+        svc.audit,
+        svc.deployments,
+        face_pipeline(),
+        threshold=FacesConfig().identification.threshold,
+        plates=lambda profile: plate_frame_reader(cfg, profile),
+        plate_profile=lambda name: profile_from_config(cfg.plates, name),
+        plate_min_confidence=cfg.plates.min_confidence,
+    )
+    runner = PostEventRunner(lambda: search, store)
+    svc.postevent = runner
+    return auth, runner
