@@ -32,6 +32,7 @@ from vigil.errors import NotFoundError, PermissionDeniedError, ValidationError
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    from rich.console import Console
 
     from vigil.governance.actors import Actor
     from vigil.governance.postevent import PostEventSearch
@@ -103,6 +104,13 @@ def _line(job: JobRow) -> str:
     )
 
 
+def _stderr() -> Console:
+    """Progress goes to stderr: stdout carries only the job line or JSON (for scripts)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 def _run(s: _Session, job: JobRow, probe: npt.NDArray[np.float32] | None) -> JobRow:
     """Run the job here with a progress bar; Ctrl-C pauses it after the current segment."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -120,7 +128,7 @@ def _run(s: _Session, job: JobRow, probe: npt.NDArray[np.float32] | None) -> Job
     worker = threading.Thread(target=work, name="postevent-cli", daemon=True)
     worker.start()
     columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as bar:
+    with Progress(*columns, transient=True, console=_stderr()) as bar:
         task = bar.add_task("segments", total=max(job.segments_total, 1))
         try:
             while worker.is_alive():
@@ -154,7 +162,6 @@ def start(
     max_distance: int = typer.Option(0, "--max-distance", min=0, max=2, help="Plate edits."),
     profile: str | None = typer.Option(None, "--profile", help="Plate region profile."),
     probe: Path | None = typer.Option(None, "--probe", help="Search for this face (a photo)."),
-    detach: bool = typer.Option(False, "--detach", help="Record the job only (run: resume)."),
     actor: str = ACTOR,
     reason: str = REASON,
     config_path: Path | None = CONFIG,
@@ -193,9 +200,7 @@ def start(
             reason=reason,
             allowed=s.allowed,
         )
-    if not detach:
-        job = _run(s, job, template)
-    typer.echo(_line(job))
+    typer.echo(_line(_run(s, job, template)))
 
 
 @footage.command("status")
@@ -213,7 +218,7 @@ def status(
     job = _job(s, job_id)
     if follow and job.state == "running":
         columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, transient=True) as bar:
+        with Progress(*columns, transient=True, console=_stderr()) as bar:
             task = bar.add_task(job.state, total=max(job.segments_total, 1))
             while job.state == "running":
                 bar.update(task, completed=job.segments_done)
