@@ -129,6 +129,7 @@ class PostEventSearch:
     """Starts, runs, cancels and reports post-event face and plate searches (module doc).
 
     Args:
+        pipeline: the face pipeline, or a factory of it called at the first face job.
         threshold: the calibrated face threshold (``faces.identification.threshold``).
         candidate: key-frame score that triggers dense sampling around it (below ``threshold``).
         rates: the measured false-match model; ``None`` leaves the rate columns empty.
@@ -149,7 +150,7 @@ class PostEventSearch:
         segments: SegmentIndex,
         audit: AuditLog,
         deployments: DeploymentService,
-        pipeline: FacePipeline,
+        pipeline: FacePipeline | Callable[[], FacePipeline],
         *,
         threshold: float,
         candidate: float | None = None,
@@ -166,7 +167,10 @@ class PostEventSearch:
         self.segments = segments
         self.audit = audit
         self.deployments = deployments
-        self.pipeline = pipeline
+        # the face models load at the first face job, not when a plate job or a view needs
+        # the service (a factory is resolved once, under the lock)
+        self._pipeline = pipeline
+        self._lock = threading.Lock()
         self.threshold = threshold
         self.candidate = threshold * 0.7 if candidate is None else candidate
         self.rates = rates
@@ -177,6 +181,14 @@ class PostEventSearch:
         self.appearance_gap = appearance_gap
         self.appearance_pad = appearance_pad
         self.clock = clock
+
+    @property
+    def pipeline(self) -> FacePipeline:
+        """The face pipeline (built on first use when a factory was given)."""
+        with self._lock:
+            if not isinstance(self._pipeline, FacePipeline):
+                self._pipeline = self._pipeline()
+            return self._pipeline
 
     # -- starting -------------------------------------------------------------------------
     def start(

@@ -166,7 +166,8 @@ def postevent_runner(
     """The configured runner: the live face pipeline, ``faces.identification.threshold``, the
     recorded segments, and the calibration file's false-match rates when one is set; for plate
     jobs the live plate reading (NanoDet vehicle boxes, the configured reader and region
-    profiles). The models are loaded at the first job, not at start-up."""
+    profiles). The models are loaded at the first job that needs them, not at start-up nor when a
+    case page lists a job."""
     from vigil.identification.calibration import FalseAlertModel
     from vigil.perception.faces.pipeline import FacePipeline
     from vigil.system.plates import profile_from_config
@@ -185,7 +186,7 @@ def postevent_runner(
             segment_index(config, repo),
             audit,
             deployments,
-            FacePipeline.from_config(config.faces, config.models.dir),
+            lambda: FacePipeline.from_config(config.faces, config.models.dir),
             threshold=ident.threshold,
             rates=rates,
             plates=lambda profile: plate_frame_reader(config, profile),
