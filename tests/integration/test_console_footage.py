@@ -17,6 +17,7 @@ from tests.support.postevent import authorised_runner, scheduled_clip
 from tests.support.recording import index_over, record_file
 from tests.support.served import served
 from vigil.core.domain import Role
+from vigil.governance.appearances import group_appearances
 from vigil.models.installer import model_path
 from vigil.storage.postevent import PostEventStore
 
@@ -74,9 +75,16 @@ def test_a_search_runs_and_lists_the_apis_hits_and_a_refusal_shows(
     page.locator("#fs-status[data-state=done]").wait_for()
     rows = page.locator("#fs-table tbody tr")
     rows.first.wait_for()
-    shown = {rows.nth(i).get_attribute("data-result-id") for i in range(rows.count())}
-    held = {r.id for r in PostEventStore(env.repo.db).results(job_id)}
-    assert shown == held and held
+    held = PostEventStore(env.repo.db).results(job_id)
+    grouped = group_appearances(held, timedelta(seconds=3))
+    assert [rows.nth(i).get_attribute("data-hits") for i in range(rows.count())] == [
+        str(a.hits) for a in grouped
+    ]
+    page.get_by_role("button", name="Show frames").click()
+    frames = page.locator("#fs-hits tbody tr")
+    frames.first.wait_for()
+    shown = {frames.nth(i).get_attribute("data-result-id") for i in range(frames.count())}
+    assert shown == {r.id for r in held} and held
     # No approved authorisation: the API's 403 is shown, nothing listed.
     page.locator("#fs-auth").fill("nosuch")
     page.locator("#fs-probe").set_input_files(str(model_path("demo-obama")))

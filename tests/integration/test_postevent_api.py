@@ -62,11 +62,17 @@ def test_start_run_progress_results_cancel(env: tuple[Env, str, datetime]) -> No
     assert e.svc.postevent is not None and e.svc.postevent.run_once()
     got = c.get(f"{JOBS}/{job['id']}").json()
     assert got["state"] == "done" and got["segments_done"] == got["segments_total"]
-    res = c.get(f"{JOBS}/{job['id']}/results", params={"reason": "review hits"})
-    assert res.status_code == 200 and res.json(), res.text
-    hit = res.json()[0]
+    res = c.get(f"{JOBS}/{job['id']}/results", params={"reason": "review hits", "hits": "true"})
+    assert res.status_code == 200 and res.json()["hits"], res.text
+    hit = res.json()["hits"][0]
     assert hit["camera_id"] == "cam-1" and hit["clip_url"].startswith("/api/v1/cameras/cam-1/")
-    assert hit["score"] >= FacesConfig().identification.threshold
+    assert hit["score"] >= FacesConfig().identification.threshold and hit["text"] is None
+    # the hits grouped into appearances: every hit counted once, each with one spanning clip
+    found = res.json()["appearances"]
+    assert found and sum(a["hits"] for a in found) == len(res.json()["hits"])
+    assert all(a["clip_url"].startswith("/api/v1/cameras/cam-1/clips?") for a in found)
+    plain = c.get(f"{JOBS}/{job['id']}/results", params={"reason": "review"}).json()
+    assert plain["hits"] is None and plain["appearances"] == found
     again = c.post(f"{JOBS}/{job['id']}/cancel", params={"reason": "done already"})
     assert again.status_code == 422 and again.json()["error"]["message"].endswith("done")
     kinds = [dict(x.details).get("kind") for x in iter_entries(e.repo)]

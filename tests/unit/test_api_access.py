@@ -70,6 +70,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/trajectories/plates"): frozenset({I}),
     ("POST", "/api/v1/trajectories/faces"): frozenset({I}),
     ("POST", "/api/v1/investigations/jobs"): frozenset({I}),
+    ("POST", "/api/v1/investigations/plate-jobs"): frozenset({I}),
     ("GET", "/api/v1/investigations/jobs/{job_id}"): frozenset({I}),
     ("POST", "/api/v1/investigations/jobs/{job_id}/cancel"): frozenset({I}),
     ("POST", "/api/v1/investigations/jobs/{job_id}/resume"): frozenset({I}),

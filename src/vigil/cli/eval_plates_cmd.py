@@ -157,19 +157,13 @@ def _vehicle_reader(
     """Reads as the live plate stage makes them: one best read per vehicle box, best first."""
     from vigil.config.plates import PlatesConfig
     from vigil.perception.objects.detector import NanoDetDetector
-    from vigil.system.plates import vehicle_rows
+    from vigil.perception.plates.vehicles import VehiclePlateReader
 
-    detector = NanoDetDetector(threads=threads)
-    limit = PlatesConfig().max_vehicles_per_frame
+    frame = VehiclePlateReader(
+        NanoDetDetector(threads=threads), reader, limit=PlatesConfig().max_vehicles_per_frame
+    )
 
     def read(image: BGRImage) -> list[PlateCandidate]:
-        dets = detector.detect(image)
-        reads = []
-        for i in vehicle_rows(dets, limit):
-            x1, y1, x2, y2 = (float(v) for v in dets.xyxy[i])
-            best = reader.best(image, [(x1, y1, x2, y2)])
-            if best is not None:
-                reads.append(best)
-        return sorted(reads, key=lambda c: -c.confidence)
+        return frame(image).reads
 
     return read

@@ -23,6 +23,7 @@ from vigil.cli import (
     eval_cmd,
     evidence_cmd,
     hotlists_cmd,
+    investigate_cmd,
     models_cmd,
     report_cmd,
     run_cmd,
@@ -55,6 +56,7 @@ app.add_typer(sightings_cmd.app, name="sightings")
 app.add_typer(cluster_cmd.app, name="cluster")
 app.add_typer(evidence_cmd.app, name="evidence")
 app.add_typer(cases_cmd.app, name="cases")
+app.add_typer(investigate_cmd.app, name="investigate")
 eval_cmd.register_calibrate(app)
 run_cmd.register(app)
 capacity_cmd.register(app)

@@ -49,3 +49,21 @@ class InvestigationConfig(Strict):
         title="Most reads in one trajectory",
         description="Reads gathered per trajectory; past it the result says it is truncated.",
     )
+    appearance_gap_s: float = Field(
+        3.0,
+        gt=0,
+        le=600,
+        title="Gap that ends an appearance",
+        description="Hits of one footage-search job on one camera that follow each other within "
+        "this many seconds are one appearance (one person or vehicle in view). Longer joins two "
+        "visits into one; shorter splits one visit at every frame where the face turned away "
+        "or the plate was unreadable.",
+    )
+    appearance_pad_s: float = Field(
+        3.0,
+        ge=0,
+        le=60,
+        title="Clip padding of an appearance",
+        description="Seconds of footage before the first and after the last hit in an "
+        "appearance's clip (context: where the person or vehicle came from and went).",
+    )

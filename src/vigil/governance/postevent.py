@@ -1,4 +1,4 @@
-"""Post-event face search over recorded footage: an authorised, audited background job.
+"""Post-event face and plate search over recorded footage: an authorised, audited background job.
 
 An investigator with an **approved post-event authorisation** (the same checks as the archive
 face search, :class:`~vigil.governance.search.ArchiveSearch`: kind ``post_event``, approved, not
@@ -20,6 +20,13 @@ What is kept, and what never is:
 
 Each hit carries its calibrated false-match rate (point and 95% upper bound of one comparison,
 :class:`~vigil.identification.calibration.FalseAlertModel`) like an alert, and a clip URL.
+
+A **plate** job (:meth:`PostEventSearch.start_plate`) is the same job with a plate text instead of
+a probe photo (:mod:`vigil.governance.postevent_plates`): the same authorisation check (a plate
+is not biometric, but this is still a search of the past), the same audit (kind
+``postevent_plate``), progress, cancel and resume. Its query is stored with the job, so a paused
+plate job resumes without being given anything again. A plate hit keeps the read text and its
+confidence (as ``score``); it has no false-match rate.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -38,13 +46,18 @@ from vigil.core import FrameRef
 from vigil.core.domain import CaseLink, DeploymentRow, Role
 from vigil.errors import ConflictError, ValidationError
 from vigil.governance.actors import Actor
+from vigil.governance.appearances import Appearance, group_appearances
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
+from vigil.governance.postevent_plates import CANDIDATE as PLATE_CANDIDATE
+from vigil.governance.postevent_plates import MATCH as PLATE_MATCH
+from vigil.governance.postevent_plates import FrameReader, PlateScorer, plate_query
 from vigil.governance.search import post_event_authorisation
 from vigil.identification.calibration import FalseAlertModel
 from vigil.perception.faces.pipeline import FacePipeline
+from vigil.perception.plates.profiles import RegionProfile, get_profile
 from vigil.recording.index import SegmentIndex
-from vigil.recording.scan import Scorer, scan_segment
+from vigil.recording.scan import FrameHit, Scorer, scan_segment
 from vigil.storage import Repository
 from vigil.storage.postevent import JobRow, PostEventStore, ResultRow
 from vigil.storage.recordings import SegmentRow
@@ -54,6 +67,12 @@ log = logging.getLogger(__name__)
 MAX_WINDOW = timedelta(days=7)
 MAX_CAMERAS = 64
 CLIP_PAD = timedelta(seconds=3)
+MAX_GROUPED = 20_000  # hits one view groups (a job past it says so: narrow its window)
+
+
+class JobKind(StrEnum):
+    FACE = "face"
+    PLATE = "plate"
 
 
 class JobState(StrEnum):
@@ -107,12 +126,21 @@ def face_scorer(pipeline: FacePipeline, probe: npt.NDArray[np.float32]) -> Score
 
 
 class PostEventSearch:
-    """Starts, runs, cancels and reports post-event face searches (module doc).
+    """Starts, runs, cancels and reports post-event face and plate searches (module doc).
 
     Args:
+        pipeline: the face pipeline, or a factory of it called at the first face job.
         threshold: the calibrated face threshold (``faces.identification.threshold``).
         candidate: key-frame score that triggers dense sampling around it (below ``threshold``).
         rates: the measured false-match model; ``None`` leaves the rate columns empty.
+        plates: builds the frame reader (vehicle detector + plate reader) of a region profile;
+            called once per profile at its first plate job. ``None``: plate jobs are refused.
+        plate_profile: a region profile by name (``None``: the configured region).
+        plate_min_confidence: a frame read below this confidence is no hit (``plates.
+            min_confidence``); a match to a specific query is itself strong evidence, so this
+            is a floor against noise, not the main filter.
+        appearance_gap, appearance_pad: how hits group into appearances and how much footage
+            their clips add either side (``investigation.appearance_gap_s`` / ``_pad_s``).
     """
 
     def __init__(  # noqa: PLR0917 - the collaborators, injected by the composition root
@@ -122,11 +150,16 @@ class PostEventSearch:
         segments: SegmentIndex,
         audit: AuditLog,
         deployments: DeploymentService,
-        pipeline: FacePipeline,
+        pipeline: FacePipeline | Callable[[], FacePipeline],
         *,
         threshold: float,
         candidate: float | None = None,
         rates: FalseAlertModel | None = None,
+        plates: Callable[[RegionProfile], FrameReader] | None = None,
+        plate_profile: Callable[[str | None], RegionProfile] | None = None,
+        plate_min_confidence: float = 0.2,
+        appearance_gap: timedelta = timedelta(seconds=3),
+        appearance_pad: timedelta = CLIP_PAD,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.repo = repo
@@ -134,11 +167,28 @@ class PostEventSearch:
         self.segments = segments
         self.audit = audit
         self.deployments = deployments
-        self.pipeline = pipeline
+        # the face models load at the first face job, not when a plate job or a view needs
+        # the service (a factory is resolved once, under the lock)
+        self._pipeline = pipeline
+        self._lock = threading.Lock()
         self.threshold = threshold
         self.candidate = threshold * 0.7 if candidate is None else candidate
         self.rates = rates
+        self.plates = plates
+        self.plate_profile = plate_profile or (lambda name: get_profile(name or "us"))
+        self.plate_min_confidence = plate_min_confidence
+        self._readers: dict[str, FrameReader] = {}  # one per region profile used (a handful)
+        self.appearance_gap = appearance_gap
+        self.appearance_pad = appearance_pad
         self.clock = clock
+
+    @property
+    def pipeline(self) -> FacePipeline:
+        """The face pipeline (built on first use when a factory was given)."""
+        with self._lock:
+            if not isinstance(self._pipeline, FacePipeline):
+                self._pipeline = self._pipeline()
+            return self._pipeline
 
     # -- starting -------------------------------------------------------------------------
     def start(
@@ -153,8 +203,8 @@ class PostEventSearch:
         reason: str,
         allowed: Collection[str] | None = None,
     ) -> JobRow:
-        """Record a new ``running`` job (audited ``search.run``, kind ``postevent_face``) and link
-        that audit entry to the case, all in one transaction.
+        """Record a new ``running`` face job (audited ``search.run``, kind ``postevent_face``)
+        and link that audit entry to the case, all in one transaction.
 
         Raises:
             PermissionDeniedError: not an investigator.
@@ -164,14 +214,73 @@ class PostEventSearch:
             PolicyViolationError: no approved post-event authorisation covering the cameras and
                 window (audited ``search.refused``).
         """
+        request = _Request(JobKind.FACE, "probe photo", self.threshold, 0, None, ())
+        return self._start(
+            actor, request, case_id, authorisation_id, cameras, (start, end), reason, allowed
+        )
+
+    def start_plate(
+        self,
+        actor: Actor,
+        *,
+        case_id: str,
+        authorisation_id: str,
+        plate: str,
+        cameras: Sequence[str],
+        start: datetime,
+        end: datetime,
+        reason: str,
+        max_distance: int = 0,
+        profile: str | None = None,
+        allowed: Collection[str] | None = None,
+    ) -> JobRow:
+        """Record a new ``running`` plate job (audited ``search.run``, kind ``postevent_plate``,
+        with the query) linked to the case; the same checks and refusals as :meth:`start`, and
+        ValidationError for a plate query the plate search would refuse or an unknown profile.
+        """
         actor.require(Role.INVESTIGATOR, action="searching recorded footage")
+        if self.plates is None:
+            raise ValidationError("plate search of footage is not configured on this server")
+        query = plate_query(plate, max_distance)
+        try:
+            region = self.plate_profile(profile)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        details = (("plate", query), ("max_distance", str(max_distance)), ("profile", region.name))
+        request = _Request(
+            JobKind.PLATE, query, self.plate_min_confidence, max_distance, region.name, details
+        )
+        return self._start(
+            actor, request, case_id, authorisation_id, cameras, (start, end), reason, allowed
+        )
+
+    def _start(  # noqa: PLR0917 - one request, spelt out for the two public starts
+        self,
+        actor: Actor,
+        request: _Request,
+        case_id: str,
+        authorisation_id: str,
+        cameras: Sequence[str],
+        window: tuple[datetime, datetime],
+        reason: str,
+        allowed: Collection[str] | None,
+    ) -> JobRow:
+        actor.require(Role.INVESTIGATOR, action="searching recorded footage")
+        start, end = window
         cams = tuple(sorted(set(cameras)))
         _check_request(cams, start, end, reason)
         case = self.repo.get_case(case_id)  # NotFoundError for an unknown case
         if case.status != "open":
             raise ConflictError(f"case {case_id} is {case.status}; reopen it first")
         dep = self._authorisation(
-            actor, authorisation_id, reason, cams=cams, start=start, end=end, allowed=allowed
+            actor,
+            authorisation_id,
+            reason,
+            kind=request.kind,
+            cams=cams,
+            start=start,
+            end=end,
+            allowed=allowed,
         )
         total = sum(len(self.segments.window(c, start, end)) for c in cams)
         now = self.clock()
@@ -179,18 +288,20 @@ class PostEventSearch:
             uuid.uuid4().hex,
             case_id,
             dep.id,
-            "face",
-            "probe photo",
+            request.kind.value,
+            request.query,
             cams,
             start,
             end,
-            self.threshold,
+            request.threshold,
             JobState.RUNNING.value,
             total,
             0,
             actor.id,
             now,
             now,
+            max_distance=request.max_distance,
+            profile=request.profile,
         )
         with self.repo.db.transaction():
             self.store.add_job(job)
@@ -200,13 +311,14 @@ class PostEventSearch:
                 f"postevent_job:{job.id}",
                 reason,
                 [
-                    ("kind", "postevent_face"),
+                    ("kind", f"postevent_{request.kind.value}"),
                     ("case", case_id),
                     ("authorisation", dep.id),
                     ("cameras", ",".join(cams)[:200]),
                     ("from", start.isoformat()),
                     ("to", end.isoformat()),
                     ("segments", str(total)),
+                    *request.details,
                 ],
             )
             # the case lists the search like any other (a "search" link names its audit entry)
@@ -219,6 +331,7 @@ class PostEventSearch:
         authorisation_id: str,
         reason: str,
         *,
+        kind: JobKind,
         cams: tuple[str, ...],
         start: datetime,
         end: datetime,
@@ -232,20 +345,23 @@ class PostEventSearch:
             authorisation_id=authorisation_id,
             reason=reason,
             allowed=allowed,
-            search="postevent_face",
+            search=f"postevent_{kind.value}",
             cameras=cams,
             window=(start, end),
         )
 
     # -- running --------------------------------------------------------------------------
-    def run(self, job_id: str, probe: npt.ArrayLike, stop: threading.Event | None = None) -> JobRow:
-        """Scan the job's unfinished segments with ``probe`` (held only here) until done,
-        cancelled or ``stop`` is set (then ``paused``). Returns the job as it ended."""
-        template = np.asarray(probe, np.float32).reshape(-1)
-        if template.size == 0 or not np.isfinite(template).all():
-            raise ValidationError("the probe must be a finite vector")
+    def run(
+        self,
+        job_id: str,
+        probe: npt.ArrayLike | None = None,
+        stop: threading.Event | None = None,
+    ) -> JobRow:
+        """Scan the job's unfinished segments until done, cancelled or ``stop`` is set (then
+        ``paused``). A face job needs its ``probe`` (held only here); a plate job carries its
+        query and takes none. Returns the job as it ended."""
         job = self.store.get_job(job_id)
-        score = face_scorer(self.pipeline, template)
+        score, describe = self._scorer(job, probe)
         done = self.store.done_segments(job_id)
         for seg in self._segments(job):
             if seg.id in done:
@@ -255,10 +371,38 @@ class PostEventSearch:
                 return self.store.get_job(job_id)
             if self.store.get_job(job_id).state != JobState.RUNNING.value:
                 return self.store.get_job(job_id)  # cancelled meanwhile
-            self._scan(job, seg, score)
+            self._scan(job, seg, score, describe)
         if self.store.get_job(job_id).state == JobState.RUNNING.value:
             self.store.set_state(job_id, JobState.DONE.value, self.clock())
         return self.store.get_job(job_id)
+
+    def _scorer(self, job: JobRow, probe: npt.ArrayLike | None) -> tuple[Scorer, _Describe]:
+        """The frame scorer of a job and how a hit becomes (score, text) for its result row."""
+        if job.kind == JobKind.PLATE.value:
+            if self.plates is None:
+                raise ValidationError("plate search of footage is not configured on this server")
+            profile = self.plate_profile(job.profile)
+            if profile.name not in self._readers:
+                self._readers[profile.name] = self.plates(profile)
+            scorer = PlateScorer(
+                self._readers[profile.name],
+                job.query,
+                profile,
+                max_distance=job.max_distance,
+                min_confidence=job.threshold,
+            )
+
+            def describe_plate(h: FrameHit) -> tuple[float, str | None]:
+                read = scorer.take(h.at)
+                return read.confidence, read.text
+
+            return scorer, describe_plate
+        if probe is None:
+            raise ValidationError("a face search needs its probe photo")
+        template = np.asarray(probe, np.float32).reshape(-1)
+        if template.size == 0 or not np.isfinite(template).all():
+            raise ValidationError("the probe must be a finite vector")
+        return face_scorer(self.pipeline, template), lambda h: (h.score, None)
 
     def _segments(self, job: JobRow) -> list[SegmentRow]:
         rows = [
@@ -266,20 +410,25 @@ class PostEventSearch:
         ]
         return sorted(rows, key=lambda s: (s.started_at, s.camera_id))
 
-    def _scan(self, job: JobRow, seg: SegmentRow, score: Scorer) -> None:
+    def _scan(self, job: JobRow, seg: SegmentRow, score: Scorer, describe: _Describe) -> None:
+        if job.kind == JobKind.PLATE.value:
+            threshold, candidate = PLATE_MATCH, PLATE_CANDIDATE
+        else:
+            threshold, candidate = job.threshold, min(self.candidate, job.threshold)
         hits, _ = scan_segment(
             self.segments.read(seg),
             seg.started_at,
             score,
-            threshold=job.threshold,
-            candidate=min(self.candidate, job.threshold),
+            threshold=threshold,
+            candidate=candidate,
         )
         results = []
         for h in hits:
+            value, text = describe(h)
             if not job.start_at <= h.at <= job.end_at:
                 continue
             point = upper = None
-            if self.rates is not None:
+            if self.rates is not None and text is None:
                 est = self.rates.fpir(h.score, 1)
                 point, upper = est.point, est.upper
             results.append(
@@ -290,11 +439,14 @@ class PostEventSearch:
                     seg.camera_id,
                     seg.id,
                     h.at,
-                    h.score,
+                    value,
                     point,
                     upper,
+                    text,
                 )
             )
+        if isinstance(score, PlateScorer):
+            score.forget()
         self.store.finish_segment(job.id, seg.id, results, self.clock())
 
     # -- control and views ----------------------------------------------------------------
@@ -355,9 +507,48 @@ class PostEventSearch:
             )
         return rows
 
+    def view_appearances(
+        self, actor: Actor, job_id: str, reason: str, *, via: str = "results"
+    ) -> tuple[list[Appearance], list[ResultRow], bool]:
+        """The job's hits so far grouped into appearances (:mod:`vigil.governance.appearances`),
+        with the hits themselves and whether they were cut at :data:`MAX_GROUPED` (audited
+        ``search.run`` kind ``postevent_view``; ``via`` says which page asked)."""
+        self._own(actor, job_id, action="viewing post-event results")
+        with self.repo.db.transaction():
+            rows = self.store.results(job_id, limit=MAX_GROUPED + 1)
+            found = group_appearances(rows[:MAX_GROUPED], self.appearance_gap)
+            self.audit.append(
+                actor.id,
+                AuditAction.SEARCH,
+                f"postevent_job:{job_id}",
+                reason,
+                [
+                    ("kind", "postevent_view"),
+                    ("via", via),
+                    ("results", str(min(len(rows), MAX_GROUPED))),
+                    ("appearances", str(len(found))),
+                ],
+            )
+        return found, rows[:MAX_GROUPED], len(rows) > MAX_GROUPED
+
     def _own(self, actor: Actor, job_id: str, action: str) -> JobRow:
         actor.require(Role.INVESTIGATOR, action=action)
         return self.store.get_job(job_id)
+
+
+_Describe = Callable[[FrameHit], tuple[float, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What differs between a face and a plate job at its start."""
+
+    kind: JobKind
+    query: str
+    threshold: float
+    max_distance: int
+    profile: str | None
+    details: tuple[tuple[str, str], ...]
 
 
 def _check_request(cams: tuple[str, ...], start: datetime, end: datetime, reason: str) -> None:

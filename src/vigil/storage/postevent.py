@@ -38,15 +38,22 @@ class JobRow:
     created_by: str
     created_at: datetime
     updated_at: datetime
+    max_distance: int = 0  # plate jobs: edits a read may be off the query (0 = exact)
+    profile: str | None = None  # plate jobs: the region profile whose folding matches
 
     def __post_init__(self) -> None:
         if not 0 <= self.segments_done <= self.segments_total:
             raise ValueError(f"job {self.id}: segments done outside [0, total]")
+        if self.max_distance < 0:
+            raise ValueError(f"job {self.id}: negative max_distance")
 
 
 @dataclass(frozen=True, slots=True)
 class ResultRow:
-    """One hit of a job: where and when, how strong, and the calibrated false-match rate."""
+    """One hit of a job: where and when, how strong, and the calibrated false-match rate.
+
+    ``score`` is the cosine score of a face hit, or the read confidence of a plate hit, whose
+    ``text`` is what the reader read (``None`` for a face hit)."""
 
     id: str
     job_id: str
@@ -57,6 +64,7 @@ class ResultRow:
     score: float
     rate_point: float | None
     rate_upper: float | None
+    text: str | None = None
 
 
 _JOB = tuple(f.name for f in fields(JobRow))
@@ -133,6 +141,13 @@ class PostEventStore:
         )
         with self.db.read() as c:
             return [ResultRow(**{n: getattr(r, n) for n in _RES}) for r in c.execute(q)]
+
+    def jobs_of_case(self, case_id: str, limit: int = 100) -> list[JobRow]:
+        """The case's jobs, newest first."""
+        col = t.postevent_jobs.c
+        q = select(t.postevent_jobs).where(col.case_id == case_id)
+        with self.db.read() as c:
+            return [_job(r) for r in c.execute(q.order_by(col.created_at.desc()).limit(limit))]
 
     def count_results(self, job_id: str) -> int:
         col = t.postevent_results.c

@@ -526,6 +526,8 @@ postevent_jobs = Table(
     _id("created_by", nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("max_distance", Integer, nullable=False, server_default="0"),
+    Column("profile", String(32), nullable=True),
 )
 
 postevent_segments = Table(
@@ -548,6 +550,7 @@ postevent_results = Table(
     Column("score", Float, nullable=False),
     Column("rate_point", Float, nullable=True),
     Column("rate_upper", Float, nullable=True),
+    Column("text", String(16), nullable=True),
     Index("ix_postevent_results_job_at", "job_id", "at"),
 )
 

@@ -24,44 +24,26 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.config.plates import PlatesConfig
-from vigil.core import Detections, FrameRef, ObjectClass, TrackState
+from vigil.core import FrameRef, TrackState
 from vigil.core.keys import record_key
-from vigil.core.records import CLASS_IDS, PlateRead
+from vigil.core.records import PlateRead
 from vigil.perception.plates.fusion import FrameRead, FusedPlate, PlateFuser
 from vigil.perception.plates.passes import PlatePasses
 from vigil.perception.plates.profiles import RegionProfile, get_profile
 from vigil.perception.plates.reader import PlateReading
+from vigil.perception.plates.vehicles import VEHICLES, vehicle_rows
 from vigil.tracking.bytetrack import TrackerOutput, TrackEvent
 
 log = logging.getLogger(__name__)
 
 #: Receives each fused plate read (one per vehicle pass) with its idempotency key.
 PlateSink = Callable[[PlateRead, str], object]
-VEHICLES = frozenset(
-    CLASS_IDS[c]
-    for c in (ObjectClass.CAR, ObjectClass.BUS, ObjectClass.TRUCK, ObjectClass.MOTORCYCLE)
-)
+__all__ = ["VEHICLES", "PlateSink", "PlateStage", "profile_from_config", "vehicle_rows"]
 
 
-def vehicle_rows(dets: Detections, limit: int, confirmed: set[int] | None = None) -> list[int]:
-    """Rows of ``dets`` the plate reader looks in: vehicles (of confirmed tracks when
-    ``confirmed`` is given), the ``limit`` largest. Shared by the live stage and
-    ``vigil eval plates --vehicles``, so the evaluation measures the path cameras run."""
-    rows = [
-        i
-        for i in range(len(dets))
-        if int(dets.class_id[i]) in VEHICLES
-        and (
-            confirmed is None
-            or (dets.tracker_id is not None and int(dets.tracker_id[i]) in confirmed)
-        )
-    ]
-    rows.sort(key=lambda i: -float(dets.area[i]))
-    return rows[:limit]
-
-
-def profile_from_config(config: PlatesConfig) -> RegionProfile:
-    """The region profile ``plates.region`` names (built-in or defined under ``profiles``)."""
+def profile_from_config(config: PlatesConfig, name: str | None = None) -> RegionProfile:
+    """The region profile ``name`` names (``None``: ``plates.region``), built-in or defined
+    under ``profiles``; ValueError naming the known ones for an unknown name."""
     extra = {
         p.name: RegionProfile(
             name=p.name,
@@ -72,7 +54,7 @@ def profile_from_config(config: PlatesConfig) -> RegionProfile:
         )
         for p in config.profiles
     }
-    return get_profile(config.region, extra)
+    return get_profile(config.region if name is None else name, extra)
 
 
 class PlateStage:

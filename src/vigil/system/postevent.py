@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,8 @@ from vigil.governance.audit import AuditLog, utc_now
 from vigil.governance.deployments import DeploymentService
 from vigil.governance.postevent import JobState, PostEventSearch, probe_template
 from vigil.perception.image import decode_image
+from vigil.perception.plates.profiles import RegionProfile
+from vigil.perception.plates.vehicles import VehiclePlateReader
 from vigil.storage import Repository
 from vigil.storage.postevent import PostEventStore
 
@@ -64,7 +66,7 @@ class PostEventRunner:
         self.clock = clock
         self._search: PostEventSearch | None = None
         self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[str, npt.NDArray[np.float32]] | None] = queue.Queue(
+        self._queue: queue.Queue[tuple[str, npt.NDArray[np.float32] | None] | None] = queue.Queue(
             maxsize=queue_size
         )
         self._stop = threading.Event()
@@ -82,8 +84,9 @@ class PostEventRunner:
         """The probe template of an uploaded photo (refused: not an image, no usable face)."""
         return probe_template(self.search.pipeline, decode_image(data, name="probe"))
 
-    def submit(self, job_id: str, probe: npt.NDArray[np.float32]) -> None:
-        """Queue a started (or resumed) job with its probe.
+    def submit(self, job_id: str, probe: npt.NDArray[np.float32] | None = None) -> None:
+        """Queue a started (or resumed) job with its probe (``None`` for a plate job, whose
+        query is stored with it).
 
         Raises:
             JobQueueFullError: too many jobs waiting (the job is paused, nothing lost).
@@ -132,7 +135,7 @@ class PostEventRunner:
                 return
             self._run(*item)
 
-    def _run(self, job_id: str, probe: npt.NDArray[np.float32]) -> None:
+    def _run(self, job_id: str, probe: npt.NDArray[np.float32] | None) -> None:
         try:
             self.search.run(job_id, probe, stop=self._stop)
         except Exception as exc:  # a broken segment must not kill the worker: pause, report
@@ -161,10 +164,13 @@ def postevent_runner(
     clock: Callable[[], datetime] = utc_now,
 ) -> PostEventRunner:
     """The configured runner: the live face pipeline, ``faces.identification.threshold``, the
-    recorded segments, and the calibration file's false-match rates when one is set. The face
-    models are loaded at the first job, not at start-up."""
+    recorded segments, and the calibration file's false-match rates when one is set; for plate
+    jobs the live plate reading (NanoDet vehicle boxes, the configured reader and region
+    profiles). The models are loaded at the first job that needs them, not at start-up nor when a
+    case page lists a job."""
     from vigil.identification.calibration import FalseAlertModel
     from vigil.perception.faces.pipeline import FacePipeline
+    from vigil.system.plates import profile_from_config
     from vigil.system.recording import segment_index
 
     store = PostEventStore(repo.db)
@@ -180,10 +186,29 @@ def postevent_runner(
             segment_index(config, repo),
             audit,
             deployments,
-            FacePipeline.from_config(config.faces, config.models.dir),
+            lambda: FacePipeline.from_config(config.faces, config.models.dir),
             threshold=ident.threshold,
             rates=rates,
+            plates=lambda profile: plate_frame_reader(config, profile),
+            plate_profile=lambda name: profile_from_config(config.plates, name),
+            plate_min_confidence=config.plates.min_confidence,
+            appearance_gap=timedelta(seconds=config.investigation.appearance_gap_s),
+            appearance_pad=timedelta(seconds=config.investigation.appearance_pad_s),
             clock=clock,
         )
 
     return PostEventRunner(make, store, clock=clock)
+
+
+def plate_frame_reader(config: VigilConfig, profile: RegionProfile) -> VehiclePlateReader:
+    """The live path's plate reading for footage: NanoDet vehicle boxes (the detector the people
+    stage runs, at its default score) and the configured recogniser with ``profile``."""
+    from vigil.perception.objects import NanoDetDetector
+    from vigil.perception.plates import PlateReader
+
+    pc = config.plates
+    reader = PlateReader.from_models(
+        profile, config.models.dir, recogniser=pc.recogniser, fusion_weight=pc.fusion_weight
+    )
+    detector = NanoDetDetector(config.models.dir, tile_grids=config.people.tile_grids)
+    return VehiclePlateReader(detector, reader, limit=pc.max_vehicles_per_frame)

@@ -11,6 +11,11 @@ Who sees a case (:mod:`vigil.api.scope`): the person who opened it, the people t
 the 404 a missing case gets. Linking is camera-scoped like every other touch of a record: a record
 outside the caller's cameras reads as missing, and a case read shows only the links whose records
 the reader's cameras allow (``hidden_links`` counts the others).
+
+A case also lists its footage searches (post-event face and plate jobs, newest first) whose
+cameras the reader may all see; to investigators each with its appearances and their clips, a
+view of search results and so audited (``search.run`` kind ``postevent_view``, via ``case``) like
+``GET /investigations/jobs/{id}/results``. Supervisors and auditors see the jobs, not the hits.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from pydantic import BaseModel, Field
 
 from vigil.api.deps import access, services
 from vigil.api.routes.common import router
+from vigil.api.routes.investigations import AppearanceOut, JobOut
 from vigil.api.schemas import ID_PATTERN, Body, Created, Done, IdPath, Reason
 from vigil.api.scope import camera_allowed, link_visible, require
 from vigil.core.domain import CaseRow, Role
 from vigil.governance.accounts import Principal
+from vigil.system.services import Services
 
 cases = router("/cases", "cases")
 HOLDERS = (Role.INVESTIGATOR, Role.SUPERVISOR)
@@ -97,6 +104,18 @@ class CaseOut(CaseSummary):
         0, description="Links to records outside the reader's cameras (not shown)."
     )
     shared_with: list[str]
+    footage_searches: list[FootageSearchOut] = Field(
+        default_factory=list,
+        description="Post-event footage searches of the case (of the reader's cameras).",
+    )
+
+
+class FootageSearchOut(BaseModel):
+    job: JobOut
+    appearances: list[AppearanceOut] | None = Field(
+        None, description="Investigators only (the view is audited); null for other readers."
+    )
+    truncated: bool = False
 
 
 def _summary(case: CaseRow) -> dict[str, object]:
@@ -150,8 +169,30 @@ def get_case(case_id: IdPath, request: Request, p: Principal = access(*READERS))
             ],
             "hidden_links": len(links) - len(shown),
             "shared_with": svc.repo.case_sharers(case_id),
+            "footage_searches": _footage(svc, p, case_id),
         }
     )
+
+
+def _footage(svc: Services, p: Principal, case_id: str) -> list[FootageSearchOut]:
+    """The case's footage-search jobs the reader may see, with appearances for investigators."""
+    runner = svc.postevent
+    if runner is None:
+        return []
+    out = []
+    for job in runner.store.jobs_of_case(case_id, limit=50):
+        if not all(camera_allowed(p, c) for c in job.camera_ids):
+            continue
+        item = FootageSearchOut(job=JobOut.of(job))
+        if Role.INVESTIGATOR in p.actor.roles:
+            search = runner.search
+            found, _, cut = search.view_appearances(
+                p.actor, job.id, f"case {case_id} read", via="case"
+            )
+            item.appearances = [AppearanceOut.of(a, search.appearance_pad) for a in found]
+            item.truncated = cut
+        out.append(item)
+    return out
 
 
 @cases.post("/{case_id}/shares", response_model=Done, status_code=201)

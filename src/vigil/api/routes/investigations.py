@@ -1,34 +1,37 @@
-"""``/investigations/jobs``: post-event face search of recorded footage, as background jobs.
+"""``/investigations/jobs``: post-event face and plate search of recorded footage, as jobs.
 
 Thin handlers over :class:`vigil.governance.postevent.PostEventSearch` (the rules and audit) and
 :class:`vigil.system.postevent.PostEventRunner` (the worker that holds probes in memory). An
-investigator uploads a probe photo (multipart) with the case, the approved post-event
-authorisation, the cameras, the window and a reason; the job starts (audited) and runs in the
-background; ``GET`` reads its progress, ``/results`` its hits (each view audited), ``/cancel``
-stops it, ``/resume`` restarts a paused one with the probe photo again (it was never stored).
+investigator uploads a probe photo (multipart, ``POST /jobs``) or gives a plate text (JSON,
+``POST /plate-jobs``) with the case, the approved post-event authorisation, the cameras, the
+window and a reason; the job starts (audited) and runs in the background; ``GET`` reads its
+progress, ``/results`` its appearances (hits grouped per camera visit; the hits themselves with
+``hits=true``; each view audited), ``/cancel`` stops it, ``/resume`` restarts a paused one (a
+face job with the probe photo again: it was never stored; a plate job with nothing).
 The job's cameras scope it (``job_id`` is a camera-bound path record), and its case must be the
 caller's (``vigil.api.scope.require_case``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import File, Form, Query, Request, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import access, services
 from vigil.api.errors import UnsupportedMediaError
 from vigil.api.routes.common import aware, router
 from vigil.api.routes.watchlists import IMAGE_TYPES
-from vigil.api.schemas import IdPath
+from vigil.api.schemas import Body, IdPath
 from vigil.api.scope import require_cameras, require_case
 from vigil.core.domain import Role
 from vigil.errors import NotFoundError, ValidationError
 from vigil.governance.accounts import Principal
-from vigil.governance.postevent import clip_url
+from vigil.governance.appearances import Appearance
+from vigil.governance.postevent import JobKind, clip_url
 from vigil.storage.postevent import JobRow, ResultRow
 from vigil.system.postevent import PostEventRunner
 from vigil.system.services import Services
@@ -43,7 +46,10 @@ class JobOut(BaseModel):
     id: str
     case_id: str
     authorisation_id: str
-    kind: str
+    kind: str = Field(description="`face` (probe photo) or `plate`.")
+    query: str = Field(description="The plate sought (plate jobs); `probe photo` for faces.")
+    max_distance: int = Field(0, description="Plate jobs: edits a read may be off the query.")
+    profile: str | None = Field(None, description="Plate jobs: the region profile.")
     camera_ids: list[str]
     start: str
     end: str
@@ -61,6 +67,9 @@ class JobOut(BaseModel):
             case_id=j.case_id,
             authorisation_id=j.authorisation_id,
             kind=j.kind,
+            query=j.query,
+            max_distance=j.max_distance,
+            profile=j.profile,
             camera_ids=list(j.camera_ids),
             start=j.start_at.isoformat(),
             end=j.end_at.isoformat(),
@@ -77,7 +86,8 @@ class ResultOut(BaseModel):
     id: str
     camera_id: str
     at: str
-    score: float
+    score: float = Field(description="Face: cosine score; plate: the read's confidence.")
+    text: str | None = Field(None, description="Plate hits: what the reader read.")
     false_match_rate: float | None
     false_match_rate_upper: float | None
     clip_url: str
@@ -89,10 +99,58 @@ class ResultOut(BaseModel):
             camera_id=r.camera_id,
             at=r.at.isoformat(),
             score=r.score,
+            text=r.text,
             false_match_rate=r.rate_point,
             false_match_rate_upper=r.rate_upper,
             clip_url=clip_url(r.camera_id, r.at),
         )
+
+
+class AppearanceOut(BaseModel):
+    """Consecutive hits on one camera (within ``investigation.appearance_gap_s``)."""
+
+    camera_id: str
+    first_at: str
+    last_at: str
+    hits: int
+    best: ResultOut = Field(description="The highest-scoring hit (plates: the best read).")
+    clip_url: str = Field(description="One clip spanning the appearance, padded either side.")
+
+    @classmethod
+    def of(cls, a: Appearance, pad: timedelta) -> AppearanceOut:
+        return cls(
+            camera_id=a.camera_id,
+            first_at=a.first_at.isoformat(),
+            last_at=a.last_at.isoformat(),
+            hits=a.hits,
+            best=ResultOut.of(a.best),
+            clip_url=a.clip_url(pad),
+        )
+
+
+class ResultsOut(BaseModel):
+    job: JobOut
+    appearances: list[AppearanceOut]
+    hits: list[ResultOut] | None = Field(None, description="Per-frame hits (`hits=true`).")
+    truncated: bool = Field(description="More hits than one view groups: narrow the window.")
+
+
+class PlateJobIn(Body):
+    case_id: str = Field(pattern=ID)
+    authorisation_id: str = Field(pattern=ID)
+    plate: str = Field(
+        min_length=1,
+        max_length=32,
+        description="The plate sought (as plate search takes it: letters, digits, `?` and `*`).",
+    )
+    max_distance: int = Field(0, ge=0, le=2, description="Edits a read may be off the plate.")
+    profile: str | None = Field(
+        None, max_length=32, description="Region profile (default: the configured `plates.region`)."
+    )
+    cameras: list[str] = Field(min_length=1, max_length=64)
+    start: datetime = Field(description="Window start (ISO 8601 with a zone).")
+    end: datetime = Field(description="Window end (ISO 8601 with a zone).")
+    reason: str = Field(min_length=3, max_length=2000)
 
 
 def _runner(svc: Services) -> PostEventRunner:
@@ -150,6 +208,35 @@ async def start_job(
     return await run_in_threadpool(run)
 
 
+@investigations.post("/plate-jobs", response_model=JobOut, status_code=202)
+def start_plate_job(
+    body: PlateJobIn, request: Request, p: Principal = access(Role.INVESTIGATOR)
+) -> JobOut:
+    """Start a plate search of the cameras' recordings in the window (audited; 202: it runs in
+    the background). The same authorisation as a face search: 403 without an approved
+    post-event authorisation covering the cameras and window; 422 for a plate query the plate
+    search would refuse (too few fixed characters) or an unknown region profile."""
+    svc = services(request)
+    runner = _runner(svc)
+    require_case(svc, p, body.case_id, write=True)
+    require_cameras(svc, p, body.cameras)
+    job = runner.search.start_plate(
+        p.actor,
+        case_id=body.case_id,
+        authorisation_id=body.authorisation_id,
+        plate=body.plate,
+        max_distance=body.max_distance,
+        profile=body.profile,
+        cameras=body.cameras,
+        start=aware(body.start, "start") or body.start,
+        end=aware(body.end, "end") or body.end,
+        reason=body.reason,
+        allowed=p.cameras,
+    )
+    runner.submit(job.id)
+    return JobOut.of(job)
+
+
 def _job(svc: Services, p: Principal, job_id: str, *, write: bool) -> JobRow:
     job = _runner(svc).store.get_job(job_id)
     require_case(svc, p, job.case_id, write=write)
@@ -177,18 +264,25 @@ async def resume_job(
     job_id: IdPath,
     request: Request,
     *,
-    probe: Annotated[UploadFile, File(description="The probe photo again (never stored).")],
     reason: Annotated[str, Form(min_length=3, max_length=2000)],
+    probe: Annotated[
+        UploadFile | None, File(description="Face jobs: the probe photo again (never stored).")
+    ] = None,
     p: Principal = access(Role.INVESTIGATOR),
 ) -> JobOut:
-    """Resume a paused job from its first unfinished segment (audited)."""
-    data = await _photo(probe)
+    """Resume a paused job from its first unfinished segment (audited); a face job needs its
+    probe photo again (422 without), a plate job nothing."""
+    data = None if probe is None else await _photo(probe)
     svc = services(request)
     runner = _runner(svc)
 
     def run() -> JobOut:
-        _job(svc, p, job_id, write=True)
-        template = runner.probe(data)
+        job = _job(svc, p, job_id, write=True)
+        template = None
+        if job.kind == JobKind.FACE.value:
+            if data is None:
+                raise ValidationError("a face job resumes with its probe photo (never stored)")
+            template = runner.probe(data)
         job = runner.search.resume(p.actor, job_id, reason)
         runner.submit(job_id, template)
         return JobOut.of(job)
@@ -196,21 +290,30 @@ async def resume_job(
     return await run_in_threadpool(run)
 
 
-@investigations.get("/jobs/{job_id}/results", response_model=list[ResultOut])
+@investigations.get("/jobs/{job_id}/results", response_model=ResultsOut)
 def job_results(
     job_id: IdPath,
     request: Request,
     *,
     reason: Reason,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    hits: Annotated[bool, Query(description="Also list the per-frame hits.")] = False,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="First hit listed.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500, description="Hits listed.")] = 100,
     p: Principal = access(Role.INVESTIGATOR),
-) -> list[ResultOut]:
-    """Hits found so far, oldest first, each with its calibrated false-match rate and a clip URL
-    (the view is audited)."""
+) -> ResultsOut:
+    """The appearances found so far (hits of one camera within the appearance gap: first and
+    last time, hit count, the best hit, one clip spanning it), oldest first; with ``hits=true``
+    also the per-frame hits (``offset``/``limit``), each with its calibrated false-match rate
+    (face) or read text (plate) and a clip URL. The view is audited."""
     svc = services(request)
-    _job(svc, p, job_id, write=False)
+    job = _job(svc, p, job_id, write=False)
     if not reason.strip():
         raise ValidationError("a reason is needed")
-    rows = _runner(svc).search.view_results(p.actor, job_id, reason, offset=offset, limit=limit)
-    return [ResultOut.of(r) for r in rows]
+    search = _runner(svc).search
+    found, rows, cut = search.view_appearances(p.actor, job_id, reason)
+    return ResultsOut(
+        job=JobOut.of(job),
+        appearances=[AppearanceOut.of(a, search.appearance_pad) for a in found],
+        hits=[ResultOut.of(r) for r in rows[offset : offset + limit]] if hits else None,
+        truncated=cut,
+    )

@@ -4,6 +4,7 @@
 
 import * as api from "../api.js";
 import { apiError, fill, h, message, shortId, table, time } from "../dom.js";
+import { appearancesTable } from "./footage.js";
 
 const OUTCOMES = [
   ["arrest", "arrest"],
@@ -166,6 +167,27 @@ function exportForm(c, status) {
   return form;
 }
 
+// Footage searches of the case: each job, and (investigators) its appearances with clip links.
+function footageSearches(c) {
+  const jobs = c.footage_searches || [];
+  if (!jobs.length) return message("info", "No footage search for this case.");
+  return jobs.map((f, i) => {
+    const j = f.job;
+    const what = j.kind === "plate" ? `plate ${j.query}` : "face (probe photo)";
+    return h(
+      "section",
+      { class: "footage-job", dataset: { jobId: j.id } },
+      h("h3", {}, `Search for ${what}`),
+      h("p", {}, `${j.state}, ${j.segments_done} of ${j.segments_total} segments; cameras ${j.camera_ids.join(", ")}; `,
+        time(j.start), " to ", time(j.end)),
+      f.appearances == null
+        ? message("info", "Appearances are shown to investigators.")
+        : appearancesTable(j.kind, f, `case-appearances-${i}`),
+      f.truncated ? message("info", "More hits than one view groups; open the search with a narrower window.") : null,
+    );
+  });
+}
+
 /** `#/cases/<id>`: one case. */
 export async function caseDetailView(root, ctx, params) {
   const status = h("div", { id: "case-status" });
@@ -188,6 +210,8 @@ export async function caseDetailView(root, ctx, params) {
       status,
       h("h2", {}, "Items"),
       itemsTable(c),
+      h("h2", {}, "Footage searches"),
+      footageSearches(c),
       h("h2", {}, "Outcomes"),
       outcomesTable(c),
       mayWork && c.status === "open" ? outcomeForm(c, done, status) : null,
