@@ -1,6 +1,6 @@
 """postevent_plates: plate searches of recorded footage beside face searches
 
-Revision ID: 0019a
+Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-04 23:00:00
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019a"
+revision = "0019"
 down_revision = "0018"
 branch_labels = None
 depends_on = None
