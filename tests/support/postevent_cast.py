@@ -14,10 +14,11 @@ is a *non-enrolled* report, and outside every appearance it is *unexplained* (a 
 footage itself, or a ghost).
 
 The people are fixed by name (well-photographed LFW identities, chosen before any search was
-run); their photos are the first ones in name order on which the face detector finds a face,
-so no photo is picked for how well it scores. LFW is also what the shipped calibration was
-measured on (the impostor curve counts these people's pairs), so the threshold is not
-independent of this cast; an evaluation on another population needs its own calibration.
+run); their photos are the first ones in name order on which the face detector finds exactly
+one face (so the pasted face is the labelled person); no photo is picked for how well it
+scores. LFW is also what the shipped calibration was measured on (the impostor curve counts
+these people's pairs), so the threshold is not independent of this cast; an evaluation on
+another population needs its own calibration.
 
 The evaluation (:func:`evaluate`) records both clips through the real recorder into encrypted,
 hashed segments, and runs one real :class:`vigil.governance.postevent.PostEventSearch` job per
@@ -90,10 +91,14 @@ class Cast:
 
 
 def _usable(folder: Path, det: FacePipeline, n: int) -> list[Path]:
-    """The first ``n`` photos (name order) on which the detector finds a face."""
+    """The first ``n`` photos (name order) on which the detector finds exactly one face.
+
+    One, not "at least one": an LFW photo may hold a second, larger face (``Laura_Bush_0002``
+    shows George W. Bush beside her), and the largest face is what is pasted and what a probe
+    is made of, so a two-face photo would put the wrong person in the ground truth."""
     out: list[Path] = []
     for photo in sorted(folder.glob("*.jpg")):
-        if len(det.detector.detect(load_image(photo))):
+        if len(det.detector.detect(load_image(photo))) == 1:
             out.append(photo)
         if len(out) == n:
             return out
