@@ -139,18 +139,23 @@ def build_cast(enrolled: int = len(ENROLLED), others: int = len(OTHERS)) -> Cast
 
 
 def cast_clip(folder: Path, cast: Cast, camera: str) -> Path:
-    """``camera``'s clip: its part of vtest with its appearances pasted in (MPEG-4, 10 fps,
-    1 s GOP, as :func:`tests.support.postevent.scheduled_clip`)."""
+    """``camera``'s clip: its part of vtest with its appearances pasted in."""
+    out = folder / f"cast-{camera}-{len(cast.appearances)}.mp4"
+    if not out.exists():
+        mine = [a for a in cast.appearances if a.camera == camera]
+        composite_clip(out, mine, cast.seconds, FOOTAGE_OFFSET[camera])
+    return out
+
+
+def composite_clip(out: Path, apps: Sequence[Appearance], seconds: int, first: int = 0) -> Path:
+    """``seconds`` of vtest from frame ``first`` with each appearance's face pasted in while it
+    is on screen (MPEG-4, 10 fps, 1 s GOP, as :func:`tests.support.postevent.scheduled_clip`)."""
     import av
 
-    out = folder / f"cast-{camera}-{len(cast.appearances)}.mp4"
-    if out.exists():
-        return out
     det = face_pipeline().detector
-    mine = [a for a in cast.appearances if a.camera == camera]
-    patches = {a.photo: face_patch(load_image(a.photo), det) for a in mine}
+    patches = {a.photo: face_patch(load_image(a.photo), det) for a in apps}
     vtest = shared_data("opencv_vtest", "vtest.avi")
-    first, frames = FOOTAGE_OFFSET[camera], cast.seconds * FPS
+    frames, n = seconds * FPS, -1
     with av.open(str(vtest)) as src, av.open(str(out), "w") as dst:
         vin = src.streams.video[0]
         stream = dst.add_stream("mpeg4", rate=FPS)
@@ -165,7 +170,7 @@ def cast_clip(folder: Path, cast: Cast, camera: str) -> Path:
             if n >= frames:
                 break
             img = np.asarray(frame.to_ndarray(format="bgr24"), np.uint8)
-            for a in mine:
+            for a in apps:
                 if a.start <= n / FPS < a.end:
                     _paste(img, patches[a.photo], int(img.shape[1] * a.x), int(img.shape[1] * 0.16))
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
@@ -173,8 +178,13 @@ def cast_clip(folder: Path, cast: Cast, camera: str) -> Path:
         for packet in stream.encode(None):
             dst.mux(packet)
     if n + 1 < frames:
-        raise AssertionError(f"vtest.avi ran out at frame {i} for {camera}")
+        raise AssertionError(f"vtest.avi ran out after {n + 1} of {frames} frames")
     return out
+
+
+def photos_of(person: str, n: int) -> list[Path]:
+    """The first ``n`` LFW photos of ``person`` with exactly one detectable face."""
+    return _usable(shared_data("lfw", "lfw-deepfunneled", person), face_pipeline(), n)
 
 
 @dataclass
