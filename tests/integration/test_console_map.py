@@ -139,19 +139,31 @@ def test_an_investigator_follows_a_plate_on_the_map(
 def test_an_investigator_follows_a_person_under_an_authorisation(
     browser: Any, site: tuple[Env, str, str]
 ) -> None:
-    _, url, _ = site
+    env, url, _ = site
     errors: list[str] = []
     page = _page(browser, url, Role.INVESTIGATOR, errors)
     page.goto(url + "/#/map")
     page.locator("#map-cameras circle.map-camera").first.wait_for()
     page.get_by_label("Sighting id").fill("face-a")
     page.get_by_label("Post-event authorisation").fill(AUTH[0])
-    page.get_by_label("Minimum score").fill("0.9")
+    # Minimum score left empty: the server's calibrated threshold
     page.get_by_label("Why").fill("assault at the north gate")
     page.get_by_role("button", name="Follow person").click()
     page.locator("#trajectory-table").wait_for()
-    assert "Person: 2 visits, 1 implausible" in page.locator("#map-timeline").inner_text()
-    assert page.locator("#trajectory-table").inner_text().count("score 1.000") == 2
+    api = env.client(Role.INVESTIGATOR).post(
+        "/api/v1/trajectories/faces",
+        json={"sighting_id": "face-a", "authorisation_id": AUTH[0], "reason": "same, via API"},
+    )
+    want = api.json()
+    timeline = page.locator("#map-timeline").inner_text()
+    assert "Person: 2 visits, 1 implausible" in timeline
+    assert f"matches scored ≥ {want['min_score']:.3f}" in timeline
+    table = page.locator("#trajectory-table").inner_text()
+    second, hop = want["visits"][1], want["hops"][0]
+    assert "the anchor" in table and hop["score"] == second["score"]
+    # the matched visit and the hop each show the score and the bound of its false-match rate
+    assert table.count(f"score {second['score']:.3f}, false match ≤") == 2
+    assert second["false_match_rate_upper"] > 0
     assert "hop-implausible" in (
         page.locator("#map-path line.map-hop").get_attribute("class") or ""
     )

@@ -142,9 +142,12 @@ def build_env(
     cfg: VigilConfig | None = None,
     now: datetime | None = None,
     db: Database | None = None,
+    archive_dim: int = 128,
 ) -> Env:
     """The API over ``db`` (default: a fresh SQLite file in ``tmp``; pass an empty migrated
-    PostgreSQL database to run the same app there)."""
+    PostgreSQL database to run the same app there). ``archive_dim``: the archive index's
+    template size (the fake pipeline's 128 by default; the real face pipeline's for tests that
+    archive real faces)."""
     cfg = with_key_in(cfg or config(), tmp)
     db = db or migrated_db(tmp)
     repo = Repository(db)
@@ -170,7 +173,7 @@ def build_env(
 
     # A real (small) archive index, as the default assembly always has one: purges reach it and
     # POST /searches/faces searches it (the fake face pipeline makes 128-d templates).
-    archive = FaissArchiveIndex(tmp / "archive", ArchiveParams(dim=128, pq_m=8))
+    archive = FaissArchiveIndex(tmp / "archive", ArchiveParams(dim=archive_dim, pq_m=8))
     svc = governance_services(
         repo,
         media,

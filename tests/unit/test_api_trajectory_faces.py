@@ -115,3 +115,30 @@ def test_an_unapproved_authorisation_is_refused_and_audited(env: Env) -> None:
     assert r.status_code == 403
     assert any(e.action == "search.refused" for e in iter_entries(env.repo))
     assert env.client(Role.OPERATOR).post(URL, json=body("x")).status_code == 403
+
+
+def test_min_score_defaults_to_the_calibrated_threshold_and_hops_carry_rates(env: Env) -> None:
+    """Without ``min_score`` the calibration's threshold applies; each matched visit and each
+    hop carries the one-comparison false-match rate of its score, as an alert's does."""
+    from vigil.config.settings import PACKAGED_CALIBRATION
+    from vigil.identification.calibration import FalseAlertModel
+
+    model = FalseAlertModel.from_file(PACKAGED_CALIBRATION)  # the env's configured file
+    payload = body(authorisation(env))
+    del payload["min_score"]
+    r = env.client(Role.INVESTIGATOR).post(URL, json=payload)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["min_score"] == pytest.approx(model.threshold)
+    assert [v["read_ids"] for v in out["visits"]] == [["s0"], ["s1"], ["s2"]]
+    anchor, *matched = out["visits"]
+    assert anchor["score"] is None and anchor["false_match_rate_upper"] is None
+    for v in matched:
+        want = model.fpir(v["score"], 1)
+        assert v["false_match_rate"] == pytest.approx(want.point)
+        assert v["false_match_rate_upper"] == pytest.approx(want.upper)
+        assert v["false_match_rate"] <= v["false_match_rate_upper"]
+    for h in out["hops"]:  # the weaker end (the anchor's visit is the reference, not a match)
+        ends = [out["visits"][i]["score"] for i in (h["index"], h["index"] + 1)]
+        assert h["score"] == min(e for e in ends if e is not None)
+        assert h["false_match_rate_upper"] == pytest.approx(model.fpir(h["score"], 1).upper)

@@ -26,6 +26,14 @@ at once). They go through :class:`vigil.governance.search.ArchiveSearch`, so the
 approved post-event authorisation and stay inside its cameras and window, and that search writes
 its own ``search.run`` entry (kind ``archive_face``); hits at or above ``min_score`` become the
 observations, checked against the walking speed.
+
+A face trajectory is only as good as its matches, so it carries their meaning: ``min_score``
+defaults to the calibrated threshold of the face model in use (the calibration file's, else the
+configured ``faces.identification.threshold``), and each visit (its best score) and each hop (the
+weaker of its two ends) carries the calibrated false-match rate of one comparison at that score,
+point and 95% upper bound (:meth:`FalseAlertModel.fpir` with one person), as an alert and a
+footage-search hit do. A caller may still ask for a lower ``min_score`` (more hops, more of them
+false); the rates then show it.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -43,6 +51,7 @@ from vigil.errors import NotFoundError, ValidationError
 from vigil.governance.actors import Actor
 from vigil.governance.audit import AuditAction, AuditLog, utc_now
 from vigil.governance.search import ArchiveSearch
+from vigil.identification.calibration import FalseAlertModel, RateEstimate
 from vigil.storage import Repository
 from vigil.storage.plates import PlateStore, ReadMatch, ReadPosition
 
@@ -111,6 +120,10 @@ class Visit:
     first: datetime
     last: datetime
     refs: tuple[str, ...]
+    #: Face trajectories: the best score of the visit's sightings other than the anchor, and
+    #: the calibrated false-match rate at it (``None``: plates, or the anchor's visit alone).
+    score: float | None = None
+    rate: RateEstimate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +138,9 @@ class Hop:
     distance_m: float | None
     min_seconds: float | None
     check: HopCheck
+    #: Face trajectories: the weaker end's score and its false-match rate (see :class:`Visit`).
+    score: float | None = None
+    rate: RateEstimate | None = None
 
 
 def visits_and_hops(
@@ -163,6 +179,34 @@ def visits_and_hops(
     return visits, hops
 
 
+def with_rates(
+    visits: Sequence[Visit],
+    hops: Sequence[Hop],
+    scores: Mapping[str, float],
+    anchor: str,
+    rates: FalseAlertModel | None,
+) -> tuple[list[Visit], list[Hop]]:
+    """Visits with their best score (the anchor's own sighting left out: it is the reference,
+    not a match) and hops with the weaker end's; each with the one-comparison false-match rate
+    at that score when ``rates`` is given."""
+
+    def rate(score: float | None) -> RateEstimate | None:
+        return None if score is None or rates is None else rates.fpir(score, 1)
+
+    out_visits = []
+    for v in visits:
+        matched = [scores[r] for r in v.refs if r != anchor and r in scores]
+        best = max(matched) if matched else None
+        out_visits.append(replace(v, score=best, rate=rate(best)))
+    out_hops = []
+    for h in hops:
+        ends = [out_visits[i].score for i in (h.index, h.index + 1)]
+        known = [e for e in ends if e is not None]
+        weaker = min(known) if known else None
+        out_hops.append(replace(h, score=weaker, rate=rate(weaker)))
+    return out_visits, out_hops
+
+
 @dataclass(frozen=True, slots=True)
 class Trajectory:
     """The answer: the anchor, the plate followed, visits and hops in time order, the camera
@@ -178,6 +222,8 @@ class Trajectory:
     truncated: bool
     #: Face trajectories: each sighting's similarity to the anchor's template (anchor: 1.0).
     scores: dict[str, float] = field(default_factory=dict)
+    #: Face trajectories: the score a sighting needed (the calibrated threshold by default).
+    min_score: float | None = None
 
     @property
     def flagged(self) -> int:
@@ -190,6 +236,10 @@ class TrajectoryService:
     Args:
         cameras: the camera rows (positions) at request time; injected so the API and tests
             read the same table the config filled.
+        face_rates: loads the face model's calibration (called once, at the first face
+            trajectory; ``None`` or a loader answering ``None``: no rates on the hops).
+        face_threshold: the configured match threshold, the default ``min_score`` when the
+            calibration names none.
         driving_speed_mps: the vehicle speed limit of the hop check.
         max_window_s: the widest window either side of the anchor a request may ask for.
         max_points: reads gathered per request; past it the trajectory is marked truncated.
@@ -206,9 +256,14 @@ class TrajectoryService:
         max_points: int,
         walking_speed_mps: float = 3.0,
         faces: tuple[Repository, ArchiveSearch] | None = None,
+        face_rates: Callable[[], FalseAlertModel | None] | None = None,
+        face_threshold: float | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.store = store
+        self._face_rates = face_rates
+        self._rates: list[FalseAlertModel | None] = []  # loaded once, on first use
+        self.face_threshold = face_threshold
         self.walking_speed_mps = walking_speed_mps
         self.faces = faces
         self.audit = audit
@@ -277,12 +332,13 @@ class TrajectoryService:
         *,
         authorisation_id: str,
         reason: str,
-        min_score: float,
+        min_score: float | None = None,
         k: int = 100,
         allowed: Collection[str] | None = None,
     ) -> Trajectory:
         """The visits of the person of stored sighting ``sighting_id``: archive hits at or above
-        ``min_score`` under the post-event authorisation, plus the sighting itself.
+        ``min_score`` (default: :meth:`default_min_score`) under the post-event authorisation,
+        plus the sighting itself; visits and hops carry their false-match rates.
 
         :class:`NotFoundError` when the sighting is absent, outside ``allowed`` or has no stored
         template (it matched nothing and its template was deleted, or it was purged).
@@ -290,6 +346,9 @@ class TrajectoryService:
         if self.faces is None:
             raise ValidationError("face trajectories need the sighting archive")
         repo, archive = self.faces
+        rates = self.face_rates()
+        if min_score is None:
+            min_score = self.default_min_score()
         if not 0.0 < min_score <= 1.0:
             raise ValidationError("min_score must be in (0, 1]")
         try:
@@ -317,8 +376,34 @@ class TrajectoryService:
         last = max(s.at for s in seen.values())
         scores = {h.sighting_id: h.score for h in hits if h.sighting_id in seen}
         scores[anchor.id] = 1.0
+        visits, hops = with_rates(visits, hops, scores, anchor.id, rates)
         truncated = len(hits) >= k
-        return Trajectory(sighting_id, "", first, last, visits, hops, used, truncated, scores)
+        return Trajectory(
+            sighting_id, "", first, last, visits, hops, used, truncated, scores, min_score
+        )
+
+    def face_rates(self) -> FalseAlertModel | None:
+        """The face model's calibration (loaded at the first call), or ``None``."""
+        if not self._rates:
+            self._rates.append(None if self._face_rates is None else self._face_rates())
+        return self._rates[0]
+
+    def default_min_score(self) -> float:
+        """The calibrated threshold of the face model in use: the calibration file's, else the
+        configured one.
+
+        Raises:
+            ValidationError: neither is known, so the caller must say how similar is enough.
+        """
+        rates = self.face_rates()
+        if rates is not None and rates.threshold is not None:
+            return float(rates.threshold)
+        if self.face_threshold is not None:
+            return self.face_threshold
+        raise ValidationError(
+            "min_score is needed: no face calibration is configured",
+            hint="pass min_score, or set faces.identification.calibration_file",
+        )
 
     def _gather(
         self,

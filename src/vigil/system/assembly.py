@@ -289,6 +289,8 @@ def governance_services(
             max_points=config.investigation.trajectory_max_points,
             walking_speed_mps=config.investigation.walking_speed_mps,
             faces=None if search is None else (repo, search),
+            face_rates=_face_rates(config),
+            face_threshold=config.faces.identification.threshold,
             clock=clock,
         ),
         plate_hits=PlateHitChecker(
@@ -375,6 +377,15 @@ def identification_factory(
         return CameraIdentification(identifier, authority, recorder, sink=sink)
 
     return make
+
+
+def _face_rates(config: VigilConfig) -> Callable[[], FalseAlertModel | None] | None:
+    """A loader of the face calibration (read when first needed, not at start-up), or
+    ``None`` without a calibration file."""
+    path = config.faces.identification.calibration_file
+    if path is None:
+        return None
+    return lambda: FalseAlertModel.from_file(path)
 
 
 def cascade_band(faces: FacesConfig) -> CascadeBand | None:

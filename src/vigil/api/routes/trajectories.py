@@ -1,4 +1,5 @@
-"""``/trajectories``: the cross-camera path of a vehicle from one of its plate reads.
+"""``/trajectories``: the cross-camera path of a vehicle (from one of its plate reads) or a
+person (from a sighting with a stored face template).
 
 A thin handler over :class:`vigil.governance.trajectory.TrajectoryService`: an investigator
 names a stored plate read (the id plate search returns), a window and a reason; the answer lists
@@ -22,6 +23,7 @@ from vigil.core.domain import Role
 from vigil.errors import ModelError
 from vigil.governance.accounts import Principal
 from vigil.governance.trajectory import Trajectory
+from vigil.identification.calibration import RateEstimate
 
 trajectories = router("/trajectories", "trajectories")
 
@@ -44,11 +46,13 @@ class FaceTrajectoryIn(BaseModel):
         pattern=r"^[A-Za-z0-9_-]{1,64}$", description="An approved post-event authorisation."
     )
     reason: str = Field(min_length=3, max_length=2000)
-    min_score: float = Field(
+    min_score: float | None = Field(
+        None,
         gt=0,
         le=1,
-        description="Cosine score a sighting needs to count as the same person (use the "
-        "calibrated threshold of the deployment's model; lower gives more false hops).",
+        description="Cosine score a sighting needs to count as the same person. Default: the "
+        "calibrated threshold of the face model in use; lower gives more false hops (their "
+        "false-match rates show it).",
     )
     k: int = Field(100, ge=1, le=1000, description="Archive hits examined.")
 
@@ -59,14 +63,28 @@ class PositionOut(BaseModel):
     b: float = Field(description="lon or y")
 
 
-class VisitOut(BaseModel):
+class RatedOut(BaseModel):
+    score: float | None = Field(
+        None,
+        description="Face trajectories: the best score of a visit's sightings against the "
+        "anchor (the anchor's own left out), or a hop's weaker end; null for plates.",
+    )
+    false_match_rate: float | None = Field(
+        None, description="Calibrated false-match rate of one comparison at `score` (point)."
+    )
+    false_match_rate_upper: float | None = Field(
+        None, description="Its 95% upper confidence bound (what to rely on)."
+    )
+
+
+class VisitOut(RatedOut):
     camera_id: str
     first: datetime
     last: datetime
     read_ids: list[str]
 
 
-class HopOut(BaseModel):
+class HopOut(RatedOut):
     index: int = Field(description="From visit index to index + 1.")
     from_camera: str
     to_camera: str
@@ -89,6 +107,9 @@ class TrajectoryOut(BaseModel):
     scores: dict[str, float] = Field(
         default_factory=dict,
         description="Face trajectories: each sighting's score against the anchor's template.",
+    )
+    min_score: float | None = Field(
+        None, description="Face trajectories: the score a sighting needed (as asked or default)."
     )
 
 
@@ -133,6 +154,14 @@ def face_trajectory(
     return _out(t)
 
 
+def _rated(score: float | None, rate: RateEstimate | None) -> dict[str, float | None]:
+    return {
+        "score": score,
+        "false_match_rate": None if rate is None else rate.point,
+        "false_match_rate_upper": None if rate is None else rate.upper,
+    }
+
+
 def _out(t: Trajectory) -> TrajectoryOut:
     return TrajectoryOut(
         anchor=t.anchor,
@@ -140,7 +169,13 @@ def _out(t: Trajectory) -> TrajectoryOut:
         since=t.since,
         until=t.until,
         visits=[
-            VisitOut(camera_id=v.camera_id, first=v.first, last=v.last, read_ids=list(v.refs))
+            VisitOut(
+                camera_id=v.camera_id,
+                first=v.first,
+                last=v.last,
+                read_ids=list(v.refs),
+                **_rated(v.score, v.rate),
+            )
             for v in t.visits
         ],
         hops=[
@@ -152,6 +187,7 @@ def _out(t: Trajectory) -> TrajectoryOut:
                 distance_m=h.distance_m,
                 min_seconds=h.min_seconds,
                 check=h.check.value,
+                **_rated(h.score, h.rate),
             )
             for h in t.hops
         ],
@@ -162,4 +198,5 @@ def _out(t: Trajectory) -> TrajectoryOut:
         flagged=t.flagged,
         truncated=t.truncated,
         scores=t.scores,
+        min_score=t.min_score,
     )

@@ -8,7 +8,7 @@
 // the others are listed as "not on this map"; so is a camera without a position.
 
 import * as api from "../api.js";
-import { apiError, badge, fill, h, message, table, time } from "../dom.js";
+import { apiError, badge, fill, h, message, rate, table, time } from "../dom.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const W = 640;
@@ -100,6 +100,11 @@ export async function mapView(root, ctx) {
     }
   }
 
+  /** "score 0.812, false match ≤ 1.3e-6 (about 1 in 760,000)": the bound, not the point. */
+  function rated(x) {
+    return `score ${x.score.toFixed(3)}, false match ≤ ${rate(x.false_match_rate_upper)}`;
+  }
+
   function draw(t) {
     layers.path.replaceChildren();
     const pts = t.visits.map((v) => place.at.get(v.camera_id));
@@ -116,18 +121,21 @@ export async function mapView(root, ctx) {
     });
     const rows = [];
     t.visits.forEach((v, i) => {
-      const scored = v.read_ids.filter((id) => id in (t.scores ?? {}));
-      const reads = scored.length ? `score ${Math.max(...scored.map((id) => t.scores[id])).toFixed(3)}` : String(v.read_ids.length);
+      // Faces: the visit's best score and its calibrated false-match rate (95% upper bound);
+      // the anchor's own visit has no match to rate. Plates: the number of reads.
+      const face = !t.plate;
+      const reads = !face ? String(v.read_ids.length) : v.score === null ? "the anchor" : rated(v);
       rows.push([String(i + 1), v.camera_id, time(v.first), reads]);
       const hop = t.hops[i];
       if (hop) {
         const need = hop.min_seconds === null ? "no positions" : `needs ≥ ${Math.round(hop.min_seconds)} s`;
-        rows.push(["→", `${Math.round(hop.seconds)} s`, need, badge(hop.check)]);
+        const check = h("span", {}, badge(hop.check), face && hop.score !== null ? ` weakest ${rated(hop)}` : "");
+        rows.push(["→", `${Math.round(hop.seconds)} s`, need, check]);
       }
     });
     fill(
       side,
-      h("p", {}, `${t.plate ? `Plate ${t.plate}` : "Person"}: ${t.visits.length} visits, ${t.flagged} implausible hop(s) flagged${t.truncated ? " (truncated)" : ""}.`),
+      h("p", {}, `${t.plate ? `Plate ${t.plate}` : "Person"}: ${t.visits.length} visits, ${t.flagged} implausible hop(s) flagged${t.truncated ? " (truncated)" : ""}${t.min_score === null || t.plate ? "" : `; matches scored ≥ ${t.min_score.toFixed(3)}`}.`),
       table("Timeline", ["#", "Camera / gap", "First seen / travel", "Reads or best score"], rows, { class: "data", id: "trajectory-table" }),
     );
   }
@@ -164,7 +172,8 @@ export async function mapView(root, ctx) {
     // A person, from a sighting whose face template is stored, under a post-event authorisation.
     const sighting = h("input", { id: "face-sighting", required: true, pattern: ID, size: 16 });
     const auth = h("input", { id: "face-authorisation", required: true, pattern: ID, size: 16 });
-    const minScore = h("input", { id: "face-min-score", type: "number", min: "0.01", max: "1", step: "0.01", required: true });
+    // Empty: the calibrated threshold of the face model in use (the server's default).
+    const minScore = h("input", { id: "face-min-score", type: "number", min: "0.01", max: "1", step: "0.01", placeholder: "calibrated" });
     const faceReason = h("input", { id: "face-reason", required: true, minlength: "3", size: 24 });
     const faceOut = h("div", { id: "face-trajectory-status", role: "status" });
     const faceForm = h(
@@ -180,12 +189,9 @@ export async function mapView(root, ctx) {
     form.after(faceForm);
     faceForm.addEventListener("submit", (e) => {
       e.preventDefault();
-      follow("/trajectories/faces", {
-        sighting_id: sighting.value.trim(),
-        authorisation_id: auth.value.trim(),
-        min_score: Number(minScore.value),
-        reason: faceReason.value,
-      }, faceOut);
+      const payload = { sighting_id: sighting.value.trim(), authorisation_id: auth.value.trim(), reason: faceReason.value };
+      if (minScore.value !== "") payload.min_score = Number(minScore.value);
+      follow("/trajectories/faces", payload, faceOut);
     });
   }
   await refresh();
