@@ -5,8 +5,9 @@ modes:
 
 * **identity-disjoint splits** (``validate_split``): people are split in two halves (aliases and
   twins on one side, :func:`vigil.eval.protocols.split_identities`); the FMR curve is measured
-  on the first half's impostor comparisons, exactly as ``vigil calibrate`` measures the shipped
-  one, and the second half is searched for real: the realised FPIR (non-mated searches whose
+  on the first half's *non-mated* searches' impostor comparisons (the population FPIR is
+  defined on; :func:`vigil.eval.protocols.nonmated_only`), with the cluster bound, and the
+  second half is searched for real: the realised FPIR (non-mated searches whose
   top score reaches the threshold) is compared with the point estimate and the 95% upper bound
   the alert would display, at the shipped threshold and at the thresholds the curve picks for
   target rates. Repeated over seeds, this is the closing test of issue 22.

@@ -486,7 +486,7 @@ def nonmated_only(protocol: OpenSetProtocol) -> OpenSetProtocol:
     searches only (people not enrolled against those enrolled). The other images of enrolled
     people are a different population: on LFW they come only from people with two or more
     photos, while the spelling variants and one-photo people behind most high-scoring impostor
-    pairs are only ever searched non-mated, so pooling them added about 15-35% of comparisons
+    pairs are only ever searched non-mated, so pooling them added 15-36% of the comparisons
     that scored no false match at the shipped threshold and diluted the rate
     (docs/false-alert-rates.md, "Why the point under-predicted"). Costs those comparisons: the
     bound rests on fewer, so it is a little wider.
