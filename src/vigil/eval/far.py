@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from vigil.errors import ValidationError
 from vigil.eval import metrics, protocols
-from vigil.eval.clustered import clustered_curve
+from vigil.eval.clustered import nonmated_curve
 from vigil.eval.report import JsonValue
 from vigil.identification.calibration import (
     FalseAlertModel,
@@ -149,17 +149,6 @@ def cap_probes(
     )  # fmt: skip
 
 
-def _fit_curve(
-    proto: protocols.OpenSetProtocol, identities: Sequence[str], scorer: protocols.Scorer
-) -> FmrCurve:
-    """The curve the point and the bound come from: the non-mated searches' impostor
-    comparisons only (:func:`vigil.eval.protocols.nonmated_only`), with the cluster bound."""
-    only = protocols.nonmated_only(proto)
-    res = protocols.search(only, scorer, collect_impostors=True)
-    k = only.gallery.shape[1]
-    return clustered_curve(only, identities, scorer, res.impostor_scores, templates_per_person=k)
-
-
 def _rows(
     curve: FmrCurve,
     one: FmrCurve | None,
@@ -211,7 +200,7 @@ def validate_split(
             identities, watchlist_size=n, seed=seed, aliases=aliases, min_images=1,
             restrict_to=half_a,
         )  # fmt: skip
-        one = _fit_curve(cap_probes(single, identities, cap, seed), identities, scorer)
+        one = nonmated_curve(cap_probes(single, identities, cap, seed), identities, scorer)
     per = f", {cap} search(es) per person" if cap else ", every image searched"
     return validate_split_on(
         protos[0], protos[1], identities, scorer, threshold=threshold, targets=targets,
@@ -234,7 +223,7 @@ def validate_split_on(
 
     ``one`` is the one-photo curve for the independence formula's column (multi-photo runs).
     """
-    curve = _fit_curve(fit, identities, scorer)
+    curve = nonmated_curve(fit, identities, scorer)
     res = protocols.search(test, scorer, collect_impostors=False)
     rows = _rows(curve, one, res, [("shipped threshold", threshold)], targets)
     return CheckResult(name, test.n_enrolled, test.gallery.shape[1], res.n_nonmated, rows)
