@@ -186,7 +186,8 @@ def test_far_check_on_held_out_people_and_on_local_data(
                   env_cache=root.parent / "far-cache")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     (row,) = json.loads(local.read_text())["checks"][0]["rows"]
-    assert row["calibration_comparisons"] > 10_000_000 and row["label"] == "configured threshold"
+    # the packaged curve (5.9 million non-mated comparisons), not a refit on the small subset
+    assert row["calibration_comparisons"] > 5_000_000 and row["label"] == "configured threshold"
 
 
 @pytest.mark.parametrize(

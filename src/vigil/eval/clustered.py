@@ -227,3 +227,26 @@ def clustered_curve(
     return FmrCurve(
         curve.scores, curve.counts, curve.comparisons, templates_per_person, bound, deff
     )
+
+
+def nonmated_curve(
+    proto: protocols.OpenSetProtocol,
+    identities: Sequence[str],
+    scorer: protocols.Scorer,
+    *,
+    replicates: int = REPLICATES,
+) -> FmrCurve:
+    """The curve of ``proto``'s **non-mated** searches only, with the cluster bound.
+
+    What ``vigil calibrate`` writes and ``vigil eval far`` fits. FPIR is a rate of non-mated
+    searches; the enrolled people's other photos (mated probes) are another population: on
+    LFW they held 2 of the 44 impostor comparisons at the shipped threshold while making 24-36%
+    of them, and pooling them diluted the point (docs/false-alert-rates.md, section 2a).
+    """
+    only = protocols.nonmated_only(proto)
+    res = protocols.search(only, scorer, collect_impostors=True)
+    k = only.gallery.shape[1]
+    return clustered_curve(
+        only, identities, scorer, res.impostor_scores, templates_per_person=k,
+        replicates=replicates,
+    )  # fmt: skip

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from vigil.config.settings import FacesConfig
 from vigil.errors import ValidationError
 from vigil.eval import metrics, protocols, report
-from vigil.eval.clustered import clustered_curve
+from vigil.eval.clustered import nonmated_curve
 from vigil.eval.embed import FaceSet, embed_faces, extract_faces
 from vigil.identification.calibration import FalseAlertModel, curve_from_scores
 from vigil.perception.faces.detectors import make_detector
@@ -310,16 +310,17 @@ def run_calibration(
     # showed: the higher of the empirical threshold and the curve's bounded one. The curve is a
     # per-comparison rate, which does not depend on N: measure it on at least CURVE_WATCHLIST
     # people where the data has them, since the clustered bound needs every comparison.
-    curve_proto, curve_scores = proto, results.impostor_scores
+    # Only the non-mated searches' comparisons: the population FPIR is defined on
+    # (protocols.nonmated_only; docs/false-alert-rates.md, section 2a).
+    curve_proto = proto
     if watchlist_size < CURVE_WATCHLIST:
         try:
             curve_proto = protocols.build_open_set(
                 ids, watchlist_size=CURVE_WATCHLIST, seed=seed, aliases=aliases, min_images=2
             )
-            curve_scores = protocols.search(curve_proto, templates.scorer).impostor_scores
         except ValidationError:  # too few people: the fit searches' own comparisons
             curve_proto = proto
-    curve = clustered_curve(curve_proto, ids, templates.scorer, curve_scores)
+    curve = nonmated_curve(curve_proto, ids, templates.scorer)
     bounded = FalseAlertModel((curve,)).threshold_for(target_fpir, watchlist_size)
     threshold = max(float(cal.threshold), bounded)
     point = metrics.open_set_point(results, threshold)
@@ -366,12 +367,7 @@ def person_curves(
             templates.images.identities, watchlist_size=min(watchlist_size, 500), seed=seed,
             aliases=aliases, images_per_identity=k, min_images=k,
         )  # fmt: skip
-        res = protocols.search(proto, templates.scorer)
-        ids = templates.images.identities
-        curve = clustered_curve(
-            proto, ids, templates.scorer, res.impostor_scores, templates_per_person=k
-        )
-        out.append(curve.to_json())
+        out.append(nonmated_curve(proto, templates.images.identities, templates.scorer).to_json())
     return out
 
 

@@ -5,8 +5,9 @@ modes:
 
 * **identity-disjoint splits** (``validate_split``): people are split in two halves (aliases and
   twins on one side, :func:`vigil.eval.protocols.split_identities`); the FMR curve is measured
-  on the first half's impostor comparisons, exactly as ``vigil calibrate`` measures the shipped
-  one, and the second half is searched for real: the realised FPIR (non-mated searches whose
+  on the first half's *non-mated* searches' impostor comparisons (the population FPIR is
+  defined on; :func:`vigil.eval.protocols.nonmated_only`), with the cluster bound, and the
+  second half is searched for real: the realised FPIR (non-mated searches whose
   top score reaches the threshold) is compared with the point estimate and the 95% upper bound
   the alert would display, at the shipped threshold and at the thresholds the curve picks for
   target rates. Repeated over seeds, this is the closing test of issue 22.
@@ -31,7 +32,7 @@ import numpy.typing as npt
 
 from vigil.errors import ValidationError
 from vigil.eval import metrics, protocols
-from vigil.eval.clustered import clustered_curve
+from vigil.eval.clustered import nonmated_curve
 from vigil.eval.report import JsonValue
 from vigil.identification.calibration import (
     FalseAlertModel,
@@ -148,26 +149,6 @@ def cap_probes(
     )  # fmt: skip
 
 
-def _fit_curve(
-    identities: Sequence[str],
-    scorer: protocols.Scorer,
-    half: frozenset[str],
-    *,
-    n: int,
-    k: int,
-    seed: int,
-    aliases: protocols.Aliases | None,
-    cap: int | None,
-) -> FmrCurve:
-    proto = protocols.build_open_set(
-        identities, watchlist_size=n, seed=seed, aliases=aliases, images_per_identity=k,
-        min_images=k, restrict_to=half,
-    )  # fmt: skip
-    proto = cap_probes(proto, identities, cap, seed)
-    res = protocols.search(proto, scorer, collect_impostors=True)
-    return clustered_curve(proto, identities, scorer, res.impostor_scores, templates_per_person=k)
-
-
 def _rows(
     curve: FmrCurve,
     one: FmrCurve | None,
@@ -204,25 +185,48 @@ def validate_split(
     probes_per_person: int | None = None,
 ) -> CheckResult:
     """Fit the curve on one identity half, search the other (see the module docstring)."""
-    k = images_per_identity
+    k, n, cap = images_per_identity, watchlist_size, probes_per_person
     half_a, half_b = protocols.split_identities(identities, seed=seed, aliases=aliases)
-    n = watchlist_size
-    cap = probes_per_person
-    curve = _fit_curve(identities, scorer, half_a, n=n, k=k, seed=seed, aliases=aliases, cap=cap)
-    one = (
-        _fit_curve(identities, scorer, half_a, n=n, k=1, seed=seed, aliases=aliases, cap=cap)
-        if k > 1
-        else None
-    )
-    proto = protocols.build_open_set(
-        identities, watchlist_size=watchlist_size, seed=seed + 1, aliases=aliases,
-        images_per_identity=k, min_images=k, restrict_to=half_b,
-    )  # fmt: skip
-    proto = cap_probes(proto, identities, cap, seed + 1)
-    test = protocols.search(proto, scorer, collect_impostors=False)
-    rows = _rows(curve, one, test, [("shipped threshold", threshold)], targets)
+    protos = []
+    for half, s in ((half_a, seed), (half_b, seed + 1)):
+        proto = protocols.build_open_set(
+            identities, watchlist_size=n, seed=s, aliases=aliases, images_per_identity=k,
+            min_images=k, restrict_to=half,
+        )  # fmt: skip
+        protos.append(cap_probes(proto, identities, cap, s))
+    one = None
+    if k > 1:
+        single = protocols.build_open_set(
+            identities, watchlist_size=n, seed=seed, aliases=aliases, min_images=1,
+            restrict_to=half_a,
+        )  # fmt: skip
+        one = nonmated_curve(cap_probes(single, identities, cap, seed), identities, scorer)
     per = f", {cap} search(es) per person" if cap else ", every image searched"
-    return CheckResult(f"split seed {seed}{per}", watchlist_size, k, test.n_nonmated, rows)
+    return validate_split_on(
+        protos[0], protos[1], identities, scorer, threshold=threshold, targets=targets,
+        one=one, name=f"split seed {seed}{per}",
+    )  # fmt: skip
+
+
+def validate_split_on(
+    fit: protocols.OpenSetProtocol,
+    test: protocols.OpenSetProtocol,
+    identities: Sequence[str],
+    scorer: protocols.Scorer,
+    *,
+    threshold: float,
+    targets: Sequence[float] = (),
+    one: FmrCurve | None = None,
+    name: str = "held-out check",
+) -> CheckResult:
+    """Fit the curve on ``fit``'s non-mated searches, search ``test`` for real, compare.
+
+    ``one`` is the one-photo curve for the independence formula's column (multi-photo runs).
+    """
+    curve = nonmated_curve(fit, identities, scorer)
+    res = protocols.search(test, scorer, collect_impostors=False)
+    rows = _rows(curve, one, res, [("shipped threshold", threshold)], targets)
+    return CheckResult(name, test.n_enrolled, test.gallery.shape[1], res.n_nonmated, rows)
 
 
 def check_calibration_file(
@@ -256,13 +260,16 @@ def summary_json(results: Sequence[CheckResult]) -> Json:
     """All checks with the closing verdicts (bound held everywhere; point within 2x)."""
     shipped = [r.rows[0] for r in results]
     ratios = [x.point_over_realised for x in shipped if math.isfinite(x.point_over_realised)]
+    within = sum(0.5 <= x <= 2 for x in ratios)
     return {
         "checks": [r.to_json() for r in results],
         "bound_holds_in_every_check": all(r.holds for r in results),
         "bound_holds_at_shipped_threshold": all(x.holds for x in shipped),
-        "point_within_2x_of_realised_at_shipped_threshold": bool(ratios)
-        and all(0.5 <= x <= 2 for x in ratios),
+        "point_within_2x_of_realised_at_shipped_threshold": bool(ratios) and within == len(ratios),
         "point_over_realised_at_shipped_threshold": ratios,  # type: ignore[dict-item]
+        # "within 2x" has no meaning where nothing was realised: counted apart, not dropped
+        "point_within_2x_checks": within,
+        "point_ratio_undefined_checks": len(shipped) - len(ratios),
     }
 
 
