@@ -211,7 +211,9 @@ class IdentificationConfig(Strict):
         title="Match threshold",
         description="Similarity at or above which a probe raises an alert. Set by "
         "`vigil calibrate` from a measured false-positive identification rate; the default is "
-        "the default pipeline's threshold for FPIR 1e-3 at N = 1,000 on LFW.",
+        "the default pipeline's threshold for a point-estimate FPIR of about 1e-3 at N = 1,000 "
+        "on LFW; its 95% upper bound is higher, so the watchlist-size cap keeps lists small "
+        "enough for the bound to stay at the target (docs/false-alert-rates.md).",
     )
     calibrated_fpir: float | None = Field(
         0.001,
