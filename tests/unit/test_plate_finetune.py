@@ -18,6 +18,7 @@ if importlib.util.find_spec("onnx2torch") is None:  # importing it imports torch
     pytest.skip("the train extra (onnx2torch) is not installed", allow_module_level=True)
 
 from training.plates import finetune  # noqa: E402
+
 from vigil.models.builtin_plates import PPOCR_REC  # noqa: E402
 from vigil.models.installer import model_path  # noqa: E402
 
