@@ -7,6 +7,7 @@ graph with new constants, so at step 0 it must read as PP-OCRv4 does over 0-9A-Z
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 from pathlib import Path
 
@@ -86,3 +87,35 @@ def test_only_the_neck_and_output_layer_train_and_the_split_matches_the_whole(
 def test_a_missing_source_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         finetune.build(tmp_path / "absent.onnx")
+
+
+def test_training_writes_checkpoints_and_resumes_where_it_stopped(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(until: int) -> None:
+        finetune.train(
+            argparse.Namespace(
+                out=str(tmp_path),
+                source=str(source),
+                seed=3,
+                steps=10,
+                until=until,
+                batch=2,
+                lr=1e-4,
+                warmup=1,
+                unfreeze=0,
+                threads=1,
+                save_every=1,
+            )
+        )
+
+    run(1)
+    first = torch.load(tmp_path / "model-000001.pt", weights_only=True)
+    start = torch.load(tmp_path / "model-000000.pt", weights_only=True)
+    assert not torch.equal(first["fc.weight"], start["fc.weight"])  # the output layer trained
+    frozen = next(k for k in start if k.endswith("Conv/0.weight"))
+    assert torch.equal(first[frozen], start[frozen])  # the backbone did not
+    run(2)
+    assert "resumed at step 1" in capsys.readouterr().out
+    assert (tmp_path / "model-000002.pt").is_file()
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 2
