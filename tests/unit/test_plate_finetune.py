@@ -20,16 +20,17 @@ if importlib.util.find_spec("onnx2torch") is None:  # importing it imports torch
 
 from training.plates import finetune  # noqa: E402
 
+from vigil.errors import ModelNotInstalledError  # noqa: E402
 from vigil.models.builtin_plates import PPOCR_REC  # noqa: E402
 from vigil.models.installer import model_path  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def source() -> Path:
-    path = model_path(PPOCR_REC)
-    if not path.is_file():
+    try:
+        return model_path(PPOCR_REC)
+    except ModelNotInstalledError:
         pytest.skip(f"{PPOCR_REC} is not installed (vigil models install)")
-    return path
 
 
 def _session(path: Path):  # type: ignore[no-untyped-def]
