@@ -1,12 +1,13 @@
-"""Reading one plate row: Vigil's plate recogniser beside PP-OCRv4's, in the same run.
+"""Reading one plate row: Vigil's plate recognisers beside PP-OCRv4's, in the same run.
 
 The crops are the labelled plate boxes of the first ``N`` OpenALPR US images (real plates, read
 from ../shared/data; skipped when it is absent), each read alone as the reader reads a text
-line (one crop per call). PP-OCRv4 reads at the reader's stretch (1.3, input 48 px high and
-about 3x the crop's aspect wide); Vigil's model at its fixed 32 x 128 grey input. Both sessions
-use the same thread count. Each figure is the median over ``REPEAT`` passes of the mean time per
-crop. ``fused`` is both in turn plus the per-character fusion, what ``plates.recogniser: fused``
-costs per crop.
+line (one crop per call). PP-OCRv4 and ``vigil-plate-ocr`` (PP-OCRv4 fine-tuned on plates, what
+``plates.recogniser: vigil`` runs) read at the reader's stretch (1.3, input 48 px high and about
+3x the crop's aspect wide); the CRNN ``vigil-plate-rec`` at its fixed 32 x 128 grey input. All
+sessions use the same thread count. Each figure is the median over ``REPEAT`` passes of the mean
+time per crop. ``fused`` is PP-OCRv4 and ``vigil-plate-ocr`` in turn plus the per-character
+fusion, what ``plates.recogniser: fused`` costs per crop.
 
 ``python -m bench --only plate_rec`` (``--quick``: 20 crops, 3 passes).
 """
@@ -54,7 +55,7 @@ def _median_ms(
 def run(quick: bool) -> dict[str, object]:
     if not (US_DIR / "endtoend" / "us").is_dir():
         return {"skipped": f"{US_DIR} is absent (the OpenALPR benchmark images)"}
-    from vigil.models.builtin_plates import PPOCR_REC, VIGIL_PLATE_REC
+    from vigil.models.builtin_plates import PPOCR_REC, VIGIL_PLATE_OCR, VIGIL_PLATE_REC
     from vigil.perception.plates.plate_rec import FusedRecognizer, PlateRecognizer
     from vigil.perception.plates.reader import PlateRules
     from vigil.perception.plates.text import TextRecognizer
@@ -65,16 +66,20 @@ def run(quick: bool) -> dict[str, object]:
     repeat = 3 if quick else 7
     stretch = PlateRules().stretch
     general = TextRecognizer(onnx_session(PPOCR_REC, threads=threads))
-    own = PlateRecognizer(onnx_session(VIGIL_PLATE_REC, threads=threads))
+    crnn = PlateRecognizer(onnx_session(VIGIL_PLATE_REC, threads=threads))
+    own = TextRecognizer(onnx_session(VIGIL_PLATE_OCR, threads=threads))
     fused = FusedRecognizer(general, own)
     pp = _median_ms(lambda c: general.read(c, stretch), crops, repeat)
-    vg = _median_ms(lambda c: own.read(c, stretch), crops, repeat)
+    ocr = _median_ms(lambda c: own.read(c, stretch), crops, repeat)
+    vg = _median_ms(lambda c: crnn.read(c, stretch), crops, repeat)
     fu = _median_ms(lambda c: fused.read(c, stretch), crops, repeat)
     return {
         "crops": len(crops),
         "threads": threads,
+        "vigil_plate_ocr_ms_per_crop": round(ocr, 3),
         "vigil_plate_rec_ms_per_crop": round(vg, 3),
         "baseline_ppocr_v4_rec_ms_per_crop": round(pp, 3),
         "fused_ms_per_crop": round(fu, 3),
-        "vigil_vs_ppocr_ratio": round(pp / vg, 2),
+        "vigil_plate_ocr_vs_ppocr_ratio": round(pp / ocr, 2),
+        "vigil_plate_rec_vs_ppocr_ratio": round(pp / vg, 2),
     }

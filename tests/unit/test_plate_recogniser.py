@@ -14,13 +14,23 @@ from pydantic import ValidationError
 
 from vigil.config.plates import PlatesConfig
 from vigil.models import installer
-from vigil.models.builtin_plates import VIGIL_PLATE_REC, VIGIL_PLATE_REC_FILE
-from vigil.models.catalog import CATALOG
+from vigil.models.builtin_plates import (
+    VIGIL_PLATE_OCR,
+    VIGIL_PLATE_OCR_FILE,
+    VIGIL_PLATE_REC,
+    VIGIL_PLATE_REC_FILE,
+)
+from vigil.models.catalog import CATALOG, ModelSpec
 from vigil.perception.plates.plate_rec import FusedRecognizer, PlateRecognizer, fuse_reads
-from vigil.perception.plates.reader import PlateReader
+from vigil.perception.plates.reader import PlateReader, PlateRules
+from vigil.perception.plates.text import TextRecognizer
 
 SPEC = CATALOG[VIGIL_PLATE_REC]
 PACKAGED = Path(installer.__file__).parent.parent / VIGIL_PLATE_REC_FILE
+OCR_SPEC = CATALOG[VIGIL_PLATE_OCR]
+OCR_PACKAGED = Path(installer.__file__).parent.parent / VIGIL_PLATE_OCR_FILE
+PLATE_MODELS = [(SPEC, PACKAGED), (OCR_SPEC, OCR_PACKAGED)]
+ALPHABET = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def _recogniser() -> PlateRecognizer:
@@ -31,22 +41,34 @@ def _recogniser() -> PlateRecognizer:
     return PlateRecognizer(ort.InferenceSession(str(PACKAGED), opts))
 
 
-def test_the_committed_model_matches_its_pinned_checksum_and_size() -> None:
-    data = PACKAGED.read_bytes()
-    assert hashlib.sha256(data).hexdigest() == SPEC.sha256 == SPEC.source.member_sha256
-    assert len(data) <= 20 * 1024 * 1024
-    assert SPEC.source.registry == "vigil" and SPEC.default
+def _ocr() -> TextRecognizer:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    return TextRecognizer(ort.InferenceSession(str(OCR_PACKAGED), opts))
 
 
-def test_installing_copies_it_from_the_package_and_repairs_a_corrupt_copy(
-    tmp_path: Path,
+@pytest.mark.parametrize(("spec", "packaged"), PLATE_MODELS, ids=lambda v: getattr(v, "name", ""))
+def test_the_committed_model_matches_its_pinned_checksum_and_size(
+    spec: ModelSpec, packaged: Path
 ) -> None:
-    assert installer.install(SPEC, tmp_path) == "installed"
-    assert installer.model_path(VIGIL_PLATE_REC, tmp_path).read_bytes() == PACKAGED.read_bytes()
-    assert installer.install(SPEC, tmp_path) == "present"
-    (tmp_path / SPEC.filename).write_bytes(b"not the model")
-    assert installer.status(SPEC, tmp_path).state == "corrupt"
-    assert installer.install(SPEC, tmp_path) == "repaired"
+    data = packaged.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == spec.sha256 == spec.source.member_sha256
+    assert len(data) <= 20 * 1024 * 1024
+    assert spec.source.registry == "vigil" and spec.default
+
+
+@pytest.mark.parametrize(("spec", "packaged"), PLATE_MODELS, ids=lambda v: getattr(v, "name", ""))
+def test_installing_copies_it_from_the_package_and_repairs_a_corrupt_copy(
+    tmp_path: Path, spec: ModelSpec, packaged: Path
+) -> None:
+    assert installer.install(spec, tmp_path) == "installed"
+    assert installer.model_path(spec.name, tmp_path).read_bytes() == packaged.read_bytes()
+    assert installer.install(spec, tmp_path) == "present"
+    (tmp_path / spec.filename).write_bytes(b"not the model")
+    assert installer.status(spec, tmp_path).state == "corrupt"
+    assert installer.install(spec, tmp_path) == "repaired"
     assert not (tmp_path / installer.ARCHIVES).exists()  # nothing was downloaded
 
 
@@ -68,6 +90,25 @@ def test_it_reads_synthetic_plates() -> None:
     for text, probs in reads:
         assert len(probs) == len(text) and ((probs > 0) & (probs <= 1)).all()
         assert set(text) <= set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def test_the_fine_tuned_reader_reads_synthetic_plates_in_the_plate_alphabet_only() -> None:
+    synth = pytest.importorskip("training.plates.synth")
+    if synth.missing_fonts():
+        pytest.skip(f"fonts {synth.missing_fonts()} are missing (see the test above)")
+    rec = _ocr()
+    assert rec.charset == ["<blank>", *"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"]  # no space class
+    texts = ["7ABC123", "4KZT882", "XR52L6", "8MNW471", "2GHK590"]
+    crops = [
+        cv2.cvtColor(synth.clean_crop(t, seed=i), cv2.COLOR_GRAY2BGR) for i, t in enumerate(texts)
+    ]
+    reads = rec.read(crops, PlateRules().stretch)
+    assert sum(r[0] == t for r, t in zip(reads, texts, strict=True)) >= 4, reads
+    for text, probs in reads:
+        assert len(probs) == len(text) and ((probs > 0) & (probs <= 1)).all()
+        assert set(text) <= ALPHABET
+    blank = rec.read([np.full((30, 120, 3), 128, np.uint8)], 1.3)[0]
+    assert set(blank[0]) <= ALPHABET and len(blank[1]) == len(blank[0])
 
 
 def test_degenerate_crops_read_as_empty_and_bad_stretch_is_an_error() -> None:

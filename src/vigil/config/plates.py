@@ -76,8 +76,9 @@ class PlatesConfig(Strict):
         "ppocr",
         title="Text recogniser",
         description="What reads each plate row the text detector finds: `ppocr` (PP-OCRv4, a "
-        "general text recogniser), `vigil` (Vigil's own plate recogniser, trained on synthetic "
-        "plates, models `vigil-plate-rec`) or `fused` (both, combined per character). The "
+        "general text recogniser), `vigil` (Vigil's plate recogniser: PP-OCRv4's fine-tuned on "
+        "synthetic plates over 0-9A-Z, model `vigil-plate-ocr`) or `fused` (both, combined per "
+        "character). The "
         "default is the one that measured best on the OpenALPR US set (docs/plates.md).",
     )
     fusion_weight: float = Field(

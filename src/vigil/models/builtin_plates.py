@@ -100,3 +100,36 @@ register(
         "docs/plates.md (vigil eval plates --recogniser vigil|fused)",
     )
 )
+
+VIGIL_PLATE_OCR: Final = "vigil-plate-ocr"
+#: PP-OCRv4's recogniser fine-tuned by Vigil on synthetic plates, output sliced to 0-9A-Z
+#: (model card: src/vigil/models/weights/vigil-plate-ocr.model-card.md).
+VIGIL_PLATE_OCR_FILE = "models/weights/vigil-plate-ocr.onnx"
+VIGIL_PLATE_OCR_SHA256 = "a213b433682ce343eb451a4bd933dbb1a3cf92b6faac2c0adf13581a35c66aa6"
+
+register(
+    ModelSpec(
+        name=VIGIL_PLATE_OCR,
+        task="plate-recognition",
+        version="vigil-plate-ocr-1",
+        source=PackageSource(
+            "vigil",
+            "vigil",
+            "1",
+            VIGIL_PLATE_OCR_SHA256,
+            member=VIGIL_PLATE_OCR_FILE,
+            member_sha256=VIGIL_PLATE_OCR_SHA256,
+        ),
+        filename="vigil-plate-ocr.onnx",
+        sha256=VIGIL_PLATE_OCR_SHA256,
+        licence="Apache-2.0 (PP-OCRv4 weights from rapidocr-onnxruntime 1.4.4, Apache-2.0, "
+        "fine-tuned by Vigil on synthetic plates; fonts: DejaVu, Liberation, GNU FreeFont)",
+        description="Vigil's plate reader: PP-OCRv4's CTC recogniser with its neck and output "
+        "layer fine-tuned on synthetic plates (training/plates/finetune.py), input "
+        "[N,3,48,W] BGR (x/255-0.5)/0.5 as PP-OCRv4, output [N,W/8,37] probabilities over "
+        "blank + 0-9A-Z.",
+        default=True,
+        accuracy="OpenALPR US end-to-end benchmark with PP-OCRv4 detection: see "
+        "docs/plates.md (vigil eval plates --recogniser vigil|fused)",
+    )
+)

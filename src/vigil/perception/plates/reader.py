@@ -233,13 +233,16 @@ class PlateReader(PlateReading):
     ) -> PlateReader:
         """Open the installed models (``vigil models install`` brings them).
 
-        ``recogniser``: ``ppocr`` (PP-OCRv4 alone), ``vigil`` (Vigil's plate recogniser alone)
-        or ``fused`` (both, combined per character with ``fusion_weight`` for Vigil's; see
+        ``recogniser``: ``ppocr`` (PP-OCRv4 alone), ``vigil`` (Vigil's plate recogniser alone:
+        ``vigil-plate-ocr``, PP-OCRv4's recogniser fine-tuned on synthetic plates over ``0-9A-Z``,
+        which reads with :class:`TextRecognizer` as PP-OCRv4 does; it replaced the CRNN
+        ``vigil-plate-rec`` here, docs/plates.md) or ``fused`` (both, combined per character
+        with ``fusion_weight`` for Vigil's; see
         :class:`vigil.perception.plates.plate_rec.FusedRecognizer`). Text lines are always
         found by PP-OCRv4's detector.
         """
-        from vigil.models.builtin_plates import PPOCR_DET, PPOCR_REC, VIGIL_PLATE_REC
-        from vigil.perception.plates.plate_rec import FusedRecognizer, PlateRecognizer
+        from vigil.models.builtin_plates import PPOCR_DET, PPOCR_REC, VIGIL_PLATE_OCR
+        from vigil.perception.plates.plate_rec import FusedRecognizer
         from vigil.perception.runtime import onnx_session
 
         if recogniser not in RECOGNISERS:
@@ -247,11 +250,11 @@ class PlateReader(PlateReading):
         det = TextDetector(onnx_session(PPOCR_DET, model_dir, threads))
         rec: Recognizer
         if recogniser == "vigil":
-            rec = PlateRecognizer(onnx_session(VIGIL_PLATE_REC, model_dir, threads))
+            rec = TextRecognizer(onnx_session(VIGIL_PLATE_OCR, model_dir, threads))
         else:
             rec = TextRecognizer(onnx_session(PPOCR_REC, model_dir, threads))
         if recogniser == "fused":
-            own = PlateRecognizer(onnx_session(VIGIL_PLATE_REC, model_dir, threads))
+            own = TextRecognizer(onnx_session(VIGIL_PLATE_OCR, model_dir, threads))
             rec = FusedRecognizer(rec, own, fusion_weight)
         return cls(det, rec, profile)
 

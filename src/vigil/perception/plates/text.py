@@ -152,7 +152,10 @@ class TextRecognizer:
             meta = session.get_modelmeta().custom_metadata_map
             if "character" not in meta:
                 raise ValueError("recognition model has no 'character' metadata; pass charset")
-            charset = ["<blank>", *meta["character"].splitlines(), " "]
+            chars = ["<blank>", *meta["character"].splitlines()]
+            # PP-OCR's own models append a space class; a plate model (0-9A-Z) has none.
+            classes = session.get_outputs()[0].shape[-1]
+            charset = chars if classes == len(chars) else [*chars, " "]
         self.charset = list(charset)
 
     def read(
