@@ -420,6 +420,13 @@ def export(source: Path, weights: Path | None, dest: Path) -> None:
             old = node.attribute[0].t
             new = values[node.output[0]].astype(numpy_helper.to_array(old).dtype)
             old.CopyFrom(numpy_helper.from_array(new, old.name))
+    # The graph still declares PP-OCR's 6,625 classes on its output and on intermediate shapes;
+    # ONNX Runtime warns on every load and falls back to what it infers. Declare the 37 classes
+    # and drop the stale intermediate shapes (the runtime infers them again).
+    out_dim = model.graph.output[0].type.tensor_type.shape.dim[-1]
+    out_dim.ClearField("dim_param")
+    out_dim.dim_value = len(synth.ALPHABET) + 1
+    del model.graph.value_info[:]
     del model.metadata_props[:]
     for key, value in (
         ("character", "\n".join(synth.ALPHABET)),

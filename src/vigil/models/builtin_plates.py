@@ -105,7 +105,7 @@ VIGIL_PLATE_OCR: Final = "vigil-plate-ocr"
 #: PP-OCRv4's recogniser fine-tuned by Vigil on synthetic plates, output sliced to 0-9A-Z
 #: (model card: src/vigil/models/weights/vigil-plate-ocr.model-card.md).
 VIGIL_PLATE_OCR_FILE = "models/weights/vigil-plate-ocr.onnx"
-VIGIL_PLATE_OCR_SHA256 = "a213b433682ce343eb451a4bd933dbb1a3cf92b6faac2c0adf13581a35c66aa6"
+VIGIL_PLATE_OCR_SHA256 = "80014dfe2e2ca3f463d3ab9c88a5970d6b8a764cd3c37aa87443daa7246ffa47"
 
 register(
     ModelSpec(
