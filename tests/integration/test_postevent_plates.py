@@ -11,27 +11,23 @@ given again, and the same authorisation refusals as the face search (audited).
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from tests.support.api_env import migrated_db
 from tests.support.evidence import face_pipeline
-from tests.support.governance_world import INVESTIGATOR, OFFICER, World, make_world, post_event
+from tests.support.governance_world import INVESTIGATOR, World, post_event
 from tests.support.plate_footage import BYSTANDER, SECONDS, SOUGHT, plate_footage, plate_of, spans
-from tests.support.recording import index_over, record_file
+from tests.support.postevent import recorded_case
 from vigil.config import VigilConfig
 from vigil.config.settings import FacesConfig
-from vigil.core.domain import CaseRow
 from vigil.errors import PolicyViolationError, ValidationError
 from vigil.governance.appearances import group_appearances
 from vigil.governance.audit import iter_entries
 from vigil.governance.postevent import PostEventSearch
 from vigil.recording.index import SegmentIndex
-from vigil.storage import Repository
 from vigil.storage.postevent import PostEventStore
 from vigil.system.plates import profile_from_config
 from vigil.system.postevent import plate_frame_reader
@@ -53,22 +49,11 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     tmp = tmp_path_factory.mktemp("postevent-plates")
-    clip = plate_footage(tmp)
-    db = migrated_db(tmp)
-    repo = Repository(db)
-    w = make_world(repo, tmp)
-    w.clock.now = datetime.now(UTC) - timedelta(minutes=1)
-    auth = post_event(w, ("cam-1", "cam-2"))
-    w.deployments.approve(OFFICER, auth, "warrant checked")
-    case = uuid.uuid4().hex
-    repo.add_case(CaseRow(case, "hit and run", INVESTIGATOR.id, w.clock()))
-    index = index_over(db, tmp / "rec")
-    record_file(clip, index, frames=SECONDS, segment_s=4.0)
-    segs = index.window("cam-1", w.clock(), w.clock() + timedelta(hours=1))
-    assert len(segs) >= 3, "the recorder wrote too few segments to test progress"
+    rc = recorded_case(tmp, plate_footage(tmp), title="hit and run", frames=SECONDS, segment_s=4.0)
+    w, db, index, auth, case, segs = rc.world, rc.db, rc.index, rc.auth, rc.case, rc.segments
     cfg = VigilConfig()
     search = PostEventSearch(
-        repo,
+        w.repo,
         PostEventStore(db),
         index,
         w.audit,

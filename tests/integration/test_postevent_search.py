@@ -19,18 +19,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.api_env import migrated_db
 from tests.support.evidence import embed_photo, face_pipeline
 from tests.support.governance_world import (
     INVESTIGATOR,
-    OFFICER,
     OPERATOR,
     World,
-    make_world,
     post_event,
 )
-from tests.support.postevent import PROBE_PERSON, SCHEDULE, scheduled_clip, subject_seconds
-from tests.support.recording import index_over, record_file
+from tests.support.postevent import (
+    PROBE_PERSON,
+    SCHEDULE,
+    recorded_case,
+    scheduled_clip,
+    subject_seconds,
+)
 from vigil.config.settings import FacesConfig
 from vigil.core.domain import CaseRow
 from vigil.errors import (
@@ -43,7 +45,6 @@ from vigil.errors import (
 from vigil.governance.audit import iter_entries
 from vigil.governance.postevent import PostEventSearch, clip_url, probe_template
 from vigil.recording.index import SegmentIndex
-from vigil.storage import Repository
 from vigil.storage.postevent import PostEventStore
 
 THRESHOLD = FacesConfig().identification.threshold
@@ -63,21 +64,10 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     tmp = tmp_path_factory.mktemp("postevent")
-    clip = scheduled_clip(tmp)
-    db = migrated_db(tmp)
-    repo = Repository(db)
-    w = make_world(repo, tmp)
-    w.clock.now = datetime.now(UTC) - timedelta(minutes=1)
-    auth = post_event(w, ("cam-1", "cam-2"))
-    w.deployments.approve(OFFICER, auth, "warrant checked")
-    case = uuid.uuid4().hex
-    repo.add_case(CaseRow(case, "robbery", INVESTIGATOR.id, w.clock()))
-    index = index_over(db, tmp / "rec")
-    record_file(clip, index, frames=7, segment_s=2.0)
-    segs = index.window("cam-1", w.clock(), w.clock() + timedelta(hours=1))
-    assert len(segs) >= 3, "the recorder wrote too few segments to test progress"
+    rc = recorded_case(tmp, scheduled_clip(tmp), title="robbery", frames=7, segment_s=2.0)
+    w, db, index, auth, case, segs = rc.world, rc.db, rc.index, rc.auth, rc.case, rc.segments
     search = PostEventSearch(
-        repo,
+        w.repo,
         PostEventStore(db),
         index,
         w.audit,

@@ -11,6 +11,8 @@ a second.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,17 +20,21 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from tests.support.api_env import Env
+from tests.support.api_env import Env, migrated_db
 from tests.support.data import shared_data
 from tests.support.evidence import face_pipeline
-from tests.support.governance_world import INVESTIGATOR, OFFICER
+from tests.support.governance_world import INVESTIGATOR, OFFICER, World, make_world, post_event
+from tests.support.recording import index_over, record_file
 from vigil.config.settings import FacesConfig
+from vigil.core.domain import CaseRow
 from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
 from vigil.governance.postevent import PostEventSearch
 from vigil.models.installer import model_path
 from vigil.perception.image import load_image
 from vigil.recording.index import SegmentIndex
+from vigil.storage import Database, Repository
 from vigil.storage.postevent import PostEventStore
+from vigil.storage.recordings import SegmentRow
 from vigil.system.demo import face_patch
 from vigil.system.postevent import PostEventRunner
 
@@ -120,3 +126,36 @@ def authorised_runner(env: Env, index: SegmentIndex, warrant: str) -> tuple[str,
     runner = PostEventRunner(lambda: search, store)
     svc.postevent = runner
     return auth, runner
+
+
+@dataclass
+class RecordedCase:
+    """A recorded clip on ``cam-1``, an approved post-event authorisation over ``cam-1`` and
+    ``cam-2`` and an open case of the investigator: what every post-event search test starts
+    from."""
+
+    world: World
+    db: Database
+    index: SegmentIndex
+    auth: str
+    case: str
+    segments: list[SegmentRow]
+
+
+def recorded_case(
+    tmp: Path, clip: Path, *, title: str, frames: int, segment_s: float
+) -> RecordedCase:
+    """Record ``clip`` (its first ``frames`` seconds' worth, see :func:`record_file`) into
+    ``segment_s`` segments under a fresh migrated database, with the authorisation and case."""
+    db = migrated_db(tmp)
+    w = make_world(Repository(db), tmp)
+    w.clock.now = datetime.now(UTC) - timedelta(minutes=1)
+    auth = post_event(w, ("cam-1", "cam-2"))
+    w.deployments.approve(OFFICER, auth, "warrant checked")
+    case = uuid.uuid4().hex
+    w.repo.add_case(CaseRow(case, title, INVESTIGATOR.id, w.clock()))
+    index = index_over(db, tmp / "rec")
+    record_file(clip, index, frames=frames, segment_s=segment_s)
+    segs = index.window("cam-1", w.clock(), w.clock() + timedelta(hours=1))
+    assert len(segs) >= 3, "the recorder wrote too few segments to test progress"
+    return RecordedCase(w, db, index, auth, case, segs)
