@@ -9,7 +9,6 @@ send, so the key-frame pass of the scan sees one frame a second.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
@@ -18,17 +17,10 @@ import numpy as np
 
 from tests.support.api_env import Env
 from tests.support.data import shared_data
-from tests.support.evidence import face_pipeline
-from tests.support.governance_world import INVESTIGATOR, OFFICER
 from tests.support.plate_clips import SIZE, Image, camera_pass
-from vigil.config import VigilConfig
-from vigil.config.settings import FacesConfig
-from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
-from vigil.governance.postevent import PostEventSearch
+from tests.support.postevent import authorised_runner
 from vigil.recording.index import SegmentIndex
-from vigil.storage.postevent import PostEventStore
-from vigil.system.plates import profile_from_config
-from vigil.system.postevent import PostEventRunner, plate_frame_reader
+from vigil.system.postevent import PostEventRunner
 
 US_DIR = ("openalpr_benchmarks_endtoend", "endtoend", "us")
 SOUGHT, BYSTANDER = "wts-lg-000196", "wts-lg-000041"  # DH7X317, 5LTA600
@@ -88,36 +80,5 @@ def plate_footage(folder: Path) -> Path:
 
 
 def plate_runner(env: Env, index: SegmentIndex, warrant: str) -> tuple[str, PostEventRunner]:
-    """An approved post-event authorisation for ``cam-1`` (the next hour, from five minutes
-    ago) and a job runner over ``index`` with the real face pipeline and the live plate reading
-    (NanoDet vehicle boxes, PP-OCR), set as the API's ``postevent`` service."""
-    now = datetime.now(UTC)
-    svc = env.svc
-    req = DeploymentRequest(
-        Purpose.SERIOUS_CRIME_SUSPECT,
-        warrant,
-        now - timedelta(minutes=5),
-        now + timedelta(hours=1),
-        camera_ids=("cam-1",),
-        reason="hit and run",
-        kind=DeploymentKind.POST_EVENT,
-    )
-    auth = svc.deployments.request(INVESTIGATOR, req)
-    svc.deployments.approve(OFFICER, auth, "warrant checked")
-    cfg = VigilConfig()
-    store = PostEventStore(env.repo.db)
-    search = PostEventSearch(
-        env.repo,
-        store,
-        index,
-        svc.audit,
-        svc.deployments,
-        face_pipeline(),
-        threshold=FacesConfig().identification.threshold,
-        plates=lambda profile: plate_frame_reader(cfg, profile),
-        plate_profile=lambda name: profile_from_config(cfg.plates, name),
-        plate_min_confidence=cfg.plates.min_confidence,
-    )
-    runner = PostEventRunner(lambda: search, store)
-    svc.postevent = runner
-    return auth, runner
+    """:func:`tests.support.postevent.authorised_runner` with the live plate reading."""
+    return authorised_runner(env, index, warrant, reason="hit and run", plates=True)

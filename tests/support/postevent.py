@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -25,6 +26,7 @@ from tests.support.data import shared_data
 from tests.support.evidence import face_pipeline
 from tests.support.governance_world import INVESTIGATOR, OFFICER, World, make_world, post_event
 from tests.support.recording import index_over, record_file
+from vigil.config import VigilConfig
 from vigil.config.settings import FacesConfig
 from vigil.core.domain import CaseRow
 from vigil.governance.deployments import DeploymentKind, DeploymentRequest, Purpose
@@ -36,7 +38,8 @@ from vigil.storage import Database, Repository
 from vigil.storage.postevent import PostEventStore
 from vigil.storage.recordings import SegmentRow
 from vigil.system.demo import face_patch
-from vigil.system.postevent import PostEventRunner
+from vigil.system.plates import profile_from_config
+from vigil.system.postevent import PostEventRunner, plate_frame_reader
 
 SECONDS = 8
 # (photo, first second, last second exclusive, x share of the frame)
@@ -95,11 +98,14 @@ def scheduled_clip(folder: Path, repeat: int = 1) -> Path:
     return out
 
 
-def authorised_runner(env: Env, index: SegmentIndex, warrant: str) -> tuple[str, PostEventRunner]:
+def authorised_runner(
+    env: Env, index: SegmentIndex, warrant: str, *, reason: str = "robbery", plates: bool = False
+) -> tuple[str, PostEventRunner]:
     """A post-event search authorisation for ``cam-1`` (requested by the investigator, approved
     by the authorising officer, from five minutes ago for an hour) and a job runner over
-    ``index`` with the real face pipeline at the shipped threshold, set as the API's
-    ``postevent`` service. Returns the authorisation id and the (not yet started) runner."""
+    ``index`` with the real face pipeline at the shipped threshold (and, with ``plates``, the
+    live plate reading: NanoDet vehicle boxes, PP-OCR), set as the API's ``postevent``
+    service. Returns the authorisation id and the (not yet started) runner."""
     now = datetime.now(UTC)
     svc = env.svc
     req = DeploymentRequest(
@@ -108,12 +114,22 @@ def authorised_runner(env: Env, index: SegmentIndex, warrant: str) -> tuple[str,
         now - timedelta(minutes=5),
         now + timedelta(hours=1),
         camera_ids=("cam-1",),
-        reason="robbery",
+        reason=reason,
         kind=DeploymentKind.POST_EVENT,
     )
     auth = svc.deployments.request(INVESTIGATOR, req)
     svc.deployments.approve(OFFICER, auth, "warrant checked")
     store = PostEventStore(env.repo.db)
+    cfg = VigilConfig()
+    plate_args: dict[str, Any] = (
+        {
+            "plates": lambda profile: plate_frame_reader(cfg, profile),
+            "plate_profile": lambda name: profile_from_config(cfg.plates, name),
+            "plate_min_confidence": cfg.plates.min_confidence,
+        }
+        if plates
+        else {}
+    )
     search = PostEventSearch(
         env.repo,
         store,
@@ -122,6 +138,7 @@ def authorised_runner(env: Env, index: SegmentIndex, warrant: str) -> tuple[str,
         svc.deployments,
         face_pipeline(),
         threshold=FacesConfig().identification.threshold,
+        **plate_args,
     )
     runner = PostEventRunner(lambda: search, store)
     svc.postevent = runner
