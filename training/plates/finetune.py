@@ -40,8 +40,8 @@ import torch
 from torch import nn
 
 from training.plates import synth
+from training.plates.train import CHARSET
 
-CHARSET = ["<blank>", *synth.ALPHABET]
 HEIGHT = 48
 STRETCH = 1.3  # vigil.perception.plates.reader.PlateRules.stretch
 MAX_WIDTH = 320  # as PP-OCR's own training; wider crops are squeezed
@@ -139,7 +139,8 @@ def onnx_sources(body: torch.fx.GraphModule, path: Path) -> dict[str, str]:
 class PlateOCR(nn.Module):
     """PP-OCRv4's graph up to its features, then a linear layer over ``blank + 0-9A-Z``.
 
-    ``forward`` returns logits ``[N, T, 37]``; :class:`Softmaxed` is what is exported.
+    ``forward`` returns logits ``[N, T, 37]``; :func:`export` writes the trained weights back
+    into PP-OCRv4's own graph, whose output layer already applies the softmax.
     """
 
     def __init__(self, body: torch.fx.GraphModule, charset: list[str]) -> None:
@@ -272,17 +273,6 @@ def _params_from_buffers(body: nn.Module) -> None:
             inits.register_parameter(name, nn.Parameter(buf.clone()))
 
 
-class Softmaxed(nn.Module):
-    """Probabilities, as the product reads them."""
-
-    def __init__(self, net: PlateOCR) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).softmax(-1)
-
-
 def crop(rng: np.random.Generator) -> tuple[npt.NDArray[np.uint8], str]:
     """One synthetic crop as the reader hands it over (grey, native size) and its label."""
     region = synth.REGIONS[int(rng.integers(len(synth.REGIONS)))]
@@ -315,19 +305,6 @@ def make_batch(seed: int, step: int, n: int) -> tuple[torch.Tensor, torch.Tensor
     x = np.stack([np.pad(a, ((0, 0), (0, 0), (0, width - a.shape[2])), mode="edge") for a in xs])
     targets = [CHARSET.index(c) for t in labels for c in t]
     return torch.from_numpy(x), torch.tensor(targets), torch.tensor([len(t) for t in labels])
-
-
-def decode(logits: torch.Tensor) -> list[str]:
-    """Greedy CTC decoding of a batch of logits."""
-    out = []
-    for seq in logits.argmax(-1).tolist():
-        prev, s = 0, []
-        for k in seq:
-            if k not in (prev, 0):
-                s.append(CHARSET[k])
-            prev = k
-        out.append("".join(s))
-    return out
 
 
 def build(source: Path) -> PlateOCR:
