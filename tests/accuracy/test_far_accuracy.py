@@ -3,8 +3,16 @@
 `vigil eval far` on five identity-disjoint splits of the shared LFW, N = 1,000, one photo each,
 both protocols: one search per person, and every image searched (clustered by person: the
 identity-cluster bound is what makes it hold, docs/false-alert-rates.md). Gates in
-face_targets.json; the point-over-realised gate is for one search per person only (with every
-image searched one 530-photo person decides a split; docs/false-alert-rates.md, 2a).
+face_targets.json; the point-over-realised gate (single random watchlist) is for one search per
+person only (with every image searched one 530-photo person decides a split;
+docs/false-alert-rates.md, 2a); the point-over-averaged gate (the realised rate averaged over
+every watchlist, section 2b) is for both.
+
+The single-draw floor was 0.4 while the curve's quantile grid over-counted at counts of 1-3.
+With the exact tail (issue 22, 5 Dec) seeds 0-4 split 3 reads 0.25: its fit half holds one
+comparison at the threshold, and that one watchlist realised 4 false alerts where 1.9 are
+expected over all watchlists. The floor moved to 0.25 for that reason, stated here; the gate
+that judges the point is the averaged one, which stays at 0.4.
 """
 
 from __future__ import annotations
@@ -39,6 +47,11 @@ def test_displayed_bound_holds_on_held_out_people_in_every_split(
     doc = json.loads(out.read_text())
     assert len(doc["checks"]) == 5
     assert doc["bound_holds_at_shipped_threshold"] is TARGETS["far_bound_holds_at_shipped"]
+    # against the realised rate averaged over every watchlist (no draw-to-draw noise), in both
+    # protocols, every split defined
+    averaged = doc["point_over_averaged_at_shipped_threshold"]
+    assert doc["averaged_checks"] == len(averaged) == 5
+    assert min(averaged) >= TARGETS["far_point_over_averaged_min"]
     if probes:
         ratios = doc["point_over_realised_at_shipped_threshold"]
         assert min(ratios) >= TARGETS["far_point_over_realised_min"]

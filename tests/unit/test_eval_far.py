@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from vigil.errors import ValidationError
 from vigil.eval import far, protocols
+from vigil.eval.averaged import AveragedRate
 from vigil.eval.metrics import Rate
 from vigil.identification.calibration import RateEstimate
 
@@ -109,3 +110,27 @@ def test_capping_keeps_at_most_cap_searches_per_person(
     people = {identities[i] for i in proto.nonmated.tolist()}
     assert {identities[i] for i in capped.nonmated.tolist()} == people  # nobody dropped
     assert np.array_equal(capped.gallery, proto.gallery)
+
+
+def _with_average(realised_k: int, expected_alerts: float, bound: float = 0.002) -> far.CheckResult:
+    mean = AveragedRate(0.54, 1000, 2500, expected_alerts, 3000.0)
+    row = far.CheckRow("shipped threshold", 0.54, RateEstimate(0.001, bound, 6, 10**7),
+                       Rate(realised_k, 3000), averaged=mean)  # fmt: skip
+    return far.CheckResult("split seed 0", 1000, 1, 3000, (row,))
+
+
+def test_the_bound_is_judged_against_the_single_draw_and_the_average() -> None:
+    # one watchlist saw 3 (0.001, within the bound); averaged over all, 9 are expected (0.003)
+    lucky = _with_average(3, 9.0)
+    row = lucky.rows[0]
+    assert (row.holds_single_draw, row.holds_averaged, row.holds) == (True, False, False)
+    with pytest.raises(ValidationError, match=r"averaged 0\.003"):
+        far.refuse_unless_forced(lucky, force=False, reason="")
+    doc = far.summary_json([lucky, _with_average(9, 3.0), _with_average(0, 2.5)])
+    assert doc["bound_holds_at_shipped_threshold_single_draw"] == 2
+    assert doc["bound_holds_at_shipped_threshold_averaged"] == 2
+    assert doc["point_over_averaged_at_shipped_threshold"] == pytest.approx([1 / 3, 1.0, 1.2])
+    assert doc["point_within_2x_of_averaged_checks"] == 2
+    assert doc["point_ratio_undefined_checks"] == 1  # the single draw that saw nothing
+    assert doc["point_ratio_averaged_undefined_checks"] == 0
+    assert "| 0.003 (9.0/3,000) | yes / NO |" in far.summary_markdown([lucky])

@@ -64,6 +64,72 @@ def test_the_curve_never_counts_fewer_than_the_scores_hold(seed: int, size: int,
     assert curve.count_at(float(scores.max()) + 1e-5) == 0  # above everything: none seen
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    scores=st.lists(st.floats(-1, 1, allow_nan=False, width=32), min_size=2, max_size=400),
+    tail=st.integers(0, 50),
+    t=st.floats(-1.5, 1.5, allow_nan=False),
+)
+def test_the_exact_tail_never_understates_at_any_threshold(
+    scores: list[float], tail: int, t: float
+) -> None:
+    s = np.asarray(scores, np.float64)
+    curve = curve_from_scores(s, points=20, exact_tail=tail)
+    assert curve.count_at(t) >= int((s >= t).sum())
+
+
+def _tail_floor(s: np.ndarray, tail: int) -> float:
+    """The lowest score of the exact tail, on the file's 1e-6 lattice."""
+    return float(np.round(np.floor(np.sort(s)[-min(tail, len(s))] * 1e6) / 1e6, 6)) + 1e-6
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ticks=st.lists(st.integers(-1_000_000, 1_000_000), min_size=2, max_size=400),
+    tail=st.integers(1, 60),
+    at=st.integers(-1_000_010, 1_000_010),
+)
+def test_the_count_is_exact_at_every_lattice_threshold_in_the_tail(
+    ticks: list[int], tail: int, at: int
+) -> None:
+    s = np.asarray(ticks, np.float64) / 1e6  # scores the file's 1e-6 grid can hold exactly
+    curve = curve_from_scores(s, points=20, exact_tail=tail)
+    t = at / 1e6
+    if t >= _tail_floor(s, tail):
+        assert curve.count_at(t) == int((s >= t).sum())
+    top = np.sort(s)[-min(tail, len(s)) :]  # and at each tail score itself
+    assert curve.count_at(float(top[at % len(top)])) == int((s >= top[at % len(top)]).sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scores=st.lists(st.floats(0, 1, allow_nan=False, width=32), min_size=2, max_size=400),
+    t=st.floats(0, 1.1, allow_nan=False),
+)
+def test_in_the_tail_only_the_thresholds_own_1e6_step_is_over_counted(
+    scores: list[float], t: float
+) -> None:
+    s = np.asarray(scores, np.float64)
+    curve = curve_from_scores(s, points=20, exact_tail=len(s))
+    step = float(np.floor(t * 1e6) / 1e6) - 1e-6  # a little below the step, for ulp effects
+    exact, same_step = int((s >= t).sum()), int(((s >= step) & (s < t)).sum())
+    assert exact <= curve.count_at(t) <= exact + same_step
+
+
+def test_the_exact_tail_reads_the_count_where_the_quantile_grid_over_counts() -> None:
+    # thresholds midway between consecutive scores among the 200 highest of 100,000: the exact
+    # tail reads each count exactly; the quantile grid alone (exact_tail=0) reads the count at
+    # the quantile step below, too high at some of them
+    s = np.random.default_rng(7).normal(0, 0.1, 100_000)
+    top = np.sort(s)[-200:]
+    mids = (top[:-1] + top[1:]) / 2
+    exact = [int((s >= t).sum()) for t in mids]
+    assert [curve_from_scores(s).count_at(float(t)) for t in mids] == exact
+    coarse = [curve_from_scores(s, exact_tail=0).count_at(float(t)) for t in mids]
+    assert all(c >= e for c, e in zip(coarse, exact, strict=True))
+    assert any(c > e for c, e in zip(coarse, exact, strict=True))
+
+
 def test_multi_photo_watchlists_use_the_measured_per_person_curve() -> None:
     one = FmrCurve(np.array([0.0, 0.5]), np.array([1000, 10]), 10_000, 1)
     two = FmrCurve(np.array([0.0, 0.5]), np.array([1500, 15]), 10_000, 2)

@@ -32,8 +32,10 @@ between comparisons, and at the rates that matter (``P * FMR`` around 1e-3) it i
 the independence formula plus a part in a thousand.
 
 Between grid points the count is read at the next grid score *at or below* ``s`` (a step that
-never understates). The same bounds size watchlists and place thresholds: the largest ``P`` with
-``P * FMR_upper(threshold) <= target`` and the lowest grid score where the bound meets a target.
+never understates); in the tail every impostor score has its own grid point, so there the count
+is exact to the file's 1e-6 resolution (:func:`curve_from_scores`). The same bounds size
+watchlists and place thresholds: the largest ``P`` with ``P * FMR_upper(threshold) <= target``
+and the lowest grid score where the bound meets a target.
 
 Older calibration files (``fmr`` fractions with one ``impostor_comparisons`` total) are read by
 turning each fraction back into a count (``round(fmr * n)``; they were written as ``k / n``);
@@ -350,23 +352,62 @@ def curve_fpir(curve: FmrCurve, score: float, persons: int) -> RateEstimate:
     return RateEstimate(point, max(point, min(1.0, persons * bound)), k, n)
 
 
-def curve_from_scores(
-    impostor_scores: npt.ArrayLike, points: int = 400, templates_per_person: int = 1
-) -> FmrCurve:
-    """An :class:`FmrCurve` from raw impostor scores: counts at a quantile grid.
+GRID_RESOLUTION = 1e-6
+EXACT_TAIL = 1000
 
-    The grid is dense in the tail (where thresholds live) and ends one step above the highest
-    impostor score with a count of 0, so scores above everything seen read "below what the data
-    can show" rather than the last observed count.
+
+def _floor_to_grid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``x`` moved down onto the 1e-6 lattice the file stores, never above ``x`` itself.
+
+    ``floor(x * 1e6) / 1e6`` can land one ulp above ``x`` (or a whole step below a lattice
+    value); rounding to 6 places and stepping down where that overshot gives the lattice value
+    at or below ``x``, which ``round(.., 6)`` in :meth:`FmrCurve.to_json` then keeps unchanged.
+    """
+    g = np.round(x, 6)
+    return np.where(g > x, np.round(g - GRID_RESOLUTION, 6), g)
+
+
+def curve_from_scores(
+    impostor_scores: npt.ArrayLike,
+    points: int = 400,
+    templates_per_person: int = 1,
+    exact_tail: int = EXACT_TAIL,
+) -> FmrCurve:
+    """An :class:`FmrCurve` from raw impostor scores: a quantile grid, exact in the tail.
+
+    The body of the curve is a quantile grid of ``points`` scores (dense towards the tail). The
+    tail, where thresholds live, is exact: for each of the ``exact_tail`` highest impostor
+    scores, its 1e-6 step (the lattice the file stores, at or below the score) and the step
+    above it are grid points. :meth:`FmrCurve.count_at` at any threshold on that lattice in the
+    tail then reads the exact count of scores at or above it, instead of the count at the
+    quantile step below (which over-counted by up to 2x at the counts of 1-3 behind the shipped
+    threshold); at a threshold between lattice steps the only excess left is scores in the
+    threshold's own 1e-6 step, below it. Grid points sit at or below the scores they stand for,
+    so a count never understates.
+
+    Trade-off of ``exact_tail``: 1,000 covers the tail down to FMR ~1.7e-4 on the packaged 5.9
+    million comparisons (thresholds in use sit at counts below 100) for up to 2,000 more grid
+    points (~100 kB of indented JSON per curve with its cluster bound); more buys exactness
+    deeper in the tail, where the quantile grid is already fine.
+
+    The grid ends one step above the highest impostor score with a count of 0, so scores above
+    everything seen read "below what the data can show" rather than the last observed count.
     """
     s = np.sort(np.asarray(impostor_scores, np.float64).reshape(-1))
     if len(s) < 2:
         raise ValidationError(f"need >= 2 impostor scores, got {len(s)}")
+    if exact_tail < 0:
+        raise ValidationError(f"exact_tail must be >= 0, got {exact_tail}")
     q = np.concatenate([np.linspace(0, 0.99, points // 2), 1 - np.logspace(-2, -7, points // 2)])
-    grid = np.unique(np.round(np.quantile(s, q), 6))
-    # Rounding may move a grid score above a score it should count: step down to be safe.
-    grid = np.unique(np.floor(grid * 1e6) / 1e6)
-    top = math.floor(float(s[-1]) * 1e6) / 1e6 + 1e-6
+    # each tail score's step and the step above it: a threshold between two tail scores then
+    # reads the count above the lower one, not at it
+    low = _floor_to_grid(s[len(s) - min(exact_tail, len(s)) :])
+    tail = np.unique(np.concatenate([low, np.round(low + GRID_RESOLUTION, 6)]))
+    body = _floor_to_grid(np.quantile(s, q))
+    # quantile points inside the exact tail would only repeat counts the tail already has
+    body = body[body < tail[0]] if len(tail) else body
+    grid = np.unique(np.concatenate([body, tail]))
+    top = float(np.round(_floor_to_grid(s[-1:])[0] + GRID_RESOLUTION, 6))
     grid = np.append(grid[grid < top], top)
     counts = len(s) - np.searchsorted(s, grid, side="left")
     return FmrCurve(grid, counts.astype(np.int64), len(s), templates_per_person)
