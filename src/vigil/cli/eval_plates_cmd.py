@@ -75,6 +75,12 @@ def register(app: typer.Typer) -> None:
             max=1.0,
             help="Weight of Vigil's recogniser in fused reads (plates.fusion_weight).",
         ),
+        extra_stretches: str = typer.Option(
+            "",
+            "--extra-stretches",
+            help="Comma-separated widening factors each row is also read at, e.g. 1.0,1.6 "
+            "(plates.extra_stretches).",
+        ),
         vehicles: bool = typer.Option(
             False,
             "--vehicles",
@@ -110,8 +116,18 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc)) from None
         if not items:
             raise typer.BadParameter(f"no <img>.txt ground truth in {data_dir}")
+        try:
+            stretches = PlatesConfig(
+                extra_stretches=[float(v) for v in extra_stretches.split(",") if v.strip()]
+            ).extra_stretches
+        except ValueError as exc:
+            raise typer.BadParameter(f"--extra-stretches: {exc}") from None
         reader = PlateReader.from_models(
-            profile, threads=threads, recogniser=recogniser, fusion_weight=fusion_weight
+            profile,
+            threads=threads,
+            recogniser=recogniser,
+            fusion_weight=fusion_weight,
+            extra_stretches=stretches,
         )
         read = _vehicle_reader(reader, threads) if vehicles else reader.read
         scores: list[ImageScore] = []
@@ -135,6 +151,7 @@ def register(app: typer.Typer) -> None:
             "regions": "vehicles" if vehicles else "whole image",
             "recogniser": recogniser,
             "fusion_weight": fusion_weight if recogniser == "fused" else None,
+            "extra_stretches": list(stretches),
             "skipped": skip,
             "ms_per_image": 1000.0 * elapsed / max(1, len(scores)),
             **summary(scores, unreadable),
