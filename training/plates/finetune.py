@@ -352,9 +352,7 @@ def train(args: argparse.Namespace) -> None:
         for group in opt.param_groups:  # warm-up, then linear decay to a tenth
             warm = min(1.0, (step + 1) / max(1, args.warmup))
             group["lr"] = args.lr * warm * (1.0 - 0.9 * step / args.steps)
-        x, y, lens = make_batch(
-            args.seed, step, args.batch, args.separate, args.detector_crops
-        )
+        x, y, lens = make_batch(args.seed, step, args.batch, args.separate, args.detector_crops)
         feats = torch.from_numpy(backbone.run(None, {backbone.get_inputs()[0].name: x.numpy()})[0])
         logp = net.forward_features(feats).log_softmax(-1).permute(1, 0, 2)  # T, N, C
         inp = torch.full((x.shape[0],), logp.shape[0], dtype=torch.long)

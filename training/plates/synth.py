@@ -347,10 +347,7 @@ def render_plate(
     if rng.random() < 0.25:  # small stacked characters beside the row (not part of the label)
         size, gap, step = (0.3, 0.5, 0.55) if separate else (0.42, 0.05, 0.5)
         f = _font("DejaVuSans-Bold.ttf", max(6, int(ch * size)))
-        if rng.random() < 0.5:
-            sx = left - ch * (gap + size)
-        else:
-            sx = left + rw + ch * gap
+        sx = left - ch * (gap + size) if rng.random() < 0.5 else left + rw + ch * gap
         for k in range(2):
             c = ALPHABET[int(rng.integers(36))]
             draw.text((sx, cap_top + k * ch * step), c, fill=ink, font=f)

@@ -39,6 +39,16 @@ KEYS = (
 )
 
 
+def _stretches(text: str) -> list[float]:
+    """``--extra-stretches`` as ``plates.extra_stretches`` validates it (bounds, count)."""
+    try:
+        return PlatesConfig(
+            extra_stretches=[float(v) for v in text.split(",") if v.strip()]
+        ).extra_stretches
+    except ValueError as exc:
+        raise typer.BadParameter(f"--extra-stretches: {exc}") from None
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``plates`` command to the ``vigil eval`` app."""
 
@@ -116,12 +126,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc)) from None
         if not items:
             raise typer.BadParameter(f"no <img>.txt ground truth in {data_dir}")
-        try:
-            stretches = PlatesConfig(
-                extra_stretches=[float(v) for v in extra_stretches.split(",") if v.strip()]
-            ).extra_stretches
-        except ValueError as exc:
-            raise typer.BadParameter(f"--extra-stretches: {exc}") from None
+        stretches = _stretches(extra_stretches)
         reader = PlateReader.from_models(
             profile,
             threads=threads,

@@ -243,6 +243,7 @@ class PlateReader(PlateReading):
         threads: int | None = None,
         recogniser: str = "ppocr",
         fusion_weight: float = 0.5,
+        *,
         extra_stretches: Sequence[float] = (),
     ) -> PlateReader:
         """Open the installed models (``vigil models install`` brings them).
