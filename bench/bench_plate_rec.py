@@ -7,7 +7,9 @@ line (one crop per call). PP-OCRv4 and ``vigil-plate-ocr`` (PP-OCRv4 fine-tuned 
 3x the crop's aspect wide); the CRNN ``vigil-plate-rec`` at its fixed 32 x 128 grey input. All
 sessions use the same thread count. Each figure is the median over ``REPEAT`` passes of the mean
 time per crop. ``fused`` is PP-OCRv4 and ``vigil-plate-ocr`` in turn plus the per-character
-fusion, what ``plates.recogniser: fused`` costs per crop.
+fusion, what ``plates.recogniser: fused`` costs per crop; ``fused_extra_stretches`` the same
+at the reader's stretch and at ``EXTRA_STRETCHES`` (``plates.extra_stretches``), three reads
+by each model, what that setting costs per crop.
 
 ``python -m bench --only plate_rec`` (``--quick``: 20 crops, 3 passes).
 """
@@ -23,6 +25,7 @@ import numpy as np
 
 from vigil.perception.plates.text import BGRImage, Read
 
+EXTRA_STRETCHES = (1.0, 1.6)
 US_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "openalpr_benchmarks_endtoend"
 
 
@@ -73,6 +76,8 @@ def run(quick: bool) -> dict[str, object]:
     ocr = _median_ms(lambda c: own.read(c, stretch), crops, repeat)
     vg = _median_ms(lambda c: crnn.read(c, stretch), crops, repeat)
     fu = _median_ms(lambda c: fused.read(c, stretch), crops, repeat)
+    every = (stretch, *EXTRA_STRETCHES)
+    fx = _median_ms(lambda c: [r for s in every for r in fused.read(c, s)], crops, repeat)
     return {
         "crops": len(crops),
         "threads": threads,
@@ -80,6 +85,8 @@ def run(quick: bool) -> dict[str, object]:
         "vigil_plate_rec_ms_per_crop": round(vg, 3),
         "baseline_ppocr_v4_rec_ms_per_crop": round(pp, 3),
         "fused_ms_per_crop": round(fu, 3),
+        "fused_extra_stretches": list(EXTRA_STRETCHES),
+        "fused_extra_stretches_ms_per_crop": round(fx, 3),
         "vigil_plate_ocr_vs_ppocr_ratio": round(pp / ocr, 2),
         "vigil_plate_rec_vs_ppocr_ratio": round(pp / vg, 2),
     }

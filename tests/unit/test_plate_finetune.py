@@ -107,6 +107,8 @@ def test_training_writes_checkpoints_and_resumes_where_it_stopped(
                 unfreeze=0,
                 threads=1,
                 save_every=1,
+                separate=True,
+                detector_crops=True,
             )
         )
 

@@ -187,3 +187,43 @@ def test_unknown_recogniser_is_refused() -> None:
         PlatesConfig.model_validate({"recogniser": "tesseract"})
     with pytest.raises(ValidationError):
         PlatesConfig.model_validate({"fusion_weight": 2})
+
+
+def _synth_or_skip():  # type: ignore[no-untyped-def]
+    synth = pytest.importorskip("training.plates.synth")
+    if synth.missing_fonts():
+        pytest.skip(f"fonts {synth.missing_fonts()} are missing (see the tests above)")
+    return synth
+
+
+def test_detector_like_crops_are_taller_around_the_row_as_real_detector_boxes_are() -> None:
+    synth = _synth_or_skip()
+    ratios: dict[bool, list[float]] = {False: [], True: []}
+    for like in (False, True):
+        rng = np.random.default_rng(5)
+        for _ in range(60):
+            plate, row = synth.render_plate(rng, synth.random_text(rng, "us"), "us")
+            crop = synth._crop_row(rng, plate, row, detector_like=like)
+            ratios[like].append(crop.shape[0] / (row[3] - row[1]))
+    # Real PP-OCRv4 boxes are about 1.5-1.9 character heights tall (docs/plates.md).
+    assert np.median(ratios[True]) > 1.35 > np.median(ratios[False])
+
+
+def test_separated_stacked_characters_leave_a_gap_beside_the_row() -> None:
+    synth = _synth_or_skip()
+    gaps: dict[bool, list[int]] = {False: [], True: []}
+    for separate in (False, True):
+        for seed in range(120):
+            rng = np.random.default_rng(seed)
+            plate, (_x1, y1, x2, y2) = synth.render_plate(rng, "ABC1234", "us", separate)
+            ch = int(y2 - y1)
+            band = plate[int(y1) : int(y2)].astype(np.int16)
+            bg = int(np.median(band))
+            ink = np.abs(band - bg).max(axis=0) > 60  # columns with marks in the row's band
+            # Just past the row's end, short of the plate's border (a frame, not a character).
+            right = ink[int(x2) + 2 : min(int(x2) + ch, plate.shape[1] - 10)]
+            if right.any():
+                gaps[separate].append(int(np.argmax(right)))
+    # Without separation, stacked characters may touch the row's end; with it, never.
+    assert gaps[False] and min(gaps[False]) < 3
+    assert gaps[True] and min(gaps[True]) >= 3

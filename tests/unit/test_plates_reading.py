@@ -288,3 +288,38 @@ def test_stretch_must_be_positive(stretch: float) -> None:
     rec = TextRecognizer(_ShapeSession(), charset=["<blank>", "A", " "])
     with pytest.raises(ValueError, match="stretch"):
         rec.read([np.zeros((24, 60, 3), np.uint8)], stretch)
+
+
+class _StretchRecognizer(TextRecognizer):
+    """Reads the plate right only at one widening factor, and a repeated character otherwise
+    (as PP-OCRv4 reads ``2DA044`` ``2DA0044`` when a row is widened too much)."""
+
+    def __init__(self, right_at: float) -> None:
+        self.right_at = right_at
+        self.stretches: list[float] = []
+
+    def read(self, crops: Any, stretch: float = 1.0) -> list[tuple[str, np.ndarray]]:
+        self.stretches.append(stretch)
+        if stretch == self.right_at:
+            return [("2DA044", np.full(6, 0.97, np.float32))]
+        return [("2DA0044", np.full(7, 0.80, np.float32))]
+
+
+@pytest.mark.parametrize("extra", [(), (1.0,), (1.0, 1.6)])
+def test_extra_stretches_read_every_crop_again_and_the_most_confident_wins(
+    extra: tuple[float, ...],
+) -> None:
+    quad = _quad(100, 50, 190, 70)  # a row-shaped line: three re-crops, no extension
+    rec = _StretchRecognizer(right_at=1.0)
+    reader = PlateReader(_OneLineDetector(quad), rec, rules=PlateRules(extra_stretches=extra))
+    best = reader.best(np.full((200, 300, 3), 128, np.uint8))
+    assert best is not None
+    assert best.text == ("2DA044" if 1.0 in extra else "2DA0044")
+    assert sorted(set(rec.stretches)) == sorted({PlateRules().stretch, *extra})
+    assert len(rec.stretches) == 3 * (1 + len(extra))  # each re-crop at each factor
+
+
+@pytest.mark.parametrize("bad", [{"stretch": 0.0}, {"extra_stretches": (1.0, -1.0)}])
+def test_rules_refuse_a_stretch_that_is_not_positive(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="stretches must be positive"):
+        PlateRules(**bad)

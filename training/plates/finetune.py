@@ -273,15 +273,22 @@ def _params_from_buffers(body: nn.Module) -> None:
             inits.register_parameter(name, nn.Parameter(buf.clone()))
 
 
-def crop(rng: np.random.Generator) -> tuple[npt.NDArray[np.uint8], str]:
-    """One synthetic crop as the reader hands it over (grey, native size) and its label."""
+def crop(
+    rng: np.random.Generator, separate: bool = False, detector_like: bool = False
+) -> tuple[npt.NDArray[np.uint8], str]:
+    """One synthetic crop as the reader hands it over (grey, native size) and its label.
+
+    ``separate``: unlabelled marks kept clear of the row (:func:`synth.render_plate`);
+    ``detector_like``: crop extents as the text detector gives them (:func:`synth._crop_row`).
+    """
     region = synth.REGIONS[int(rng.integers(len(synth.REGIONS)))]
     text = synth.random_text(rng, region)
-    plate, row = synth.render_plate(rng, text, region)
+    plate, row = synth.render_plate(rng, text, region, separate)
     scene = bool(rng.random() < 0.5)
     if scene:
         plate, row = synth._in_scene(rng, plate, row)
-    return synth.degrade(rng, synth._crop_row(rng, plate, row, wide=scene)), text
+    box = synth._crop_row(rng, plate, row, wide=scene, detector_like=detector_like)
+    return synth.degrade(rng, box), text
 
 
 def to_input(grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -293,12 +300,14 @@ def to_input(grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     return np.asarray(((x / 255.0 - 0.5) / 0.5).transpose(2, 0, 1), np.float32)
 
 
-def make_batch(seed: int, step: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def make_batch(
+    seed: int, step: int, n: int, separate: bool = False, detector_like: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Images (padded by repeating the last column), targets and target lengths of ``step``."""
     rng = np.random.default_rng([seed, step])
     xs, labels = [], []
     for _ in range(n):
-        g, text = crop(rng)
+        g, text = crop(rng, separate, detector_like)
         xs.append(to_input(g))
         labels.append(text)
     width = max(x.shape[2] for x in xs)
@@ -343,7 +352,7 @@ def train(args: argparse.Namespace) -> None:
         for group in opt.param_groups:  # warm-up, then linear decay to a tenth
             warm = min(1.0, (step + 1) / max(1, args.warmup))
             group["lr"] = args.lr * warm * (1.0 - 0.9 * step / args.steps)
-        x, y, lens = make_batch(args.seed, step, args.batch)
+        x, y, lens = make_batch(args.seed, step, args.batch, args.separate, args.detector_crops)
         feats = torch.from_numpy(backbone.run(None, {backbone.get_inputs()[0].name: x.numpy()})[0])
         logp = net.forward_features(feats).log_softmax(-1).permute(1, 0, 2)  # T, N, C
         inp = torch.full((x.shape[0],), logp.shape[0], dtype=torch.long)
@@ -428,6 +437,16 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--unfreeze", type=int, default=0, help="last backbone convolutions trained")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--separate",
+        action="store_true",
+        help="keep unlabelled marks (stacked characters, EU band) clear of the row",
+    )
+    p.add_argument(
+        "--detector-crops",
+        action="store_true",
+        help="crop extents as PP-OCRv4's detector gives them (taller boxes, cut end characters)",
+    )
     p.add_argument("--save-every", type=int, default=25)
     p.add_argument("--export", help="write ONNX here from --weights (or the checkpoint)")
     p.add_argument("--weights", help="a model-NNNNNN.pt to export instead of the checkpoint")

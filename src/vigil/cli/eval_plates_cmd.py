@@ -39,6 +39,16 @@ KEYS = (
 )
 
 
+def _stretches(text: str) -> list[float]:
+    """``--extra-stretches`` as ``plates.extra_stretches`` validates it (bounds, count)."""
+    try:
+        return PlatesConfig(
+            extra_stretches=[float(v) for v in text.split(",") if v.strip()]
+        ).extra_stretches
+    except ValueError as exc:
+        raise typer.BadParameter(f"--extra-stretches: {exc}") from None
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``plates`` command to the ``vigil eval`` app."""
 
@@ -75,6 +85,12 @@ def register(app: typer.Typer) -> None:
             max=1.0,
             help="Weight of Vigil's recogniser in fused reads (plates.fusion_weight).",
         ),
+        extra_stretches: str = typer.Option(
+            "",
+            "--extra-stretches",
+            help="Comma-separated widening factors each row is also read at, e.g. 1.0,1.6 "
+            "(plates.extra_stretches).",
+        ),
         vehicles: bool = typer.Option(
             False,
             "--vehicles",
@@ -110,8 +126,13 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc)) from None
         if not items:
             raise typer.BadParameter(f"no <img>.txt ground truth in {data_dir}")
+        stretches = _stretches(extra_stretches)
         reader = PlateReader.from_models(
-            profile, threads=threads, recogniser=recogniser, fusion_weight=fusion_weight
+            profile,
+            threads=threads,
+            recogniser=recogniser,
+            fusion_weight=fusion_weight,
+            extra_stretches=stretches,
         )
         read = _vehicle_reader(reader, threads) if vehicles else reader.read
         scores: list[ImageScore] = []
@@ -135,6 +156,7 @@ def register(app: typer.Typer) -> None:
             "regions": "vehicles" if vehicles else "whole image",
             "recogniser": recogniser,
             "fusion_weight": fusion_weight if recogniser == "fused" else None,
+            "extra_stretches": list(stretches),
             "skipped": skip,
             "ms_per_image": 1000.0 * elapsed / max(1, len(scores)),
             **summary(scores, unreadable),

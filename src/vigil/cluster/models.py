@@ -138,6 +138,7 @@ class PlatesModel(Served):
             config.models.dir,
             recogniser=config.plates.recogniser,
             fusion_weight=config.plates.fusion_weight,
+            extra_stretches=config.plates.extra_stretches,
         )
         self.ops = {"read": self._read}
 

@@ -8,7 +8,7 @@ Region profiles are configuration: ``region`` picks a built-in (``us``, ``hk``, 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -89,6 +89,14 @@ class PlatesConfig(Strict):
         description="With `recogniser: fused`, the weight of Vigil's recogniser against "
         "PP-OCRv4's (1 - weight) where their characters disagree (0.3 measured best of 0.3-0.5 "
         "on the OpenALPR US tuning images; docs/plates.md).",
+    )
+    extra_stretches: list[Annotated[float, Field(gt=0.5, le=3.0)]] = Field(
+        default_factory=list,
+        max_length=4,
+        title="Extra read widths",
+        description="Each plate row is also read widened by these factors (beside 1.3) and "
+        "the most confident read wins; each costs one more recogniser run per row "
+        "(docs/plates.md, issue 21).",
     )
     hit_confirmations: int = Field(
         1,

@@ -171,6 +171,7 @@ class EmbeddedSystem:
                 self.config.models.dir,
                 recogniser=pc.recogniser,
                 fusion_weight=pc.fusion_weight,
+                extra_stretches=pc.extra_stretches,
             )
         for cam in cameras:
             plates = None

@@ -208,7 +208,11 @@ def plate_frame_reader(config: VigilConfig, profile: RegionProfile) -> VehiclePl
 
     pc = config.plates
     reader = PlateReader.from_models(
-        profile, config.models.dir, recogniser=pc.recogniser, fusion_weight=pc.fusion_weight
+        profile,
+        config.models.dir,
+        recogniser=pc.recogniser,
+        fusion_weight=pc.fusion_weight,
+        extra_stretches=pc.extra_stretches,
     )
     detector = NanoDetDetector(config.models.dir, tile_grids=config.people.tile_grids)
     return VehiclePlateReader(detector, reader, limit=pc.max_vehicles_per_frame)

@@ -84,6 +84,12 @@ class PlateRules:
     repeat (``2DA044`` read ``2DA0044``). Exact reads on the OpenALPR US set, tuning 60 /
     held-out 162: 1.0 gave 48 / 120, 1.3 48 / 132, 1.5 48 / 130 (docs/plates.md). The tuning set
     alone does not separate them; the failure analysis of the misses motivated the change.
+
+    ``extra_stretches`` reads every crop again at these widening factors too, and the most
+    confident read of all wins (as between crops). No one factor suits every plate: a row of
+    narrow characters needs more steps than 1.3 gives, one with wide gaps fewer (``2DA044``
+    read ``2DA0044`` at 1.3, right at 1.0). Each factor costs one more recogniser run per crop
+    (with ``fused``, two). Off by default; measured in docs/plates.md (issue 21).
     """
 
     min_aspect: float = 1.2
@@ -99,6 +105,13 @@ class PlateRules:
     min_seed_height: float = 12.0
     extend_below: int = 6
     stretch: float = 1.3
+    extra_stretches: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.stretch <= 0 or any(s <= 0 for s in self.extra_stretches):
+            raise ValueError(
+                f"stretches must be positive, got {self.stretch} and {self.extra_stretches}"
+            )
 
 
 def _variants(
@@ -230,6 +243,8 @@ class PlateReader(PlateReading):
         threads: int | None = None,
         recogniser: str = "ppocr",
         fusion_weight: float = 0.5,
+        *,
+        extra_stretches: Sequence[float] = (),
     ) -> PlateReader:
         """Open the installed models (``vigil models install`` brings them).
 
@@ -239,7 +254,7 @@ class PlateReader(PlateReading):
         ``vigil-plate-rec`` here, docs/plates.md) or ``fused`` (both, combined per character
         with ``fusion_weight`` for Vigil's; see
         :class:`vigil.perception.plates.plate_rec.FusedRecognizer`). Text lines are always
-        found by PP-OCRv4's detector.
+        found by PP-OCRv4's detector. ``extra_stretches``: see :class:`PlateRules`.
         """
         from vigil.models.builtin_plates import PPOCR_DET, PPOCR_REC, VIGIL_PLATE_OCR
         from vigil.perception.plates.plate_rec import FusedRecognizer
@@ -256,7 +271,7 @@ class PlateReader(PlateReading):
         if recogniser == "fused":
             own = TextRecognizer(onnx_session(VIGIL_PLATE_OCR, model_dir, threads))
             rec = FusedRecognizer(rec, own, fusion_weight)
-        return cls(det, rec, profile)
+        return cls(det, rec, profile, PlateRules(extra_stretches=tuple(extra_stretches)))
 
     def read_region(self, crop: BGRImage, ox: int, oy: int, w: int, h: int) -> list[PlateCandidate]:
         out: list[PlateCandidate] = []
@@ -301,14 +316,17 @@ class PlateReader(PlateReading):
     ) -> tuple[float, str, str, int] | None:
         """(confidence, raw, plate text, box index) of the most confident valid read."""
         best: tuple[float, str, str, int] | None = None
+        stretches = (self.rules.stretch, *self.rules.extra_stretches)
         for i, box in enumerate(boxes):
-            raw, probs = self.recognizer.read([warp_quad(crop, box)], self.rules.stretch)[0]
-            text = self.profile.normalise(raw)
-            if text is None or not probs.size or looks_like_overlay(raw):
-                continue
-            conf = self._confidence(raw, probs)
-            if best is None or (conf, raw, text) > best[:3]:
-                best = (conf, raw, text, i)
+            row = warp_quad(crop, box)
+            for stretch in stretches:
+                raw, probs = self.recognizer.read([row], stretch)[0]
+                text = self.profile.normalise(raw)
+                if text is None or not probs.size or looks_like_overlay(raw):
+                    continue
+                conf = self._confidence(raw, probs)
+                if best is None or (conf, raw, text) > best[:3]:
+                    best = (conf, raw, text, i)
         return best
 
     def _read_line(
