@@ -128,18 +128,11 @@ class PlatesModel(Served):
     kind: PoolKind = "plates"
 
     def __init__(self, config: VigilConfig, providers: list[str]) -> None:
-        from vigil.perception.plates import PlateReader
-        from vigil.system.plates import profile_from_config
+        from vigil.system.plates import plate_reader_from_config
 
         self.providers = ["CPUExecutionProvider"]  # PP-OCR sessions run on the CPU
         del providers
-        self.reader = PlateReader.from_models(
-            profile_from_config(config.plates),
-            config.models.dir,
-            recogniser=config.plates.recogniser,
-            fusion_weight=config.plates.fusion_weight,
-            extra_stretches=config.plates.extra_stretches,
-        )
+        self.reader = plate_reader_from_config(config.plates, config.models.dir)
         self.ops = {"read": self._read}
 
     def _read(self, region: tuple[BGRImage, int, int, int, int]) -> list[PlateCandidate]:

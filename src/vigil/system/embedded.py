@@ -36,7 +36,7 @@ from vigil.system.people import (
     SightingSink,
     zone_analytics,
 )
-from vigil.system.plates import PlateSink, PlateStage, profile_from_config
+from vigil.system.plates import PlateSink, PlateStage, plate_reader_from_config
 from vigil.system.tamper_alerts import TamperAlerter
 
 log = logging.getLogger(__name__)
@@ -162,17 +162,7 @@ class EmbeddedSystem:
             )
         reader: PlateReading | None = None
         if self.models.plates is None and any("plates" in c.analytics for c in cameras):
-            from vigil.perception.plates import PlateReader
-
-            profile = profile_from_config(self.config.plates)
-            pc = self.config.plates
-            reader = PlateReader.from_models(
-                profile,
-                self.config.models.dir,
-                recogniser=pc.recogniser,
-                fusion_weight=pc.fusion_weight,
-                extra_stretches=pc.extra_stretches,
-            )
+            reader = plate_reader_from_config(self.config.plates, self.config.models.dir)
         for cam in cameras:
             plates = None
             if "plates" in cam.analytics:

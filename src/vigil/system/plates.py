@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -34,11 +36,21 @@ from vigil.perception.plates.reader import PlateReading
 from vigil.perception.plates.vehicles import VEHICLES, vehicle_rows
 from vigil.tracking.bytetrack import TrackerOutput, TrackEvent
 
+if TYPE_CHECKING:
+    from vigil.perception.plates.reader import PlateReader
+
 log = logging.getLogger(__name__)
 
 #: Receives each fused plate read (one per vehicle pass) with its idempotency key.
 PlateSink = Callable[[PlateRead, str], object]
-__all__ = ["VEHICLES", "PlateSink", "PlateStage", "profile_from_config", "vehicle_rows"]
+__all__ = [
+    "VEHICLES",
+    "PlateSink",
+    "PlateStage",
+    "plate_reader_from_config",
+    "profile_from_config",
+    "vehicle_rows",
+]
 
 
 def profile_from_config(config: PlatesConfig, name: str | None = None) -> RegionProfile:
@@ -55,6 +67,23 @@ def profile_from_config(config: PlatesConfig, name: str | None = None) -> Region
         for p in config.profiles
     }
     return get_profile(config.region if name is None else name, extra)
+
+
+def plate_reader_from_config(
+    config: PlatesConfig, model_dir: Path | None, profile: RegionProfile | None = None
+) -> PlateReader:
+    """The configured plate reader (recogniser, fusion weight, extra stretches) over the
+    installed models, with ``profile`` or the configured region's. One place turns ``plates:``
+    into a reader, so the embedded, cluster and footage paths read plates alike."""
+    from vigil.perception.plates import PlateReader
+
+    return PlateReader.from_models(
+        profile or profile_from_config(config),
+        model_dir,
+        recogniser=config.recogniser,
+        fusion_weight=config.fusion_weight,
+        extra_stretches=config.extra_stretches,
+    )
 
 
 class PlateStage:

@@ -204,15 +204,9 @@ def plate_frame_reader(config: VigilConfig, profile: RegionProfile) -> VehiclePl
     """The live path's plate reading for footage: NanoDet vehicle boxes (the detector the people
     stage runs, at its default score) and the configured recogniser with ``profile``."""
     from vigil.perception.objects import NanoDetDetector
-    from vigil.perception.plates import PlateReader
+    from vigil.system.plates import plate_reader_from_config
 
     pc = config.plates
-    reader = PlateReader.from_models(
-        profile,
-        config.models.dir,
-        recogniser=pc.recogniser,
-        fusion_weight=pc.fusion_weight,
-        extra_stretches=pc.extra_stretches,
-    )
+    reader = plate_reader_from_config(pc, config.models.dir, profile)
     detector = NanoDetDetector(config.models.dir, tile_grids=config.people.tile_grids)
     return VehiclePlateReader(detector, reader, limit=pc.max_vehicles_per_frame)
