@@ -51,6 +51,16 @@ def test_batches_are_reproducible_and_shaped_like_the_readers_input() -> None:
     assert not torch.equal(x1, finetune.make_batch(21, 8, 4)[0])
 
 
+def test_colour_crops_keep_the_first_samples_label_and_are_not_grey() -> None:
+    rng_grey, rng_colour = np.random.default_rng([21, 3]), np.random.default_rng([21, 3])
+    grey, label = finetune.crop(rng_grey)
+    colour, same = finetune.crop(rng_colour, colour=True)
+    assert same == label and colour.shape == (*grey.shape, 3)
+    x = finetune.to_input(colour)
+    assert x.shape[:2] == (3, finetune.HEIGHT)
+    assert float(np.abs(x[0] - x[2]).max()) > 0.01  # channels differ: colour reached the input
+
+
 def test_step_zero_export_reads_as_ppocr_over_the_plate_alphabet(
     source: Path, tmp_path: Path
 ) -> None:

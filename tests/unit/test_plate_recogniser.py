@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -227,3 +227,19 @@ def test_separated_stacked_characters_leave_a_gap_beside_the_row() -> None:
     # Without separation, stacked characters may touch the row's end; with it, never.
     assert gaps[False] and min(gaps[False]) < 3
     assert gaps[True] and min(gaps[True]) >= 3
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_colourised_crops_keep_the_grey_crops_light_and_dark(seed: int) -> None:
+    synth = _synth_or_skip()
+    rng = np.random.default_rng(seed)
+    grey = synth.clean_crop("ABC1234", seed=seed % 1000)
+    out = synth.colourise(rng, grey)
+    assert out.shape == (*grey.shape, 3) and out.dtype == np.uint8
+    # What was dark stays darker than what was light (lettering against plate, or the reverse
+    # on an inverted plate): colour must not wash out or swap what the label reads.
+    luma = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    lo, hi = np.percentile(grey, 10), np.percentile(grey, 90)
+    assume(hi - lo > 100)
+    assert luma[grey <= lo].mean() + 0.1 * (hi - lo) < luma[grey >= hi].mean()
+

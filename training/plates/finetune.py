@@ -274,10 +274,15 @@ def _params_from_buffers(body: nn.Module) -> None:
 
 
 def crop(
-    rng: np.random.Generator, separate: bool = False, detector_like: bool = False
+    rng: np.random.Generator,
+    separate: bool = False,
+    detector_like: bool = False,
+    colour: bool = False,
 ) -> tuple[npt.NDArray[np.uint8], str]:
-    """One synthetic crop as the reader hands it over (grey, native size) and its label.
+    """One synthetic crop as the reader hands it over (native size) and its label.
 
+    Grey (``[H, W]``), or BGR (``[H, W, 3]``) with ``colour`` (:func:`synth.colourise`, drawn
+    after everything else, so the grey recipes stay bit-identical).
     ``separate``: unlabelled marks kept clear of the row (:func:`synth.render_plate`);
     ``detector_like``: crop extents as the text detector gives them (:func:`synth._crop_row`).
     """
@@ -288,26 +293,33 @@ def crop(
     if scene:
         plate, row = synth._in_scene(rng, plate, row)
     box = synth._crop_row(rng, plate, row, wide=scene, detector_like=detector_like)
-    return synth.degrade(rng, box), text
+    grey = synth.degrade(rng, box)
+    return (synth.colourise(rng, grey) if colour else grey), text
 
 
-def to_input(grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+def to_input(img: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     """``[3, 48, W]`` in [-1, 1] as :class:`~vigil.perception.plates.text.TextRecognizer`
-    prepares a crop at the reader's stretch."""
-    h, w = grey.shape
+    prepares a crop (grey or BGR) at the reader's stretch."""
+    h, w = img.shape[:2]
     nw = int(np.clip(np.ceil(HEIGHT * STRETCH * w / h), 16, MAX_WIDTH))
-    x = cv2.resize(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), (nw, HEIGHT)).astype(np.float32)
+    bgr = img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    x = cv2.resize(bgr, (nw, HEIGHT)).astype(np.float32)
     return np.asarray(((x / 255.0 - 0.5) / 0.5).transpose(2, 0, 1), np.float32)
 
 
 def make_batch(
-    seed: int, step: int, n: int, separate: bool = False, detector_like: bool = False
+    seed: int,
+    step: int,
+    n: int,
+    separate: bool = False,
+    detector_like: bool = False,
+    colour: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Images (padded by repeating the last column), targets and target lengths of ``step``."""
     rng = np.random.default_rng([seed, step])
     xs, labels = [], []
     for _ in range(n):
-        g, text = crop(rng, separate, detector_like)
+        g, text = crop(rng, separate, detector_like, colour)
         xs.append(to_input(g))
         labels.append(text)
     width = max(x.shape[2] for x in xs)
@@ -352,7 +364,9 @@ def train(args: argparse.Namespace) -> None:
         for group in opt.param_groups:  # warm-up, then linear decay to a tenth
             warm = min(1.0, (step + 1) / max(1, args.warmup))
             group["lr"] = args.lr * warm * (1.0 - 0.9 * step / args.steps)
-        x, y, lens = make_batch(args.seed, step, args.batch, args.separate, args.detector_crops)
+        x, y, lens = make_batch(
+            args.seed, step, args.batch, args.separate, args.detector_crops, args.colour
+        )
         feats = torch.from_numpy(backbone.run(None, {backbone.get_inputs()[0].name: x.numpy()})[0])
         logp = net.forward_features(feats).log_softmax(-1).permute(1, 0, 2)  # T, N, C
         inp = torch.full((x.shape[0],), logp.shape[0], dtype=torch.long)
@@ -446,6 +460,11 @@ def main() -> None:
         "--detector-crops",
         action="store_true",
         help="crop extents as PP-OCRv4's detector gives them (taller boxes, cut end characters)",
+    )
+    p.add_argument(
+        "--colour",
+        action="store_true",
+        help="colour crops (plate and lettering colours) instead of grey ones",
     )
     p.add_argument("--save-every", type=int, default=25)
     p.add_argument("--export", help="write ONNX here from --weights (or the checkpoint)")

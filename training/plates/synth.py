@@ -486,6 +486,35 @@ def degrade(rng: np.random.Generator, img: npt.NDArray[np.uint8]) -> npt.NDArray
     return out
 
 
+def colourise(rng: np.random.Generator, grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """A grey crop in plate colours (BGR): its dark end one dark colour, its light end a light one.
+
+    Real crops are colour: dark blue, black, maroon or green characters on white, cream, pale
+    yellow or pale blue plates, often with a coloured band above or below the row. PP-OCRv4's
+    backbone, frozen in fine-tuning, was trained on colour text; grey crops reach it as
+    features it never sees on a real plate. Mapping the grey levels between two colours keeps
+    every degradation already drawn (blur, noise, JPEG, glare) and only adds the colour, so the
+    label and the geometry are unchanged. A band of another colour tints the crop's top or
+    bottom in a quarter of the samples.
+    """
+    dark = rng.uniform(0, 90) + rng.uniform(-10, 10, 3)
+    if rng.random() < 0.6:  # one channel dominant: mostly blue (BGR 0), else red or green
+        dark[int(rng.choice(3, p=[0.6, 0.2, 0.2]))] += rng.uniform(15, 70)
+    light = rng.uniform(170, 255) + rng.uniform(-12, 12, 3)
+    if rng.random() < 0.25:  # a tinted plate (pale yellow, blue, pink)
+        light[int(rng.integers(3))] -= rng.uniform(15, 50)
+    g = grey.astype(np.float32)[..., None] / 255.0
+    out = dark[None, None, :] + g * (light - dark)[None, None, :]
+    if rng.random() < 0.25:
+        h = grey.shape[0]
+        rows = int(h * rng.uniform(0.1, 0.3))
+        tint = rng.uniform(0, 255, 3)
+        sl = slice(0, rows) if rng.random() < 0.5 else slice(h - rows, h)
+        out[sl] = 0.6 * out[sl] + 0.4 * tint * g[sl]
+    out += rng.normal(0, rng.uniform(0, 6), out.shape)
+    return np.asarray(np.clip(out, 0, 255), np.uint8)
+
+
 def to_input(grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     """The recogniser's input: the crop resized to ``HEIGHT`` x ``WIDTH`` (aspect not kept)."""
     return np.asarray(cv2.resize(grey, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA), np.uint8)
