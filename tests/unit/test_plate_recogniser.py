@@ -242,4 +242,3 @@ def test_colourised_crops_keep_the_grey_crops_light_and_dark(seed: int) -> None:
     lo, hi = np.percentile(grey, 10), np.percentile(grey, 90)
     assume(hi - lo > 100)
     assert luma[grey <= lo].mean() + 0.1 * (hi - lo) < luma[grey >= hi].mean()
-

@@ -311,6 +311,7 @@ def make_batch(
     seed: int,
     step: int,
     n: int,
+    *,
     separate: bool = False,
     detector_like: bool = False,
     colour: bool = False,
@@ -365,7 +366,12 @@ def train(args: argparse.Namespace) -> None:
             warm = min(1.0, (step + 1) / max(1, args.warmup))
             group["lr"] = args.lr * warm * (1.0 - 0.9 * step / args.steps)
         x, y, lens = make_batch(
-            args.seed, step, args.batch, args.separate, args.detector_crops, args.colour
+            args.seed,
+            step,
+            args.batch,
+            separate=args.separate,
+            detector_like=args.detector_crops,
+            colour=args.colour,
         )
         feats = torch.from_numpy(backbone.run(None, {backbone.get_inputs()[0].name: x.numpy()})[0])
         logp = net.forward_features(feats).log_softmax(-1).permute(1, 0, 2)  # T, N, C
