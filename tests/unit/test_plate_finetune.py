@@ -95,6 +95,13 @@ def test_only_the_neck_and_output_layer_train_and_the_split_matches_the_whole(
     torch.testing.assert_close(split, whole, rtol=1e-2, atol=1e-2)
 
 
+def test_a_split_across_a_residual_connection_is_a_clear_error(source: Path) -> None:
+    net = finetune.build(source)
+    net.train_only_head(6)  # the sixth-last convolution sits inside a residual block
+    with pytest.raises(ValueError, match="residual connection"):
+        net.split(source)
+
+
 def test_a_missing_source_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         finetune.build(tmp_path / "absent.onnx")

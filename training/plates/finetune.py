@@ -207,8 +207,15 @@ class PlateOCR(nn.Module):
             if n.op == "get_attr":
                 env[n] = graph.node_copy(n)
         for n in nodes[nodes.index(first) :]:
-            if n.op != "get_attr":
-                env[n] = graph.node_copy(n, lambda a: env[a])
+            if n.op == "get_attr":
+                continue
+            outside = [a for a in n.all_input_nodes if a not in env]
+            if outside:  # a skip connection from before the split: one tensor cannot carry it
+                raise ValueError(
+                    f"the split before {first.target} is crossed by a residual connection "
+                    f"({outside[0]} feeds {n}): unfreeze fewer or more backbone convolutions"
+                )
+            env[n] = graph.node_copy(n, lambda a: env[a])
         head = torch.fx.GraphModule(self.body, graph)
         head.graph.eliminate_dead_code()
         head.recompile()
