@@ -126,6 +126,7 @@ def test_training_writes_checkpoints_and_resumes_where_it_stopped(
                 save_every=1,
                 separate=True,
                 detector_crops=True,
+                colour=True,
             )
         )
 
