@@ -13,7 +13,8 @@ country code, black on white or yellow) and Hong Kong plates (black on yellow or
 random strings so no position is ever certain. Fonts are the Debian packages ``fonts-dejavu-core``,
 ``fonts-liberation`` and ``fonts-freefont-ttf``; characters are condensed horizontally because
 plate fonts are narrow. Degradations: perspective and rotation, blur (Gaussian and motion),
-noise, JPEG, low light, glare, inverted (light on dark) plates.
+noise, JPEG, low light, glare, inverted (light on dark) plates; :func:`colourise` turns a
+finished grey crop into a colour one (the fine-tune's ``--colour``).
 
 Everything is drawn from a ``numpy.random.Generator``, so a seed reproduces a data set exactly
 (given the same font files, Pillow and OpenCV).
@@ -491,11 +492,12 @@ def colourise(rng: np.random.Generator, grey: npt.NDArray[np.uint8]) -> npt.NDAr
 
     Real crops are colour: dark blue, black, maroon or green characters on white, cream, pale
     yellow or pale blue plates, often with a coloured band above or below the row. PP-OCRv4's
-    backbone, frozen in fine-tuning, was trained on colour text; grey crops reach it as
-    features it never sees on a real plate. Mapping the grey levels between two colours keeps
-    every degradation already drawn (blur, noise, JPEG, glare) and only adds the colour, so the
-    label and the geometry are unchanged. A band of another colour tints the crop's top or
-    bottom in a quarter of the samples.
+    backbone, frozen in fine-tuning, takes colour input; a grey crop gives it features no real
+    plate gives, and the trained neck learns from those. (Measured: it did not help, see
+    docs/plates.md, "Colour crops, longer runs and a deeper unfreeze".) Mapping the grey levels
+    between two colours keeps every degradation already drawn (blur, noise, JPEG, glare) and
+    only adds the colour, so the label and the geometry are unchanged. A band of another colour
+    tints the crop's top or bottom in a quarter of the samples.
     """
     dark = rng.uniform(0, 90) + rng.uniform(-10, 10, 3)
     if rng.random() < 0.6:  # one channel dominant: mostly blue (BGR 0), else red or green
